@@ -1,0 +1,61 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+// Layout (see README "Architecture"):
+//   WirepathCore  – the PacketPath protocol and value types; no syscalls.
+//   Wirepath      – the Linux paths (one file each), System.swift, topology,
+//                   measurements; the library other programs import.
+//   CWirepath     – the few Linux calls Swift cannot import (one small C file).
+//   WirepathCLI   – the `wirepath` command: parses arguments, prints.
+let package = Package(
+    name: "wirepath",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "wirepath", targets: ["WirepathCLI"]),
+        .library(name: "Wirepath", targets: ["Wirepath", "WirepathCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .target(name: "CWirepath"),
+        .target(
+            name: "WirepathCore",
+            dependencies: [
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
+            name: "Wirepath",
+            dependencies: [
+                "WirepathCore", "CWirepath",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .executableTarget(
+            name: "WirepathCLI",
+            dependencies: [
+                "Wirepath", "WirepathCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "WirepathCoreTests",
+            dependencies: ["WirepathCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "WirepathTests",
+            dependencies: ["Wirepath", "WirepathCore"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+    ]
+)

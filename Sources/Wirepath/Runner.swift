@@ -1,0 +1,274 @@
+import Foundation
+import Glibc
+import WirepathCore
+
+/// Opens the path type for a `PathKind`, so measurement code is generic (and
+/// statically dispatched) instead of going through an existential.
+protocol PathVisitor {
+    associatedtype Output
+    func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> Output
+}
+
+/// Why a path cannot run in this build or on this host.
+public struct PathUnavailable: Error, CustomStringConvertible {
+    public var path: PathKind
+    public var reason: String
+    public var description: String { "\(path): unavailable: \(reason)" }
+}
+
+func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V) throws -> V.Output {
+    if let why = availability(kind) { throw PathUnavailable(path: kind, reason: why) }
+    switch kind {
+    case .socket: return try visitor.visit(SocketPath.self)
+    case .mmsg: return try visitor.visit(MmsgPath.self)
+    case .uring, .xdp: fatalError("unreachable: availability() rejects \(kind)")
+    }
+}
+
+/// nil when `kind` can run in this build; otherwise why not.
+public func availability(_ kind: PathKind) -> String? {
+    switch kind {
+    case .socket, .mmsg: nil
+    case .uring: "not in this build yet: the io_uring path is issue #3"
+    case .xdp: "not in this build yet: the AF_XDP path is issue #4"
+    }
+}
+
+/// Which measurements to run.
+public enum Measurement: String, CaseIterable, Codable, Sendable {
+    case pingpong, flood
+}
+
+/// Library entry points: each runs on the calling thread, in its namespace.
+public enum Wirepath {
+    public static let version = "0.1.0"
+
+    /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
+    public static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil,
+                             ready: (() -> Void)? = nil) throws -> ServeSummary {
+        struct V: PathVisitor {
+            let config: PathConfig, stop: StopSignal, idle: UInt64?, ready: (() -> Void)?
+            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> ServeSummary {
+                var r = Reflector(path: try P(config), config: config, stop: stop)
+                ready?()
+                return try r.run(idleExitNs: idle)
+            }
+        }
+        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, ready: ready))
+    }
+
+    /// Closed-loop ping-pong against a reflector at `peer`.
+    public static func pingpong(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal) throws -> (PingPongResult, PathInfo) {
+        struct V: PathVisitor {
+            let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
+            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (PingPongResult, PathInfo) {
+                var c = PingPongClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
+                let result = try c.run()
+                return (result, c.path.info)
+            }
+        }
+        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop))
+    }
+
+    /// Flood from this end to a sink at `peer`.
+    public static func flood(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal) throws -> (FloodResult, PathInfo) {
+        struct V: PathVisitor {
+            let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
+            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (FloodResult, PathInfo) {
+                var c = FloodClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
+                let result = try c.run()
+                return (result, c.path.info)
+            }
+        }
+        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop))
+    }
+}
+
+/// A comparison or single measurement, as the CLI asks for it.
+public struct RunRequest: Sendable {
+    public var paths: [PathKind]
+    public var measurements: [Measurement]
+    public var payloadSize = PathConfig.defaultPayload
+    public var batchSize = PathConfig.defaultBatch
+    public var wait = WaitMode.block
+    public var busyPollMicros: Int?
+    public var port: UInt16 = 7000
+    public var plan: MeasurementPlan
+    /// Flood window length (the ping-pong uses `plan`).
+    public var floodDurationNs: UInt64 = 2_000_000_000
+    public var vethNAPI = false
+    /// A remote reflector: no topology is built.
+    public var peer: Endpoint?
+    /// Local address for --peer runs (default: any).
+    public var bind: Endpoint?
+    public var command = "compare"
+
+    public init(paths: [PathKind], measurements: [Measurement], plan: MeasurementPlan) {
+        self.paths = paths
+        self.measurements = measurements
+        self.plan = plan
+    }
+}
+
+/// Runs a request end to end: topology, both ends per path, results.
+public enum Runner {
+    public static func run(_ request: RunRequest, stop: StopSignal = StopSignal(),
+                           progress: @escaping (String) -> Void = { _ in }) throws -> WirepathReport {
+        let started = ISO8601DateFormatter().string(from: Date())
+        let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        var runs: [PathRun] = []
+        let topologyRecord: TopologyRecord
+        if let peer = request.peer {
+            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: nil, reflectorInterface: nil,
+                                            clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
+                                            mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+            for kind in request.paths {
+                runs.append(runRemote(kind, request, peer: peer, stop: stop, progress: progress))
+            }
+        } else {
+            let topology = try Topology.up(vethNAPI: request.vethNAPI)
+            defer { topology.down() }
+            progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
+            let clientCPU: Int? = cpus >= 2 ? 0 : nil
+            let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
+            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            for kind in request.paths {
+                if stop.requested { break }
+                runs.append(runLocal(kind, request, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: progress))
+            }
+        }
+        let env = EnvironmentRecord(
+            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Wirepath.version,
+            syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
+        let settings = RunSettings(
+            durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
+            timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
+            wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
+        return WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
+    }
+
+    static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?) throws -> PathConfig {
+        try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
+                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros)
+    }
+
+    static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
+                         stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
+        let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
+        var options: PathOptionsRecord
+        do {
+            let c = try config(kind, r, local: clientEP, peer: reflectorEP)
+            options = PathOptionsRecord(c, napiID: 0)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(
+                (try? config(.socket, RunRequest(paths: [], measurements: [], plan: r.plan), local: clientEP, peer: nil))!, napiID: 0))
+        }
+        if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
+        var run = PathRun(path: kind, status: .ok, options: options)
+        do {
+            for m in r.measurements {
+                if stop.requested { break }
+                progress("\(kind): \(m)")
+                let reflectorConfig = try config(kind, r, local: reflectorEP, peer: nil)
+                let clientConfig = try config(kind, r, local: clientEP, peer: reflectorEP)
+                let serverStop = StopSignal()
+                let ready = Latch()
+                let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
+                    do {
+                        return try Wirepath.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+                    } catch {
+                        ready.fail()
+                        throw error
+                    }
+                }
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                if m == .flood { plan.durationNs = r.floodDurationNs; plan.count = nil }
+                let client = try OSThread(name: "client", netns: topology.clientNamespace, cpu: clientCPU) { () throws -> (PingPongResult?, FloodResult?, PathInfo) in
+                    guard ready.wait(timeoutNs: 5_000_000_000) else {
+                        throw ConfigError("the \(kind) reflector did not start")
+                    }
+                    switch m {
+                    case .pingpong:
+                        let (p, info) = try Wirepath.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
+                        return (p, nil, info)
+                    case .flood:
+                        let (f, info) = try Wirepath.flood(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
+                        return (nil, f, info)
+                    }
+                }
+                let outcome = Result { try client.join() }
+                serverStop.request()
+                let serverOutcome = Result { try server.join() }
+                let (p, f, info) = try outcome.get()
+                _ = try serverOutcome.get()
+                if let p { run.pingpong = p; options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID) }
+                if let f { run.flood = f; options.napiID = max(options.napiID, f.receiver?.napiID ?? 0) }
+                for note in info.notes where !run.notes.contains(note) { run.notes.append(note) }
+            }
+            options.hadNAPIID = options.napiID != 0
+            run.options = options
+        } catch let u as PathUnavailable {
+            return PathRun(path: kind, status: .unavailable, reason: u.reason, options: options)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: options, pingpong: run.pingpong, flood: run.flood)
+        }
+        if stop.requested { run.notes.append("stopped early by signal") }
+        return run
+    }
+
+    static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        let local = r.bind ?? Endpoint.any
+        guard let c = try? config(kind, r, local: local, peer: peer) else {
+            return PathRun(path: kind, status: .failed, reason: "bad configuration",
+                           options: PathOptionsRecord((try? config(.socket, r, local: local, peer: nil))!, napiID: 0))
+        }
+        if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
+        var run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
+        do {
+            for m in r.measurements {
+                if stop.requested { break }
+                progress("\(kind): \(m) against \(peer)")
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                switch m {
+                case .pingpong:
+                    let (p, info) = try Wirepath.pingpong(c, peer: peer, plan: plan, stop: stop)
+                    run.pingpong = p
+                    run.notes += info.notes
+                    run.options.napiID = max(p.client.napiID, p.reflector?.napiID ?? 0)
+                case .flood:
+                    plan.durationNs = r.floodDurationNs
+                    plan.count = nil
+                    let (f, info) = try Wirepath.flood(c, peer: peer, plan: plan, stop: stop)
+                    run.flood = f
+                    run.notes += info.notes.filter { !run.notes.contains($0) }
+                }
+            }
+            run.options.hadNAPIID = run.options.napiID != 0
+        } catch let u as PathUnavailable {
+            return PathRun(path: kind, status: .unavailable, reason: u.reason, options: run.options)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: run.options, pingpong: run.pingpong, flood: run.flood)
+        }
+        return run
+    }
+}
+
+/// Facts about the host for the report's environment block.
+public enum HostInfo {
+    public static var kernel: String {
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        return "Linux \(release)"
+    }
+
+    public static var cpuModel: String {
+        guard let text = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+              let line = text.split(separator: "\n").first(where: { $0.hasPrefix("model name") }),
+              let colon = line.firstIndex(of: ":") else { return "unknown" }
+        return line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+    }
+}

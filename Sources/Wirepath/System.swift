@@ -1,0 +1,232 @@
+// System.swift — every raw syscall Wirepath makes, wrapped once.
+//
+// Rules (after swift-system and swift-nio):
+// - `retryEINTR` is the one place EINTR is retried.
+// - Calls return the result or `-errno`; errno is read right after the call,
+//   before any other Swift code can run and overwrite it.
+// - EAGAIN and friends are values for the data path to count, not errors.
+// - `close` is never retried: after EINTR the descriptor is already gone.
+// - An errno that can only mean a bug (EBADF, EFAULT, EINVAL on a data call)
+//   is a precondition failure.
+import CWirepath
+import Glibc
+import WirepathCore
+
+
+enum Sys {
+    /// Runs `body` (one C call returning -1 on failure), retrying on EINTR.
+    /// Returns the call's result, or `-errno`.
+    @inline(__always)
+    static func retryEINTR(_ body: () -> Int) -> Int {
+        while true {
+            let r = body()
+            if r >= 0 { return r }
+            let e = Glibc.errno
+            if e != EINTR { return -Int(e) }
+        }
+    }
+
+    static func errnoName(_ e: Int32) -> String { String(cString: wp_errno_name(e)) }
+
+    /// Builds the error for a failed call: operation, errno name and a hint.
+    static func error(_ op: String, _ e: Int32, hint: String? = nil) -> PathError {
+        PathError(operation: op, errno: e, errnoName: "\(errnoName(e)) (\(String(cString: strerror(e))))", hint: hint ?? defaultHint(e))
+    }
+
+    static func defaultHint(_ e: Int32) -> String? {
+        switch e {
+        case EPERM, EACCES: "run as root or grant CAP_NET_ADMIN (and CAP_PERFMON for syscall counting)"
+        case EADDRINUSE: "another process holds this port; stop it or choose another with --port"
+        case EADDRNOTAVAIL: "the address is not configured on any interface in this namespace; check --bind/--peer"
+        case ENETUNREACH: "no route to the peer from this namespace; check the address and the topology"
+        case ENOSYS: "this kernel does not implement the call"
+        default: nil
+        }
+    }
+
+    static func check(_ r: Int, _ op: @autoclosure () -> String) throws(PathError) -> Int {
+        if r < 0 { throw error(op(), Int32(-r)) }
+        return r
+    }
+
+    // MARK: Descriptors
+
+    /// close(2). Never retried: on Linux the descriptor is released even when
+    /// close reports EINTR, and a retry could close a reused number.
+    static func close(_ fd: CInt) {
+        let r = Glibc.close(fd)
+        precondition(r == 0 || Glibc.errno != EBADF, "close(\(fd)): EBADF, a descriptor was closed twice")
+    }
+
+    static func open(_ path: String, flags: CInt) throws(PathError) -> CInt {
+        let r = retryEINTR { Int(Glibc.open(path, flags | O_CLOEXEC)) }
+        return CInt(try check(r, "open \(path)"))
+    }
+
+    static func read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) -> Int {
+        retryEINTR { Glibc.read(fd, buf, n) }
+    }
+
+    // MARK: Sockets
+
+    static func udpSocket(nonBlocking: Bool) throws(PathError) -> CInt {
+        var type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+        let r = retryEINTR { Int(Glibc.socket(AF_INET, type, 0)) }
+        return CInt(try check(r, "socket(AF_INET, SOCK_DGRAM)"))
+    }
+
+    static func bind(_ fd: CInt, _ ep: Endpoint) throws(PathError) {
+        var sa = sockaddr(ep)
+        let r = retryEINTR {
+            withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))) }
+            }
+        }
+        if r < 0 {
+            let e = Int32(-r)
+            throw error("bind UDP \(ep)", e, hint: e == EADDRINUSE ? "port \(ep.port) is busy: another wirepath or program holds it; stop it or pick another with --port" : nil)
+        }
+    }
+
+    static func localEndpoint(_ fd: CInt) throws(PathError) -> Endpoint {
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let r = retryEINTR {
+            withUnsafeMutablePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(getsockname(fd, $0, &len)) }
+            }
+        }
+        _ = try check(r, "getsockname")
+        return Endpoint(sa)
+    }
+
+    static func setOption(_ fd: CInt, _ level: CInt, _ name: CInt, _ value: CInt, _ op: @autoclosure () -> String) throws(PathError) {
+        var v = value
+        let r = retryEINTR { Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<CInt>.size))) }
+        _ = try check(r, op())
+    }
+
+    static func setOption(_ fd: CInt, _ level: CInt, _ name: CInt, timeval tv: timeval, _ op: @autoclosure () -> String) throws(PathError) {
+        var v = tv
+        let r = retryEINTR { Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<timeval>.size))) }
+        _ = try check(r, op())
+    }
+
+    /// getsockopt for an int-sized option; returns the value or -errno.
+    static func getOption(_ fd: CInt, _ level: CInt, _ name: CInt) -> Int {
+        var v: CInt = 0
+        var len = socklen_t(MemoryLayout<CInt>.size)
+        let r = retryEINTR { Int(getsockopt(fd, level, name, &v, &len)) }
+        return r < 0 ? r : Int(v)
+    }
+
+    /// sendto(2); returns bytes sent or -errno.
+    @inline(__always)
+    static func sendto(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int, _ sa: UnsafePointer<sockaddr_in>, flags: CInt) -> Int {
+        retryEINTR {
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.sendto(fd, buf, n, flags, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// recvfrom(2); returns bytes received or -errno.
+    @inline(__always)
+    static func recvfrom(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int, _ sa: UnsafeMutablePointer<sockaddr_in>, flags: CInt) -> Int {
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return retryEINTR {
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.recvfrom(fd, buf, n, flags, $0, &len)
+            }
+        }
+    }
+
+    /// sendmmsg(2); returns messages sent or -errno.
+    @inline(__always)
+    static func sendmmsg(_ fd: CInt, _ msgs: UnsafeMutablePointer<wp_mmsghdr>, _ n: Int, flags: CInt) -> Int {
+        retryEINTR { Int(wp_sendmmsg(fd, msgs, UInt32(n), flags)) }
+    }
+
+    /// recvmmsg(2); returns messages received or -errno.
+    @inline(__always)
+    static func recvmmsg(_ fd: CInt, _ msgs: UnsafeMutablePointer<wp_mmsghdr>, _ n: Int, flags: CInt) -> Int {
+        retryEINTR { Int(wp_recvmmsg(fd, msgs, UInt32(n), flags)) }
+    }
+
+    // MARK: epoll
+
+    static func epollCreate() throws(PathError) -> CInt {
+        let r = retryEINTR { Int(epoll_create1(CInt(EPOLL_CLOEXEC))) }
+        return CInt(try check(r, "epoll_create1"))
+    }
+
+    static func epollAdd(_ ep: CInt, _ fd: CInt, events: UInt32) throws(PathError) {
+        var ev = epoll_event()
+        ev.events = events
+        ev.data.fd = fd
+        let r = retryEINTR { Int(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev)) }
+        _ = try check(r, "epoll_ctl(ADD)")
+    }
+
+    /// epoll_wait(2); returns ready count (0 on timeout) or -errno.
+    @inline(__always)
+    static func epollWait(_ ep: CInt, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int, timeoutMillis: CInt) -> Int {
+        retryEINTR { Int(epoll_wait(ep, events, CInt(max), timeoutMillis)) }
+    }
+
+    // MARK: Time, threads, namespaces
+
+    /// CLOCK_MONOTONIC in ns (vDSO; no syscall).
+    @inline(__always)
+    static func monotonicNanos() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+
+    static func setns(_ fd: CInt, _ type: CInt) throws(PathError) {
+        let r = retryEINTR { Int(wp_setns(fd, type)) }
+        _ = try check(r, "setns")
+    }
+
+    static func pinSelf(cpu: Int) throws(PathError) {
+        let r = Int(wp_pin_self(CInt(cpu)))
+        _ = try check(r, "sched_setaffinity(cpu \(cpu))")
+    }
+
+    static func threadUsage() -> rusage {
+        var ru = rusage()
+        // RUSAGE_THREAD (1) is Linux-specific and not exported by Glibc's module.
+        let r = getrusage(1, &ru)
+        precondition(r == 0, "getrusage(RUSAGE_THREAD) failed")
+        return ru
+    }
+
+    static func perfTracepointOpen(id: UInt64) -> Int {
+        retryEINTR { Int(wp_perf_tracepoint_open(id)) }
+    }
+
+    static func perfControl(_ fd: CInt, enable: Bool) throws(PathError) {
+        let r = retryEINTR { Int(enable ? wp_perf_enable(fd) : wp_perf_disable(fd)) }
+        _ = try check(r, "ioctl(PERF_EVENT_IOC_\(enable ? "ENABLE" : "DISABLE"))")
+    }
+}
+
+extension sockaddr_in {
+    init(_ ep: Endpoint) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        sin_port = ep.port.bigEndian
+        sin_addr = in_addr(s_addr: ep.address.bigEndian)
+    }
+}
+
+extension Endpoint {
+
+    init(_ sa: sockaddr_in) {
+        self.init(address: UInt32(bigEndian: sa.sin_addr.s_addr), port: UInt16(bigEndian: sa.sin_port))
+    }
+}
+
+func sockaddr(_ ep: Endpoint) -> sockaddr_in { sockaddr_in(ep) }

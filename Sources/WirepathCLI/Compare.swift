@@ -1,0 +1,48 @@
+import ArgumentParser
+import Wirepath
+import WirepathCore
+
+struct Compare: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run every available path through ping-pong and flood on the built-in veth topology and print one table.")
+
+    @Option(help: "Comma-separated paths to compare (socket, mmsg, uring, xdp). Default: all; paths this build or host cannot run are listed with the reason.")
+    var paths: String = PathKind.allCases.map(\.rawValue).joined(separator: ",")
+
+    @Option(name: .customLong("flood-duration"), help: "Seconds of flood per path.")
+    var floodDuration: Double = 2
+
+    @Option(help: "Measurements to run: pingpong, flood or both (comma-separated).")
+    var measurements: String = "pingpong,flood"
+
+    @OptionGroup var path: PathOptions
+    @OptionGroup var measure: RunOptions
+
+    func parsedPaths() throws -> [PathKind] {
+        do { return try paths.split(separator: ",").map { try PathKind.parse(String($0)) } } catch let e as ConfigError { throw ValidationError(e.message) }
+    }
+
+    func parsedMeasurements() throws -> [Measurement] {
+        try measurements.split(separator: ",").map {
+            guard let m = Measurement(rawValue: String($0)) else {
+                throw ValidationError("unknown measurement '\($0)'; valid: pingpong, flood")
+            }
+            return m
+        }
+    }
+
+    func validate() throws {
+        _ = try parsedPaths()
+        _ = try parsedMeasurements()
+        if !(floodDuration > 0 && floodDuration <= 3600) { throw ValidationError("--flood-duration must be in (0, 3600] seconds") }
+    }
+
+    func run() throws {
+        var r = RunRequest(paths: try parsedPaths(), measurements: try parsedMeasurements(), plan: measure.plan(defaultDuration: 2))
+        try path.apply(to: &r)
+        try measure.apply(to: &r)
+        r.floodDurationNs = UInt64(floodDuration * 1e9)
+        r.command = "compare"
+        try Output.execute(r, json: measure.json, quiet: measure.quiet)
+    }
+}

@@ -1,0 +1,138 @@
+import ArgumentParser
+import Foundation
+import Wirepath
+import WirepathCore
+
+/// Options every path takes.
+struct PathOptions: ParsableArguments {
+    @Option(help: "UDP payload bytes including the 40-byte Wirepath header (40-1472 at MTU 1500).")
+    var size: Int = PathConfig.defaultPayload
+
+    @Option(help: "Packets per send/receive call for batching paths (1-1024).")
+    var batch: Int = PathConfig.defaultBatch
+
+    @Option(help: "How to wait for packets: block, epoll or spin.")
+    var wait: String = "block"
+
+    @Option(name: .customLong("busy-poll"), help: ArgumentHelp("Set SO_BUSY_POLL to USEC (and SO_PREFER_BUSY_POLL where allowed).", valueName: "usec"))
+    var busyPoll: Int?
+
+    @Option(help: "Reflector UDP port.")
+    var port: UInt16 = 7000
+
+    @Flag(name: .customLong("veth-napi"), help: "Built-in topology: GRO on and TSO off on both veth ends, so sockets get a NAPI id to busy-poll.")
+    var vethNAPI = false
+
+    func waitMode() throws -> WaitMode {
+        do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
+    }
+
+    func validate() throws {
+        _ = try waitMode()
+        do {
+            _ = try PathConfig.validated(path: .socket, local: .any, payloadSize: size, batchSize: batch,
+                                         wait: WaitMode.parse(wait), busyPollMicros: busyPoll)
+        } catch {
+            throw ValidationError(error.message)
+        }
+    }
+
+    func apply(to r: inout RunRequest) throws {
+        r.payloadSize = size
+        r.batchSize = batch
+        r.wait = try waitMode()
+        r.busyPollMicros = busyPoll
+        r.port = port
+        r.vethNAPI = vethNAPI
+    }
+}
+
+/// Options that bound a measurement and say where results go.
+struct RunOptions: ParsableArguments {
+    @Option(help: "Seconds of measured ping-pong (after warm-up).")
+    var duration: Double?
+
+    @Option(help: "Round trips (ping-pong) or packets (flood) to measure; the run ends at whichever of --duration and --count comes first.")
+    var count: UInt64?
+
+    @Option(help: "Seconds of warm-up that are discarded.")
+    var warmup: Double = 1
+
+    @Option(help: "Milliseconds after which a ping with no reply counts as lost.")
+    var timeout: Double = 100
+
+    @Option(help: "Write every figure as JSON (schema wirepath.report/1) to FILE.")
+    var json: String?
+
+    @Option(help: ArgumentHelp("Run against a reflector (`wirepath serve`) at ADDR:PORT instead of the built-in topology.", valueName: "addr:port"))
+    var peer: String?
+
+    @Option(help: ArgumentHelp("Local ADDR[:PORT] for --peer runs.", valueName: "addr[:port]"))
+    var bind: String?
+
+    @Flag(help: "Print only the table.")
+    var quiet = false
+
+    func validate() throws {
+        if let duration, !(duration > 0 && duration <= 3600) { throw ValidationError("--duration must be in (0, 3600] seconds") }
+        if let count, count == 0 { throw ValidationError("--count must be at least 1") }
+        if !(warmup >= 0 && warmup <= 600) { throw ValidationError("--warmup must be in [0, 600] seconds") }
+        if !(timeout >= 1 && timeout <= 10_000) { throw ValidationError("--timeout must be in [1, 10000] ms") }
+        if let peer { do { _ = try Endpoint.parse(peer) } catch { throw ValidationError("--peer: \(error.message)") } }
+        if let bind { do { _ = try Endpoint.parse(bind, defaultPort: 0) } catch { throw ValidationError("--bind: \(error.message)") } }
+    }
+
+    func plan(defaultDuration: Double?) -> MeasurementPlan {
+        let d = duration ?? (count == nil ? defaultDuration : nil)
+        return MeasurementPlan(durationNs: d.map { UInt64($0 * 1e9) }, count: count,
+                               warmupNs: UInt64(warmup * 1e9), timeoutNs: UInt64(timeout * 1e6))
+    }
+
+    func apply(to r: inout RunRequest) throws {
+        r.peer = try peer.map { try Endpoint.parse($0) }
+        r.bind = try bind.map { try Endpoint.parse($0, defaultPort: 0) }
+    }
+}
+
+enum Output {
+    static func stderr(_ s: String) {
+        FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+    }
+
+    static func writeJSON(_ report: WirepathReport, to path: String) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try enc.encode(report).write(to: URL(fileURLWithPath: path))
+    }
+
+    /// Runs a request with signal handling and prints the report.
+    static func execute(_ request: RunRequest, json: String?, quiet: Bool) throws {
+        Interrupt.install()
+        let report: WirepathReport
+        do {
+            report = try Runner.run(request, progress: { if !quiet { stderr("… \($0)") } })
+        } catch let e as ConfigError {
+            stderr("error: \(e.message)")
+            throw ExitCode(2)
+        }
+        print(TextReport.comparison(report), terminator: "")
+        if !quiet {
+            print("")
+            print(TextReport.details(report), terminator: "")
+            let t = report.environment.topology
+            print("topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI) cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)")
+            print("syscalls: \(report.environment.syscallCounter); CPU: getrusage(RUSAGE_THREAD). sys/RTT = syscalls per round trip.")
+        }
+        if let json {
+            try writeJSON(report, to: json)
+            if !quiet { stderr("wrote \(json)") }
+        }
+        if Interrupt.requested {
+            stderr("interrupted: partial results above; namespaces removed")
+            throw ExitCode(130)
+        }
+        let failed = report.runs.filter { $0.status == .failed }
+        for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+}

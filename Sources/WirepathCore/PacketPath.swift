@@ -1,0 +1,110 @@
+/// The shim: one batch-oriented interface that every packet I/O path implements.
+///
+/// A path owns its kernel objects (socket, ring, UMEM, XSK, …) and releases each
+/// exactly once in `deinit`: conforming types are `~Copyable`, so there is
+/// exactly one owner and no double close.
+///
+/// The data path contract:
+/// - `receive(into:)` fills `batch` from slot 0 and returns how many packets it
+///   holds. It returns 0 when nothing arrived within one wait tick (`block`,
+///   `epoll`) or at once (`spin`); the caller owns deadlines and stop flags.
+/// - `send(_:)` transmits `batch[0..<batch.count]`, each to its slot endpoint,
+///   and returns how many the kernel accepted. A full queue (EAGAIN, ENOBUFS) is
+///   counted in `counters.errnos` and shows up as a short count, not an error.
+/// - Neither call allocates or retains: buffers and descriptor arrays are set up
+///   once in `init`, and measurement loops are generic over the path type, so
+///   every call is statically dispatched.
+public protocol PacketPath: ~Copyable {
+    /// Which path this is.
+    static var kind: PathKind { get }
+
+    /// Opens the path's kernel objects for `config`, bound to `config.local`.
+    init(_ config: PathConfig) throws(PathError)
+
+    /// Receives up to `batch.capacity` packets into `batch`; returns `batch.count`.
+    mutating func receive(into batch: inout PacketBatch) throws(PathError) -> Int
+
+    /// Sends `batch[0..<batch.count]`; returns how many were accepted.
+    mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int
+
+    /// The path's own tally: packets, bytes, calls and expected errnos.
+    var counters: PathCounters { get }
+
+    /// Facts learned at run time (NAPI id, mode in effect, fallbacks).
+    var info: PathInfo { get }
+}
+
+/// The four packet I/O paths.
+public enum PathKind: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    case socket, mmsg, uring, xdp
+    public var description: String { rawValue }
+
+    /// The paths implemented in this build, in the order `compare` runs them.
+    public static let implemented: [PathKind] = [.socket, .mmsg]
+
+    public static func parse(_ text: String) throws(ConfigError) -> PathKind {
+        guard let kind = PathKind(rawValue: text.lowercased()) else {
+            throw ConfigError("unknown path '\(text)'; valid paths are: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+}
+
+/// How a path waits for packets.
+public enum WaitMode: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    /// Blocking calls; the thread sleeps in the kernel until a packet arrives.
+    case block
+    /// A non-blocking socket and `epoll_wait` (level-triggered).
+    case epoll
+    /// A non-blocking socket polled in a busy loop; never sleeps.
+    case spin
+    public var description: String { rawValue }
+
+    public static func parse(_ text: String) throws(ConfigError) -> WaitMode {
+        guard let mode = WaitMode(rawValue: text.lowercased()) else {
+            throw ConfigError("unknown wait mode '\(text)'; valid modes are: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return mode
+    }
+}
+
+/// What a path learned about itself once open.
+public struct PathInfo: Codable, Sendable, Equatable {
+    /// `SO_INCOMING_NAPI_ID` of the socket after the last packet received; 0 = none.
+    public var napiID: UInt32 = 0
+    /// Whether `SO_BUSY_POLL` was set (and accepted).
+    public var busyPollMicros: Int?
+    /// Whether `SO_PREFER_BUSY_POLL` was accepted.
+    public var preferBusyPoll: Bool = false
+    /// Human-readable notes: fallbacks, modes in effect, limits.
+    public var notes: [String] = []
+    public init() {}
+}
+
+/// An error from a path, carrying the failed operation and its errno.
+public struct PathError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var errno: Int32
+    public var errnoName: String
+    public var hint: String?
+
+    public init(operation: String, errno: Int32, errnoName: String, hint: String? = nil) {
+        self.operation = operation
+        self.errno = errno
+        self.errnoName = errnoName
+        self.hint = hint
+    }
+
+    public var description: String {
+        var text = "\(operation): \(errnoName)"
+        if let hint { text += "; \(hint)" }
+        return text
+    }
+}
+
+/// A configuration or argument error: the message names the problem and the fix.
+public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

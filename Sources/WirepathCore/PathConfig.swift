@@ -1,0 +1,68 @@
+/// A validated configuration for opening one path. Build it with
+/// `PathConfig.validated(...)`, which checks every field and names the
+/// accepted range in its error.
+public struct PathConfig: Sendable, Codable, Equatable {
+    public var path: PathKind
+    /// Address and port the path binds to.
+    public var local: Endpoint
+    /// The default destination (the reflector), if this end starts conversations.
+    public var peer: Endpoint?
+    /// Interface name, for paths that bind to a device (xdp) and for MTU look-ups.
+    public var interface: String?
+    /// UDP payload bytes, including the Wirepath header.
+    public var payloadSize: Int
+    /// Packets per send/receive call, for batching paths.
+    public var batchSize: Int
+    public var wait: WaitMode
+    /// `SO_BUSY_POLL` in microseconds; nil leaves busy polling off.
+    public var busyPollMicros: Int?
+    /// Interface MTU, which bounds `payloadSize`.
+    public var mtu: Int
+    /// How long one blocking wait lasts before the caller regains control to
+    /// check its deadline and the stop flag.
+    public var waitTickMillis: Int
+
+    public static let defaultBatch = 32
+    public static let maxBatch = 1024
+    public static let defaultPayload = 64
+
+    /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
+    public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
+
+    public static func validated(
+        path: PathKind,
+        local: Endpoint,
+        peer: Endpoint? = nil,
+        interface: String? = nil,
+        payloadSize: Int = defaultPayload,
+        batchSize: Int = defaultBatch,
+        wait: WaitMode = .block,
+        busyPollMicros: Int? = nil,
+        mtu: Int = 1500,
+        waitTickMillis: Int = 10
+    ) throws(ConfigError) -> PathConfig {
+        guard (68...65535).contains(mtu) else {
+            throw ConfigError("bad MTU \(mtu): expected 68-65535")
+        }
+        let maxPayload = maxPayload(mtu: mtu)
+        guard (PayloadHeader.size...maxPayload).contains(payloadSize) else {
+            throw ConfigError("bad payload size \(payloadSize): expected \(PayloadHeader.size)-\(maxPayload) bytes (header size up to MTU \(mtu) minus IPv4 and UDP headers)")
+        }
+        guard (1...maxBatch).contains(batchSize) else {
+            throw ConfigError("bad batch size \(batchSize): expected 1-\(maxBatch)")
+        }
+        if let busyPollMicros, !(0...1_000_000).contains(busyPollMicros) {
+            throw ConfigError("bad busy-poll \(busyPollMicros) µs: expected 0-1000000")
+        }
+        guard (1...1000).contains(waitTickMillis) else {
+            throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
+        }
+        if let interface, interface.isEmpty || interface.utf8.count > 15 {
+            throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
+        }
+        return PathConfig(
+            path: path, local: local, peer: peer, interface: interface,
+            payloadSize: payloadSize, batchSize: batchSize, wait: wait,
+            busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis)
+    }
+}

@@ -1,0 +1,79 @@
+/// What the reflector counted in a measured window, sent back to the client in
+/// the body of a control packet so that both ends are reported even when they
+/// run on different hosts.
+public struct PeerReport: Codable, Sendable, Equatable {
+    public var path: PathKind
+    public var rxPackets: UInt64 = 0
+    public var rxBytes: UInt64 = 0
+    /// Ping packets echoed back.
+    public var echoed: UInt64 = 0
+    /// Flood packets of this run: unique, duplicated, reordered.
+    public var floodUnique: UInt64 = 0
+    public var floodDuplicates: UInt64 = 0
+    public var floodReordered: UInt64 = 0
+    /// Packets from another run or not Wirepath packets at all.
+    public var foreign: UInt64 = 0
+    /// First and last data packet of the window on the reflector's clock.
+    public var firstRxNs: UInt64 = 0
+    public var lastRxNs: UInt64 = 0
+    public var napiID: UInt32 = 0
+    public var rxCalls: UInt64 = 0
+    public var rxNonEmptyCalls: UInt64 = 0
+    public var txCalls: UInt64 = 0
+    public var txPackets: UInt64 = 0
+    public var waitCalls: UInt64 = 0
+    public var errnos: [String: UInt64] = [:]
+    public var cost: ThreadCost?
+
+    public init(path: PathKind) { self.path = path }
+
+    static let fieldCount = 18 + 7 + ExpectedErrno.allCases.count
+
+    /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
+    public func encode() -> [UInt64] {
+        var f: [UInt64] = [
+            UInt64(PathKind.allCases.firstIndex(of: path)!), rxPackets, rxBytes, echoed,
+            floodUnique, floodDuplicates, floodReordered, foreign, firstRxNs, lastRxNs,
+            UInt64(napiID), rxCalls, rxNonEmptyCalls, txCalls, txPackets, waitCalls,
+            cost == nil ? 0 : 1, 0,
+        ]
+        if let c = cost {
+            f += [c.syscalls ?? .max, c.userNs, c.systemNs, c.voluntaryContextSwitches,
+                  c.involuntaryContextSwitches, c.wallNs, 0]
+        } else {
+            f += [UInt64](repeating: 0, count: 7)
+        }
+        for e in ExpectedErrno.allCases { f.append(errnos[e.name] ?? 0) }
+        return f
+    }
+
+    public static func decode(_ f: [UInt64]) -> PeerReport? {
+        guard f.count >= fieldCount, f[0] < PathKind.allCases.count else { return nil }
+        var r = PeerReport(path: PathKind.allCases[Int(f[0])])
+        r.rxPackets = f[1]; r.rxBytes = f[2]; r.echoed = f[3]
+        r.floodUnique = f[4]; r.floodDuplicates = f[5]; r.floodReordered = f[6]; r.foreign = f[7]
+        r.firstRxNs = f[8]; r.lastRxNs = f[9]; r.napiID = UInt32(truncatingIfNeeded: f[10])
+        r.rxCalls = f[11]; r.rxNonEmptyCalls = f[12]; r.txCalls = f[13]; r.txPackets = f[14]; r.waitCalls = f[15]
+        if f[16] == 1 {
+            r.cost = ThreadCost(
+                syscalls: f[18] == .max ? nil : f[18],
+                syscallsUnavailable: f[18] == .max ? "not measurable at the reflector" : nil,
+                userNs: f[19], systemNs: f[20], voluntaryContextSwitches: f[21],
+                involuntaryContextSwitches: f[22], wallNs: f[23])
+        }
+        for (i, e) in ExpectedErrno.allCases.enumerated() where f[25 + i] > 0 { r.errnos[e.name] = f[25 + i] }
+        return r
+    }
+}
+
+/// Control opcodes, carried in the header's `op` field of `.control` packets.
+/// The client drives the reflector's measured window with them; every request
+/// is idempotent and retried, because UDP may drop it.
+public enum ControlOp: UInt16, Sendable {
+    /// Start a window for the header's run id: reset counters, start cost.
+    case begin = 1
+    case beginAck = 2
+    /// End the window: stop cost, reply with a `PeerReport`.
+    case end = 3
+    case report = 4
+}

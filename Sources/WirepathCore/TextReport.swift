@@ -1,0 +1,126 @@
+/// Human-readable rendering of results: aligned tables, units chosen for people.
+public enum TextReport {
+    public static func micros(_ ns: UInt64) -> String { fmt(Double(ns) / 1000, 2) }
+
+    public static func fmt(_ x: Double, _ digits: Int) -> String {
+        guard x.isFinite else { return "-" }
+        var scale = 1.0
+        for _ in 0..<digits { scale *= 10 }
+        let r = (x * scale).rounded() / scale
+        var s = String(r)
+        if let dot = s.firstIndex(of: ".") {
+            let decimals = s.distance(from: dot, to: s.endIndex) - 1
+            if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+            if digits == 0 { s = String(s[..<dot]) }
+        } else if digits > 0 {
+            s += "." + String(repeating: "0", count: digits)
+        }
+        return s
+    }
+
+    /// Renders rows as an aligned table; the first row is the header.
+    public static func table(_ rows: [[String]], rightAlignFrom: Int = 1) -> String {
+        guard let first = rows.first else { return "" }
+        var widths = [Int](repeating: 0, count: first.count)
+        for row in rows { for (i, cell) in row.enumerated() where i < widths.count { widths[i] = max(widths[i], cell.count) } }
+        var out = ""
+        for (r, row) in rows.enumerated() {
+            var line = ""
+            for (i, cell) in row.enumerated() where i < widths.count {
+                let pad = String(repeating: " ", count: widths[i] - cell.count)
+                line += (i >= rightAlignFrom ? pad + cell : cell + pad)
+                if i < row.count - 1 { line += "  " }
+            }
+            out += line.trailingSpaces() + "\n"
+            if r == 0 { out += widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ") + "\n" }
+        }
+        return out
+    }
+
+    static func perPacket(_ c: PerPacketCost?) -> String {
+        guard let c, let s = c.syscallsPerPacket else { return "n/a" }
+        return fmt(s, s < 0.1 ? 3 : 2)
+    }
+
+    static func cpu(_ c: PerPacketCost?) -> String {
+        guard let c else { return "n/a" }
+        return fmt(c.cpuNsPerPacket, 0)
+    }
+
+    /// The headline comparison table: one row per path.
+    public static func comparison(_ report: WirepathReport) -> String {
+        var rows: [[String]] = [[
+            "path", "p50 µs", "p99 µs", "p99.9 µs", "max µs", "lost", "Mpps", "sys/pkt tx", "sys/pkt rx",
+            "CPU ns/pkt tx", "CPU ns/pkt rx", "sys/RTT cli", "sys/RTT refl",
+        ]]
+        var unavailable: [String] = []
+        for run in report.runs {
+            guard run.status == .ok else {
+                rows.append([run.path.rawValue] + [String](repeating: "-", count: 12))
+                unavailable.append("\(run.path): \(run.status.rawValue): \(run.reason ?? "no reason given")")
+                continue
+            }
+            var row = [run.path.rawValue]
+            if let p = run.pingpong, p.latency.count > 0 {
+                row += [micros(p.latency.p50Ns), micros(p.latency.p99Ns), micros(p.latency.p999Ns), micros(p.latency.maxNs), String(p.lost)]
+            } else {
+                row += ["-", "-", "-", "-", "-"]
+            }
+            if let f = run.flood {
+                row += [fmt(f.rxPps / 1e6, 3), perPacket(f.sender.cost), perPacket(f.receiver?.cost),
+                        cpu(f.sender.cost), cpu(f.receiver?.cost)]
+            } else {
+                row += ["-", "-", "-", "-", "-"]
+            }
+            if let p = run.pingpong {
+                row += [perPacket(p.client.cost), perPacket(p.reflector?.cost)]
+            } else {
+                row += ["-", "-"]
+            }
+            rows.append(row)
+        }
+        var out = table(rows)
+        for u in unavailable { out += "  \(u)\n" }
+        return out
+    }
+
+    /// Detail lines under the table: batching, NAPI, errnos, notes.
+    public static func details(_ report: WirepathReport) -> String {
+        var out = ""
+        for run in report.runs where run.status == .ok {
+            var parts: [String] = ["wait=\(run.options.wait)", "batch=\(run.options.batchSize)", "size=\(run.options.payloadSize)B"]
+            if let bp = run.options.busyPollMicros {
+                parts.append("busy-poll=\(bp)µs " + (run.options.hadNAPIID ? "(NAPI id \(run.options.napiID))" : "(no NAPI id: busy-poll had nothing to poll)"))
+            }
+            out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
+            if let p = run.pingpong {
+                out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "
+                out += "min \(micros(p.latency.minNs)) p90 \(micros(p.latency.p90Ns)) p99.99 \(micros(p.latency.p9999Ns)) mean \(fmt(p.latency.meanNs / 1000, 2)) sd \(fmt(p.latency.stddevNs / 1000, 2)) µs\n"
+                out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
+            }
+            if let f = run.flood {
+                out += "  flood: sent \(f.sent) in \(fmt(Double(f.senderDurationNs) / 1e9, 2)) s (\(fmt(f.txPps / 1e6, 3)) Mpps, \(fmt(f.txFrameBps / 1e9, 3)) Gbit/s frames), "
+                out += "received \(f.received) (\(fmt(f.rxPps / 1e6, 3)) Mpps, \(fmt(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(fmt(f.lossRatio * 100, 2))%)\n"
+                out += "  flood batching: sender \(fmt(f.sender.txPacketsPerCall, 1)) pkts/send call"
+                if let r = f.receiver { out += ", receiver \(fmt(r.rxPacketsPerCall, 1)) pkts/receive call" }
+                out += "\n  flood cost per packet: sender \(costLine(f.sender.cost)); receiver \(costLine(f.receiver?.cost))\n"
+            }
+            for note in run.notes { out += "  note: \(note)\n" }
+        }
+        return out
+    }
+
+    static func costLine(_ c: PerPacketCost?) -> String {
+        guard let c else { return "not measured" }
+        let sys = c.syscallsPerPacket.map { fmt($0, 3) } ?? "n/a (\(c.raw.syscallsUnavailable ?? "unavailable"))"
+        return "\(sys) syscalls, \(fmt(c.userNsPerPacket, 0)) ns user + \(fmt(c.systemNsPerPacket, 0)) ns sys, \(c.raw.voluntaryContextSwitches)/\(c.raw.involuntaryContextSwitches) vol/invol ctx switches"
+    }
+}
+
+extension String {
+    func trailingSpaces() -> String {
+        var s = self
+        while s.last == " " { s.removeLast() }
+        return s
+    }
+}
