@@ -35,12 +35,12 @@ public func availability(_ kind: PathKind) -> String? {
 }
 
 /// Which measurements to run.
-public enum Measurement: String, CaseIterable, Codable, Sendable {
+public enum MeasurementKind: String, CaseIterable, Codable, Sendable {
     case pingpong, flood
 }
 
 /// Library entry points: each runs on the calling thread, in its namespace.
-public enum Wirepath {
+public enum Shim {
     public static let version = "0.1.0"
 
     /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
@@ -87,7 +87,7 @@ public enum Wirepath {
 /// A comparison or single measurement, as the CLI asks for it.
 public struct RunRequest: Sendable {
     public var paths: [PathKind]
-    public var measurements: [Measurement]
+    public var measurements: [MeasurementKind]
     public var payloadSize = PathConfig.defaultPayload
     public var batchSize = PathConfig.defaultBatch
     public var wait = WaitMode.block
@@ -103,7 +103,7 @@ public struct RunRequest: Sendable {
     public var bind: Endpoint?
     public var command = "compare"
 
-    public init(paths: [PathKind], measurements: [Measurement], plan: MeasurementPlan) {
+    public init(paths: [PathKind], measurements: [MeasurementKind], plan: MeasurementPlan) {
         self.paths = paths
         self.measurements = measurements
         self.plan = plan
@@ -138,7 +138,7 @@ public enum Runner {
             }
         }
         let env = EnvironmentRecord(
-            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Wirepath.version,
+            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Shim.version,
             syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
         let settings = RunSettings(
             durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
@@ -176,7 +176,7 @@ public enum Runner {
                 let ready = Latch()
                 let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
                     do {
-                        return try Wirepath.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+                        return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
                     } catch {
                         ready.fail()
                         throw error
@@ -191,10 +191,10 @@ public enum Runner {
                     }
                     switch m {
                     case .pingpong:
-                        let (p, info) = try Wirepath.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
+                        let (p, info) = try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
                         return (p, nil, info)
                     case .flood:
-                        let (f, info) = try Wirepath.flood(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
+                        let (f, info) = try Shim.flood(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
                         return (nil, f, info)
                     }
                 }
@@ -234,14 +234,14 @@ public enum Runner {
                 plan.runID = MeasurementPlan.newRunID()
                 switch m {
                 case .pingpong:
-                    let (p, info) = try Wirepath.pingpong(c, peer: peer, plan: plan, stop: stop)
+                    let (p, info) = try Shim.pingpong(c, peer: peer, plan: plan, stop: stop)
                     run.pingpong = p
                     run.notes += info.notes
                     run.options.napiID = max(p.client.napiID, p.reflector?.napiID ?? 0)
                 case .flood:
                     plan.durationNs = r.floodDurationNs
                     plan.count = nil
-                    let (f, info) = try Wirepath.flood(c, peer: peer, plan: plan, stop: stop)
+                    let (f, info) = try Shim.flood(c, peer: peer, plan: plan, stop: stop)
                     run.flood = f
                     run.notes += info.notes.filter { !run.notes.contains($0) }
                 }

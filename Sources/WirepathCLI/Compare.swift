@@ -22,9 +22,9 @@ struct Compare: ParsableCommand {
         do { return try paths.split(separator: ",").map { try PathKind.parse(String($0)) } } catch let e as ConfigError { throw ValidationError(e.message) }
     }
 
-    func parsedMeasurements() throws -> [Measurement] {
+    func parsedMeasurements() throws -> [MeasurementKind] {
         try measurements.split(separator: ",").map {
-            guard let m = Measurement(rawValue: String($0)) else {
+            guard let m = MeasurementKind(rawValue: String($0)) else {
                 throw ValidationError("unknown measurement '\($0)'; valid: pingpong, flood")
             }
             return m

@@ -7,7 +7,7 @@ struct WirepathCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wirepath",
         abstract: "Compare Linux UDP packet I/O paths (socket, mmsg, uring, xdp) with numbers that hold up.",
-        version: Wirepath.version,
+        version: Shim.version,
         subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self],
         defaultSubcommand: Compare.self)
 }

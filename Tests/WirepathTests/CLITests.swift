@@ -1,0 +1,120 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// The command as a user runs it: errors, signals and two namespaces.
+final class CLITests: XCTestCase {
+    func testBadInputGetsClearErrors() throws {
+        let bin = try wirepathBinary()
+        let size = try runProgram(bin, ["pingpong", "--size", "2000"])
+        XCTAssertNotEqual(size.status, 0)
+        XCTAssertTrue(size.stderr.contains("40-1472"), size.stderr)
+        let path = try runProgram(bin, ["pingpong", "--path", "dpdk"])
+        XCTAssertNotEqual(path.status, 0)
+        XCTAssertTrue(path.stderr.contains("socket, mmsg, uring, xdp"), path.stderr)
+        let wait = try runProgram(bin, ["compare", "--wait", "nap"])
+        XCTAssertNotEqual(wait.status, 0)
+        XCTAssertTrue(wait.stderr.contains("block, epoll, spin"), wait.stderr)
+        let peer = try runProgram(bin, ["pingpong", "--peer", "198.18.0.2"])
+        XCTAssertNotEqual(peer.status, 0)
+        XCTAssertTrue(peer.stderr.contains("IPV4:PORT"), peer.stderr)
+    }
+
+    func testSIGINTEndsWithin2sAndLeavesNoNamespace() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        p.arguments = ["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        // Wait until its namespaces exist, so the signal lands mid-measurement.
+        let ns = "wirepath-\(p.processIdentifier)-cli"
+        let appear = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear { usleep(20_000) }
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"))
+        usleep(700_000)
+        kill(p.processIdentifier, SIGINT)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        let took = Date().timeIntervalSince(sent)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        XCTAssertLessThan(took, 2.0, "SIGINT took \(took) s")
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") })
+    }
+
+    /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
+    func testServeAndPeerAcrossNamespacesTheTestMakes() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-peerA", b = "wirepath-\(getpid())-peerB"
+        defer { _ = try? ip("netns", "del", a); _ = try? ip("netns", "del", b) }
+        for args in [["netns", "add", a], ["netns", "add", b],
+                     ["link", "add", "pa", "netns", a, "type", "veth", "peer", "name", "pb", "netns", b],
+                     ["-n", a, "addr", "add", "198.19.1.1/24", "dev", "pa"], ["-n", b, "addr", "add", "198.19.1.2/24", "dev", "pb"],
+                     ["-n", a, "link", "set", "pa", "up"], ["-n", b, "link", "set", "pb", "up"],
+                     ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"]] {
+            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+            XCTAssertEqual(r.status, 0, "ip \(args): \(r.stderr)")
+        }
+        for path in ["socket", "mmsg"] {
+            let server = Process()
+            server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            server.arguments = ["netns", "exec", b, bin, "serve", "--path", path, "--bind", "198.19.1.2:7100", "--duration", "30"]
+            server.standardOutput = FileHandle.nullDevice
+            server.standardError = FileHandle.nullDevice
+            try server.run()
+            defer { server.interrupt(); server.waitUntilExit() }
+            usleep(300_000)
+            let json = NSTemporaryDirectory() + "wp-peer-\(getpid())-\(path).json"
+            let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", path, "--peer", "198.19.1.2:7100",
+                                                     "--count", "3000", "--warmup", "0.2", "--json", json], timeout: 60)
+            XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+            let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+            let run = (obj?["runs"] as? [[String: Any]])?.first
+            let pp = run?["pingpong"] as? [String: Any]
+            XCTAssertEqual(pp?["received"] as? Int, 3000)
+            XCTAssertEqual(pp?["lost"] as? Int, 0)
+            let refl = pp?["reflector"] as? [String: Any]
+            XCTAssertEqual(refl?["rxPackets"] as? Int, 3001, "reflector counted the window (plus the end request)")
+            XCTAssertEqual((obj?["environment"] as? [String: Any]).flatMap { ($0["topology"] as? [String: Any])?["kind"] as? String }, "peer")
+            try? FileManager.default.removeItem(atPath: json)
+        }
+    }
+
+    func testPeerThatDoesNotAnswerFailsClearly() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-mute"
+        defer { _ = try? ip("netns", "del", a) }
+        _ = try ip("netns", "add", a)
+        _ = try ip("-n", a, "link", "set", "lo", "up")
+        _ = try ip("-n", a, "addr", "add", "198.18.9.1/32", "dev", "lo")
+        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--peer", "198.18.9.1:7999",
+                                                 "--count", "10", "--warmup", "0", "--timeout", "5"], timeout: 30)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("did not answer"), r.stderr)
+    }
+
+    func testBusyPortIsNamed() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-busy"
+        defer { _ = try? ip("netns", "del", a) }
+        _ = try ip("netns", "add", a)
+        _ = try ip("-n", a, "link", "set", "lo", "up")
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        first.arguments = ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7300", "--duration", "10"]
+        first.standardError = FileHandle.nullDevice
+        try first.run()
+        defer { first.interrupt(); first.waitUntilExit() }
+        usleep(400_000)
+        let second = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7300", "--duration", "1"], timeout: 20)
+        XCTAssertNotEqual(second.status, 0)
+        XCTAssertTrue(second.stderr.contains("EADDRINUSE") && second.stderr.contains("busy"), second.stderr)
+    }
+}

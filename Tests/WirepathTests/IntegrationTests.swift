@@ -1,0 +1,149 @@
+import Foundation
+import Glibc
+import XCTest
+@testable import Wirepath
+@testable import WirepathCore
+
+/// Real sockets in real namespaces. Each test makes its own topology and
+/// checks that nothing is left behind.
+final class TopologyTests: XCTestCase {
+    func testUpDownLeavesNothing() throws {
+        try requireRoot()
+        let before = wirepathNamespaces()
+        let t = try Topology.up(tag: "\(getpid())t1")
+        XCTAssertTrue(wirepathNamespaces().contains(t.clientNamespace))
+        XCTAssertTrue(wirepathNamespaces().contains(t.reflectorNamespace))
+        XCTAssertEqual(t.clientMAC.count, 17)
+        // One RX and one TX queue per veth end.
+        let q = try ip("-n", t.clientNamespace, "-d", "link", "show", "dev", t.clientInterface)
+        XCTAssertTrue(q.stdout.contains("numtxqueues 1 numrxqueues 1"), q.stdout)
+        // The link works: the kernel answers a ping across the pair.
+        let ping = try runProgram("/usr/sbin/ip", ["netns", "exec", t.clientNamespace, "ping", "-c", "1", "-W", "2", "198.18.0.2"], timeout: 10)
+        if FileManager.default.isExecutableFile(atPath: "/usr/bin/ping") || FileManager.default.isExecutableFile(atPath: "/bin/ping") {
+            XCTAssertEqual(ping.status, 0, ping.stdout + ping.stderr)
+        }
+        t.down()
+        XCTAssertEqual(wirepathNamespaces(), before)
+    }
+
+    func testStaleSweepRemovesDeadRunsOnly() throws {
+        try requireRoot()
+        // A pid that cannot exist (above pid_max) stands for a killed run.
+        XCTAssertEqual(try ip("netns", "add", "wirepath-4194399-cli").status, 0)
+        XCTAssertEqual(try ip("netns", "add", "wirepath-\(getpid())-keep").status, 0)
+        let removed = Topology.sweepStale()
+        XCTAssertEqual(removed, ["wirepath-4194399-cli"])
+        XCTAssertTrue(wirepathNamespaces().contains("wirepath-\(getpid())-keep"))
+        _ = try ip("netns", "del", "wirepath-\(getpid())-keep")
+    }
+}
+
+final class PathIntegrationTests: XCTestCase {
+    func request(_ paths: [PathKind], _ ms: [MeasurementKind], count: UInt64? = nil, durationNs: UInt64? = nil, wait: WaitMode = .block) -> RunRequest {
+        var r = RunRequest(paths: paths, measurements: ms,
+                           plan: MeasurementPlan(durationNs: durationNs, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
+        r.wait = wait
+        r.floodDurationNs = 1_000_000_000
+        return r
+    }
+
+    func checkPingPong(_ run: PathRun, count: UInt64, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(run.status, .ok, run.reason ?? "", file: file, line: line)
+        guard let p = run.pingpong else { return XCTFail("no ping-pong result", file: file, line: line) }
+        XCTAssertEqual(p.sent, count, file: file, line: line)
+        XCTAssertEqual(p.received, count, file: file, line: line)
+        XCTAssertEqual(p.lost, 0, file: file, line: line)
+        XCTAssertEqual(p.duplicated, 0, file: file, line: line)
+        XCTAssertEqual(p.integrityFailures, 0, file: file, line: line)
+        XCTAssertEqual(p.latency.count, count, file: file, line: line)
+        XCTAssertGreaterThan(p.latency.minNs, 0, file: file, line: line)
+        XCTAssertLessThanOrEqual(p.latency.p50Ns, p.latency.p99Ns, file: file, line: line)
+        // Both ends agree: the reflector echoed exactly what the client sent.
+        guard let r = p.reflector else { return XCTFail("no reflector report", file: file, line: line) }
+        XCTAssertEqual(r.rxPackets, count + 1, "reflector received the window's pings plus the end request", file: file, line: line)
+        XCTAssertEqual(r.txPackets, count + 1, "reflector sent the echoes plus the begin ack", file: file, line: line)
+        XCTAssertEqual(p.client.txPackets, count, "the client window holds exactly its pings", file: file, line: line)
+        // The kernel's syscall count: a blocking socket round trip is one send
+        // and one receive at each end (plus the control packets).
+        if let s = p.client.cost?.raw.syscalls {
+            XCTAssertGreaterThanOrEqual(s, 2 * count, file: file, line: line)
+            XCTAssertLessThan(s, 2 * count + 50, file: file, line: line)
+        } else {
+            XCTFail("syscalls not counted: \(p.client.cost?.raw.syscallsUnavailable ?? "?")", file: file, line: line)
+        }
+    }
+
+    func testSocketAndMmsgPingPong10k() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.socket, .mmsg], [.pingpong], count: 10_000))
+        XCTAssertEqual(report.runs.count, 2)
+        for run in report.runs { checkPingPong(run, count: 10_000) }
+        XCTAssertEqual(report.environment.topology.kind, "veth-pair")
+        XCTAssertTrue(wirepathNamespaces().filter { $0.contains("-\(getpid())-") || $0.hasPrefix("wirepath-\(getpid())-") }.isEmpty)
+    }
+
+    func testSpinAndEpollWaitModes() throws {
+        try requireRoot()
+        for wait in [WaitMode.spin, .epoll] {
+            let report = try Runner.run(request([.socket, .mmsg], [.pingpong], count: 2000, wait: wait))
+            for run in report.runs {
+                XCTAssertEqual(run.status, .ok, "\(wait) \(run.reason ?? "")")
+                XCTAssertEqual(run.pingpong?.lost, 0, "\(wait)")
+                XCTAssertEqual(run.pingpong?.received, 2000, "\(wait)")
+                if wait == .epoll { XCTAssertGreaterThan(run.pingpong?.client.waitCalls ?? 0, 0) }
+            }
+        }
+    }
+
+    func testFloodBatchingShowsInKernelSyscallCount() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.socket, .mmsg], [.flood]))
+        guard report.runs.count == 2, let sock = report.runs[0].flood, let mmsg = report.runs[1].flood else {
+            return XCTFail("missing flood results: \(report.runs.map { $0.reason ?? "ok" })")
+        }
+        for f in [sock, mmsg] {
+            XCTAssertGreaterThan(f.sent, 1000)
+            XCTAssertGreaterThan(f.received, 0)
+            XCTAssertLessThanOrEqual(f.received, f.sent)
+            XCTAssertEqual(f.lost, f.sent - f.received)
+        }
+        let sockSys = try XCTUnwrap(sock.sender.cost?.syscallsPerPacket)
+        let mmsgSys = try XCTUnwrap(mmsg.sender.cost?.syscallsPerPacket)
+        // sendto: one syscall per packet; sendmmsg with batch 32: about 1/32.
+        XCTAssertEqual(sockSys, 1.0, accuracy: 0.05)
+        XCTAssertEqual(mmsgSys, 1.0 / 32, accuracy: 0.01)
+        XCTAssertEqual(mmsg.sender.txPacketsPerCall, 32, accuracy: 0.5)
+    }
+
+    func testUnavailablePathsAreRowsNotCrashes() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.uring, .xdp], [.pingpong], count: 10))
+        XCTAssertEqual(report.runs.map(\.status), [.unavailable, .unavailable])
+        XCTAssertTrue(report.runs.allSatisfy { ($0.reason ?? "").contains("issue #") })
+        XCTAssertNil(report.runs[0].pingpong)
+    }
+
+    func testJSONHasEveryFigureForBothEnds() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.mmsg], [.pingpong, .flood], count: 500))
+        let data = try JSONEncoder().encode(report)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(obj["schema"] as? String, "wirepath.report/1")
+        let env = try XCTUnwrap(obj["environment"] as? [String: Any])
+        XCTAssertNotNil(env["kernel"])
+        XCTAssertNotNil(env["topology"])
+        let run = try XCTUnwrap((obj["runs"] as? [[String: Any]])?.first)
+        let pp = try XCTUnwrap(run["pingpong"] as? [String: Any])
+        let lat = try XCTUnwrap(pp["latency"] as? [String: Any])
+        for k in ["minNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "p9999Ns", "maxNs", "meanNs", "stddevNs", "count"] {
+            XCTAssertNotNil(lat[k], k)
+        }
+        for end in ["client", "reflector"] {
+            let e = try XCTUnwrap(pp[end] as? [String: Any], end)
+            let cost = try XCTUnwrap(e["cost"] as? [String: Any], end)
+            for k in ["syscallsPerPacket", "userNsPerPacket", "systemNsPerPacket", "cpuNsPerPacket"] { XCTAssertNotNil(cost[k], "\(end).\(k)") }
+        }
+        let fl = try XCTUnwrap(run["flood"] as? [String: Any])
+        for k in ["txPps", "rxPps", "txPayloadBps", "rxPayloadBps", "lost", "sender", "receiver"] { XCTAssertNotNil(fl[k], k) }
+    }
+}

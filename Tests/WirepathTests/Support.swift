@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+import Glibc
+
+/// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
+func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
+    if geteuid() == 0 { return }
+    if ProcessInfo.processInfo.environment["CI"] == "true" {
+        XCTFail("this test needs root (network namespaces); CI=true turns the skip into a failure", file: file, line: line)
+        throw XCTSkip("failed: not root under CI")
+    }
+    throw XCTSkip("needs root: creates network namespaces and veth pairs")
+}
+
+/// The built `wirepath` executable (debug build beside the tests, or $WIREPATH_BIN).
+func wirepathBinary() throws -> String {
+    if let env = ProcessInfo.processInfo.environment["WIREPATH_BIN"] { return env }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let candidates = [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wirepath").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("wirepath").path,
+        root.appendingPathComponent(".build/debug/wirepath").path,
+    ]
+    for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
+    throw XCTSkip("wirepath binary not found (build it with `swift build`); looked in \(candidates)")
+}
+
+struct Ran {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program with a hard time bound.
+@discardableResult
+func runProgram(_ exe: String, _ args: [String], timeout: TimeInterval = 120) throws -> Ran {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    var o = Data(), e = Data()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { o = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { p.terminate(); usleep(500_000); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+    p.waitUntilExit()
+    group.wait()
+    return Ran(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+}
+
+func ip(_ args: String...) throws -> Ran { try runProgram("/usr/sbin/ip", args, timeout: 30) }
+
+func wirepathNamespaces() -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("wirepath-") }.sorted()
+}
