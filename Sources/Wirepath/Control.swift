@@ -38,13 +38,13 @@ struct ControlClient {
     /// Sends `op` until a reply `expect` with our run id and sequence arrives.
     /// Data packets that arrive meanwhile (late echoes) are ignored.
     mutating func request<P: PacketPath & ~Copyable>(
-        _ op: ControlOp, expect: ControlOp, path: inout P,
+        _ op: ControlOp, expect: ControlOp, body: [UInt64] = [], path: inout P,
         tx: inout PacketBatch, rx: inout PacketBatch, stop: StopSignal
     ) throws(PathError) -> [UInt64] {
         seq += 1
         for _ in 0..<attempts {
             if stop.requested { throw PathError(operation: "control \(op)", errno: 4, errnoName: "EINTR", hint: "stopped by signal") }
-            ControlMessage.write(tx, op: op, runID: runID, seq: seq, to: peer)
+            ControlMessage.write(tx, op: op, runID: runID, seq: seq, to: peer, body: body)
             tx.count = 1
             _ = try path.send(&tx)
             let deadline = Sys.monotonicNanos() + replyTimeoutNs

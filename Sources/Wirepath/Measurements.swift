@@ -62,8 +62,9 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         tx.setEndpoint(0, peer)
     }
 
-    enum Exchange { case reply, lost }
+    enum Exchange: Equatable { case reply, lost }
     static var warmupSeqBase: UInt64 { 1 << 62 }
+    static var syscallSeqBase: UInt64 { 1 << 61 }
 
     /// One round trip: stamp, send, wait for the matching reply or the timeout.
     @inline(__always)
@@ -92,7 +93,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
                         }
                         guard record else { if h.seq == seq { got = true }; return }
                         // A late answer to a warm-up ping: not part of the window.
-                        if h.seq >= PingPongClient.warmupSeqBase { return }
+                        if h.seq >= PingPongClient.syscallSeqBase { return }
                         switch replies.record(h.seq) {
                         case .duplicate: duplicated &+= 1
                         case .reordered: late &+= 1
@@ -127,18 +128,16 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
             seq += 1
         }
         var control = ControlClient(runID: plan.runID, peer: peer)
-        _ = try control.request(.begin, expect: .beginAck, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
 
+        // Window 1: latency and CPU, with no tracepoint attached anywhere.
+        _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
         let countersAtStart = path.counters
-        meter.start()
+        meter.start(countSyscalls: false)
         let start = Sys.monotonicNanos()
         let limit = start + min(plan.durationNs ?? plan.maxDurationNs, plan.maxDurationNs)
         let count = plan.count ?? .max
         var sent: UInt64 = 0
-        while sent < count && !stop.requested {
-            // One clock read per exchange is already taken inside; the window
-            // bound is checked against the last reply time.
-            if Sys.monotonicNanos() >= limit { break }
+        while sent < count && !stop.requested && Sys.monotonicNanos() < limit {
             _ = try exchange(seq: sent, record: true)
             sent += 1
         }
@@ -146,17 +145,43 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         let cost = meter.stop()
         let clientCounters = path.counters.since(countersAtStart)
         let info = path.info
+        let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
 
-        let replyFields = try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
-        let peerReport = PeerReport.decode(replyFields)
+        // Window 2: the same exchanges with the kernel's syscall counter on.
+        let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
+        _ = try control.request(.begin, expect: .beginAck, body: [1], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        meter.start(countSyscalls: true)
+        let start2 = Sys.monotonicNanos()
+        var replies2: UInt64 = 0
+        var seq2 = PingPongClient.syscallSeqBase
+        while seq2 - PingPongClient.syscallSeqBase < w2.packets && !stop.requested && Sys.monotonicNanos() - start2 < w2.durationNs {
+            if try exchange(seq: seq2, record: false) == .reply { replies2 += 1 }
+            seq2 += 1
+        }
+        let cost2 = meter.stop()
+        let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
+
         let received = histogram.totalCount
         return PingPongResult(
             latency: LatencySummary(histogram),
             sent: sent, received: received, lost: lost, duplicated: duplicated, reordered: late,
             integrityFailures: integrityFailures, foreign: foreign, timeoutNs: plan.timeoutNs,
             warmupNs: plan.warmupNs, durationNs: elapsed,
-            client: EndReport(role: "client", cost: PerPacketCost(cost, packets: max(received, 1)), counters: clientCounters, napiID: info.napiID),
-            reflector: peerReport.map { EndReport(reflector: $0, packets: max($0.echoed, 1)) })
+            client: EndReport(role: "client",
+                              cost: PerPacketCost(cost, packets: max(received, 1), syscallWindow: cost2, syscallPackets: replies2),
+                              counters: clientCounters, napiID: info.napiID),
+            reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
+    }
+}
+
+/// Sizing of the syscall-counting window: a quarter of the main window,
+/// from 0.2 s to 2 s, and at most a quarter of its packets (at least 100).
+struct SyscallWindow {
+    let durationNs: UInt64
+    let packets: UInt64
+    init(mainElapsedNs: UInt64, mainPackets: UInt64) {
+        durationNs = min(max(mainElapsedNs / 4, 200_000_000), 2_000_000_000)
+        packets = max(mainPackets / 4, 100)
     }
 }
 
@@ -188,46 +213,61 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         }
     }
 
-    mutating func run() throws(PathError) -> FloodResult {
-        var meter = CostMeter()
-        var control = ControlClient(runID: plan.runID, peer: peer)
-        _ = try control.request(.begin, expect: .beginAck, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
-
-        let countersAtStart = path.counters
-        let batch = config.batchSize
-        meter.start()
+    /// Floods for up to `durationNs` or `count` packets, from sequence `seq`.
+    /// Only accepted packets advance the sequence; a short send is restamped
+    /// and retried in the next round. Returns packets sent and elapsed ns.
+    mutating func blast(from first: UInt64, count: UInt64, durationNs: UInt64) throws(PathError) -> (UInt64, UInt64) {
+        let batch = UInt64(config.batchSize)
         let start = Sys.monotonicNanos()
-        let limit = start + min(plan.durationNs ?? plan.maxDurationNs, plan.maxDurationNs)
-        let count = plan.count ?? .max
-        var seq: UInt64 = 0
+        let limit = start + durationNs
+        var seq = first
+        let end = first &+ count
         var now = start
-        while seq < count && now < limit && !stop.requested {
-            let n = Int(min(UInt64(batch), count - seq))
+        while seq < end && now < limit && !stop.requested {
+            let n = Int(min(batch, end - seq))
             for i in 0..<n {
                 tx.withMutableBytes(i) { stamper.stamp($0, kind: .flood, seq: seq &+ UInt64(i), timestamp: now) }
             }
             tx.count = n
-            // Only accepted packets advance the sequence; a short send is
-            // restamped and retried in the next round.
             seq &+= UInt64(try path.send(&tx))
             now = Sys.monotonicNanos()
         }
-        let elapsed = now - start
+        return (seq - first, now - start)
+    }
+
+    mutating func run() throws(PathError) -> FloodResult {
+        var meter = CostMeter()
+        var control = ControlClient(runID: plan.runID, peer: peer)
+
+        // Window 1: rate and CPU, no tracepoint attached.
+        _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        let countersAtStart = path.counters
+        meter.start(countSyscalls: false)
+        let (sent, elapsed) = try blast(from: 0, count: plan.count ?? .max, durationNs: min(plan.durationNs ?? plan.maxDurationNs, plan.maxDurationNs))
         let cost = meter.stop()
         let senderCounters = path.counters.since(countersAtStart)
         // The end request queues behind the flood on the same socket and
         // path, so the receiver closes its window after the last data packet.
-        let replyFields = try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
-        let peerReport = PeerReport.decode(replyFields)
+        let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
+
+        // Window 2: a shorter flood with the kernel's syscall counter on.
+        let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
+        _ = try control.request(.begin, expect: .beginAck, body: [1], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        meter.start(countSyscalls: true)
+        let (sent2, _) = try blast(from: 0, count: w2.packets, durationNs: w2.durationNs)
+        let cost2 = meter.stop()
+        let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
+
         let info = path.info
         return FloodResult(
-            payloadSize: config.payloadSize, sent: seq,
-            received: peerReport?.floodUnique ?? 0,
-            duplicated: peerReport?.floodDuplicates ?? 0,
-            reordered: peerReport?.floodReordered ?? 0,
+            payloadSize: config.payloadSize, sent: sent,
+            received: main?.floodUnique ?? 0,
+            duplicated: main?.floodDuplicates ?? 0,
+            reordered: main?.floodReordered ?? 0,
             senderDurationNs: elapsed,
-            receiverSpanNs: peerReport.map { $0.lastRxNs &- $0.firstRxNs } ?? 0,
-            sender: EndReport(role: "sender", cost: PerPacketCost(cost, packets: max(seq, 1)), counters: senderCounters, napiID: info.napiID),
-            receiver: peerReport.map { EndReport(reflector: $0, packets: max($0.floodUnique, 1)) })
+            receiverSpanNs: main.map { $0.lastRxNs &- $0.firstRxNs } ?? 0,
+            sender: EndReport(role: "sender", cost: PerPacketCost(cost, packets: max(sent, 1), syscallWindow: cost2, syscallPackets: sent2),
+                              counters: senderCounters, napiID: info.napiID),
+            receiver: main.map { EndReport(reflector: $0, packets: max($0.floodUnique, 1), syscallWindow: second, syscallPackets: second?.floodUnique ?? 0) })
     }
 }

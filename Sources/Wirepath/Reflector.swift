@@ -142,7 +142,9 @@ extension Reflector where P: ~Copyable {
                 report = PeerReport(path: P.kind)
                 tracker.reset()
                 countersAtBegin = path.counters
-                meter.start()
+                // Body word 0, bit 0: count syscalls in this window.
+                let flags = rx.withBytes(i) { ControlMessage.body($0).first ?? 0 }
+                meter.start(countSyscalls: flags & 1 != 0)
             }
             ControlMessage.write(ctl, op: .beginAck, runID: h.runID, seq: h.seq, to: from)
         case .end:

@@ -24,9 +24,11 @@ public struct EndReport: Codable, Sendable, Equatable {
         errnos = c.errnos.byName
     }
 
-    public init(reflector r: PeerReport, packets: UInt64) {
+    /// The reflector's end: CPU from its main window, syscalls from its
+    /// syscall-counting window.
+    public init(reflector r: PeerReport, packets: UInt64, syscallWindow: PeerReport? = nil, syscallPackets: UInt64 = 0) {
         role = "reflector"
-        cost = r.cost.map { PerPacketCost($0, packets: packets) }
+        cost = r.cost.map { PerPacketCost($0, packets: packets, syscallWindow: syscallWindow?.cost, syscallPackets: syscallPackets) }
         rxPackets = r.rxPackets; txPackets = r.txPackets
         rxCalls = r.rxCalls; txCalls = r.txCalls; waitCalls = r.waitCalls
         rxPacketsPerCall = r.rxNonEmptyCalls == 0 ? 0 : Double(r.rxPackets) / Double(r.rxNonEmptyCalls)

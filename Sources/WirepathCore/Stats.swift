@@ -117,22 +117,46 @@ public struct ThreadCost: Codable, Sendable, Equatable {
     public var utilisation: Double { wallNs == 0 ? 0 : Double(cpuNs) / Double(wallNs) }
 }
 
-/// Cost divided by the packets that end handled in the window.
+/// Cost divided by the packets that end handled.
+///
+/// CPU time and context switches come from the main window, which runs with
+/// no tracepoint attached; syscalls come from a separate, shorter window
+/// with the kernel's syscall counter on (see `CostMeter` for why).
 public struct PerPacketCost: Codable, Sendable, Equatable {
+    /// Packets in the main (CPU) window.
     public var packets: UInt64
-    public var syscallsPerPacket: Double?
     public var userNsPerPacket: Double
     public var systemNsPerPacket: Double
     public var cpuNsPerPacket: Double
+    public var contextSwitchesPerPacket: Double
+    /// The main window's raw figures.
     public var raw: ThreadCost
+    public var syscallsPerPacket: Double?
+    public var syscallsUnavailable: String?
+    /// Packets and raw figures of the syscall-counting window.
+    public var syscallPackets: UInt64
+    public var syscallWindow: ThreadCost?
 
-    public init(_ cost: ThreadCost, packets: UInt64) {
+    public init(_ cost: ThreadCost, packets: UInt64, syscallWindow: ThreadCost? = nil, syscallPackets: UInt64 = 0) {
         self.packets = packets
         raw = cost
         let n = Double(max(packets, 1))
-        syscallsPerPacket = cost.syscalls.map { Double($0) / n }
         userNsPerPacket = Double(cost.userNs) / n
         systemNsPerPacket = Double(cost.systemNs) / n
         cpuNsPerPacket = Double(cost.cpuNs) / n
+        contextSwitchesPerPacket = Double(cost.voluntaryContextSwitches + cost.involuntaryContextSwitches) / n
+        self.syscallWindow = syscallWindow
+        self.syscallPackets = syscallPackets
+        // A window with the counter on in the main cost (tests, or callers
+        // that accept the overhead) also yields a syscall figure.
+        let source = syscallWindow ?? cost
+        let sp = syscallWindow == nil ? packets : syscallPackets
+        if let s = source.syscalls, sp > 0 {
+            syscallsPerPacket = Double(s) / Double(sp)
+            syscallsUnavailable = nil
+        } else {
+            syscallsPerPacket = nil
+            syscallsUnavailable = source.syscallsUnavailable ?? (sp == 0 ? "no packets in the syscall window" : "not counted")
+        }
     }
 }

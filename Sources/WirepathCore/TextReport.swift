@@ -112,7 +112,7 @@ public enum TextReport {
 
     static func costLine(_ c: PerPacketCost?) -> String {
         guard let c else { return "not measured" }
-        let sys = c.syscallsPerPacket.map { fmt($0, 3) } ?? "n/a (\(c.raw.syscallsUnavailable ?? "unavailable"))"
+        let sys = c.syscallsPerPacket.map { fmt($0, 3) } ?? "n/a (\(c.syscallsUnavailable ?? "unavailable"))"
         return "\(sys) syscalls, \(fmt(c.userNsPerPacket, 0)) ns user + \(fmt(c.systemNsPerPacket, 0)) ns sys, \(c.raw.voluntaryContextSwitches)/\(c.raw.involuntaryContextSwitches) vol/invol ctx switches"
     }
 }

@@ -63,13 +63,18 @@ final class PathIntegrationTests: XCTestCase {
         XCTAssertEqual(r.rxPackets, count + 1, "reflector received the window's pings plus the end request", file: file, line: line)
         XCTAssertEqual(r.txPackets, count + 1, "reflector sent the echoes plus the begin ack", file: file, line: line)
         XCTAssertEqual(p.client.txPackets, count, "the client window holds exactly its pings", file: file, line: line)
-        // The kernel's syscall count: a blocking socket round trip is one send
-        // and one receive at each end (plus the control packets).
-        if let s = p.client.cost?.raw.syscalls {
-            XCTAssertGreaterThanOrEqual(s, 2 * count, file: file, line: line)
-            XCTAssertLessThan(s, 2 * count + 50, file: file, line: line)
-        } else {
-            XCTFail("syscalls not counted: \(p.client.cost?.raw.syscallsUnavailable ?? "?")", file: file, line: line)
+        // The kernel's syscall count (its own window): a blocking round trip is
+        // one send and one receive at each end.
+        for (end, cost) in [("client", p.client.cost), ("reflector", r.cost)] {
+            guard let spp = cost?.syscallsPerPacket else {
+                XCTFail("\(end) syscalls not counted: \(cost?.syscallsUnavailable ?? "no cost")", file: file, line: line)
+                continue
+            }
+            XCTAssertEqual(spp, 2.0, accuracy: 0.05, end, file: file, line: line)
+            XCTAssertGreaterThanOrEqual(cost?.syscallPackets ?? 0, 100, file: file, line: line)
+            // CPU comes from the main window, with no tracepoint attached.
+            XCTAssertNil(cost?.raw.syscalls, file: file, line: line)
+            XCTAssertGreaterThan(cost?.cpuNsPerPacket ?? 0, 0, file: file, line: line)
         }
     }
 
