@@ -110,6 +110,12 @@ public struct RunRequest: Sendable {
     }
 }
 
+extension PathOptionsRecord {
+    init(_ r: RunRequest) {
+        self.init(payloadSize: r.payloadSize, batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, napiID: 0)
+    }
+}
+
 /// Runs a request end to end: topology, both ends per path, results.
 public enum Runner {
     public static func run(_ request: RunRequest, stop: StopSignal = StopSignal(),
@@ -156,13 +162,11 @@ public enum Runner {
                          stop: StopSignal, progress: (String) -> Void) -> PathRun {
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
         let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
-        var options: PathOptionsRecord
+        var options = PathOptionsRecord(r)
         do {
-            let c = try config(kind, r, local: clientEP, peer: reflectorEP)
-            options = PathOptionsRecord(c, napiID: 0)
+            _ = try config(kind, r, local: clientEP, peer: reflectorEP)
         } catch {
-            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(
-                (try? config(.socket, RunRequest(paths: [], measurements: [], plan: r.plan), local: clientEP, peer: nil))!, napiID: 0))
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: options)
         }
         if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         var run = PathRun(path: kind, status: .ok, options: options)
@@ -220,9 +224,11 @@ public enum Runner {
 
     static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: (String) -> Void) -> PathRun {
         let local = r.bind ?? Endpoint.any
-        guard let c = try? config(kind, r, local: local, peer: peer) else {
-            return PathRun(path: kind, status: .failed, reason: "bad configuration",
-                           options: PathOptionsRecord((try? config(.socket, r, local: local, peer: nil))!, napiID: 0))
+        let c: PathConfig
+        do {
+            c = try config(kind, r, local: local, peer: peer)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r))
         }
         if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
         var run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))

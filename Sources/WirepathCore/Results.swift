@@ -144,10 +144,14 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     public var napiID: UInt32
 
     public init(_ c: PathConfig, napiID: UInt32) {
-        payloadSize = c.payloadSize
-        batchSize = c.batchSize
-        wait = c.wait
-        busyPollMicros = c.busyPollMicros
+        self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
+    }
+
+    public init(payloadSize: Int, batchSize: Int, wait: WaitMode, busyPollMicros: Int?, napiID: UInt32) {
+        self.payloadSize = payloadSize
+        self.batchSize = batchSize
+        self.wait = wait
+        self.busyPollMicros = busyPollMicros
         self.napiID = napiID
         hadNAPIID = napiID != 0
     }
