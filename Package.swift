@@ -6,6 +6,7 @@ import PackageDescription
 //   Wirepath      – the Linux paths (one file each), System.swift, topology,
 //                   measurements; the library other programs import.
 //   CWirepath     – the few Linux calls Swift cannot import (one small C file).
+//   CLiburing     – liburing (links -luring) and what of it Swift cannot import.
 //   WirepathCLI   – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",
@@ -22,6 +23,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CWirepath"),
+        .target(name: "CLiburing", linkerSettings: [.linkedLibrary("uring")]),
         .target(
             name: "WirepathCore",
             dependencies: [
@@ -32,7 +34,7 @@ let package = Package(
         .target(
             name: "Wirepath",
             dependencies: [
-                "WirepathCore", "CWirepath",
+                "WirepathCore", "CWirepath", "CLiburing",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

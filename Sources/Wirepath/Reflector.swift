@@ -159,6 +159,7 @@ extension Reflector where P: ~Copyable {
                 report.rxNonEmptyCalls = c.rxNonEmptyCalls
                 report.txCalls = c.txCalls
                 report.waitCalls = c.waitCalls
+                report.multishotRearms = c.multishotRearms
                 report.errnos = c.errnos.byName
                 report.floodUnique = tracker.unique
                 report.floodDuplicates = tracker.duplicates

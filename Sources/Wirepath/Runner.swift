@@ -21,7 +21,8 @@ func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V) throws -> V.Outpu
     switch kind {
     case .socket: return try visitor.visit(SocketPath.self)
     case .mmsg: return try visitor.visit(MmsgPath.self)
-    case .uring, .xdp: fatalError("unreachable: availability() rejects \(kind)")
+    case .uring: return try visitor.visit(UringPath.self)
+    case .xdp: fatalError("unreachable: availability() rejects \(kind)")
     }
 }
 
@@ -29,9 +30,16 @@ func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V) throws -> V.Outpu
 public func availability(_ kind: PathKind) -> String? {
     switch kind {
     case .socket, .mmsg: nil
-    case .uring: "not in this build yet: the io_uring path is issue #3"
+    case .uring: UringAvailability.reason
     case .xdp: "not in this build yet: the AF_XDP path is issue #4"
     }
+}
+
+/// Whether io_uring can run here, probed once per process (a 2-entry ring is
+/// opened and closed): ENOSYS, EPERM from the kernel.io_uring_disabled sysctl
+/// or a seccomp profile, or a kernel too old for multishot recvmsg.
+enum UringAvailability {
+    static let reason: String? = UringPath.unavailableReason()
 }
 
 /// Which measurements to run.
@@ -92,6 +100,8 @@ public struct RunRequest: Sendable {
     public var batchSize = PathConfig.defaultBatch
     public var wait = WaitMode.block
     public var busyPollMicros: Int?
+    /// Buffers in the uring path's provided-buffer ring (power of two, 1-32768).
+    public var uringBuffers = PathConfig.defaultUringBuffers
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -111,8 +121,9 @@ public struct RunRequest: Sendable {
 }
 
 extension PathOptionsRecord {
-    init(_ r: RunRequest) {
+    init(_ r: RunRequest, path: PathKind) {
         self.init(payloadSize: r.payloadSize, batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, napiID: 0)
+        if path == .uring { uringBuffers = r.uringBuffers }
     }
 }
 
@@ -155,14 +166,15 @@ public enum Runner {
 
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?) throws -> PathConfig {
         try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
-                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros)
+                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
+                                 uringBuffers: r.uringBuffers)
     }
 
     static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
                          stop: StopSignal, progress: (String) -> Void) -> PathRun {
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
         let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
-        var options = PathOptionsRecord(r)
+        var options = PathOptionsRecord(r, path: kind)
         do {
             _ = try config(kind, r, local: clientEP, peer: reflectorEP)
         } catch {
@@ -228,7 +240,7 @@ public enum Runner {
         do {
             c = try config(kind, r, local: local, peer: peer)
         } catch {
-            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r))
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r, path: kind))
         }
         if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
         var run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))

@@ -8,20 +8,23 @@
 // - `close` is never retried: after EINTR the descriptor is already gone.
 // - An errno that can only mean a bug (EBADF, EFAULT, EINVAL on a data call)
 //   is a precondition failure.
+import CLiburing
 import CWirepath
 import Glibc
 import WirepathCore
 
 
 enum Sys {
-    /// Runs `body` (one C call returning -1 on failure), retrying on EINTR.
-    /// Returns the call's result, or `-errno`.
+    /// Runs `body` (one C call), retrying on EINTR. Returns the call's
+    /// result, or `-errno`. The call reports failure as -1 with errno set
+    /// (libc), or with `returnsNegativeErrno` as `-errno` itself (liburing,
+    /// which leaves errno alone).
     @inline(__always)
-    static func retryEINTR(_ body: () -> Int) -> Int {
+    static func retryEINTR(returnsNegativeErrno: Bool = false, _ body: () -> Int) -> Int {
         while true {
             let r = body()
             if r >= 0 { return r }
-            let e = Glibc.errno
+            let e = returnsNegativeErrno ? Int32(-r) : Glibc.errno
             if e != EINTR { return -Int(e) }
         }
     }
@@ -173,6 +176,88 @@ enum Sys {
     @inline(__always)
     static func epollWait(_ ep: CInt, _ events: UnsafeMutablePointer<epoll_event>, _ max: Int, timeoutMillis: CInt) -> Int {
         retryEINTR { Int(epoll_wait(ep, events, CInt(max), timeoutMillis)) }
+    }
+
+    // MARK: Memory
+
+    /// mmap(2) of `bytes` of private, anonymous, zero-filled read-write memory
+    /// (page-aligned, as a provided-buffer ring must be).
+    static func mapAnonymous(_ bytes: Int, _ op: @autoclosure () -> String) throws(PathError) -> UnsafeMutableRawPointer {
+        let p = Glibc.mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        // MAP_FAILED is ((void *) -1), a macro Swift does not import.
+        guard let p, UInt(bitPattern: p) != UInt.max else { throw error(op(), Glibc.errno) }
+        return p
+    }
+
+    /// munmap(2). Fails only for a range that was never mapped: a bug.
+    static func unmap(_ p: UnsafeMutableRawPointer, _ bytes: Int) {
+        let r = Glibc.munmap(p, bytes)
+        precondition(r == 0, "munmap: \(errnoName(Glibc.errno)), a mapping was released twice")
+    }
+
+    // MARK: io_uring (liburing; each call returns its result or -errno)
+
+    /// io_uring_queue_init_params(3): io_uring_setup(2) and the ring mmaps.
+    /// Returns 0 or -errno (ENOSYS: no io_uring; EPERM: disabled by sysctl or
+    /// seccomp; EINVAL: a setup flag this kernel does not know).
+    static func uringQueueInit(_ entries: UInt32, _ ring: UnsafeMutablePointer<io_uring>, _ params: UnsafeMutablePointer<io_uring_params>) -> Int {
+        Int(io_uring_queue_init_params(entries, ring, params))
+    }
+
+    /// io_uring_queue_exit(3): unmaps the rings and closes the ring fd; the
+    /// kernel cancels what is still in flight. Never retried, like close.
+    static func uringQueueExit(_ ring: UnsafeMutablePointer<io_uring>) {
+        io_uring_queue_exit(ring)
+    }
+
+    /// io_uring_submit(3): one io_uring_enter(2) for the queued SQEs.
+    /// Returns the SQEs the kernel consumed, or -errno.
+    @inline(__always)
+    static func uringSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_submit(ring)) })
+    }
+
+    /// io_uring_submit_and_wait_timeout(3): submits the queued SQEs and waits
+    /// for `waitNr` CQEs or `timeout`, in one io_uring_enter(2) with
+    /// IORING_ENTER_EXT_ARG (Linux 5.11+). Returns >= 0 when completions may
+    /// be ready, -ETIME on timeout, or -errno. An EINTR restarts the wait.
+    @inline(__always)
+    static func uringSubmitAndWait(_ ring: UnsafeMutablePointer<io_uring>, _ waitNr: UInt32,
+                                   _ timeout: UnsafeMutablePointer<__kernel_timespec>) -> Int {
+        var cqe: UnsafeMutablePointer<io_uring_cqe>?
+        return retryEINTR(returnsNegativeErrno: true, { Int(io_uring_submit_and_wait_timeout(ring, &cqe, waitNr, timeout, nil)) })
+    }
+
+    /// io_uring_submit_and_get_events(3) when `submit`, else
+    /// io_uring_get_events(3): one io_uring_enter(2) with
+    /// IORING_ENTER_GETEVENTS and no wait, which runs deferred task work
+    /// (DEFER_TASKRUN) and flushes an overflowed CQ. Returns >= 0 or -errno.
+    @inline(__always)
+    static func uringGetEvents(_ ring: UnsafeMutablePointer<io_uring>, submit: Bool) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(submit ? io_uring_submit_and_get_events(ring) : io_uring_get_events(ring)) })
+    }
+
+    /// io_uring_register_files(3) for one descriptor, at fixed index 0.
+    /// Returns 0 or -errno.
+    static func uringRegisterFile(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) -> Int {
+        var fds = fd
+        return retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_files(ring, &fds, 1)) })
+    }
+
+    /// io_uring_unregister_files(3). Returns 0 or -errno.
+    static func uringUnregisterFiles(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_files(ring)) })
+    }
+
+    /// io_uring_register_buf_ring(3) (IORING_REGISTER_PBUF_RING, Linux 5.19+).
+    /// Returns 0 or -errno.
+    static func uringRegisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, _ reg: UnsafeMutablePointer<io_uring_buf_reg>) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_buf_ring(ring, reg, 0)) })
+    }
+
+    /// io_uring_unregister_buf_ring(3). Returns 0 or -errno.
+    static func uringUnregisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, group: UInt16) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) })
     }
 
     // MARK: Time, threads, namespaces

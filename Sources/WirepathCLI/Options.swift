@@ -20,6 +20,9 @@ struct PathOptions: ParsableArguments {
     @Option(help: "Reflector UDP port.")
     var port: UInt16 = 7000
 
+    @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
+    var uringBuffers: Int = PathConfig.defaultUringBuffers
+
     @Flag(name: .customLong("veth-napi"), help: "Built-in topology: GRO on and TSO off on both veth ends, so sockets get a NAPI id to busy-poll.")
     var vethNAPI = false
 
@@ -31,7 +34,7 @@ struct PathOptions: ParsableArguments {
         _ = try waitMode()
         do {
             _ = try PathConfig.validated(path: .socket, local: .any, payloadSize: size, batchSize: batch,
-                                         wait: WaitMode.parse(wait), busyPollMicros: busyPoll)
+                                         wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers)
         } catch {
             throw ValidationError(error.message)
         }
@@ -42,6 +45,7 @@ struct PathOptions: ParsableArguments {
         r.batchSize = batch
         r.wait = try waitMode()
         r.busyPollMicros = busyPoll
+        r.uringBuffers = uringBuffers
         r.port = port
         r.vethNAPI = vethNAPI
     }

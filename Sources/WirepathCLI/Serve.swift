@@ -22,6 +22,9 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("busy-poll"), help: ArgumentHelp("SO_BUSY_POLL in µs.", valueName: "usec"))
     var busyPoll: Int?
 
+    @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
+    var uringBuffers: Int = PathConfig.defaultUringBuffers
+
     @Option(help: "Exit after this many seconds (default: until Ctrl-C).")
     var duration: Double?
 
@@ -33,7 +36,8 @@ struct Serve: ParsableCommand {
         let config: PathConfig
         do {
             config = try PathConfig.validated(path: try single.kind(), local: Endpoint.parse(bind, defaultPort: 7000),
-                                              batchSize: batch, wait: WaitMode.parse(wait), busyPollMicros: busyPoll)
+                                              batchSize: batch, wait: WaitMode.parse(wait), busyPollMicros: busyPoll,
+                                              uringBuffers: uringBuffers)
         } catch let e as ConfigError {
             throw ValidationError(e.message)
         }

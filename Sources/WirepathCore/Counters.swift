@@ -71,6 +71,9 @@ public struct PathCounters: Sendable, Equatable {
     public var rxNonEmptyCalls: UInt64 = 0
     /// Wait calls (epoll_wait, poll) made.
     public var waitCalls: UInt64 = 0
+    /// Multishot receives re-armed after the kernel ended them (a CQE without
+    /// IORING_CQE_F_MORE, usually -ENOBUFS when the buffer ring ran dry).
+    public var multishotRearms: UInt64 = 0
     public var errnos = ErrnoTally()
 
     public init() {}
@@ -96,6 +99,7 @@ public struct PathCounters: Sendable, Equatable {
         d.rxCalls = rxCalls &- start.rxCalls
         d.rxNonEmptyCalls = rxNonEmptyCalls &- start.rxNonEmptyCalls
         d.waitCalls = waitCalls &- start.waitCalls
+        d.multishotRearms = multishotRearms &- start.multishotRearms
         var e = ErrnoTally()
         for k in ExpectedErrno.allCases {
             e.addMany(k, errnos[k] &- start.errnos[k])

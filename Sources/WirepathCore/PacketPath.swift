@@ -40,7 +40,7 @@ public enum PathKind: String, CaseIterable, Codable, Sendable, CustomStringConve
     public var description: String { rawValue }
 
     /// The paths implemented in this build, in the order `compare` runs them.
-    public static let implemented: [PathKind] = [.socket, .mmsg]
+    public static let implemented: [PathKind] = [.socket, .mmsg, .uring]
 
     public static func parse(_ text: String) throws(ConfigError) -> PathKind {
         guard let kind = PathKind(rawValue: text.lowercased()) else {

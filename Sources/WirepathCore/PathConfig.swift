@@ -21,10 +21,15 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// How long one blocking wait lasts before the caller regains control to
     /// check its deadline and the stop flag.
     public var waitTickMillis: Int
+    /// Buffers in the uring path's provided-buffer ring (a power of two; the
+    /// kernel takes at most 32768). Other paths ignore it.
+    public var uringBuffers: Int
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024
     public static let defaultPayload = 64
+    public static let defaultUringBuffers = 256
+    public static let maxUringBuffers = 32768
 
     /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
     public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
@@ -39,7 +44,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
         wait: WaitMode = .block,
         busyPollMicros: Int? = nil,
         mtu: Int = 1500,
-        waitTickMillis: Int = 10
+        waitTickMillis: Int = 10,
+        uringBuffers: Int = defaultUringBuffers
     ) throws(ConfigError) -> PathConfig {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
@@ -57,12 +63,18 @@ public struct PathConfig: Sendable, Codable, Equatable {
         guard (1...1000).contains(waitTickMillis) else {
             throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
         }
+        // A buffer ring's size is a power of two and below 65536 (buffer ids
+        // are 16 bits); the kernel refuses anything else with EINVAL.
+        guard (1...maxUringBuffers).contains(uringBuffers), uringBuffers & (uringBuffers - 1) == 0 else {
+            throw ConfigError("bad uring buffer count \(uringBuffers): expected a power of two from 1 to \(maxUringBuffers)")
+        }
         if let interface, interface.isEmpty || interface.utf8.count > 15 {
             throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
         }
         return PathConfig(
             path: path, local: local, peer: peer, interface: interface,
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,
-            busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis)
+            busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
+            uringBuffers: uringBuffers)
     }
 }

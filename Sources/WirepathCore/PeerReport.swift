@@ -24,10 +24,16 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var waitCalls: UInt64 = 0
     public var errnos: [String: UInt64] = [:]
     public var cost: ThreadCost?
+    /// uring: multishot receives re-armed in the window.
+    public var multishotRearms: UInt64 = 0
 
     public init(path: PathKind) { self.path = path }
 
-    static let fieldCount = 18 + 7 + ExpectedErrno.allCases.count
+    /// The fields of the first encoding; a reflector that predates the ones
+    /// appended after them still decodes, with those fields 0.
+    static let baseFieldCount = 18 + 7 + ExpectedErrno.allCases.count
+    /// New fields go at the end so that every older field keeps its position.
+    static let fieldCount = baseFieldCount + 1
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -44,11 +50,12 @@ public struct PeerReport: Codable, Sendable, Equatable {
             f += [UInt64](repeating: 0, count: 7)
         }
         for e in ExpectedErrno.allCases { f.append(errnos[e.name] ?? 0) }
+        f.append(multishotRearms)
         return f
     }
 
     public static func decode(_ f: [UInt64]) -> PeerReport? {
-        guard f.count >= fieldCount, f[0] < PathKind.allCases.count else { return nil }
+        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count else { return nil }
         var r = PeerReport(path: PathKind.allCases[Int(f[0])])
         r.rxPackets = f[1]; r.rxBytes = f[2]; r.echoed = f[3]
         r.floodUnique = f[4]; r.floodDuplicates = f[5]; r.floodReordered = f[6]; r.foreign = f[7]
@@ -62,6 +69,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
                 involuntaryContextSwitches: f[22], wallNs: f[23])
         }
         for (i, e) in ExpectedErrno.allCases.enumerated() where f[25 + i] > 0 { r.errnos[e.name] = f[25 + i] }
+        if f.count > baseFieldCount { r.multishotRearms = f[baseFieldCount] }
         return r
     }
 }

@@ -12,6 +12,8 @@ public struct EndReport: Codable, Sendable, Equatable {
     public var txPacketsPerCall: Double
     public var napiID: UInt32
     public var errnos: [String: UInt64]
+    /// uring: multishot receives re-armed (0 for the other paths).
+    public var multishotRearms: UInt64
 
     public init(role: String, cost: PerPacketCost?, counters c: PathCounters, napiID: UInt32) {
         self.role = role
@@ -22,6 +24,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         txPacketsPerCall = c.txPacketsPerCall
         self.napiID = napiID
         errnos = c.errnos.byName
+        multishotRearms = c.multishotRearms
     }
 
     /// The reflector's end: CPU from its main window, syscalls from its
@@ -35,6 +38,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         txPacketsPerCall = r.txCalls == 0 ? 0 : Double(r.txPackets) / Double(r.txCalls)
         napiID = r.napiID
         errnos = r.errnos
+        multishotRearms = r.multishotRearms
     }
 }
 
@@ -142,9 +146,12 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     /// Whether the socket had a NAPI id, which busy polling needs.
     public var hadNAPIID: Bool
     public var napiID: UInt32
+    /// uring: buffers in the provided-buffer ring; nil for the other paths.
+    public var uringBuffers: Int?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
+        if c.path == .uring { uringBuffers = c.uringBuffers }
     }
 
     public init(payloadSize: Int, batchSize: Int, wait: WaitMode, busyPollMicros: Int?, napiID: UInt32) {

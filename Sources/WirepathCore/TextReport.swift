@@ -92,6 +92,7 @@ public enum TextReport {
             if let bp = run.options.busyPollMicros {
                 parts.append("busy-poll=\(bp)µs " + (run.options.hadNAPIID ? "(NAPI id \(run.options.napiID))" : "(no NAPI id: busy-poll had nothing to poll)"))
             }
+            if let n = run.options.uringBuffers { parts.append("uring-buffers=\(n)") }
             out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
             if let p = run.pingpong {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "
@@ -102,7 +103,10 @@ public enum TextReport {
                 out += "  flood: sent \(f.sent) in \(fmt(Double(f.senderDurationNs) / 1e9, 2)) s (\(fmt(f.txPps / 1e6, 3)) Mpps, \(fmt(f.txFrameBps / 1e9, 3)) Gbit/s frames), "
                 out += "received \(f.received) (\(fmt(f.rxPps / 1e6, 3)) Mpps, \(fmt(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(fmt(f.lossRatio * 100, 2))%)\n"
                 out += "  flood batching: sender \(fmt(f.sender.txPacketsPerCall, 1)) pkts/send call"
-                if let r = f.receiver { out += ", receiver \(fmt(r.rxPacketsPerCall, 1)) pkts/receive call" }
+                if let r = f.receiver {
+                    out += ", receiver \(fmt(r.rxPacketsPerCall, 1)) pkts/receive call"
+                    if r.multishotRearms > 0 { out += ", \(r.multishotRearms) multishot re-arms" }
+                }
                 out += "\n  flood cost per packet: sender \(costLine(f.sender.cost)); receiver \(costLine(f.receiver?.cost))\n"
             }
             for note in run.notes { out += "  note: \(note)\n" }

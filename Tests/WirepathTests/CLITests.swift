@@ -60,7 +60,7 @@ final class CLITests: XCTestCase {
             let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
             XCTAssertEqual(r.status, 0, "ip \(args): \(r.stderr)")
         }
-        for path in ["socket", "mmsg"] {
+        for path in ["socket", "mmsg", "uring"] {
             let server = Process()
             server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             server.arguments = ["netns", "exec", b, bin, "serve", "--path", path, "--bind", "198.19.1.2:7100", "--duration", "30"]

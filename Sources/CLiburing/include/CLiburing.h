@@ -1,0 +1,64 @@
+// CLiburing: liburing for Swift, plus the few pieces Swift cannot import.
+//
+// liburing's inline helpers (io_uring_get_sqe, io_uring_prep_*, the buffer
+// ring helpers, io_uring_cq_advance) import into Swift as they are and are
+// called directly from UringPath.swift. This header adds only what does not
+// import, each with the reason.
+#ifndef CLIBURING_H
+#define CLIBURING_H
+
+// Order matters: Swift's Glibc module and <liburing.h> both reach fd_set and
+// the CPU_* types; including these two first makes liburing see the glibc
+// definitions rather than redeclaring them, which otherwise breaks a clean
+// build with an fd_set clash against Glibc.
+#include <sys/types.h>
+#include <sched.h>
+#include <liburing.h>
+
+// The IOSQE_* flags are macros of the form (1U << IOSQE_*_BIT), where the BIT
+// is an enum constant; Swift imports macros only when they are plain literals,
+// so these are spelled out here as constants.
+static const unsigned WP_IOSQE_FIXED_FILE = 1U << IOSQE_FIXED_FILE_BIT;
+static const unsigned WP_IOSQE_IO_LINK = 1U << IOSQE_IO_LINK_BIT;
+static const unsigned WP_IOSQE_BUFFER_SELECT = 1U << IOSQE_BUFFER_SELECT_BIT;
+static const unsigned WP_IOSQE_CQE_SKIP_SUCCESS = 1U << IOSQE_CQE_SKIP_SUCCESS_BIT;
+
+/// Copies pointers to up to `max` ready CQEs, oldest first, into `cqes` and
+/// returns how many. Never enters the kernel and never advances the CQ: the
+/// caller processes the batch, then calls io_uring_cq_advance once.
+///
+/// Why not io_uring_peek_batch_cqe: in liburing 2.3 it calls io_uring_enter
+/// by itself when the CQ is empty and IORING_SQ_TASKRUN or CQ_OVERFLOW is
+/// set, which would hide a syscall from the path's counters. The path decides
+/// when to enter. io_uring_for_each_cqe is a macro, which Swift cannot call.
+static inline unsigned wp_io_uring_peek_cqes(struct io_uring *ring,
+                                             struct io_uring_cqe **cqes,
+                                             unsigned max)
+{
+    unsigned head, n = 0;
+    struct io_uring_cqe *cqe;
+    io_uring_for_each_cqe(ring, head, cqe) {
+        if (n == max)
+            break;
+        cqes[n++] = cqe;
+    }
+    return n;
+}
+
+/// The SQ ring flags (IORING_SQ_TASKRUN, IORING_SQ_CQ_OVERFLOW, ...). The
+/// kernel updates them concurrently; Swift has no READ_ONCE, so a plain load
+/// could be hoisted out of a spin loop.
+static inline unsigned wp_io_uring_sq_flags(const struct io_uring *ring)
+{
+    return IO_URING_READ_ONCE(*ring->sq.kflags);
+}
+
+/// Sets the provided-buffer group of an SQE. `buf_group` sits in an anonymous
+/// packed union with `buf_index`, which Swift does not import as a field.
+static inline void wp_io_uring_sqe_set_buf_group(struct io_uring_sqe *sqe,
+                                                 unsigned short group)
+{
+    sqe->buf_group = group;
+}
+
+#endif

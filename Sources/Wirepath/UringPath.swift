@@ -1,0 +1,661 @@
+import CLiburing
+import CWirepath
+import Glibc
+@_spi(Ring) import WirepathCore
+
+/// Path 3: io_uring through liburing, on one UDP socket registered as a fixed file.
+///
+/// Receive: one multishot recvmsg (`io_uring_prep_recvmsg_multishot`) takes
+/// packets into a provided-buffer ring of `config.uringBuffers` buffers. Each
+/// `receive` harvests the ready completions in one pass and advances the CQ
+/// once, copies the packets into the caller's batch and gives each buffer back
+/// to the buffer ring at once. recvmsg rather than recv: the reflector answers
+/// every packet to its UDP source address, and only recvmsg reports it (the
+/// kernel writes it in front of the payload, see `io_uring_recvmsg_name`).
+///
+/// Send: one IORING_OP_SENDMSG SQE per packet (the socket is unconnected, so
+/// each carries its destination), all submitted with one `io_uring_submit`.
+///
+/// Waits: `block` is one `io_uring_submit_and_wait_timeout` of at most one
+/// wait tick; `epoll` waits the same way (epoll on the ring fd is not
+/// implemented; `info.notes` says so); `spin` only peeks at the CQ, and
+/// enters the kernel only to submit a re-arm or when the kernel raises
+/// IORING_SQ_TASKRUN: with DEFER_TASKRUN, completions are posted only while
+/// the thread is in io_uring_enter with GETEVENTS, so without that enter a
+/// spinning thread would never see its packets.
+///
+/// Counters: `rxCalls`, `txCalls` and `waitCalls` count the io_uring_enter
+/// calls this path makes (receive-side enters, submits of sends, waits);
+/// `rxNonEmptyCalls` counts `receive` calls that returned packets, so
+/// packets per receive call is the batching the caller got.
+///
+/// Ownership: the ring, the fixed-file registration, the buffer ring (its
+/// mmap and its registration) and the armed receive are this type's; `deinit`
+/// releases each once, newest first. The socket belongs to `UDPSocket`.
+public struct UringPath: PacketPath, ~Copyable {
+    public static let kind = PathKind.uring
+
+    // user_data: the top byte says what a CQE completes. A send carries its
+    // batch generation (bits 24-55) and its index in the chunk (bits 0-23).
+    static let tagShift: UInt64 = 56
+    static let recvTag: UInt64 = 1
+    static let sendTag: UInt64 = 2
+    static let cancelTag: UInt64 = 3
+    static let nopTag: UInt64 = 4
+    static let bufferGroup: UInt16 = 0
+    /// The socket's index in the ring's fixed-file table.
+    static let fixedSocket: Int32 = 0
+
+    let socket: UDPSocket
+    let wait: WaitMode
+    /// The ring and its memory, at stable heap addresses.
+    let ring: Ring
+    let notes: [String]
+    /// The pending queue (in `ring.pendingBid`/`pendingLen`): oldest entry and count.
+    var pendingHead = 0
+    var pendingCount = 0
+    /// Tells the current send chunk's failure CQEs from any older ones.
+    var sendGeneration: UInt64 = 0
+    /// Sends of the current chunk that failed (marked in `ring.sendFailed`).
+    var chunkFailures = 0
+    /// A re-arm SQE is queued and not yet submitted.
+    var rearmQueued = false
+    public private(set) var counters = PathCounters()
+
+    public init(_ config: PathConfig) throws(PathError) {
+        // The socket's options are UDPSocket's. Its SO_RCVTIMEO (block mode)
+        // has no effect here: io_uring never sleeps in the socket, and the
+        // ring wait itself is bounded by the tick.
+        let socket = try UDPSocket(config)
+        var notes: [String] = []
+        if config.wait == .epoll {
+            notes.append("wait epoll: the uring path waits in io_uring_enter as block does (epoll on the ring fd is not implemented)")
+        }
+        let ring = try Ring(config, socket: socket.fd, notes: &notes)
+        self.socket = socket
+        self.ring = ring
+        self.notes = notes
+        wait = config.wait
+    }
+
+    /// Releases the ring's kernel objects and memory (see `Ring.release`);
+    /// the socket closes after, when `UDPSocket` goes.
+    deinit { ring.release() }
+
+    public var info: PathInfo {
+        var i = socket.info()
+        i.notes += notes
+        return i
+    }
+
+    // MARK: Receive
+
+    public mutating func receive(into batch: inout PacketBatch) throws(PathError) -> Int {
+        batch.count = 0
+        try harvest()
+        if pendingCount == 0 {
+            switch wait {
+            case .block, .epoll:
+                // One enter: submits a queued re-arm and sleeps until a CQE or one tick.
+                counters.rxCalls &+= 1
+                counters.waitCalls &+= 1
+                let r = Sys.uringSubmitAndWait(ring.uring, 1, ring.tick)
+                rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
+                if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait)") }
+            case .spin:
+                if rearmQueued || wp_io_uring_sq_flags(ring.uring) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW) != 0 {
+                    counters.rxCalls &+= 1
+                    let r = Sys.uringGetEvents(ring.uring, submit: rearmQueued)
+                    rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
+                    if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+                }
+            }
+            try harvest()
+        }
+        let n = deliver(into: &batch)
+        if n > 0 {
+            counters.rxNonEmptyCalls &+= 1
+            counters.rxPackets &+= UInt64(n)
+        }
+        return n
+    }
+
+    /// Takes every ready CQE in one pass, then advances the CQ once. Never
+    /// enters the kernel. A received packet goes to the pending queue (its
+    /// buffer stays ours until delivered); a multishot receive that ended
+    /// (no IORING_CQE_F_MORE) is re-armed at once and counted; a failed send
+    /// is counted and marked in `ring.sendFailed` if it belongs to the current
+    /// chunk. Throws, after advancing, on an errno no path expects.
+    mutating func harvest() throws(PathError) {
+        let n = Int(wp_io_uring_peek_cqes(ring.uring, ring.cqes, UInt32(ring.cqCapacity)))
+        if n == 0 { return }
+        var ended = false
+        var failure: PathError?
+        for i in 0..<n {
+            let cqe = ring.cqes[i]!.pointee
+            switch cqe.user_data >> Self.tagShift {
+            case Self.recvTag:
+                if cqe.flags & IORING_CQE_F_MORE == 0 { ended = true }
+                if cqe.res >= 0 {
+                    precondition(cqe.flags & IORING_CQE_F_BUFFER != 0, "recvmsg multishot completed without a buffer")
+                    precondition(pendingCount < ring.bufCount, "more packets pending than buffers")
+                    let slot = (pendingHead + pendingCount) & (ring.bufCount - 1)
+                    ring.pendingBid[slot] = UInt16(truncatingIfNeeded: cqe.flags >> UInt32(IORING_CQE_BUFFER_SHIFT))
+                    ring.pendingLen[slot] = cqe.res
+                    pendingCount += 1
+                } else {
+                    // -ENOBUFS: the buffer ring ran dry; the packets wait in the
+                    // socket until the re-arm. Counted, as every expected errno.
+                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring recvmsg multishot") } catch {
+                        failure = failure ?? Self.receiveError(error)
+                    }
+                }
+            case Self.sendTag:
+                guard cqe.res < 0 else { break } // only without CQE_SKIP_SUCCESS
+                do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg") } catch {
+                    failure = failure ?? error
+                }
+                let generation = (cqe.user_data >> 24) & 0xFFFF_FFFF
+                let index = Int(cqe.user_data & 0xFF_FFFF)
+                if generation == sendGeneration & 0xFFFF_FFFF, index < ring.sendCapacity, !ring.sendFailed[index] {
+                    ring.sendFailed[index] = true
+                    chunkFailures += 1
+                }
+            default:
+                break // a cancel or a NOP: nothing to do
+            }
+        }
+        io_uring_cq_advance(ring.uring, UInt32(n))
+        if let failure { throw failure }
+        if ended && !rearmQueued {
+            queueReceive()
+            counters.multishotRearms &+= 1
+        }
+    }
+
+    /// Copies up to `batch.capacity` pending packets into `batch`, each with
+    /// its source address, and hands their ring.buffers back to the buffer ring
+    /// with one tail update. Returns how many.
+    mutating func deliver(into batch: inout PacketBatch) -> Int {
+        let n = min(pendingCount, batch.capacity)
+        guard n > 0 else { return 0 }
+        let mask = io_uring_buf_ring_mask(UInt32(ring.bufCount))
+        for k in 0..<n {
+            let slot = (pendingHead + k) & (ring.bufCount - 1)
+            let bid = Int(ring.pendingBid[slot])
+            let buf = ring.buffers + bid * ring.bufStride
+            var length = 0
+            var source = Endpoint.any
+            if let out = io_uring_recvmsg_validate(buf, ring.pendingLen[slot], ring.recvMsg) {
+                if out.pointee.namelen >= UInt32(MemoryLayout<sockaddr_in>.size) {
+                    source = Endpoint(UnsafeRawPointer(io_uring_recvmsg_name(out)!).loadUnaligned(as: sockaddr_in.self))
+                }
+                // A datagram larger than a buffer arrives cut (MSG_TRUNC): ring.buffers
+                // hold one MTU, so only GRO or a jumbo frame gets here.
+                if out.pointee.flags & UInt32(MSG_TRUNC) != 0 { counters.errnos.add(.emsgsize) }
+                length = min(Int(io_uring_recvmsg_payload_length(out, ring.pendingLen[slot], ring.recvMsg)), batch.slotSize)
+                batch.slotPointer(k).copyMemory(from: io_uring_recvmsg_payload(out, ring.recvMsg)!, byteCount: length)
+            }
+            batch.setLength(k, length)
+            batch.setEndpoint(k, source)
+            counters.rxBytes &+= UInt64(length)
+            io_uring_buf_ring_add(ring.bufRing, buf, UInt32(ring.bufStride), UInt16(bid), mask, Int32(k))
+        }
+        io_uring_buf_ring_advance(ring.bufRing, Int32(n))
+        pendingHead = (pendingHead + n) & (ring.bufCount - 1)
+        pendingCount -= n
+        batch.count = n
+        return n
+    }
+
+    /// Queues the multishot receive again; the next io_uring_enter submits it.
+    mutating func queueReceive() {
+        Ring.prepareReceive(ring.uring, ring.recvMsg)
+        rearmQueued = true
+    }
+
+    static func receiveError(_ e: PathError) -> PathError {
+        var e = e
+        if e.errno == EINVAL { e.hint = "multishot recvmsg with a buffer ring needs Linux 6.0+" }
+        return e
+    }
+
+    // MARK: Send
+
+    /// Queues one sendmsg SQE per packet, up to `sendCapacity` per chunk, and
+    /// submits each chunk with one io_uring_submit; returns how many went out.
+    ///
+    /// Why submit here rather than let the sends ride in the io_uring_enter
+    /// that next waits for a reply (which IOSQE_CQE_SKIP_SUCCESS makes
+    /// possible, and which would save one syscall per round trip): the
+    /// PacketPath contract lets the caller rewrite the batch as soon as `send`
+    /// returns and asks for the accepted count now. Riding would need the
+    /// path to copy each payload and to report acceptance later.
+    public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        var done = 0
+        while done < batch.count {
+            let queued = Int(io_uring_sq_ready(ring.uring))
+            let n = min(ring.sendCapacity, batch.count - done, Int(io_uring_sq_space_left(ring.uring)))
+            precondition(n > 0, "the SQ has room for a send chunk and a re-arm")
+            sendGeneration &+= 1
+            chunkFailures = 0
+            for i in 0..<n {
+                ring.iovs[i].iov_base = batch.slotPointer(done + i)
+                ring.iovs[i].iov_len = batch.length(done + i)
+                ring.addrs[i] = sockaddr_in(batch.endpoint(done + i))
+                ring.sendFailed[i] = false
+                let sqe = io_uring_get_sqe(ring.uring)!
+                // MSG_DONTWAIT: the send is tried inside the submitting
+                // io_uring_enter and either copies the payload into an skb or
+                // fails at once (-EAGAIN when the send buffer is full) instead
+                // of being parked on poll. So the kernel is done with the slot
+                // when `io_uring_submit` returns, and the caller may reuse it.
+                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.msgs + i, UInt32(WP_MSG_DONTWAIT))
+                io_uring_sqe_set_flags(sqe, ring.sendSQEFlags)
+                io_uring_sqe_set_data64(sqe, Self.sendTag << Self.tagShift | (sendGeneration & 0xFFFF_FFFF) << 24 | UInt64(i))
+                ring.sendSQEs[i] = sqe
+            }
+            counters.txCalls &+= 1
+            let r = Sys.uringSubmit(ring.uring)
+            // The kernel consumes SQEs in order: a queued re-arm first, then the sends.
+            let consumed = r < 0 ? 0 : min(max(r - queued, 0), n)
+            rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
+            if consumed < n {
+                // Rare (no memory for requests, or the CQ backed up): the SQEs
+                // left are published and would go out with the next enter,
+                // after the caller may have reused their slots. Make them NOPs.
+                for i in consumed..<n {
+                    io_uring_prep_nop(ring.sendSQEs[i]!)
+                    io_uring_sqe_set_flags(ring.sendSQEs[i]!, ring.sendSQEFlags & WP_IOSQE_CQE_SKIP_SUCCESS)
+                    io_uring_sqe_set_data64(ring.sendSQEs[i]!, Self.nopTag << Self.tagShift)
+                }
+                if r < 0 { try classify(r, &counters, "io_uring_submit(sendmsg)") }
+            }
+            // No syscall: a failed send's CQE was posted inside the enter.
+            try harvest()
+            let accepted = settle(&batch, from: done, count: consumed)
+            done += accepted
+            if accepted < n { break } // a full queue: the caller resends the rest
+        }
+        return done
+    }
+
+    /// After a chunk of `count` sends from `first`: counts the ones that went
+    /// out and moves the failed ones (marked by `harvest`) behind them, keeping
+    /// their order, so that the batch's unsent packets are one tail the caller
+    /// can resend. Returns how many went out.
+    mutating func settle(_ batch: inout PacketBatch, from first: Int, count: Int) -> Int {
+        var bytes: UInt64 = 0
+        if chunkFailures == 0 {
+            for i in 0..<count { bytes &+= UInt64(ring.iovs[i].iov_len) }
+        } else {
+            var tail = count - 1
+            for i in stride(from: count - 1, through: 0, by: -1) {
+                if ring.sendFailed[i] {
+                    if i != tail { swapSlots(&batch, first + i, first + tail) }
+                    tail -= 1
+                } else {
+                    bytes &+= UInt64(ring.iovs[i].iov_len)
+                }
+            }
+        }
+        let accepted = count - min(chunkFailures, count)
+        counters.txPackets &+= UInt64(accepted)
+        counters.txBytes &+= bytes
+        return accepted
+    }
+
+    func swapSlots(_ batch: inout PacketBatch, _ a: Int, _ b: Int) {
+        let (pa, la, ea) = (batch.slotPointer(a), batch.length(a), batch.endpoint(a))
+        batch.setSlotPointer(a, batch.slotPointer(b))
+        batch.setLength(a, batch.length(b))
+        batch.setEndpoint(a, batch.endpoint(b))
+        batch.setSlotPointer(b, pa)
+        batch.setLength(b, la)
+        batch.setEndpoint(b, ea)
+    }
+
+    // MARK: Setup and teardown
+
+    /// The ring, its buffer ring and every array the data path uses, allocated
+    /// once at stable heap addresses (liburing and the kernel keep pointers
+    /// into them, so none may move as a Swift value does). `UringPath` is its
+    /// one owner and calls `release` once, from `deinit`.
+    struct Ring {
+        /// The liburing ring: SQ, CQ and the ring fd.
+        let uring: UnsafeMutablePointer<io_uring>
+        /// The provided-buffer ring: `bufCount` descriptors, mmapped (page-aligned).
+        let bufRing: UnsafeMutablePointer<io_uring_buf_ring>
+        let bufRingBytes: Int
+        /// The packet buffers the descriptors point at: `bufCount` of `bufStride` bytes.
+        let buffers: UnsafeMutableRawPointer
+        let bufCount: Int
+        let bufStride: Int
+        /// The recvmsg template: a sockaddr_in of name, no control data. The
+        /// kernel lays out each buffer as io_uring_recvmsg_out, name, payload.
+        let recvMsg: UnsafeMutablePointer<msghdr>
+        /// Harvest scratch: pointers to the ready CQEs, as many as the CQ holds.
+        let cqes: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
+        let cqCapacity: Int
+        /// Received packets harvested but not yet delivered, oldest first: buffer
+        /// id and CQE result. Each holds a distinct buffer, so `bufCount` fits.
+        let pendingBid: UnsafeMutablePointer<UInt16>
+        let pendingLen: UnsafeMutablePointer<Int32>
+        /// Per-packet send state, one per chunk slot (as MmsgPath). The kernel
+        /// copies msghdr, iovec and address when it consumes the SQE.
+        let sendCapacity: Int
+        let msgs: UnsafeMutablePointer<msghdr>
+        let iovs: UnsafeMutablePointer<iovec>
+        let addrs: UnsafeMutablePointer<sockaddr_in>
+        let sendSQEs: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_sqe>?>
+        let sendFailed: UnsafeMutablePointer<Bool>
+        let sendSQEFlags: UInt32
+        /// One wait tick, for io_uring_submit_and_wait_timeout.
+        let tick: UnsafeMutablePointer<__kernel_timespec>
+        let deferTaskrun: Bool
+        let acquired: Acquired
+
+        /// The kernel objects acquired so far, so that a failed `init` and
+        /// `release` free exactly those, once.
+        struct Acquired {
+            var ring = false
+            var bufRingMapped = false
+            var bufRingRegistered = false
+            var fileRegistered = false
+        }
+
+        /// Allocates the memory, then creates the ring, maps, fills and
+        /// registers the buffer ring, registers `socket` as fixed file 0 and
+        /// arms the multishot receive. On a failure it releases what it took
+        /// and throws; the caller still owns (and closes) the socket.
+        init(_ config: PathConfig, socket: CInt, notes: inout [String]) throws(PathError) {
+            // Memory first: none of it can fail, and all of it outlives the ring.
+            bufCount = config.uringBuffers
+            // Header and name in front of a payload of up to one MTU, cache-line rounded.
+            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size
+            bufStride = (header + config.mtu + 63) & ~63
+            buffers = .allocate(byteCount: bufCount * bufStride, alignment: 64)
+            recvMsg = .allocate(capacity: 1)
+            var m = msghdr()
+            m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            recvMsg.initialize(to: m)
+            pendingBid = .allocate(capacity: bufCount)
+            pendingBid.initialize(repeating: 0, count: bufCount)
+            pendingLen = .allocate(capacity: bufCount)
+            pendingLen.initialize(repeating: 0, count: bufCount)
+            sendCapacity = config.batchSize
+            msgs = .allocate(capacity: sendCapacity)
+            iovs = .allocate(capacity: sendCapacity)
+            addrs = .allocate(capacity: sendCapacity)
+            sendSQEs = .allocate(capacity: sendCapacity)
+            sendFailed = .allocate(capacity: sendCapacity)
+            for i in 0..<sendCapacity {
+                (addrs + i).initialize(to: sockaddr_in())
+                (iovs + i).initialize(to: iovec(iov_base: nil, iov_len: 0))
+                var s = msghdr()
+                s.msg_name = UnsafeMutableRawPointer(addrs + i)
+                s.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                s.msg_iov = iovs + i
+                s.msg_iovlen = 1
+                (msgs + i).initialize(to: s)
+                (sendSQEs + i).initialize(to: nil)
+                (sendFailed + i).initialize(to: false)
+            }
+            tick = .allocate(capacity: 1)
+            tick.initialize(to: __kernel_timespec(tv_sec: Int64(config.waitTickMillis / 1000),
+                                                  tv_nsec: Int64(config.waitTickMillis % 1000) * 1_000_000))
+            uring = .allocate(capacity: 1)
+            uring.initialize(to: io_uring())
+            // Room for a full send chunk plus a re-arm. The CQ holds one CQE per
+            // buffer (a receive CQE keeps its buffer until delivered) plus a
+            // chunk's failed sends, so it cannot overflow between two harvests.
+            let sqEntries = UringPath.powerOfTwo(atLeast: sendCapacity + 2)
+            let cqEntries = UringPath.powerOfTwo(atLeast: bufCount + 2 * sqEntries)
+            bufRingBytes = UringPath.roundToPage(bufCount * MemoryLayout<io_uring_buf>.size)
+            cqCapacity = cqEntries
+            cqes = .allocate(capacity: cqEntries)
+            cqes.initialize(repeating: nil, count: cqEntries)
+
+            var acquired = Acquired()
+            var bufRing: UnsafeMutablePointer<io_uring_buf_ring>?
+            var deferred = false
+            var sqeFlags: UInt32 = 0
+            do throws(PathError) {
+                let ringNote: String?
+                (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries))
+                acquired.ring = true
+                if let ringNote { notes.append(ringNote) }
+                let features = uring.pointee.features
+                guard features & IORING_FEAT_EXT_ARG != 0 else {
+                    throw PathError(operation: "io_uring setup", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
+                                    hint: "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11+); the uring path needs Linux 6.0+ for multishot recvmsg")
+                }
+                // IOSQE_CQE_SKIP_SUCCESS, on by default: a successful send posts no
+                // CQE, so the CQ carries only what needs handling (packets, failed
+                // sends) and a wait for a reply is never woken by its own send.
+                // (It is also what would let a send ride in the io_uring_enter that
+                // waits for the reply; see `send` for why each batch is submitted
+                // at once instead.) Linux 5.17+.
+                let skip = features & IORING_FEAT_CQE_SKIP != 0
+                sqeFlags = WP_IOSQE_FIXED_FILE | (skip ? WP_IOSQE_CQE_SKIP_SUCCESS : 0)
+                if !skip { notes.append("IOSQE_CQE_SKIP_SUCCESS unsupported (needs Linux 5.17+): every send posts a completion") }
+
+                let mapped = try Sys.mapAnonymous(bufRingBytes, "mmap buffer ring (\(bufCount) entries)")
+                acquired.bufRingMapped = true
+                let br = mapped.bindMemory(to: io_uring_buf_ring.self, capacity: 1)
+                bufRing = br
+                io_uring_buf_ring_init(br)
+                var reg = io_uring_buf_reg()
+                reg.ring_addr = UInt64(UInt(bitPattern: mapped))
+                reg.ring_entries = UInt32(bufCount)
+                reg.bgid = UringPath.bufferGroup
+                let r = Sys.uringRegisterBufRing(uring, &reg)
+                if r < 0 {
+                    let e = Int32(-r)
+                    throw Sys.error("io_uring_register_buf_ring(\(bufCount) entries)", e,
+                                    hint: e == EINVAL ? "provided-buffer rings need Linux 5.19+ and a power-of-two size up to 32768" : nil)
+                }
+                acquired.bufRingRegistered = true
+                let mask = io_uring_buf_ring_mask(UInt32(bufCount))
+                for i in 0..<bufCount {
+                    io_uring_buf_ring_add(br, buffers + i * bufStride, UInt32(bufStride), UInt16(i), mask, Int32(i))
+                }
+                io_uring_buf_ring_advance(br, Int32(bufCount))
+
+                let f = Sys.uringRegisterFile(uring, socket)
+                if f < 0 { throw Sys.error("io_uring_register_files(socket)", Int32(-f)) }
+                acquired.fileRegistered = true
+                // Arm the receive now, so packets that come before the first
+                // receive call go into buffers rather than wait in the socket.
+                Ring.prepareReceive(uring, recvMsg)
+                let s = Sys.uringSubmit(uring)
+                if s < 0 { throw Sys.error("io_uring_submit(recvmsg multishot)", Int32(-s)) }
+                notes.append("io_uring: \(deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"), \(bufCount) buffers of \(bufStride) B, socket as fixed file, sends \(skip ? "with CQE_SKIP_SUCCESS" : "posting CQEs")")
+            } catch {
+                Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
+                buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
+                msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); sendSQEs.deallocate(); sendFailed.deallocate()
+                tick.deallocate(); uring.deallocate()
+                throw error
+            }
+            self.bufRing = bufRing!
+            self.acquired = acquired
+            deferTaskrun = deferred
+            sendSQEFlags = sqeFlags
+        }
+
+        /// Releases everything, once: the kernel objects newest first (see
+        /// `releaseKernelObjects`), then the memory they pointed into.
+        func release() {
+            Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
+            buffers.deallocate()
+            recvMsg.deallocate()
+            cqes.deallocate()
+            pendingBid.deallocate()
+            pendingLen.deallocate()
+            msgs.deallocate()
+            iovs.deallocate()
+            addrs.deallocate()
+            sendSQEs.deallocate()
+            sendFailed.deallocate()
+            tick.deallocate()
+            uring.deallocate()
+        }
+
+        /// Queues the multishot recvmsg SQE on the socket (fixed file 0),
+        /// taking buffers from group 0; the next io_uring_enter submits it.
+        static func prepareReceive(_ uring: UnsafeMutablePointer<io_uring>, _ msg: UnsafeMutablePointer<msghdr>) {
+            // The SQ always has room: a send chunk leaves at least two entries free.
+            let sqe = io_uring_get_sqe(uring)!
+            io_uring_prep_recvmsg_multishot(sqe, UringPath.fixedSocket, msg, 0)
+            io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_BUFFER_SELECT)
+            wp_io_uring_sqe_set_buf_group(sqe, UringPath.bufferGroup)
+            io_uring_sqe_set_data64(sqe, UringPath.recvTag << UringPath.tagShift)
+        }
+
+        /// Creates the ring with SINGLE_ISSUER | DEFER_TASKRUN | TASKRUN_FLAG
+        /// (Linux 6.1+): completions are posted only when this thread enters
+        /// the kernel to ask for them, never interrupting its work, and the
+        /// kernel raises IORING_SQ_TASKRUN when some are waiting. Falls back to
+        /// a plain ring when the kernel refuses the flags (EINVAL). Returns
+        /// whether DEFER_TASKRUN is on and a note for the fallback; throws
+        /// with the errno and a fix otherwise.
+        static func setUp(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32) throws(PathError) -> (Bool, String?) {
+            var p = io_uring_params()
+            p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+            p.cq_entries = cqEntries
+            var r = Sys.uringQueueInit(sqEntries, uring, &p)
+            var note: String?
+            if r == -Int(EINVAL) {
+                note = "IORING_SETUP_DEFER_TASKRUN refused (EINVAL; it needs Linux 6.1+): using a plain ring, whose completions run from task work at any time"
+                p = io_uring_params()
+                p.flags = IORING_SETUP_CQSIZE
+                p.cq_entries = cqEntries
+                r = Sys.uringQueueInit(sqEntries, uring, &p)
+            }
+            if r < 0 {
+                let e = Int32(-r)
+                throw Sys.error("io_uring_queue_init(\(sqEntries) SQ, \(cqEntries) CQ entries)", e, hint: setupHint(e))
+            }
+            return (note == nil, note)
+        }
+
+        static func setupHint(_ e: Int32) -> String? {
+            switch e {
+            case ENOSYS: "this kernel has no io_uring (needs Linux 5.1+; the uring path needs 6.0+)"
+            case EPERM: "io_uring is refused: check the kernel.io_uring_disabled sysctl and any seccomp profile (containers often block io_uring)"
+            case ENOMEM: "no memory for the rings: lower --uring-buffers or --batch (before Linux 5.12, raise RLIMIT_MEMLOCK)"
+            default: nil
+            }
+        }
+
+        /// Releases the kernel objects `acquired` says exist, newest first,
+        /// each once: the armed receive (cancelled, so that the kernel writes
+        /// into no buffer after the buffers are freed), the buffer ring's
+        /// registration, the fixed file, the ring itself (fd and mmaps), then
+        /// the buffer ring's mapping. Failures here leave nothing to act on:
+        /// closing the ring releases its registrations anyway (and with
+        /// SINGLE_ISSUER, enters and registrations from a thread other than
+        /// the ring's creator fail with EEXIST).
+        static func releaseKernelObjects(_ uring: UnsafeMutablePointer<io_uring>, bufRing: UnsafeMutablePointer<io_uring_buf_ring>?,
+                                         bufRingBytes: Int, acquired: Acquired, tick: UnsafeMutablePointer<__kernel_timespec>) {
+            if acquired.ring {
+                if acquired.fileRegistered { cancelReceive(uring, tick: tick) }
+                if acquired.bufRingRegistered { _ = Sys.uringUnregisterBufRing(uring, group: UringPath.bufferGroup) }
+                if acquired.fileRegistered { _ = Sys.uringUnregisterFiles(uring) }
+                Sys.uringQueueExit(uring)
+            }
+            if acquired.bufRingMapped, let bufRing { Sys.unmap(UnsafeMutableRawPointer(bufRing), bufRingBytes) }
+        }
+
+        /// Cancels the multishot receive and waits, at most a few ticks, until
+        /// the kernel has posted its last CQE (or says none was armed).
+        static func cancelReceive(_ uring: UnsafeMutablePointer<io_uring>, tick: UnsafeMutablePointer<__kernel_timespec>) {
+            guard let sqe = io_uring_get_sqe(uring) else { return }
+            io_uring_prep_cancel64(sqe, UringPath.recvTag << UringPath.tagShift, 0)
+            io_uring_sqe_set_data64(sqe, UringPath.cancelTag << UringPath.tagShift)
+            var cancelled = false, receiveEnded = false
+            var scratch: UnsafeMutablePointer<io_uring_cqe>?
+            var rounds = 0
+            while !(cancelled && receiveEnded) && rounds < 8 {
+                rounds += 1
+                let r = Sys.uringSubmitAndWait(uring, 1, tick)
+                if r < 0 && r != -Int(ETIME) { return }
+                while wp_io_uring_peek_cqes(uring, &scratch, 1) == 1, let cqe = scratch?.pointee {
+                    switch cqe.user_data >> UringPath.tagShift {
+                    case UringPath.cancelTag:
+                        cancelled = true
+                        if cqe.res < 0 { receiveEnded = true } // -ENOENT: no receive was armed
+                    case UringPath.recvTag where cqe.flags & IORING_CQE_F_MORE == 0:
+                        receiveEnded = true
+                    default: break
+                    }
+                    io_uring_cq_advance(uring, 1)
+                }
+            }
+        }
+    }
+
+    /// Why io_uring cannot run the uring path on this host, or nil. Opens and
+    /// closes a 2-entry ring; on failure names the sysctl that may be the cause.
+    static func unavailableReason() -> String? {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        defer { ring.deallocate() }
+        ring.initialize(to: io_uring())
+        var p = io_uring_params()
+        let r = Sys.uringQueueInit(2, ring, &p)
+        if r < 0 {
+            let e = Int32(-r)
+            var why: String
+            switch e {
+            case ENOSYS: why = "kernel has no io_uring (needs Linux 5.1+, multishot recvmsg 6.0+)"
+            case EPERM: why = "io_uring refused (EPERM): kernel.io_uring_disabled sysctl or a seccomp profile"
+            default: why = "io_uring_queue_init: \(Sys.errnoName(e))"
+            }
+            if let disabled = ioUringDisabledSysctl(), disabled != 0 {
+                why += "; kernel.io_uring_disabled = \(disabled) ("
+                why += disabled == 1 ? "only CAP_SYS_ADMIN or the kernel.io_uring_group may create rings" : "io_uring is off for every process"
+                why += "; `sysctl kernel.io_uring_disabled=0` turns it on)"
+            }
+            return why
+        }
+        let features = p.features
+        Sys.uringQueueExit(ring)
+        if features & IORING_FEAT_EXT_ARG == 0 {
+            return "io_uring is too old: no IORING_FEAT_EXT_ARG (Linux 5.11+); multishot recvmsg needs Linux 6.0+"
+        }
+        if let (major, _) = kernelVersion(), major < 6 {
+            return "kernel too old: multishot recvmsg with a buffer ring needs Linux 6.0+"
+        }
+        return nil
+    }
+
+    /// /proc/sys/kernel/io_uring_disabled (Linux 6.6+): 0, 1 or 2; nil when absent.
+    static func ioUringDisabledSysctl() -> Int? {
+        guard let fd = try? Sys.open("/proc/sys/kernel/io_uring_disabled", flags: O_RDONLY) else { return nil }
+        defer { Sys.close(fd) }
+        var byte: UInt8 = 0
+        guard Sys.read(fd, &byte, 1) == 1, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+        return Int(byte - UInt8(ascii: "0"))
+    }
+
+    /// The running kernel's major and minor version, from uname(2).
+    static func kernelVersion() -> (Int, Int)? {
+        var u = utsname()
+        guard uname(&u) == 0 else { return nil }
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
+        return parts.count == 2 ? (parts[0], parts[1]) : nil
+    }
+
+    static func powerOfTwo(atLeast n: Int) -> Int {
+        var p = 1
+        while p < n { p <<= 1 }
+        return p
+    }
+
+    static func roundToPage(_ n: Int) -> Int {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        return max(page, (n + page - 1) / page * page)
+    }
+}

@@ -1,0 +1,202 @@
+import Foundation
+import Glibc
+import XCTest
+@testable import Wirepath
+@testable import WirepathCore
+
+/// The io_uring path on the real kernel, inside namespaces each test makes
+/// and removes. Short runs only: the counts and windows are the smallest that
+/// still show what each test checks.
+final class UringTests: XCTestCase {
+    func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers) -> RunRequest {
+        var r = RunRequest(paths: [.uring], measurements: ms,
+                           plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
+        r.wait = wait
+        r.uringBuffers = buffers
+        r.floodDurationNs = 1_000_000_000
+        return r
+    }
+
+    func noNamespacesLeft(file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertTrue(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())") }.isEmpty, "\(wirepathNamespaces())", file: file, line: line)
+    }
+
+    func testAvailableOnThisKernel() throws {
+        try requireRoot()
+        // Kernel 6.18 here: io_uring with multishot recvmsg and buffer rings.
+        XCTAssertNil(availability(.uring))
+        XCTAssertTrue(PathKind.implemented.contains(.uring))
+    }
+
+    /// 10,000 round trips, none lost, and both ends agree packet for packet.
+    func testPingPong10kNoLossBothEndsAgree() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.pingpong], count: 10_000))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let p = try XCTUnwrap(run.pingpong)
+        XCTAssertEqual(p.sent, 10_000)
+        XCTAssertEqual(p.received, 10_000)
+        XCTAssertEqual(p.lost, 0)
+        XCTAssertEqual(p.duplicated, 0)
+        XCTAssertEqual(p.integrityFailures, 0)
+        XCTAssertEqual(p.latency.count, 10_000)
+        let r = try XCTUnwrap(p.reflector)
+        XCTAssertEqual(r.rxPackets, 10_001, "the window's pings plus the end request")
+        XCTAssertEqual(r.txPackets, 10_001, "the echoes plus the begin ack")
+        XCTAssertEqual(p.client.txPackets, 10_000)
+        XCTAssertEqual(p.client.rxPackets, 10_000)
+        // One io_uring_submit per ping at the client; no send failed.
+        XCTAssertEqual(p.client.txCalls, 10_000)
+        XCTAssertTrue(p.client.errnos.isEmpty, "\(p.client.errnos)")
+        XCTAssertTrue(r.errnos.isEmpty, "\(r.errnos)")
+        // The kernel's count: a blocking round trip is one submit and one
+        // submit-and-wait at each end (successful sends post no CQE, so the
+        // wait is never woken by its own send).
+        for (end, cost) in [("client", p.client.cost), ("reflector", r.cost)] {
+            let spp = try XCTUnwrap(cost?.syscallsPerPacket, "\(end): \(cost?.syscallsUnavailable ?? "no cost")")
+            XCTAssertEqual(spp, 2.0, accuracy: 0.05, end)
+        }
+        XCTAssertTrue(run.notes.contains { $0.contains("DEFER_TASKRUN") }, "\(run.notes)")
+        XCTAssertEqual(run.options.uringBuffers, PathConfig.defaultUringBuffers)
+        noNamespacesLeft()
+    }
+
+    func testSpinAndEpollWaitModes() throws {
+        try requireRoot()
+        for wait in [WaitMode.spin, .epoll] {
+            let report = try Runner.run(request([.pingpong], count: 2000, wait: wait))
+            let run = try XCTUnwrap(report.runs.first)
+            XCTAssertEqual(run.status, .ok, "\(wait): \(run.reason ?? "")")
+            XCTAssertEqual(run.pingpong?.received, 2000, "\(wait)")
+            XCTAssertEqual(run.pingpong?.lost, 0, "\(wait)")
+            if wait == .epoll {
+                XCTAssertTrue(run.notes.contains { $0.contains("epoll") }, "\(run.notes)")
+                XCTAssertGreaterThan(run.pingpong?.client.waitCalls ?? 0, 0)
+            } else {
+                // Spinning never sleeps in the kernel.
+                XCTAssertEqual(run.pingpong?.client.waitCalls, 0)
+            }
+        }
+        noNamespacesLeft()
+    }
+
+    /// A flood into 8 buffers: the ring runs dry, the multishot receive ends
+    /// with -ENOBUFS and is re-armed, and still every packet is accounted for.
+    func testFloodIntoEightBuffersRearmsAndAccountsForEveryPacket() throws {
+        try requireRoot()
+        let started = Date()
+        let report = try Runner.run(request([.flood], buffers: 8))
+        let elapsed = Date().timeIntervalSince(started)
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let f = try XCTUnwrap(run.flood)
+        let rx = try XCTUnwrap(f.receiver)
+        XCTAssertGreaterThan(f.sent, 1000)
+        XCTAssertGreaterThan(f.received, 0)
+        XCTAssertLessThanOrEqual(f.received, f.sent)
+        XCTAssertEqual(f.received + f.lost, f.sent)
+        XCTAssertEqual(f.duplicated, 0)
+        // The reflector's own tally: every packet its path delivered is a
+        // counted flood packet, plus the end request.
+        XCTAssertEqual(rx.rxPackets, f.received + f.duplicated + 1)
+        XCTAssertGreaterThan(rx.multishotRearms, 0)
+        let enobufs = rx.errnos["ENOBUFS"] ?? 0
+        XCTAssertGreaterThan(enobufs, 0, "\(rx.errnos)")
+        XCTAssertLessThanOrEqual(enobufs, rx.multishotRearms, "each -ENOBUFS ends the multishot once")
+        XCTAssertEqual(run.options.uringBuffers, 8)
+        // On time: a 1 s flood window, the syscall window, warm-up and topology.
+        XCTAssertEqual(Double(f.senderDurationNs) / 1e9, 1.0, accuracy: 0.25)
+        XCTAssertLessThan(elapsed, 15, "the run took \(elapsed) s")
+        // The sender batches: one submit per 32 packets.
+        XCTAssertEqual(f.sender.txPacketsPerCall, 32, accuracy: 0.5)
+        noNamespacesLeft()
+        print("uring flood, 8 buffers: sent \(f.sent), received \(f.received), lost \(f.lost), re-arms \(rx.multishotRearms), ENOBUFS \(enobufs), sender \(String(format: "%.3f", f.sender.cost?.syscallsPerPacket ?? -1)) syscalls/pkt")
+    }
+
+    /// The uring path and the socket path speak the same protocol: a uring
+    /// client against a socket reflector, and a socket client against a
+    /// uring reflector, each end on its own thread in its own namespace.
+    func testInteropWithSocketPath() throws {
+        try requireRoot()
+        let topology = try Topology.up(tag: "\(getpid())u")
+        defer { topology.down() }
+        for (client, reflector) in [(PathKind.uring, PathKind.socket), (.socket, .uring)] {
+            let (p, info) = try pingpong(topology, client: client, reflector: reflector, count: 2000)
+            XCTAssertEqual(p.received, 2000, "\(client) -> \(reflector)")
+            XCTAssertEqual(p.lost, 0, "\(client) -> \(reflector)")
+            XCTAssertEqual(p.integrityFailures, 0)
+            XCTAssertEqual(p.reflector?.rxPackets, 2001, "\(client) -> \(reflector)")
+            XCTAssertEqual(p.reflector?.txPackets, 2001, "\(client) -> \(reflector)")
+            XCTAssertEqual(info.notes.contains { $0.contains("io_uring") }, client == .uring)
+        }
+        topology.down()
+        noNamespacesLeft()
+    }
+
+    func pingpong(_ t: Topology, client: PathKind, reflector: PathKind, count: UInt64) throws -> (PingPongResult, PathInfo) {
+        let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7200)
+        let reflectorConfig = try PathConfig.validated(path: reflector, local: reflectorEP)
+        let clientConfig = try PathConfig.validated(path: client, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
+        let serverStop = StopSignal()
+        let ready = Latch()
+        let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+            do {
+                return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+            } catch {
+                ready.fail()
+                throw error
+            }
+        }
+        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 100_000_000)
+        let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
+            guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflector) reflector did not start") }
+            return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
+        }
+        let outcome = Result { try clientThread.join() }
+        serverStop.request()
+        _ = try server.join()
+        return try outcome.get()
+    }
+
+    /// Opening and dropping the path releases everything it took: descriptors
+    /// (socket and ring) and mappings (rings and buffer ring) return to where
+    /// they were, so deinit releases each object once.
+    func testOpenAndCloseLeavesNoDescriptorOrMapping() throws {
+        try requireRoot()
+        let topology = try Topology.up(tag: "\(getpid())o")
+        defer { topology.down() }
+        let local = Endpoint(address: topology.clientAddress.address, port: 0)
+        let thread = try OSThread(name: "open-close", netns: topology.clientNamespace, cpu: nil) { () throws -> (Int, Int, Int, Int) in
+            func fds() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count ?? -1 }
+            func maps() -> Int { ((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? "").split(separator: "\n").count }
+            // One path first, so lazily loaded libraries do not count as leaks.
+            do { _ = try UringPath(PathConfig.validated(path: .uring, local: local)) }
+            let (fd0, map0) = (fds(), maps())
+            for buffers in [1, 8, 256, 4096] {
+                for wait in WaitMode.allCases {
+                    var path = try UringPath(PathConfig.validated(path: .uring, local: local, wait: wait, uringBuffers: buffers))
+                    XCTAssertEqual(fds(), fd0 + 2, "the socket and the ring")
+                    var batch = PacketBatch(capacity: 4, slotSize: 1500)
+                    XCTAssertEqual(try path.receive(into: &batch), 0, "nothing was sent")
+                }
+            }
+            return (fd0, fds(), map0, maps())
+        }
+        let (fdBefore, fdAfter, mapsBefore, mapsAfter) = try thread.join()
+        XCTAssertEqual(fdAfter, fdBefore)
+        XCTAssertEqual(mapsAfter, mapsBefore)
+    }
+
+    func testBufferCountIsValidated() {
+        let local = Endpoint(address: 0xC612_0001, port: 0)
+        for bad in [0, 3, 100, 65536, -8] {
+            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringBuffers: bad)) { e in
+                XCTAssertTrue("\(e)".contains("power of two from 1 to 32768"), "\(e)")
+            }
+        }
+        for good in [1, 2, 8, 256, 32768] {
+            XCTAssertNoThrow(try PathConfig.validated(path: .uring, local: local, uringBuffers: good))
+        }
+    }
+}
