@@ -100,6 +100,7 @@ public struct RunRequest: Sendable {
     public var batchSize = PathConfig.defaultBatch
     public var wait = WaitMode.block
     public var busyPollMicros: Int?
+    public var preferBusyPoll = false
     /// Buffers in the uring path's provided-buffer ring (power of two, 1-32768).
     public var uringBuffers = PathConfig.defaultUringBuffers
     public var port: UInt16 = 7000
@@ -165,9 +166,11 @@ public enum Runner {
     }
 
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?) throws -> PathConfig {
-        try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
+        var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
                                  uringBuffers: r.uringBuffers)
+        c.preferBusyPoll = r.preferBusyPoll
+        return c
     }
 
     static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,

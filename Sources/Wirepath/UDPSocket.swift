@@ -40,12 +40,12 @@ struct UDPSocket: ~Copyable {
                 busy = usec
                 // SO_PREFER_BUSY_POLL (5.11+) needs CAP_NET_ADMIN; it only matters
                 // with napi_defer_hard_irqs, so a refusal is a note, not an error.
-                do throws(PathError) {
+                if config.preferBusyPoll { do throws(PathError) {
                     try Sys.setOption(fd, SOL_SOCKET, WP_SO_PREFER_BUSY_POLL, 1, "setsockopt(SO_PREFER_BUSY_POLL)")
                     prefer = true
                 } catch {
                     notes.append("SO_PREFER_BUSY_POLL refused (\(error.errnoName)); busy polling still on")
-                }
+                } }
             }
             try Sys.bind(fd, config.local)
         } catch {

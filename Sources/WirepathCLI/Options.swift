@@ -3,49 +3,74 @@ import Foundation
 import Wirepath
 import WirepathCore
 
-/// Options every path takes.
-struct PathOptions: ParsableArguments {
-    @Option(help: "UDP payload bytes including the 40-byte Wirepath header (40-1472 at MTU 1500).")
-    var size: Int = PathConfig.defaultPayload
-
+/// Path options that both ends take (client commands and `serve`). A new
+/// path option goes here once, plus RunRequest and Runner.config.
+struct PathTuning: ParsableArguments {
     @Option(help: "Packets per send/receive call for batching paths (1-1024).")
     var batch: Int = PathConfig.defaultBatch
 
     @Option(help: "How to wait for packets: block, epoll or spin.")
     var wait: String = "block"
 
-    @Option(name: .customLong("busy-poll"), help: ArgumentHelp("Set SO_BUSY_POLL to USEC (and SO_PREFER_BUSY_POLL where allowed).", valueName: "usec"))
+    @Option(name: .customLong("busy-poll"), help: ArgumentHelp("Set SO_BUSY_POLL to USEC.", valueName: "usec"))
     var busyPoll: Int?
 
-    @Option(help: "Reflector UDP port.")
-    var port: UInt16 = 7000
+    @Flag(name: .customLong("prefer-busy-poll"), help: "With --busy-poll, also set SO_PREFER_BUSY_POLL (pays only with napi_defer_hard_irqs and gro_flush_timeout set on the device).")
+    var preferBusyPoll = false
 
     @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
     var uringBuffers: Int = PathConfig.defaultUringBuffers
-
-    @Flag(name: .customLong("veth-napi"), help: "Built-in topology: GRO on and TSO off on both veth ends, so sockets get a NAPI id to busy-poll.")
-    var vethNAPI = false
 
     func waitMode() throws -> WaitMode {
         do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
     }
 
-    func validate() throws {
-        _ = try waitMode()
+    /// A validated configuration for one end; errors name the range.
+    func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload) throws -> PathConfig {
         do {
-            _ = try PathConfig.validated(path: .socket, local: .any, payloadSize: size, batchSize: batch,
-                                         wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers)
+            var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
+                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers)
+            c.preferBusyPoll = preferBusyPoll
+            return c
         } catch {
             throw ValidationError(error.message)
         }
     }
 
+    func validate() throws {
+        _ = try config(path: .socket, local: .any)
+    }
+
     func apply(to r: inout RunRequest) throws {
-        r.payloadSize = size
         r.batchSize = batch
         r.wait = try waitMode()
         r.busyPollMicros = busyPoll
+        r.preferBusyPoll = preferBusyPoll
         r.uringBuffers = uringBuffers
+    }
+}
+
+/// Options of the client commands: the tuning of both ends plus payload
+/// size, port and the built-in topology's mode.
+struct PathOptions: ParsableArguments {
+    @Option(help: "UDP payload bytes including the 40-byte Wirepath header (40-1472 at MTU 1500).")
+    var size: Int = PathConfig.defaultPayload
+
+    @Option(help: "Reflector UDP port.")
+    var port: UInt16 = 7000
+
+    @Flag(name: .customLong("veth-napi"), help: "Built-in topology: GRO on and TSO off on both veth ends, so sockets get a NAPI id to busy-poll.")
+    var vethNAPI = false
+
+    @OptionGroup var tuning: PathTuning
+
+    func validate() throws {
+        _ = try tuning.config(path: .socket, local: .any, payloadSize: size)
+    }
+
+    func apply(to r: inout RunRequest) throws {
+        try tuning.apply(to: &r)
+        r.payloadSize = size
         r.port = port
         r.vethNAPI = vethNAPI
     }

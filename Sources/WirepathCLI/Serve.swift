@@ -13,17 +13,7 @@ struct Serve: ParsableCommand {
     @Option(help: ArgumentHelp("Address and port to listen on.", valueName: "addr:port"))
     var bind: String = "0.0.0.0:7000"
 
-    @Option(help: "Wait mode: block, epoll or spin.")
-    var wait: String = "block"
-
-    @Option(help: "Packets per receive call for batching paths.")
-    var batch: Int = PathConfig.defaultBatch
-
-    @Option(name: .customLong("busy-poll"), help: ArgumentHelp("SO_BUSY_POLL in µs.", valueName: "usec"))
-    var busyPoll: Int?
-
-    @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
-    var uringBuffers: Int = PathConfig.defaultUringBuffers
+    @OptionGroup var tuning: PathTuning
 
     @Option(help: "Exit after this many seconds (default: until Ctrl-C).")
     var duration: Double?
@@ -33,14 +23,9 @@ struct Serve: ParsableCommand {
 
     func run() throws {
         Interrupt.install()
-        let config: PathConfig
-        do {
-            config = try PathConfig.validated(path: try single.kind(), local: Endpoint.parse(bind, defaultPort: 7000),
-                                              batchSize: batch, wait: WaitMode.parse(wait), busyPollMicros: busyPoll,
-                                              uringBuffers: uringBuffers)
-        } catch let e as ConfigError {
-            throw ValidationError(e.message)
-        }
+        let local: Endpoint
+        do { local = try Endpoint.parse(bind, defaultPort: 7000) } catch { throw ValidationError("--bind: \(error.message)") }
+        let config = try tuning.config(path: try single.kind(), local: local)
         let stop = StopSignal()
         if let duration {
             Thread.detachNewThread {

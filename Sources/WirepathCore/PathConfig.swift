@@ -16,6 +16,11 @@ public struct PathConfig: Sendable, Codable, Equatable {
     public var wait: WaitMode
     /// `SO_BUSY_POLL` in microseconds; nil leaves busy polling off.
     public var busyPollMicros: Int?
+    /// Also set `SO_PREFER_BUSY_POLL` (5.11+). Off by default: it only pays
+    /// with `napi_defer_hard_irqs` and `gro_flush_timeout` set on the device,
+    /// and without them it measured slower here, so plain busy polling (as
+    /// sockperf's --lls does) is the default.
+    public var preferBusyPoll = false
     /// Interface MTU, which bounds `payloadSize`.
     public var mtu: Int
     /// How long one blocking wait lasts before the caller regains control to
