@@ -42,17 +42,19 @@ func runProgram(_ exe: String, _ args: [String], timeout: TimeInterval = 120) th
     p.standardError = err
     try p.run()
     let deadline = Date().addingTimeInterval(timeout)
-    var o = Data(), e = Data()
+    // Both pipes are drained concurrently so a chatty child never blocks.
+    final class Sink: @unchecked Sendable { var data = Data() }
+    let o = Sink(), e = Sink()
     let group = DispatchGroup()
     group.enter()
-    DispatchQueue.global().async { o = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     group.enter()
-    DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
     while p.isRunning && Date() < deadline { usleep(20_000) }
     if p.isRunning { p.terminate(); usleep(500_000); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
     p.waitUntilExit()
     group.wait()
-    return Ran(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    return Ran(status: p.terminationStatus, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e.data, as: UTF8.self))
 }
 
 func ip(_ args: String...) throws -> Ran { try runProgram("/usr/sbin/ip", args, timeout: 30) }
