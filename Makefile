@@ -1,4 +1,5 @@
 # Wirepath — see README.md. Every target is safe to re-run.
+SHELL      := /bin/bash
 SWIFT      ?= swift
 CONFIG     ?= release
 BIN        := .build/$(CONFIG)/wirepath
@@ -6,7 +7,7 @@ DEB_PKGS   := libpcap-dev libxdp-dev libbpf-dev liburing-dev clang llvm iproute2
               tcpdump tshark sockperf linux-perf
 ARGS       ?=
 
-.PHONY: all deps build compare test unit integration bench clean
+.PHONY: all deps build compare test bench clean
 
 all: build
 
@@ -28,9 +29,16 @@ compare: build
 	$(BIN) compare $(ARGS)
 
 # Unit and integration tests (integration needs root; under CI=true a skip fails).
+# The suite is XCTest only; Swift Testing is disabled so that its empty run
+# prints no misleading closing line. The last line is "N passed, N failed".
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log
+	@line=$$(grep -E "Executed [0-9]+ tests?, with" .build/test.log | tail -1); \
+	  total=$$(echo "$$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/'); \
+	  skipped=$$(echo "$$line" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0); \
+	  failed=$$(echo "$$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/'); \
+	  echo "$$((total - failed - skipped)) passed, $$failed failed, $$skipped skipped"
 
 bench: build
 	bench/sockperf_vs_wirepath.sh
