@@ -8,6 +8,11 @@ struct WirepathCommand: ParsableCommand {
         commandName: "wirepath",
         abstract: "Compare Linux UDP packet I/O paths (socket, mmsg, uring, xdp) with numbers that hold up.",
         version: Shim.version,
-        subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self],
+        subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self, DoctorCommand.self],
         defaultSubcommand: Compare.self)
+
+    /// Expands the options whose value is optional, then parses and runs.
+    static func main() {
+        main(OptionalValueOptions.expand(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -118,3 +118,30 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(second.stderr.contains("EADDRINUSE") && second.stderr.contains("busy"), second.stderr)
     }
 }
+
+final class DoctorTests: XCTestCase {
+    func testDoctorJSONListsEveryPathWithAState() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let r = try runProgram(bin, ["doctor", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(obj["schema"] as? String, "wirepath.doctor/1")
+        let paths = try XCTUnwrap(obj["paths"] as? [[String: Any]])
+        XCTAssertEqual(paths.compactMap { $0["path"] as? String }, ["socket", "mmsg", "uring", "xdp"])
+        let states = Dictionary(uniqueKeysWithValues: paths.map { ($0["path"] as! String, $0["state"] as! String) })
+        XCTAssertEqual(states["socket"], "available")
+        XCTAssertNotEqual(states["uring"], "unavailable", "io_uring works on this kernel")
+        for p in paths { XCTAssertFalse((p["reason"] as? String ?? "").isEmpty) }
+        let table = try runProgram(bin, ["doctor"])
+        XCTAssertEqual(table.status, 0)
+        XCTAssertTrue(table.stdout.contains("syscall counter"))
+    }
+
+    func testDoctorNamesAMissingInterface() throws {
+        let bin = try wirepathBinary()
+        let r = try runProgram(bin, ["doctor", "--interface", "nosuchif0"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("no interface 'nosuchif0'"), r.stderr)
+    }
+}

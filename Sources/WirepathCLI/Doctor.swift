@@ -1,0 +1,35 @@
+import ArgumentParser
+import Foundation
+import Glibc
+import Wirepath
+import WirepathCore
+
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Check what this host can run: each path's state with the reason and the fix, and the host settings that move the numbers.")
+
+    @Option(help: "Check a real interface (its driver, busy-poll knobs) instead of the built-in veth topology.")
+    var interface: String?
+
+    @Flag(help: "Print JSON (schema wirepath.doctor/1) instead of tables.")
+    var json = false
+
+    func validate() throws {
+        if let interface, if_nametoindex(interface) == 0 {
+            throw ValidationError("no interface '\(interface)' in this network namespace; list them with `ip link`, or leave out --interface to check the built-in topology")
+        }
+    }
+
+    func run() throws {
+        let report = Doctor.run(interface: interface)
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try enc.encode(report), as: UTF8.self))
+        } else {
+            print("wirepath doctor: \(report.kernel), interface \(report.interface)\n")
+            print(Doctor.render(report), terminator: "")
+        }
+    }
+}
