@@ -10,9 +10,4 @@ struct WirepathCommand: ParsableCommand {
         version: Shim.version,
         subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self, DoctorCommand.self],
         defaultSubcommand: Compare.self)
-
-    /// Expands the options whose value is optional, then parses and runs.
-    static func main() {
-        main(OptionalValueOptions.expand(Array(CommandLine.arguments.dropFirst())))
-    }
 }
