@@ -14,11 +14,19 @@ import WirepathCore
 /// about 6 µs to a 22 µs socket round trip. So latency and CPU are measured
 /// with no tracepoint attached, and the counter exists only while a separate,
 /// shorter window runs. Must be used on the measured thread.
+///
+/// Kernel threads: an io_uring SQPOLL thread does the submitting (and the
+/// sends) that the measured thread no longer makes syscalls for. If this
+/// thread created such a ring, its `iou-sqp-TID` thread is found at `start`,
+/// and its CPU time over the window is added to the cost
+/// (`ThreadCost.kernelThreadNs`), so that the syscalls it saves do not look free.
 struct CostMeter: ~Copyable {
     private var perfFD: CInt = -1
     private var unavailable: String?
     private var startUsage = rusage()
     private var startWall: UInt64 = 0
+    private var kernelThread: KernelThread?
+    private var kernelThreadStartNs: UInt64 = 0
 
     init() {}
 
@@ -29,6 +37,9 @@ struct CostMeter: ~Copyable {
     mutating func start(countSyscalls: Bool) {
         closeCounter()
         unavailable = nil
+        // Before the counter opens: the look-up's own syscalls are not the path's.
+        kernelThread = KernelThread.sqpoll(createdBy: Sys.threadID())
+        if let k = kernelThread { kernelThreadStartNs = Sys.threadCPUNanos(k.tid) ?? 0 }
         if countSyscalls { openCounter() }
         startUsage = Sys.threadUsage()
         startWall = Sys.monotonicNanos()
@@ -65,9 +76,10 @@ struct CostMeter: ~Copyable {
         }
         let wall = Sys.monotonicNanos() - startWall
         let end = Sys.threadUsage()
+        let kernelThreadEndNs = kernelThread.flatMap { Sys.threadCPUNanos($0.tid) }
         closeCounter()
         func ns(_ tv: timeval) -> UInt64 { UInt64(tv.tv_sec) * 1_000_000_000 + UInt64(tv.tv_usec) * 1000 }
-        return ThreadCost(
+        var cost = ThreadCost(
             syscalls: syscalls,
             syscallsUnavailable: syscalls == nil ? (unavailable ?? "not counted in this window") : nil,
             userNs: ns(end.ru_utime) &- ns(startUsage.ru_utime),
@@ -75,6 +87,35 @@ struct CostMeter: ~Copyable {
             voluntaryContextSwitches: UInt64(end.ru_nvcsw &- startUsage.ru_nvcsw),
             involuntaryContextSwitches: UInt64(end.ru_nivcsw &- startUsage.ru_nivcsw),
             wallNs: wall)
+        if let k = kernelThread {
+            cost.extraThreads = [k.name]
+            // A thread that exited within the window (its ring closed) ran at
+            // least until its last reading; count what was seen.
+            cost.kernelThreadNs = (kernelThreadEndNs ?? kernelThreadStartNs) &- kernelThreadStartNs
+        }
+        return cost
+    }
+}
+
+/// A kernel thread of this process that works for one of its threads.
+struct KernelThread: Equatable {
+    let tid: Int32
+    let name: String
+
+    /// The SQPOLL thread of a ring that thread `creator` set up, if there is
+    /// one: the kernel names it `iou-sqp-<creator's TID>` (io_uring/sqpoll.c)
+    /// and, like every io_uring worker since Linux 5.12, it is a thread of this
+    /// process, so it is listed in /proc/self/task. The thread names itself
+    /// when it first runs, which may be a moment after io_uring_setup
+    /// returns. With several such rings the first one found is taken.
+    static func sqpoll(createdBy creator: Int32) -> KernelThread? {
+        let wanted = "iou-sqp-\(creator)"
+        for entry in Sys.directoryEntries("/proc/self/task") {
+            guard let tid = Int32(entry),
+                  let comm = try? readSmallFile("/proc/self/task/\(entry)/comm") else { continue }
+            if comm.trimmingCharacters(in: .whitespacesAndNewlines) == wanted { return KernelThread(tid: tid, name: wanted) }
+        }
+        return nil
     }
 }
 

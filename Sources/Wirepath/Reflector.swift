@@ -160,6 +160,7 @@ extension Reflector where P: ~Copyable {
                 report.txCalls = c.txCalls
                 report.waitCalls = c.waitCalls
                 report.multishotRearms = c.multishotRearms
+                report.sqpollWakeups = c.sqpollWakeups
                 report.errnos = c.errnos.byName
                 report.floodUnique = tracker.unique
                 report.floodDuplicates = tracker.duplicates

@@ -103,6 +103,8 @@ public struct RunRequest: Sendable {
     public var preferBusyPoll = false
     /// Buffers in the uring path's provided-buffer ring (power of two, 1-32768).
     public var uringBuffers = PathConfig.defaultUringBuffers
+    /// uring: SQPOLL with this `sq_thread_idle` (ms); nil leaves it off.
+    public var uringSQPollIdleMillis: Int?
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -124,7 +126,10 @@ public struct RunRequest: Sendable {
 extension PathOptionsRecord {
     init(_ r: RunRequest, path: PathKind) {
         self.init(payloadSize: r.payloadSize, batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, napiID: 0)
-        if path == .uring { uringBuffers = r.uringBuffers }
+        if path == .uring {
+            uringBuffers = r.uringBuffers
+            uringSQPollIdleMillis = r.uringSQPollIdleMillis
+        }
     }
 }
 
@@ -168,7 +173,7 @@ public enum Runner {
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?) throws -> PathConfig {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
-                                 uringBuffers: r.uringBuffers)
+                                 uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis)
         c.preferBusyPoll = r.preferBusyPoll
         return c
     }

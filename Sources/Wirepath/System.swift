@@ -260,7 +260,59 @@ enum Sys {
         retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) })
     }
 
+    /// Publishes the queued SQEs to an SQPOLL ring's kernel thread and wakes
+    /// the thread only if it has gone to sleep (`wp_io_uring_sqpoll_submit`:
+    /// io_uring_enter(2) with IORING_ENTER_SQ_WAKEUP when the kernel has set
+    /// IORING_SQ_NEED_WAKEUP, else no syscall). Returns the SQEs published or
+    /// -errno, and whether it entered the kernel to wake the thread.
+    @inline(__always)
+    static func uringSQPollSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> (Int, woke: Bool) {
+        var woke = false
+        let r = retryEINTR(returnsNegativeErrno: true, { Int(wp_io_uring_sqpoll_submit(ring, &woke)) })
+        return (r, woke)
+    }
+
     // MARK: Time, threads, namespaces
+
+    /// nanosleep(2) for `nanos`; an EINTR ends the sleep early.
+    static func sleep(nanos: UInt64) {
+        var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+        _ = nanosleep(&ts, nil)
+    }
+
+    /// gettid(2): the calling thread's id.
+    static func threadID() -> Int32 { Int32(wp_gettid()) }
+
+    /// The CPU time, in ns, that thread `tid` of this process has run:
+    /// clock_gettime(2) on its per-thread CPU clock (the clock id glibc's
+    /// pthread_getcpuclockid builds: `(~tid << 3) | CPUCLOCK_SCHED |
+    /// CPUCLOCK_PERTHREAD`), which reads the scheduler's sum_exec_runtime,
+    /// current slice included. Falls back to the first field of
+    /// /proc/self/task/TID/schedstat (the same runtime, updated at ticks).
+    /// nil when the thread is gone.
+    static func threadCPUNanos(_ tid: Int32) -> UInt64? {
+        var ts = timespec()
+        let clock = clockid_t((~Int32(tid)) << 3 | 6)
+        if clock_gettime(clock, &ts) == 0 {
+            return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+        }
+        guard let text = try? readSmallFile("/proc/self/task/\(tid)/schedstat"),
+              let first = text.split(separator: " ").first else { return nil }
+        return UInt64(first)
+    }
+
+    /// The names in a directory, without "." and ".." (opendir(3)/readdir(3)).
+    /// Empty when it cannot be opened.
+    static func directoryEntries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
 
     /// CLOCK_MONOTONIC in ns (vDSO; no syscall).
     @inline(__always)

@@ -24,6 +24,32 @@ import Glibc
 /// the thread is in io_uring_enter with GETEVENTS, so without that enter a
 /// spinning thread would never see its packets.
 ///
+/// SQPOLL (`config.uringSQPollIdleMillis`): a kernel thread (`iou-sqp-TID`)
+/// polls the SQ and issues what it finds, so submitting is a store to the SQ
+/// tail and no syscall while the thread is awake; the path enters the kernel
+/// only to wake it when it has set IORING_SQ_NEED_WAKEUP (`sqpollWakeups`).
+/// SQPOLL excludes DEFER_TASKRUN (the kernel refuses the pair: completions
+/// are posted by the poll thread, not deferred to this one), so its ring is
+/// set up without it and `info.notes` says so. `CostMeter` finds the poll
+/// thread and charges its CPU to this end.
+///
+/// Owned send buffers (SQPOLL): with SQPOLL a send is issued by the kernel
+/// thread at some later moment, not inside the caller's `send`, so the
+/// caller's slot cannot be handed to the kernel. `send` copies each payload
+/// into one of the ring's own send slots (allocated once, at setup), each
+/// with its own msghdr, iovec and address, and a slot is reused only after
+/// the kernel has posted every completion its send will post: sends here do
+/// not set IOSQE_CQE_SKIP_SUCCESS, so each one posts exactly one CQE. Free
+/// slots are a stack; a full set of slots in flight is a short send (the
+/// caller retries), after one bounded wait for completions in `block` and
+/// `epoll` modes. These sends also drop MSG_DONTWAIT: a full socket buffer
+/// makes io_uring wait for room (poll) instead of failing, since the payload
+/// is safe in the slot until then. A send is counted as sent when it is
+/// queued; one that fails later is counted in `errnos`. A wait for a packet
+/// asks for one CQE more than the send completions still due, so that the
+/// completion of the send that went before it does not end the wait early
+/// (one io_uring_enter per round trip in `block`, as without SQPOLL).
+///
 /// Counters: `rxCalls`, `txCalls` and `waitCalls` count the io_uring_enter
 /// calls this path makes (receive-side enters, submits of sends, waits);
 /// `rxNonEmptyCalls` counts `receive` calls that returned packets, so
@@ -42,6 +68,8 @@ public struct UringPath: PacketPath, ~Copyable {
     static let sendTag: UInt64 = 2
     static let cancelTag: UInt64 = 3
     static let nopTag: UInt64 = 4
+    /// A send from an owned slot (SQPOLL): the slot index is in bits 0-31.
+    static let ownedSendTag: UInt64 = 5
     static let bufferGroup: UInt16 = 0
     /// The socket's index in the ring's fixed-file table.
     static let fixedSocket: Int32 = 0
@@ -60,6 +88,13 @@ public struct UringPath: PacketPath, ~Copyable {
     var chunkFailures = 0
     /// A re-arm SQE is queued and not yet submitted.
     var rearmQueued = false
+    /// Owned sends: SQEs queued and not yet submitted (a submit the kernel
+    /// refused; the next enter takes them).
+    var sendsQueued = false
+    /// Owned sends: slots free for a send (the top `freeSlotCount` entries of
+    /// `ring.freeSlots`), and the send CQEs the kernel has yet to post.
+    var freeSlotCount = 0
+    var sendCQEsDue = 0
     public private(set) var counters = PathCounters()
 
     public init(_ config: PathConfig) throws(PathError) {
@@ -76,11 +111,16 @@ public struct UringPath: PacketPath, ~Copyable {
         self.ring = ring
         self.notes = notes
         wait = config.wait
+        freeSlotCount = ring.slotCount
     }
 
-    /// Releases the ring's kernel objects and memory (see `Ring.release`);
-    /// the socket closes after, when `UDPSocket` goes.
-    deinit { ring.release() }
+    /// Releases the ring's kernel objects and memory (see `Ring.release`),
+    /// after the sends still in flight from owned slots have completed; the
+    /// socket closes after, when `UDPSocket` goes.
+    deinit {
+        if sendCQEsDue > 0 { ring.drainSends(sendCQEsDue) }
+        ring.release()
+    }
 
     public var info: PathInfo {
         var i = socket.info()
@@ -96,17 +136,31 @@ public struct UringPath: PacketPath, ~Copyable {
         if pendingCount == 0 {
             switch wait {
             case .block, .epoll:
-                // One enter: submits a queued re-arm and sleeps until a CQE or one tick.
+                // SQPOLL: hand a re-arm to the poll thread first (waking it
+                // only if it sleeps), so the wakeup is counted.
+                if ring.sqpoll && (rearmQueued || sendsQueued) { try submitQueued(forSend: false) }
+                // One enter: submits a queued re-arm and sleeps until a CQE or
+                // one tick; with send completions due, until those and one more.
                 counters.rxCalls &+= 1
                 counters.waitCalls &+= 1
-                let r = Sys.uringSubmitAndWait(ring.uring, 1, ring.tick)
-                rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
+                let r = Sys.uringSubmitAndWait(ring.uring, UInt32(1 + sendCQEsDue), ring.tick)
+                noteEntered()
                 if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait)") }
             case .spin:
-                if rearmQueued || wp_io_uring_sq_flags(ring.uring) & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW) != 0 {
+                let flags = wp_io_uring_sq_flags(ring.uring)
+                if ring.sqpoll {
+                    // The poll thread posts completions by itself; enter only
+                    // to wake it or to flush an overflowed CQ.
+                    if rearmQueued || sendsQueued { try submitQueued(forSend: false) }
+                    if flags & IORING_SQ_CQ_OVERFLOW != 0 {
+                        counters.rxCalls &+= 1
+                        let r = Sys.uringGetEvents(ring.uring, submit: false)
+                        if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+                    }
+                } else if rearmQueued || sendsQueued || flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW) != 0 {
                     counters.rxCalls &+= 1
-                    let r = Sys.uringGetEvents(ring.uring, submit: rearmQueued)
-                    rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
+                    let r = Sys.uringGetEvents(ring.uring, submit: rearmQueued || sendsQueued)
+                    noteEntered()
                     if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
                 }
             }
@@ -161,6 +215,14 @@ public struct UringPath: PacketPath, ~Copyable {
                     ring.sendFailed[index] = true
                     chunkFailures += 1
                 }
+            case Self.ownedSendTag:
+                if cqe.res < 0 {
+                    // Sent as far as the caller knows: counted here, and lost.
+                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg (owned slot)") } catch {
+                        failure = failure ?? error
+                    }
+                }
+                settleOwnedSend(slot: Int(truncatingIfNeeded: cqe.user_data & 0xFFFF_FFFF), cqes: 1)
             default:
                 break // a cancel or a NOP: nothing to do
             }
@@ -208,6 +270,52 @@ public struct UringPath: PacketPath, ~Copyable {
         return n
     }
 
+    /// Accounts for `cqes` completions of the owned send in `slot`; the slot
+    /// is free again once the last completion its send posts has been seen.
+    mutating func settleOwnedSend(slot: Int, cqes: Int) {
+        precondition(slot < ring.slotCount && Int(ring.slotCQEsDue[slot]) >= cqes, "a send completion for a slot with none due")
+        ring.slotCQEsDue[slot] -= UInt8(cqes)
+        sendCQEsDue -= cqes
+        if ring.slotCQEsDue[slot] == 0 {
+            ring.freeSlots[freeSlotCount] = UInt32(slot)
+            freeSlotCount += 1
+        }
+    }
+
+    /// After an enter that submitted: what the kernel did not take is still queued.
+    mutating func noteEntered() {
+        if ring.sqpoll {
+            // Published means handed over: the poll thread takes it in time.
+            rearmQueued = false
+            sendsQueued = false
+        } else {
+            let left = io_uring_sq_ready(ring.uring) > 0
+            rearmQueued = rearmQueued && left
+            sendsQueued = sendsQueued && left
+        }
+    }
+
+    /// Hands the queued SQEs to the kernel. SQPOLL: publishes them to the
+    /// poll thread and enters only to wake it when it sleeps (counted);
+    /// otherwise one io_uring_submit. Expected errnos (EBUSY, EAGAIN: the CQ
+    /// is backed up) are counted; what the kernel did not take stays queued.
+    mutating func submitQueued(forSend: Bool) throws(PathError) {
+        let r: Int
+        if ring.sqpoll {
+            let woke: Bool
+            (r, woke) = Sys.uringSQPollSubmit(ring.uring)
+            if woke {
+                counters.sqpollWakeups &+= 1
+                if forSend { counters.txCalls &+= 1 } else { counters.rxCalls &+= 1 }
+            }
+        } else {
+            if forSend { counters.txCalls &+= 1 } else { counters.rxCalls &+= 1 }
+            r = Sys.uringSubmit(ring.uring)
+        }
+        noteEntered()
+        if r < 0 { try classify(r, &counters, ring.sqpoll ? "io_uring_enter(SQ_WAKEUP)" : "io_uring_submit") }
+    }
+
     /// Queues the multishot receive again; the next io_uring_enter submits it.
     mutating func queueReceive() {
         Ring.prepareReceive(ring.uring, ring.recvMsg)
@@ -232,6 +340,7 @@ public struct UringPath: PacketPath, ~Copyable {
     /// returns and asks for the accepted count now. Riding would need the
     /// path to copy each payload and to report acceptance later.
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        if ring.ownedSends { return try sendOwned(batch) }
         var done = 0
         while done < batch.count {
             let queued = Int(io_uring_sq_ready(ring.uring))
@@ -278,6 +387,72 @@ public struct UringPath: PacketPath, ~Copyable {
             if accepted < n { break } // a full queue: the caller resends the rest
         }
         return done
+    }
+
+    /// Sends from the ring's own slots (SQPOLL; see the type's notes): copies
+    /// each payload into a free slot, queues one sendmsg SQE per packet and
+    /// hands them over with one submit (no syscall when an SQPOLL thread is
+    /// awake). Returns how many were queued; fewer than `batch.count` when the
+    /// slots are all in flight.
+    mutating func sendOwned(_ batch: borrowing PacketBatch) throws(PathError) -> Int {
+        try harvest()
+        if freeSlotCount < batch.count { try reclaimSendSlots() }
+        let n = min(batch.count, freeSlotCount)
+        var queued = 0
+        var bytes: UInt64 = 0
+        while queued < n {
+            // The SQ holds a send per slot plus a re-arm and a cancel, so it has room.
+            guard let sqe = io_uring_get_sqe(ring.uring) else { break }
+            freeSlotCount -= 1
+            let slot = Int(ring.freeSlots[freeSlotCount])
+            let length = min(batch.length(queued), ring.slotStride)
+            ring.slotBuffers(slot).copyMemory(from: batch.slotPointer(queued), byteCount: length)
+            ring.slotIovs[slot].iov_len = length
+            ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
+            // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
+            // room rather than failing a send the caller counts as sent.
+            io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+            // No IOSQE_CQE_SKIP_SUCCESS: the completion is what frees the slot.
+            io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
+            io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
+            ring.slotCQEsDue[slot] = 1
+            sendCQEsDue += 1
+            bytes &+= UInt64(length)
+            queued += 1
+        }
+        guard queued > 0 else { return 0 }
+        sendsQueued = true
+        try submitQueued(forSend: true)
+        counters.txPackets &+= UInt64(queued)
+        counters.txBytes &+= bytes
+        return queued
+    }
+
+    /// Every owned slot is in flight (or too few are free for the batch): let
+    /// completions in. SQPOLL: the poll thread posts them by itself, so only
+    /// an overflowed CQ needs an enter. Otherwise completions can be deferred
+    /// task work that runs only inside io_uring_enter: enter when the kernel
+    /// says some wait (IORING_SQ_TASKRUN) or when SQEs are still queued. Then,
+    /// if no slot is free, `block` and `epoll` wait once, at most a tick, for
+    /// any completion; `spin` returns and the caller tries again.
+    mutating func reclaimSendSlots() throws(PathError) {
+        let flags = wp_io_uring_sq_flags(ring.uring)
+        let pending: UInt32 = ring.sqpoll ? IORING_SQ_CQ_OVERFLOW : IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW
+        if flags & pending != 0 || (!ring.sqpoll && (sendsQueued || rearmQueued)) {
+            counters.txCalls &+= 1
+            let r = Sys.uringGetEvents(ring.uring, submit: !ring.sqpoll && (sendsQueued || rearmQueued))
+            noteEntered()
+            if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+            try harvest()
+        }
+        guard freeSlotCount == 0, wait != .spin else { return }
+        if ring.sqpoll && (rearmQueued || sendsQueued) { try submitQueued(forSend: true) }
+        counters.txCalls &+= 1
+        counters.waitCalls &+= 1
+        let r = Sys.uringSubmitAndWait(ring.uring, 1, ring.tick)
+        noteEntered()
+        if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait for a send slot)") }
+        try harvest()
     }
 
     /// After a chunk of `count` sends from `first`: counts the ones that went
@@ -350,6 +525,22 @@ public struct UringPath: PacketPath, ~Copyable {
         let sendSQEs: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_sqe>?>
         let sendFailed: UnsafeMutablePointer<Bool>
         let sendSQEFlags: UInt32
+        /// SQPOLL is on: a kernel thread consumes the SQ.
+        let sqpoll: Bool
+        /// Sends go from the slots below, not from the caller's batch (SQPOLL).
+        let ownedSends: Bool
+        /// The owned send slots (0 when sends use the caller's batch): a
+        /// payload buffer of `slotStride` bytes, a msghdr, an iovec and an
+        /// address each, the completions each one's send has yet to post,
+        /// and the stack of free slot indices.
+        let slotCount: Int
+        let slotStride: Int
+        let slotBase: UnsafeMutableRawPointer
+        let slotMsgs: UnsafeMutablePointer<msghdr>
+        let slotIovs: UnsafeMutablePointer<iovec>
+        let slotAddrs: UnsafeMutablePointer<sockaddr_in>
+        let slotCQEsDue: UnsafeMutablePointer<UInt8>
+        let freeSlots: UnsafeMutablePointer<UInt32>
         /// One wait tick, for io_uring_submit_and_wait_timeout.
         let tick: UnsafeMutablePointer<__kernel_timespec>
         let deferTaskrun: Bool
@@ -363,6 +554,8 @@ public struct UringPath: PacketPath, ~Copyable {
             var bufRingRegistered = false
             var fileRegistered = false
         }
+
+        func slotBuffers(_ slot: Int) -> UnsafeMutableRawPointer { slotBase + slot * slotStride }
 
         /// Allocates the memory, then creates the ring, maps, fills and
         /// registers the buffer ring, registers `socket` as fixed file 0 and
@@ -401,6 +594,33 @@ public struct UringPath: PacketPath, ~Copyable {
                 (sendSQEs + i).initialize(to: nil)
                 (sendFailed + i).initialize(to: false)
             }
+            // Owned send slots (SQPOLL): four batches in flight, so that the
+            // caller fills slots while the kernel thread sends earlier ones.
+            sqpoll = config.uringSQPollIdleMillis != nil
+            ownedSends = sqpoll
+            slotCount = ownedSends ? min(max(4 * config.batchSize, 16), 4096) : 0
+            // Any payload the path may be asked to send: up to one MTU's UDP
+            // payload, or a control message, cache-line rounded.
+            slotStride = (max(PathConfig.maxPayload(mtu: config.mtu), ControlMessage.slotSize) + 63) & ~63
+            slotBase = .allocate(byteCount: max(slotCount * slotStride, 1), alignment: 64)
+            slotMsgs = .allocate(capacity: max(slotCount, 1))
+            slotIovs = .allocate(capacity: max(slotCount, 1))
+            slotAddrs = .allocate(capacity: max(slotCount, 1))
+            slotCQEsDue = .allocate(capacity: max(slotCount, 1))
+            freeSlots = .allocate(capacity: max(slotCount, 1))
+            for i in 0..<slotCount {
+                (slotAddrs + i).initialize(to: sockaddr_in())
+                (slotIovs + i).initialize(to: iovec(iov_base: slotBase + i * slotStride, iov_len: 0))
+                var s = msghdr()
+                s.msg_name = UnsafeMutableRawPointer(slotAddrs + i)
+                s.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                s.msg_iov = slotIovs + i
+                s.msg_iovlen = 1
+                (slotMsgs + i).initialize(to: s)
+                (slotCQEsDue + i).initialize(to: 0)
+                // Popped from the top: slot 0 goes first.
+                (freeSlots + i).initialize(to: UInt32(slotCount - 1 - i))
+            }
             tick = .allocate(capacity: 1)
             tick.initialize(to: __kernel_timespec(tv_sec: Int64(config.waitTickMillis / 1000),
                                                   tv_nsec: Int64(config.waitTickMillis % 1000) * 1_000_000))
@@ -409,7 +629,9 @@ public struct UringPath: PacketPath, ~Copyable {
             // Room for a full send chunk plus a re-arm. The CQ holds one CQE per
             // buffer (a receive CQE keeps its buffer until delivered) plus a
             // chunk's failed sends, so it cannot overflow between two harvests.
-            let sqEntries = UringPath.powerOfTwo(atLeast: sendCapacity + 2)
+            // Owned sends: one SQE per slot in flight, which the kernel may
+            // not have consumed yet, each posting one CQE.
+            let sqEntries = UringPath.powerOfTwo(atLeast: max(sendCapacity, slotCount) + 2)
             let cqEntries = UringPath.powerOfTwo(atLeast: bufCount + 2 * sqEntries)
             bufRingBytes = UringPath.roundToPage(bufCount * MemoryLayout<io_uring_buf>.size)
             cqCapacity = cqEntries
@@ -422,9 +644,11 @@ public struct UringPath: PacketPath, ~Copyable {
             var sqeFlags: UInt32 = 0
             do throws(PathError) {
                 let ringNote: String?
-                (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries))
+                (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries),
+                                                      sqpollIdleMillis: config.uringSQPollIdleMillis)
                 acquired.ring = true
                 if let ringNote { notes.append(ringNote) }
+                if let idle = config.uringSQPollIdleMillis { notes.append(Ring.sqpollNote(idleMillis: idle)) }
                 let features = uring.pointee.features
                 guard features & IORING_FEAT_EXT_ARG != 0 else {
                     throw PathError(operation: "io_uring setup", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
@@ -470,11 +694,16 @@ public struct UringPath: PacketPath, ~Copyable {
                 Ring.prepareReceive(uring, recvMsg)
                 let s = Sys.uringSubmit(uring)
                 if s < 0 { throw Sys.error("io_uring_submit(recvmsg multishot)", Int32(-s)) }
-                notes.append("io_uring: \(deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"), \(bufCount) buffers of \(bufStride) B, socket as fixed file, sends \(skip ? "with CQE_SKIP_SUCCESS" : "posting CQEs")")
+                let mode = sqpoll ? "SQPOLL" : deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"
+                let sends = ownedSends ? "sends from \(slotCount) owned slots, each posting a CQE"
+                    : "sends \(skip ? "with CQE_SKIP_SUCCESS" : "posting CQEs")"
+                notes.append("io_uring: \(mode), \(bufCount) buffers of \(bufStride) B, socket as fixed file, \(sends)")
             } catch {
                 Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
                 buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
                 msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); sendSQEs.deallocate(); sendFailed.deallocate()
+                slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate()
+                slotCQEsDue.deallocate(); freeSlots.deallocate()
                 tick.deallocate(); uring.deallocate()
                 throw error
             }
@@ -498,8 +727,33 @@ public struct UringPath: PacketPath, ~Copyable {
             addrs.deallocate()
             sendSQEs.deallocate()
             sendFailed.deallocate()
+            slotBase.deallocate()
+            slotMsgs.deallocate()
+            slotIovs.deallocate()
+            slotAddrs.deallocate()
+            slotCQEsDue.deallocate()
+            freeSlots.deallocate()
             tick.deallocate()
             uring.deallocate()
+        }
+
+        /// Waits, a few ticks at most, until the kernel has posted the `due`
+        /// completions of the owned sends still in flight, so that it reads
+        /// no slot after the slots are freed. Other CQEs are dropped: the
+        /// path is closing.
+        func drainSends(_ due: Int) {
+            var due = due
+            var scratch: UnsafeMutablePointer<io_uring_cqe>?
+            var rounds = 0
+            while due > 0 && rounds < 16 {
+                rounds += 1
+                let r = Sys.uringSubmitAndWait(uring, 1, tick)
+                if r < 0 && r != -Int(ETIME) { return }
+                while wp_io_uring_peek_cqes(uring, &scratch, 1) == 1, let cqe = scratch?.pointee {
+                    if cqe.user_data >> UringPath.tagShift == UringPath.ownedSendTag { due -= 1 }
+                    io_uring_cq_advance(uring, 1)
+                }
+            }
         }
 
         /// Queues the multishot recvmsg SQE on the socket (fixed file 0),
@@ -520,7 +774,12 @@ public struct UringPath: PacketPath, ~Copyable {
         /// a plain ring when the kernel refuses the flags (EINVAL). Returns
         /// whether DEFER_TASKRUN is on and a note for the fallback; throws
         /// with the errno and a fix otherwise.
-        static func setUp(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32) throws(PathError) -> (Bool, String?) {
+        static func setUp(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32,
+                          sqpollIdleMillis: Int?) throws(PathError) -> (Bool, String?) {
+            if let idle = sqpollIdleMillis {
+                try setUpSQPoll(uring, sqEntries: sqEntries, cqEntries: cqEntries, idleMillis: idle)
+                return (false, nil)
+            }
             var p = io_uring_params()
             p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG
             p.cq_entries = cqEntries
@@ -538,6 +797,44 @@ public struct UringPath: PacketPath, ~Copyable {
                 throw Sys.error("io_uring_queue_init(\(sqEntries) SQ, \(cqEntries) CQ entries)", e, hint: setupHint(e))
             }
             return (note == nil, note)
+        }
+
+        /// Creates the ring with SQPOLL (Linux 5.11+ without privileges):
+        /// the kernel thread sleeps after `idleMillis` without work. With
+        /// SINGLE_ISSUER (6.0+) where the kernel takes it, else without.
+        /// DEFER_TASKRUN is not asked for: the kernel refuses it with SQPOLL
+        /// (EINVAL), since completions then run on the poll thread.
+        static func setUpSQPoll(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32, idleMillis: Int) throws(PathError) {
+            var r = 0
+            for flags in [IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL] {
+                var p = io_uring_params()
+                p.flags = flags
+                p.cq_entries = cqEntries
+                p.sq_thread_idle = UInt32(idleMillis)
+                r = Sys.uringQueueInit(sqEntries, uring, &p)
+                if r != -Int(EINVAL) { break }
+            }
+            if r < 0 {
+                let e = Int32(-r)
+                let hint = e == EPERM ? "SQPOLL needs Linux 5.11+ for an unprivileged process (CAP_SYS_NICE before), and io_uring must be allowed (kernel.io_uring_disabled, seccomp)"
+                    : e == EINVAL ? "this kernel refuses IORING_SETUP_SQPOLL with these flags; it needs Linux 5.11+" : setupHint(e)
+                throw Sys.error("io_uring_queue_init(SQPOLL, sq_thread_idle \(idleMillis) ms)", e, hint: hint)
+            }
+        }
+
+        /// The note an SQPOLL ring adds to `info.notes`: the thread, its cost
+        /// and what SQPOLL excludes. Waits (at most 200 ms) for the thread to
+        /// name itself, so that `CostMeter` can find it later.
+        static func sqpollNote(idleMillis: Int) -> String {
+            let creator = Sys.threadID()
+            var thread = KernelThread.sqpoll(createdBy: creator)
+            for _ in 0..<200 where thread == nil {
+                Sys.sleep(nanos: 1_000_000)
+                thread = KernelThread.sqpoll(createdBy: creator)
+            }
+            let found = thread.map { "its CPU (\($0.name), TID \($0.tid)) is charged to this end" }
+                ?? "its thread iou-sqp-\(creator) was not found in /proc/self/task, so its CPU is NOT in this end's cost"
+            return "SQPOLL (sq_thread_idle \(idleMillis) ms): a kernel thread polls the SQ, so sends cost no syscall while it is awake; \(found); SQPOLL excludes DEFER_TASKRUN, so completions are posted by the poll thread; sends are copied into ring-owned slots"
         }
 
         static func setupHint(_ e: Int32) -> String? {

@@ -21,6 +21,11 @@ struct PathTuning: ParsableArguments {
     @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
     var uringBuffers: Int = PathConfig.defaultUringBuffers
 
+    @Option(name: .customLong("uring-sqpoll"), help: ArgumentHelp(
+        "uring path: IORING_SETUP_SQPOLL, a kernel thread that polls the submission queue (Linux 5.11+), sleeping after IDLE_MS without work (1-\(PathConfig.maxSQPollIdleMillis); bare --uring-sqpoll means \(PathConfig.defaultSQPollIdleMillis)). Sends cost no syscall while it is awake; its CPU is added to the cost. Excludes DEFER_TASKRUN. Write the value with '=': --uring-sqpoll=IDLE_MS.",
+        valueName: "idle-ms"))
+    var uringSQPoll: Int?
+
     func waitMode() throws -> WaitMode {
         do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
     }
@@ -29,7 +34,8 @@ struct PathTuning: ParsableArguments {
     func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload) throws -> PathConfig {
         do {
             var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
-                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers)
+                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
+                                             uringSQPollIdleMillis: uringSQPoll)
             c.preferBusyPoll = preferBusyPoll
             return c
         } catch {
@@ -47,6 +53,7 @@ struct PathTuning: ParsableArguments {
         r.busyPollMicros = busyPoll
         r.preferBusyPoll = preferBusyPoll
         r.uringBuffers = uringBuffers
+        r.uringSQPollIdleMillis = uringSQPoll
     }
 }
 
@@ -163,5 +170,22 @@ enum Output {
         let failed = report.runs.filter { $0.status == .failed }
         for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+}
+
+/// Options whose value may be left out (`--uring-sqpoll[=IDLE_MS]`), which
+/// ArgumentParser cannot express: before parsing, a bare `--uring-sqpoll` is
+/// rewritten to `--uring-sqpoll=DEFAULT`. Only the `=` form carries a value.
+enum OptionalValueOptions {
+    static let defaults = ["--uring-sqpoll": "\(PathConfig.defaultSQPollIdleMillis)"]
+
+    static func expand(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        var rest = false
+        for a in arguments {
+            if a == "--" { rest = true }
+            if !rest, let value = defaults[a] { out.append("\(a)=\(value)") } else { out.append(a) }
+        }
+        return out
     }
 }

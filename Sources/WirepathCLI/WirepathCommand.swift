@@ -10,4 +10,10 @@ struct WirepathCommand: ParsableCommand {
         version: Shim.version,
         subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self, DoctorCommand.self],
         defaultSubcommand: Compare.self)
+
+    /// Expands the options whose value is optional (`--uring-sqpoll`), then
+    /// parses and runs.
+    static func main() {
+        main(OptionalValueOptions.expand(Array(CommandLine.arguments.dropFirst())))
+    }
 }

@@ -74,6 +74,9 @@ public struct PathCounters: Sendable, Equatable {
     /// Multishot receives re-armed after the kernel ended them (a CQE without
     /// IORING_CQE_F_MORE, usually -ENOBUFS when the buffer ring ran dry).
     public var multishotRearms: UInt64 = 0
+    /// uring with SQPOLL: io_uring_enter calls made only to wake the kernel's
+    /// SQ poll thread, which had set IORING_SQ_NEED_WAKEUP and gone to sleep.
+    public var sqpollWakeups: UInt64 = 0
     public var errnos = ErrnoTally()
 
     public init() {}
@@ -100,6 +103,7 @@ public struct PathCounters: Sendable, Equatable {
         d.rxNonEmptyCalls = rxNonEmptyCalls &- start.rxNonEmptyCalls
         d.waitCalls = waitCalls &- start.waitCalls
         d.multishotRearms = multishotRearms &- start.multishotRearms
+        d.sqpollWakeups = sqpollWakeups &- start.sqpollWakeups
         var e = ErrnoTally()
         for k in ExpectedErrno.allCases {
             e.addMany(k, errnos[k] &- start.errnos[k])

@@ -29,12 +29,21 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// Buffers in the uring path's provided-buffer ring (a power of two; the
     /// kernel takes at most 32768). Other paths ignore it.
     public var uringBuffers: Int
+    /// uring: `IORING_SETUP_SQPOLL` with this `sq_thread_idle` in ms; nil
+    /// leaves SQPOLL off. A kernel thread polls the submission queue, so
+    /// submitting costs no syscall while it is awake; it spins for this long
+    /// after its last work before it sleeps and must be woken. SQPOLL
+    /// excludes `DEFER_TASKRUN`. Other paths ignore it.
+    public var uringSQPollIdleMillis: Int?
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024
     public static let defaultPayload = 64
     public static let defaultUringBuffers = 256
     public static let maxUringBuffers = 32768
+    /// The kernel's own default `sq_thread_idle` (HZ: one second).
+    public static let defaultSQPollIdleMillis = 1000
+    public static let maxSQPollIdleMillis = 60_000
 
     /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
     public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
@@ -50,7 +59,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
         busyPollMicros: Int? = nil,
         mtu: Int = 1500,
         waitTickMillis: Int = 10,
-        uringBuffers: Int = defaultUringBuffers
+        uringBuffers: Int = defaultUringBuffers,
+        uringSQPollIdleMillis: Int? = nil
     ) throws(ConfigError) -> PathConfig {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
@@ -73,6 +83,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
         guard (1...maxUringBuffers).contains(uringBuffers), uringBuffers & (uringBuffers - 1) == 0 else {
             throw ConfigError("bad uring buffer count \(uringBuffers): expected a power of two from 1 to \(maxUringBuffers)")
         }
+        if let idle = uringSQPollIdleMillis, !(1...maxSQPollIdleMillis).contains(idle) {
+            throw ConfigError("bad --uring-sqpoll idle \(idle) ms: expected 1-\(maxSQPollIdleMillis) (the kernel thread sleeps after this long without work)")
+        }
         if let interface, interface.isEmpty || interface.utf8.count > 15 {
             throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
         }
@@ -80,6 +93,6 @@ public struct PathConfig: Sendable, Codable, Equatable {
             path: path, local: local, peer: peer, interface: interface,
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,
             busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
-            uringBuffers: uringBuffers)
+            uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis)
     }
 }

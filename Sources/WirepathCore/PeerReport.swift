@@ -26,14 +26,18 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var cost: ThreadCost?
     /// uring: multishot receives re-armed in the window.
     public var multishotRearms: UInt64 = 0
+    /// uring with SQPOLL: enters made only to wake the SQ poll thread.
+    public var sqpollWakeups: UInt64 = 0
 
     public init(path: PathKind) { self.path = path }
 
     /// The fields of the first encoding; a reflector that predates the ones
     /// appended after them still decodes, with those fields 0.
     static let baseFieldCount = 18 + 7 + ExpectedErrno.allCases.count
-    /// New fields go at the end so that every older field keeps its position.
-    static let fieldCount = baseFieldCount + 1
+    /// New fields go at the end so that every older field keeps its position:
+    /// multishot re-arms; then the kernel thread's CPU ns (`UInt64.max`: no
+    /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL wakeups.
+    static let fieldCount = baseFieldCount + 4
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -51,6 +55,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         for e in ExpectedErrno.allCases { f.append(errnos[e.name] ?? 0) }
         f.append(multishotRearms)
+        f.append(cost?.kernelThreadNs ?? .max)
+        f.append(cost?.extraThreads.first.flatMap(Self.sqpollThreadNumber) ?? 0)
+        f.append(sqpollWakeups)
         return f
     }
 
@@ -70,7 +77,19 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         for (i, e) in ExpectedErrno.allCases.enumerated() where f[25 + i] > 0 { r.errnos[e.name] = f[25 + i] }
         if f.count > baseFieldCount { r.multishotRearms = f[baseFieldCount] }
+        if f.count > baseFieldCount + 2, f[baseFieldCount + 1] != .max, r.cost != nil {
+            r.cost?.kernelThreadNs = f[baseFieldCount + 1]
+            r.cost?.extraThreads = ["iou-sqp-\(f[baseFieldCount + 2])"]
+        }
+        if f.count > baseFieldCount + 3 { r.sqpollWakeups = f[baseFieldCount + 3] }
         return r
+    }
+
+    /// N of a thread named `iou-sqp-N` (the kernel names an SQPOLL thread
+    /// after the thread that created the ring), for the wire encoding.
+    static func sqpollThreadNumber(_ name: String) -> UInt64? {
+        guard name.hasPrefix("iou-sqp-") else { return nil }
+        return UInt64(name.dropFirst("iou-sqp-".count))
     }
 }
 

@@ -14,6 +14,8 @@ public struct EndReport: Codable, Sendable, Equatable {
     public var errnos: [String: UInt64]
     /// uring: multishot receives re-armed (0 for the other paths).
     public var multishotRearms: UInt64
+    /// uring with SQPOLL: enters made only to wake the SQ poll thread.
+    public var sqpollWakeups: UInt64 = 0
 
     public init(role: String, cost: PerPacketCost?, counters c: PathCounters, napiID: UInt32) {
         self.role = role
@@ -25,6 +27,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         self.napiID = napiID
         errnos = c.errnos.byName
         multishotRearms = c.multishotRearms
+        sqpollWakeups = c.sqpollWakeups
     }
 
     /// The reflector's end: CPU from its main window, syscalls from its
@@ -39,6 +42,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         napiID = r.napiID
         errnos = r.errnos
         multishotRearms = r.multishotRearms
+        sqpollWakeups = r.sqpollWakeups
     }
 }
 
@@ -148,10 +152,15 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     public var napiID: UInt32
     /// uring: buffers in the provided-buffer ring; nil for the other paths.
     public var uringBuffers: Int?
+    /// uring: SQPOLL's `sq_thread_idle` in ms when SQPOLL is on, else nil.
+    public var uringSQPollIdleMillis: Int?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
-        if c.path == .uring { uringBuffers = c.uringBuffers }
+        if c.path == .uring {
+            uringBuffers = c.uringBuffers
+            uringSQPollIdleMillis = c.uringSQPollIdleMillis
+        }
     }
 
     public init(payloadSize: Int, batchSize: Int, wait: WaitMode, busyPollMicros: Int?, napiID: UInt32) {

@@ -100,6 +100,11 @@ public struct ThreadCost: Codable, Sendable, Equatable {
     public var wallNs: UInt64
     /// Extra kernel threads whose CPU is charged to this end (SQPOLL), if any.
     public var extraThreads: [String] = []
+    /// CPU time of those threads in the window, in ns (their runtime, from a
+    /// per-thread CPU clock); nil when the end has none. It is part of
+    /// `cpuNs`: an SQPOLL thread does the sends the measured thread no longer
+    /// makes syscalls for, and that work is not free.
+    public var kernelThreadNs: UInt64?
 
     public init(syscalls: UInt64?, syscallsUnavailable: String?, userNs: UInt64, systemNs: UInt64,
                 voluntaryContextSwitches: UInt64, involuntaryContextSwitches: UInt64, wallNs: UInt64) {
@@ -112,7 +117,8 @@ public struct ThreadCost: Codable, Sendable, Equatable {
         self.wallNs = wallNs
     }
 
-    public var cpuNs: UInt64 { userNs + systemNs }
+    /// The end's CPU time: the thread's user and system time plus its kernel threads'.
+    public var cpuNs: UInt64 { userNs + systemNs + (kernelThreadNs ?? 0) }
     /// Share of the wall-clock window this thread spent on a CPU.
     public var utilisation: Double { wallNs == 0 ? 0 : Double(cpuNs) / Double(wallNs) }
 }
@@ -129,6 +135,9 @@ public struct PerPacketCost: Codable, Sendable, Equatable {
     public var systemNsPerPacket: Double
     public var cpuNsPerPacket: Double
     public var contextSwitchesPerPacket: Double
+    /// CPU of the end's kernel threads (the SQPOLL thread) per packet, part of
+    /// `cpuNsPerPacket`; nil when the end has none.
+    public var kernelThreadNsPerPacket: Double?
     /// The main window's raw figures.
     public var raw: ThreadCost
     public var syscallsPerPacket: Double?
@@ -145,6 +154,7 @@ public struct PerPacketCost: Codable, Sendable, Equatable {
         systemNsPerPacket = Double(cost.systemNs) / n
         cpuNsPerPacket = Double(cost.cpuNs) / n
         contextSwitchesPerPacket = Double(cost.voluntaryContextSwitches + cost.involuntaryContextSwitches) / n
+        kernelThreadNsPerPacket = cost.kernelThreadNs.map { Double($0) / n }
         self.syscallWindow = syscallWindow
         self.syscallPackets = syscallPackets
         // A window with the counter on in the main cost (tests, or callers

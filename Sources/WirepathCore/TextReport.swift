@@ -81,7 +81,27 @@ public enum TextReport {
         }
         var out = table(rows)
         for u in unavailable { out += "  \(u)\n" }
+        // A kernel thread's CPU is in the CPU columns; say how much of it, next
+        // to syscall figures it makes small.
+        for run in report.runs where run.status == .ok {
+            var parts: [String] = []
+            if let f = run.flood {
+                if let k = kernelThread(f.sender.cost) { parts.append("flood tx \(perPacket(f.sender.cost)) sys/pkt + \(k)") }
+                if let k = kernelThread(f.receiver?.cost) { parts.append("flood rx \(perPacket(f.receiver?.cost)) sys/pkt + \(k)") }
+            }
+            if let p = run.pingpong {
+                if let k = kernelThread(p.client.cost) { parts.append("pingpong cli \(perPacket(p.client.cost)) sys/RTT + \(k)") }
+                if let k = kernelThread(p.reflector?.cost) { parts.append("pingpong refl \(perPacket(p.reflector?.cost)) sys/RTT + \(k)") }
+            }
+            if !parts.isEmpty { out += "  \(run.path): " + parts.joined(separator: "; ") + " (in the CPU columns)\n" }
+        }
         return out
+    }
+
+    /// "sqpoll thread X ns/pkt" for an end with a kernel thread, else nil.
+    static func kernelThread(_ c: PerPacketCost?) -> String? {
+        guard let c, let k = c.kernelThreadNsPerPacket else { return nil }
+        return "sqpoll thread \(fmt(k, 0)) ns/pkt"
     }
 
     /// Detail lines under the table: batching, NAPI, errnos, notes.
@@ -93,11 +113,15 @@ public enum TextReport {
                 parts.append("busy-poll=\(bp)µs " + (run.options.hadNAPIID ? "(NAPI id \(run.options.napiID))" : "(no NAPI id: busy-poll had nothing to poll)"))
             }
             if let n = run.options.uringBuffers { parts.append("uring-buffers=\(n)") }
+            if let idle = run.options.uringSQPollIdleMillis { parts.append("uring-sqpoll idle \(idle) ms (SQPOLL excludes DEFER_TASKRUN)") }
             out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
             if let p = run.pingpong {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "
                 out += "min \(micros(p.latency.minNs)) p90 \(micros(p.latency.p90Ns)) p99.99 \(micros(p.latency.p9999Ns)) mean \(fmt(p.latency.meanNs / 1000, 2)) sd \(fmt(p.latency.stddevNs / 1000, 2)) µs\n"
                 out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
+                if run.options.uringSQPollIdleMillis != nil {
+                    out += "  pingpong SQPOLL wakeups: client \(p.client.sqpollWakeups), reflector \(p.reflector.map { String($0.sqpollWakeups) } ?? "-")\n"
+                }
             }
             if let f = run.flood {
                 out += "  flood: sent \(f.sent) in \(fmt(Double(f.senderDurationNs) / 1e9, 2)) s (\(fmt(f.txPps / 1e6, 3)) Mpps, \(fmt(f.txFrameBps / 1e9, 3)) Gbit/s frames), "
@@ -106,6 +130,9 @@ public enum TextReport {
                 if let r = f.receiver {
                     out += ", receiver \(fmt(r.rxPacketsPerCall, 1)) pkts/receive call"
                     if r.multishotRearms > 0 { out += ", \(r.multishotRearms) multishot re-arms" }
+                }
+                if run.options.uringSQPollIdleMillis != nil {
+                    out += "; SQPOLL wakeups: sender \(f.sender.sqpollWakeups), receiver \(f.receiver.map { String($0.sqpollWakeups) } ?? "-")"
                 }
                 out += "\n  flood cost per packet: sender \(costLine(f.sender.cost)); receiver \(costLine(f.receiver?.cost))\n"
             }
@@ -117,7 +144,8 @@ public enum TextReport {
     static func costLine(_ c: PerPacketCost?) -> String {
         guard let c else { return "not measured" }
         let sys = c.syscallsPerPacket.map { fmt($0, 3) } ?? "n/a (\(c.syscallsUnavailable ?? "unavailable"))"
-        return "\(sys) syscalls, \(fmt(c.userNsPerPacket, 0)) ns user + \(fmt(c.systemNsPerPacket, 0)) ns sys, \(c.raw.voluntaryContextSwitches)/\(c.raw.involuntaryContextSwitches) vol/invol ctx switches"
+        let thread = c.kernelThreadNsPerPacket.map { " + \(fmt($0, 0)) ns \(c.raw.extraThreads.first ?? "kernel thread")" } ?? ""
+        return "\(sys) syscalls, \(fmt(c.userNsPerPacket, 0)) ns user + \(fmt(c.systemNsPerPacket, 0)) ns sys\(thread), \(c.raw.voluntaryContextSwitches)/\(c.raw.involuntaryContextSwitches) vol/invol ctx switches"
     }
 }
 

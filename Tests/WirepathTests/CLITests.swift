@@ -15,6 +15,13 @@ final class CLITests: XCTestCase {
         let wait = try runProgram(bin, ["compare", "--wait", "nap"])
         XCTAssertNotEqual(wait.status, 0)
         XCTAssertTrue(wait.stderr.contains("block, epoll, spin"), wait.stderr)
+        // --uring-sqpoll takes its value only after '=': bare, it means the default idle.
+        let sqpollBare = try runProgram(bin, ["pingpong", "--path", "uring", "--uring-sqpoll", "--size", "2000"])
+        XCTAssertEqual(sqpollBare.status, 64)
+        XCTAssertTrue(sqpollBare.stderr.contains("40-1472"), sqpollBare.stderr)
+        let sqpoll = try runProgram(bin, ["pingpong", "--path", "uring", "--uring-sqpoll=0"])
+        XCTAssertEqual(sqpoll.status, 64)
+        XCTAssertTrue(sqpoll.stderr.contains("1-60000"), sqpoll.stderr)
         let peer = try runProgram(bin, ["pingpong", "--peer", "198.18.0.2"])
         XCTAssertNotEqual(peer.status, 0)
         XCTAssertTrue(peer.stderr.contains("IPV4:PORT"), peer.stderr)

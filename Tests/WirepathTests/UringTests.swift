@@ -8,11 +8,13 @@ import XCTest
 /// and removes. Short runs only: the counts and windows are the smallest that
 /// still show what each test checks.
 final class UringTests: XCTestCase {
-    func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers) -> RunRequest {
+    func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers,
+                 sqpollIdleMillis: Int? = nil) -> RunRequest {
         var r = RunRequest(paths: [.uring], measurements: ms,
                            plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
         r.wait = wait
         r.uringBuffers = buffers
+        r.uringSQPollIdleMillis = sqpollIdleMillis
         r.floodDurationNs = 1_000_000_000
         return r
     }
@@ -112,6 +114,61 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(f.sender.txPacketsPerCall, 32, accuracy: 0.5)
         noNamespacesLeft()
         print("uring flood, 8 buffers: sent \(f.sent), received \(f.received), lost \(f.lost), re-arms \(rx.multishotRearms), ENOBUFS \(enobufs), sender \(String(format: "%.3f", f.sender.cost?.syscallsPerPacket ?? -1)) syscalls/pkt")
+    }
+
+    /// SQPOLL: a short ping-pong with no loss; at each end the poll thread
+    /// is found and its CPU charged, and the sends cost no syscall, so a
+    /// blocking round trip is the one wait.
+    func testSQPollPingPongChargesThePollThread() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.pingpong], count: 2000, sqpollIdleMillis: 1000))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let p = try XCTUnwrap(run.pingpong)
+        XCTAssertEqual(p.received, 2000)
+        XCTAssertEqual(p.lost, 0)
+        XCTAssertEqual(p.integrityFailures, 0)
+        let r = try XCTUnwrap(p.reflector)
+        XCTAssertEqual(r.rxPackets, 2001)
+        XCTAssertEqual(r.txPackets, 2001)
+        XCTAssertEqual(run.options.uringSQPollIdleMillis, 1000)
+        XCTAssertTrue(run.notes.contains { $0.contains("SQPOLL excludes DEFER_TASKRUN") }, "\(run.notes)")
+        XCTAssertTrue(run.notes.contains { $0.contains("is charged to this end") }, "\(run.notes)")
+        for (end, cost) in [("client", p.client.cost), ("reflector", r.cost)] {
+            let c = try XCTUnwrap(cost, end)
+            XCTAssertEqual(c.raw.extraThreads.count, 1, end)
+            XCTAssertTrue(c.raw.extraThreads.first?.hasPrefix("iou-sqp-") ?? false, "\(end): \(c.raw.extraThreads)")
+            XCTAssertGreaterThan(c.raw.kernelThreadNs ?? 0, 0, end)
+            XCTAssertGreaterThan(c.kernelThreadNsPerPacket ?? 0, 0, end)
+            XCTAssertEqual(c.raw.cpuNs, c.raw.userNs + c.raw.systemNs + (c.raw.kernelThreadNs ?? 0), end)
+            let spp = try XCTUnwrap(c.syscallsPerPacket, "\(end): \(c.syscallsUnavailable ?? "")")
+            XCTAssertEqual(spp, 1.0, accuracy: 0.1, "\(end): one wait per round trip, no syscall to send")
+        }
+        // Sends were handed to the poll thread: an enter only to wake it.
+        XCTAssertEqual(p.client.txCalls, p.client.sqpollWakeups)
+        XCTAssertLessThan(p.client.txCalls, 20)
+        XCTAssertTrue(p.client.errnos.isEmpty, "\(p.client.errnos)")
+        noNamespacesLeft()
+    }
+
+    /// SQPOLL flood: the sender hands packets to the poll thread and makes
+    /// next to no syscalls; the poll thread's CPU is what it costs instead.
+    func testSQPollFloodSenderMakesNearlyNoSyscalls() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.flood], sqpollIdleMillis: 1000))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let f = try XCTUnwrap(run.flood)
+        XCTAssertGreaterThan(f.sent, 1000)
+        XCTAssertEqual(f.received + f.lost, f.sent)
+        XCTAssertEqual(f.duplicated, 0)
+        let tx = try XCTUnwrap(f.sender.cost)
+        let spp = try XCTUnwrap(tx.syscallsPerPacket, tx.syscallsUnavailable ?? "")
+        XCTAssertLessThan(spp, 0.05)
+        XCTAssertGreaterThan(tx.kernelThreadNsPerPacket ?? 0, 0)
+        XCTAssertNotNil(f.receiver?.cost?.raw.kernelThreadNs)
+        noNamespacesLeft()
+        print("uring SQPOLL flood: \(f.sent) sent, \(f.received) received, sender \(String(format: "%.4f", spp)) syscalls/pkt + sqpoll thread \(String(format: "%.0f", tx.kernelThreadNsPerPacket ?? 0)) ns/pkt")
     }
 
     /// The uring path and the socket path speak the same protocol: a uring

@@ -61,4 +61,41 @@ static inline void wp_io_uring_sqe_set_buf_group(struct io_uring_sqe *sqe,
     sqe->buf_group = group;
 }
 
+/// SQPOLL submit: what io_uring_submit(3) does on an IORING_SETUP_SQPOLL
+/// ring, plus telling the caller whether it woke the kernel thread, which
+/// io_uring_submit does not (the path counts wakeups). Publishes the queued
+/// SQEs with a store-release of the SQ tail (the kernel thread reads the
+/// SQEs only after it sees the tail), then, after a full barrier that orders
+/// that store before the flag load (the thread sets IORING_SQ_NEED_WAKEUP,
+/// then re-checks the tail before it sleeps, so one of the two sides always
+/// sees the other), enters the kernel with IORING_ENTER_SQ_WAKEUP only if the
+/// thread has said it is going to sleep. This is liburing 2.3's
+/// __io_uring_flush_sq and sq_ring_needs_enter, which are static there.
+///
+/// Returns the SQEs not yet consumed by the thread, or -errno from
+/// io_uring_enter; `*woke` is set when it entered.
+static inline int wp_io_uring_sqpoll_submit(struct io_uring *ring, bool *woke)
+{
+    struct io_uring_sq *sq = &ring->sq;
+    unsigned tail = sq->sqe_tail;
+    unsigned pending;
+
+    *woke = false;
+    if (sq->sqe_head != tail) {
+        sq->sqe_head = tail;
+        io_uring_smp_store_release(sq->ktail, tail);
+    }
+    pending = tail - io_uring_smp_load_acquire(sq->khead);
+    if (!pending)
+        return 0;
+    io_uring_smp_mb();
+    if (IO_URING_READ_ONCE(*sq->kflags) & IORING_SQ_NEED_WAKEUP) {
+        int r = io_uring_enter(ring->ring_fd, pending, 0, IORING_ENTER_SQ_WAKEUP, NULL);
+        *woke = true;
+        if (r < 0)
+            return r;
+    }
+    return (int)pending;
+}
+
 #endif
