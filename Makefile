@@ -6,8 +6,15 @@ BIN        := .build/$(CONFIG)/wirepath
 DEB_PKGS   := libpcap-dev libxdp-dev libbpf-dev liburing-dev clang llvm iproute2 ethtool \
               tcpdump tshark sockperf linux-perf
 ARGS       ?=
+# The XDP programs in bpf/, compiled from source on every build (never
+# committed). clang -target bpf needs the multiarch include directory for
+# <asm/types.h>; gcc or dpkg-architecture names it for the build machine.
+CLANG      ?= clang
+MULTIARCH  := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null)
+BPF_CFLAGS := -O2 -g -Wall -target bpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
+BPF_OBJS   := .build/bpf/xsk_redirect.bpf.o
 
-.PHONY: all deps build compare test bench clean
+.PHONY: all deps bpf build compare test bench clean
 
 all: build
 
@@ -21,7 +28,15 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
 
-build: deps
+# wirepath finds the objects in .build/bpf/ (or next to its binary, or by
+# --xdp-object / WIREPATH_XDP_OBJECT).
+bpf: $(BPF_OBJS)
+
+.build/bpf/%.bpf.o: bpf/%.bpf.c bpf/wirepath_xdp.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+build: deps bpf
 	$(SWIFT) build -c $(CONFIG)
 
 # The main job: build release and compare every path on the built-in topology.
@@ -31,7 +46,7 @@ compare: build
 # Unit and integration tests (integration needs root; under CI=true a skip fails).
 # The suite is XCTest only; Swift Testing is disabled so that its empty run
 # prints no misleading closing line. The last line is "N passed, N failed".
-test: deps
+test: deps bpf
 	$(SWIFT) build --build-tests
 	set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log
 	@line=$$(grep -E "Executed [0-9]+ tests?, with" .build/test.log | tail -1); \

@@ -7,6 +7,8 @@ import PackageDescription
 //                   measurements; the library other programs import.
 //   CWirepath     – the few Linux calls Swift cannot import (one small C file).
 //   CLiburing     – liburing (links -luring) and what of it Swift cannot import.
+//   CXDP          – libxdp and libbpf (links -lxdp -lbpf) for the AF_XDP path,
+//                   with the header shared with the XDP program in bpf/.
 //   WirepathCLI   – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",
@@ -24,6 +26,7 @@ let package = Package(
     targets: [
         .target(name: "CWirepath"),
         .target(name: "CLiburing", linkerSettings: [.linkedLibrary("uring")]),
+        .target(name: "CXDP", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
         .target(
             name: "WirepathCore",
             dependencies: [
@@ -34,7 +37,7 @@ let package = Package(
         .target(
             name: "Wirepath",
             dependencies: [
-                "WirepathCore", "CWirepath", "CLiburing",
+                "WirepathCore", "CWirepath", "CLiburing", "CXDP",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),

@@ -16,22 +16,24 @@ public struct PathUnavailable: Error, CustomStringConvertible {
     public var description: String { "\(path): unavailable: \(reason)" }
 }
 
-func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V) throws -> V.Output {
-    if let why = availability(kind) { throw PathUnavailable(path: kind, reason: why) }
+func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V, xdpObject: String? = nil) throws -> V.Output {
+    if let why = availability(kind, xdpObject: xdpObject) { throw PathUnavailable(path: kind, reason: why) }
     switch kind {
     case .socket: return try visitor.visit(SocketPath.self)
     case .mmsg: return try visitor.visit(MmsgPath.self)
     case .uring: return try visitor.visit(UringPath.self)
-    case .xdp: fatalError("unreachable: availability() rejects \(kind)")
+    case .xdp: return try visitor.visit(XDPPath.self)
     }
 }
 
-/// nil when `kind` can run in this build; otherwise why not.
-public func availability(_ kind: PathKind) -> String? {
+/// nil when `kind` can run in this build; otherwise why not. For xdp:
+/// capabilities, AF_XDP sockets in the kernel, and the compiled program
+/// (`xdpObject`, else the usual places; see `XDPObject`).
+public func availability(_ kind: PathKind, xdpObject: String? = nil) -> String? {
     switch kind {
     case .socket, .mmsg: nil
     case .uring: UringAvailability.reason
-    case .xdp: "not in this build yet: the AF_XDP path is issue #4"
+    case .xdp: XDPAvailability.reason(objectPath: xdpObject)
     }
 }
 
@@ -62,7 +64,7 @@ public enum Shim {
                 return try r.run(idleExitNs: idle)
             }
         }
-        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, ready: ready))
+        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, ready: ready), xdpObject: config.xdp.objectPath)
     }
 
     /// Closed-loop ping-pong against a reflector at `peer`.
@@ -75,7 +77,7 @@ public enum Shim {
                 return (result, c.path.info)
             }
         }
-        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop))
+        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop), xdpObject: config.xdp.objectPath)
     }
 
     /// Flood from this end to a sink at `peer`.
@@ -88,7 +90,7 @@ public enum Shim {
                 return (result, c.path.info)
             }
         }
-        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop))
+        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop), xdpObject: config.xdp.objectPath)
     }
 }
 
@@ -114,6 +116,10 @@ public struct RunRequest: Sendable {
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).
     public var bind: Endpoint?
+    /// xdp: its settings, and the interface for --peer runs (the built-in
+    /// topology names its own veth ends).
+    public var xdp = XDPSettings()
+    public var interface: String?
     public var command = "compare"
 
     public init(paths: [PathKind], measurements: [MeasurementKind], plan: MeasurementPlan) {
@@ -170,11 +176,17 @@ public enum Runner {
         return WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
     }
 
-    static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?) throws -> PathConfig {
+    static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?,
+                       interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
                                  uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis)
         c.preferBusyPoll = r.preferBusyPoll
+        if kind == .xdp {
+            var x = r.xdp
+            if x.peerMAC == nil, let peerMAC { x.peerMAC = try MACAddress.parse(peerMAC) }
+            c = try c.with(xdp: x, interface: interface ?? r.interface)
+        }
         return c
     }
 
@@ -188,14 +200,18 @@ public enum Runner {
         } catch {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: options)
         }
-        if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
+        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         var run = PathRun(path: kind, status: .ok, options: options)
         do {
             for m in r.measurements {
                 if stop.requested { break }
                 progress("\(kind): \(m)")
-                let reflectorConfig = try config(kind, r, local: reflectorEP, peer: nil)
-                let clientConfig = try config(kind, r, local: clientEP, peer: reflectorEP)
+                // xdp attaches to the topology's own veth ends, with each
+                // other's MAC as the next hop (the reflector also learns it).
+                let reflectorConfig = try config(kind, r, local: reflectorEP, peer: nil,
+                                                 interface: topology.reflectorInterface, peerMAC: topology.clientMAC)
+                let clientConfig = try config(kind, r, local: clientEP, peer: reflectorEP,
+                                              interface: topology.clientInterface, peerMAC: topology.reflectorMAC)
                 let serverStop = StopSignal()
                 let ready = Latch()
                 let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
@@ -230,6 +246,7 @@ public enum Runner {
                 if let p { run.pingpong = p; options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID) }
                 if let f { run.flood = f; options.napiID = max(options.napiID, f.receiver?.napiID ?? 0) }
                 for note in info.notes where !run.notes.contains(note) { run.notes.append(note) }
+                if let x = info.xdp { options.xdp = x }
             }
             options.hadNAPIID = options.napiID != 0
             run.options = options
@@ -250,7 +267,7 @@ public enum Runner {
         } catch {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r, path: kind))
         }
-        if let why = availability(kind) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
+        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
         var run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
         do {
             for m in r.measurements {
@@ -263,12 +280,14 @@ public enum Runner {
                     let (p, info) = try Shim.pingpong(c, peer: peer, plan: plan, stop: stop)
                     run.pingpong = p
                     run.notes += info.notes
+                    if let x = info.xdp { run.options.xdp = x }
                     run.options.napiID = max(p.client.napiID, p.reflector?.napiID ?? 0)
                 case .flood:
                     plan.durationNs = r.floodDurationNs
                     plan.count = nil
                     let (f, info) = try Shim.flood(c, peer: peer, plan: plan, stop: stop)
                     run.flood = f
+                    if let x = info.xdp { run.options.xdp = x }
                     run.notes += info.notes.filter { !run.notes.contains($0) }
                 }
             }

@@ -10,6 +10,7 @@
 //   is a precondition failure.
 import CLiburing
 import CWirepath
+import CXDP
 import Glibc
 import WirepathCore
 
@@ -367,3 +368,143 @@ extension Endpoint {
 }
 
 func sockaddr(_ ep: Endpoint) -> sockaddr_in { sockaddr_in(ep) }
+
+// MARK: AF_XDP (libxdp and libbpf; each call returns its result or -errno)
+
+extension Sys {
+    /// socket(2) of AF_XDP, closed at once: 0 when this kernel has AF_XDP
+    /// sockets and we may open one, else -errno (EAFNOSUPPORT: no
+    /// CONFIG_XDP_SOCKETS; EPERM: no CAP_NET_RAW).
+    static func probeAFXDP() -> Int {
+        let r = retryEINTR { Int(Glibc.socket(WP_AF_XDP, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)) }
+        if r >= 0 { close(CInt(r)); return 0 }
+        return r
+    }
+
+    /// The AF_XDP TX kick: sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0). In copy
+    /// mode the kernel transmits up to 32 descriptors of the TX ring in this
+    /// call and returns -EAGAIN when more are left. Expected errnos: EAGAIN,
+    /// ENOBUFS, EBUSY, ENETDOWN. MSG_DONTWAIT is required: a blocking send on
+    /// an XSK fails with EOPNOTSUPP.
+    @inline(__always)
+    static func xskKickTX(_ fd: CInt) -> Int {
+        retryEINTR { Glibc.sendto(fd, nil, 0, WP_MSG_DONTWAIT, nil, 0) }
+    }
+
+    /// The AF_XDP RX kick: recvfrom(fd, NULL, 0, MSG_DONTWAIT, NULL, NULL),
+    /// which wakes the kernel to take frames from the fill ring (and busy
+    /// polls, where the socket has a NAPI id). Returns 0 or -errno.
+    @inline(__always)
+    static func xskKickRX(_ fd: CInt) -> Int {
+        retryEINTR { Glibc.recvfrom(fd, nil, 0, WP_MSG_DONTWAIT, nil, nil) }
+    }
+
+    /// poll(2) on one descriptor; returns the ready count (0 on timeout) or -errno.
+    @inline(__always)
+    static func poll(_ fd: CInt, events: Int16, timeoutMillis: CInt) -> Int {
+        var p = pollfd(fd: fd, events: events, revents: 0)
+        return retryEINTR { Int(Glibc.poll(&p, 1, timeoutMillis)) }
+    }
+
+    /// getsockopt(SOL_XDP, XDP_STATISTICS); nil if the kernel refuses.
+    static func xdpStatistics(_ fd: CInt) -> xdp_statistics? {
+        var s = xdp_statistics()
+        var len = socklen_t(MemoryLayout<xdp_statistics>.size)
+        let r = retryEINTR { Int(getsockopt(fd, WP_SOL_XDP, WP_XDP_STATISTICS, &s, &len)) }
+        return r < 0 ? nil : s
+    }
+
+    /// getsockopt(SOL_XDP, XDP_OPTIONS): whether the bound socket is zero-copy.
+    static func xdpIsZeroCopy(_ fd: CInt) -> Bool {
+        var o = xdp_options()
+        var len = socklen_t(MemoryLayout<xdp_options>.size)
+        let r = retryEINTR { Int(getsockopt(fd, WP_SOL_XDP, WP_XDP_OPTIONS, &o, &len)) }
+        return r >= 0 && o.flags & WP_XDP_OPTIONS_ZEROCOPY != 0
+    }
+
+    /// if_nametoindex(3) in the calling thread's network namespace; 0 if none.
+    static func interfaceIndex(_ name: String) -> UInt32 { if_nametoindex(name) }
+
+    /// SIOCGIFHWADDR; returns the MAC or -errno.
+    static func hardwareAddress(_ name: String) -> Result<MACAddress, PathError> {
+        var mac = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        let r = withUnsafeMutableBytes(of: &mac) { wp_if_hwaddr(name, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+        if r < 0 { return .failure(error("ioctl(SIOCGIFHWADDR, \(name))", -r)) }
+        return .success(withUnsafeBytes(of: &mac) { MACAddress(loadingFrom: $0.baseAddress!) })
+    }
+
+    /// SIOCGIFADDR; the interface's IPv4 address or -errno.
+    static func interfaceIPv4(_ name: String) -> Result<UInt32, PathError> {
+        var a: UInt32 = 0
+        let r = wp_if_ipv4(name, &a)
+        if r < 0 { return .failure(error("ioctl(SIOCGIFADDR, \(name))", -r, hint: "the interface has no IPv4 address; give one with --bind")) }
+        return .success(a)
+    }
+
+    /// ETHTOOL_GDRVINFO; the driver name, or nil.
+    static func interfaceDriver(_ name: String) -> String? {
+        var buf = [CChar](repeating: 0, count: 64)
+        guard wp_if_driver(name, &buf, buf.count) == 0 else { return nil }
+        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// xdp_program__open_file(3): opens (not loads) the program `section` of
+    /// an object file. Returns the program or -errno (libxdp returns error
+    /// pointers, decoded with libxdp_get_error).
+    static func xdpProgramOpen(_ path: String, section: String) -> (OpaquePointer?, Int) {
+        let p = xdp_program__open_file(path, section, nil)
+        let e = libxdp_get_error(UnsafeRawPointer(p))
+        guard e == 0, let p else { return (nil, e == 0 ? -Int(ENOMEM) : e) }
+        return (p, 0)
+    }
+
+    /// xdp_program__attach(3): loads the program if needed and attaches it to
+    /// `ifindex` in `mode`. Returns 0 or -errno.
+    static func xdpProgramAttach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) -> Int {
+        Int(xdp_program__attach(prog, ifindex, mode, 0))
+    }
+
+    /// xdp_program__detach(3). Returns 0 or -errno.
+    static func xdpProgramDetach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) -> Int {
+        Int(xdp_program__detach(prog, ifindex, mode, 0))
+    }
+
+    /// xdp_program__close(3): closes the program and its object's map fds.
+    static func xdpProgramClose(_ prog: OpaquePointer) { xdp_program__close(prog) }
+
+    /// xsk_umem__create(3): registers `size` bytes at `area` as a UMEM and
+    /// maps its fill and completion rings into `fill`/`comp`. Returns 0 or -errno.
+    static func xskUmemCreate(_ umem: UnsafeMutablePointer<OpaquePointer?>, _ area: UnsafeMutableRawPointer, _ size: Int,
+                              _ fill: UnsafeMutablePointer<xsk_ring_prod>, _ comp: UnsafeMutablePointer<xsk_ring_cons>,
+                              _ config: UnsafePointer<xsk_umem_config>) -> Int {
+        Int(xsk_umem__create(umem, area, UInt64(size), fill, comp, config))
+    }
+
+    /// xsk_umem__delete(3): unmaps the fill and completion rings and closes
+    /// the UMEM's fd. Returns 0, or -EBUSY while a socket still uses it.
+    static func xskUmemDelete(_ umem: OpaquePointer) -> Int { Int(xsk_umem__delete(umem)) }
+
+    /// xsk_socket__create(3): an AF_XDP socket bound to `ifname` queue
+    /// `queue` on `umem`, with its RX and TX rings mapped. Returns 0 or -errno
+    /// (EOPNOTSUPP for XDP_ZEROCOPY on a driver without it).
+    static func xskSocketCreate(_ xsk: UnsafeMutablePointer<OpaquePointer?>, _ ifname: String, _ queue: UInt32, _ umem: OpaquePointer,
+                                _ rx: UnsafeMutablePointer<xsk_ring_cons>, _ tx: UnsafeMutablePointer<xsk_ring_prod>,
+                                _ config: UnsafePointer<xsk_socket_config>) -> Int {
+        Int(xsk_socket__create(xsk, ifname, queue, umem, rx, tx, config))
+    }
+
+    /// xsk_socket__delete(3): unmaps the RX and TX rings and closes the socket
+    /// (which also removes it from any XSKMAP). Never retried, like close.
+    static func xskSocketDelete(_ xsk: OpaquePointer) { xsk_socket__delete(xsk) }
+
+    /// xsk_socket__update_xskmap(3): puts the socket in `mapFD` at its queue id.
+    static func xskUpdateMap(_ xsk: OpaquePointer, _ mapFD: CInt) -> Int { Int(xsk_socket__update_xskmap(xsk, mapFD)) }
+
+    /// bpf_map_lookup_elem(3) on a per-CPU array; `values` holds one u64 per
+    /// possible CPU. Returns 0 or -errno.
+    static func bpfLookupPerCPU(_ fd: CInt, key: UInt32, _ values: UnsafeMutablePointer<UInt64>) -> Int {
+        var k = key
+        // libbpf 1.x returns -errno itself.
+        return Int(bpf_map_lookup_elem(fd, &k, values))
+    }
+}

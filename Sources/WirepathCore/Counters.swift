@@ -78,6 +78,8 @@ public struct PathCounters: Sendable, Equatable {
     /// SQ poll thread, which had set IORING_SQ_NEED_WAKEUP and gone to sleep.
     public var sqpollWakeups: UInt64 = 0
     public var errnos = ErrnoTally()
+    /// xdp: kicks, the XDP program's verdicts and the socket's drops.
+    public var xdp = XDPCounters()
 
     public init() {}
 
@@ -104,6 +106,7 @@ public struct PathCounters: Sendable, Equatable {
         d.waitCalls = waitCalls &- start.waitCalls
         d.multishotRearms = multishotRearms &- start.multishotRearms
         d.sqpollWakeups = sqpollWakeups &- start.sqpollWakeups
+        d.xdp = xdp.since(start.xdp)
         var e = ErrnoTally()
         for k in ExpectedErrno.allCases {
             e.addMany(k, errnos[k] &- start.errnos[k])

@@ -40,7 +40,7 @@ public enum PathKind: String, CaseIterable, Codable, Sendable, CustomStringConve
     public var description: String { rawValue }
 
     /// The paths implemented in this build, in the order `compare` runs them.
-    public static let implemented: [PathKind] = [.socket, .mmsg, .uring]
+    public static let implemented: [PathKind] = [.socket, .mmsg, .uring, .xdp]
 
     public static func parse(_ text: String) throws(ConfigError) -> PathKind {
         guard let kind = PathKind(rawValue: text.lowercased()) else {
@@ -78,6 +78,8 @@ public struct PathInfo: Codable, Sendable, Equatable {
     public var preferBusyPoll: Bool = false
     /// Human-readable notes: fallbacks, modes in effect, limits.
     public var notes: [String] = []
+    /// xdp: the modes in effect and why, busy-poll's state.
+    public var xdp: XDPRunInfo?
     public init() {}
 }
 

@@ -29,6 +29,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// Buffers in the uring path's provided-buffer ring (a power of two; the
     /// kernel takes at most 32768). Other paths ignore it.
     public var uringBuffers: Int
+    /// The xdp path's settings (`with(xdp:interface:)` validates them).
+    /// Other paths ignore them.
+    public var xdp = XDPSettings()
     /// uring: `IORING_SETUP_SQPOLL` with this `sq_thread_idle` in ms; nil
     /// leaves SQPOLL off. A kernel thread polls the submission queue, so
     /// submitting costs no syscall while it is awake; it spins for this long

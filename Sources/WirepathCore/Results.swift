@@ -154,6 +154,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     public var uringBuffers: Int?
     /// uring: SQPOLL's `sq_thread_idle` in ms when SQPOLL is on, else nil.
     public var uringSQPollIdleMillis: Int?
+    /// xdp: the bind and attach modes in effect, why it fell back, busy-poll's state.
+    public var xdp: XDPRunInfo?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)

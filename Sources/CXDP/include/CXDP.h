@@ -1,0 +1,76 @@
+// CXDP: libxdp (AF_XDP sockets, XDP program loading) and libbpf for Swift,
+// plus the few pieces Swift cannot import. Links -lxdp -lbpf.
+//
+// Never include libpcap here: <pcap/bpf.h> and <linux/bpf.h> both define
+// struct bpf_insn.
+//
+// The xsk.h ring helpers (xsk_ring_prod__reserve/submit/needs_wakeup,
+// xsk_ring_cons__peek/release, the descriptor accessors) import into Swift
+// as they are and are called directly from XDPPath.swift. (They are
+// `inline` in the header, and libxdp 1.3 also exports each one, so a call
+// the compiler chooses not to inline still links.)
+#ifndef CXDP_H
+#define CXDP_H
+
+// Order matters: as in CLiburing, the glibc headers that Swift's Glibc module
+// also reaches come first, so the library headers below see glibc's
+// definitions instead of redeclaring them. <xdp/xsk.h> needs <bpf/libbpf.h>
+// and <linux/if_xdp.h>, which it includes itself; <xdp/libxdp.h> brings
+// <linux/bpf.h> and <bpf/bpf.h>.
+#include <sys/types.h>
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <poll.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <bpf/libbpf.h>
+#include <bpf/bpf.h>
+#include <xdp/xsk.h>
+#include <xdp/libxdp.h>
+
+// The layout and names shared with the XDP program (bpf/xsk_redirect.bpf.c).
+// The header lives in bpf/, beside the programs, and is included from there
+// by relative path, so there is exactly one copy.
+#include "../../../bpf/wirepath_xdp.h"
+
+// Constants that are macros Swift does not import (a function-like form, an
+// enum-based expression) or that older libc headers lack.
+static const int WP_AF_XDP = 44;
+static const int WP_SOL_XDP = 283;
+static const unsigned short WP_XDP_COPY = XDP_COPY;
+static const unsigned short WP_XDP_ZEROCOPY = XDP_ZEROCOPY;
+static const unsigned short WP_XDP_USE_NEED_WAKEUP = XDP_USE_NEED_WAKEUP;
+static const unsigned WP_XSK_INHIBIT_PROG_LOAD = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+static const int WP_XDP_STATISTICS = XDP_STATISTICS;
+static const int WP_XDP_OPTIONS = XDP_OPTIONS;
+static const unsigned WP_XDP_OPTIONS_ZEROCOPY = XDP_OPTIONS_ZEROCOPY;
+
+/// Sends libxdp's and libbpf's log output, which they print to stderr by
+/// default, into a per-thread buffer instead: a failure's reason is kept
+/// (see wp_xdp_log_take) and nothing spams the report. Process-wide and
+/// idempotent. Why C: the callbacks are printf-style with a va_list, and the
+/// buffer is thread-local (the client and the reflector load programs at the
+/// same time on two threads).
+void wp_xdp_log_capture(void);
+
+/// Copies the warnings and errors libxdp/libbpf logged on this thread since
+/// the last call (newest kept when they overflow) into `buf` as one
+/// NUL-terminated string, clears them, and returns the length.
+size_t wp_xdp_log_take(char *buf, size_t cap);
+
+/// SIOCGIFHWADDR on `ifname` in the calling thread's network namespace.
+/// Writes 6 bytes to `mac`; returns 0 or -errno. ioctl(2) is variadic, which
+/// Swift cannot call.
+int wp_if_hwaddr(const char *ifname, unsigned char mac[6]);
+
+/// SIOCGIFADDR: the interface's primary IPv4 address in host byte order in
+/// `*addr`; returns 0 or -errno (EADDRNOTAVAIL: none).
+int wp_if_ipv4(const char *ifname, uint32_t *addr);
+
+/// SIOCETHTOOL ETHTOOL_GDRVINFO: the driver's name ("veth") into `buf`;
+/// returns 0 or -errno.
+int wp_if_driver(const char *ifname, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,145 @@
+// The C side of CXDP: libxdp/libbpf log capture and one ioctl (see CXDP.h).
+#include "CXDP.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
+
+#define WP_LOG_CAP 2048
+
+static __thread char wp_log[WP_LOG_CAP];
+static __thread size_t wp_log_len;
+
+static void wp_log_append(const char *fmt, va_list ap)
+{
+	char line[512];
+	int n = vsnprintf(line, sizeof(line), fmt, ap);
+
+	if (n <= 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (wp_log_len + (size_t)n >= WP_LOG_CAP) {
+		/* Keep the newest lines: a failure's reason is logged last. */
+		size_t drop = wp_log_len + (size_t)n - WP_LOG_CAP + 1;
+		if (drop > wp_log_len)
+			drop = wp_log_len;
+		memmove(wp_log, wp_log + drop, wp_log_len - drop);
+		wp_log_len -= drop;
+	}
+	memcpy(wp_log + wp_log_len, line, (size_t)n);
+	wp_log_len += (size_t)n;
+	wp_log[wp_log_len] = 0;
+}
+
+static int wp_libxdp_print(enum libxdp_print_level level, const char *fmt, va_list ap)
+{
+	/* Debug chatter (every fd duplication) is dropped; warnings and info
+	 * (for example "Falling back to loading single prog") are kept. */
+	if (level == LIBXDP_DEBUG)
+		return 0;
+	wp_log_append(fmt, ap);
+	return 0;
+}
+
+static int wp_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level != LIBBPF_WARN)
+		return 0;
+	wp_log_append(fmt, ap);
+	return 0;
+}
+
+static void wp_install(void)
+{
+	libxdp_set_print(wp_libxdp_print);
+	libbpf_set_print(wp_libbpf_print);
+}
+
+void wp_xdp_log_capture(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, wp_install);
+}
+
+size_t wp_xdp_log_take(char *buf, size_t cap)
+{
+	size_t n = wp_log_len < cap ? wp_log_len : cap - 1;
+
+	if (cap == 0)
+		return 0;
+	memcpy(buf, wp_log + (wp_log_len - n), n);
+	buf[n] = 0;
+	wp_log_len = 0;
+	wp_log[0] = 0;
+	return n;
+}
+
+int wp_if_hwaddr(const char *ifname, unsigned char mac[6])
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		err = -errno;
+	else
+		memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+	close(fd);
+	return err;
+}
+
+int wp_if_ipv4(const char *ifname, uint32_t *addr)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_addr.sa_family = AF_INET;
+	if (ioctl(fd, SIOCGIFADDR, &ifr) < 0)
+		err = -errno;
+	else
+		*addr = ntohl(((struct sockaddr_in *)&ifr.ifr_addr)->sin_addr.s_addr);
+	close(fd);
+	return err;
+}
+
+int wp_if_driver(const char *ifname, char *buf, size_t cap)
+{
+	struct ethtool_drvinfo info;
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int err = 0;
+
+	if (fd < 0)
+		return -errno;
+	memset(&info, 0, sizeof(info));
+	memset(&ifr, 0, sizeof(ifr));
+	info.cmd = ETHTOOL_GDRVINFO;
+	strncpy(ifr.ifr_name, ifname, IFNAMSIZ - 1);
+	ifr.ifr_data = (void *)&info;
+	if (ioctl(fd, SIOCETHTOOL, &ifr) < 0) {
+		err = -errno;
+	} else if (cap > 0) {
+		strncpy(buf, info.driver, cap - 1);
+		buf[cap - 1] = 0;
+	}
+	close(fd);
+	return err;
+}

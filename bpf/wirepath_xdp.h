@@ -1,0 +1,51 @@
+/* wirepath_xdp.h: what the XDP programs in bpf/ and Wirepath's Swift code
+ * (through the CXDP module, Sources/CXDP/include/CXDP.h) both need to agree
+ * on: program and map names, the counter indices and the configuration
+ * layout. It is the one copy: the .bpf.c files include it from here, and
+ * CXDP.h includes it by relative path, so the two sides cannot drift.
+ *
+ * Only <linux/types.h> is included, so this compiles both for the BPF
+ * target (clang -target bpf) and for the host. */
+#ifndef WIREPATH_XDP_H
+#define WIREPATH_XDP_H
+
+#include <linux/types.h>
+
+/* The program's function name (its ELF symbol) in xsk_redirect.bpf.o. */
+#define WP_XDP_PROGRAM_NAME "wp_xsk_redirect"
+/* The XSKMAP, keyed by RX queue index; xsk_socket__update_xskmap puts the
+ * socket at the index of the queue it is bound to. */
+#define WP_XDP_XSKMAP_NAME "wp_xsks"
+#define WP_XDP_MAX_QUEUES 256
+/* The per-CPU counter array, indexed by enum wp_xdp_counter. */
+#define WP_XDP_COUNTERS_NAME "wp_counters"
+/* The object file the Makefile builds (`make bpf`). */
+#define WP_XDP_OBJECT_FILE "xsk_redirect.bpf.o"
+
+enum wp_xdp_counter {
+	/* Test-flow packets handed to the AF_XDP socket (bpf_redirect_map
+	 * returned XDP_REDIRECT). The path's own received count must match. */
+	WP_XDP_REDIRECTED = 0,
+	/* Packets not of the test flow (ARP, ICMP, other ports and addresses,
+	 * IP fragments), passed to the kernel stack. */
+	WP_XDP_PASSED = 1,
+	/* Test-flow packets passed because no socket sat at the map slot of
+	 * their queue, or they came in on another queue than the bound one. */
+	WP_XDP_PASSED_NO_SOCKET = 2,
+	WP_XDP_COUNTER_COUNT = 3,
+};
+
+/* The test flow, set in the program's .rodata (a `const volatile` global)
+ * before the object is loaded, so the verifier sees constants. Addresses
+ * and ports are in network byte order, as they appear in the packet. */
+struct wp_xdp_config {
+	/* Destination IPv4 address to match; 0 matches any. */
+	__u32 dst_addr;
+	/* Destination UDP port to match (never 0). */
+	__u16 dst_port;
+	__u16 reserved;
+	/* The RX queue the socket is bound to; other queues pass. */
+	__u32 queue_id;
+};
+
+#endif

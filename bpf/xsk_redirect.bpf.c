@@ -1,0 +1,83 @@
+// SPDX-License-Identifier: GPL-2.0
+/* xsk_redirect: hands the test flow to Wirepath's AF_XDP socket and
+ * everything else to the kernel.
+ *
+ * A packet is redirected to the XSKMAP slot of its RX queue only when it is
+ * IPv4/UDP to the configured destination port (and address, if one is set),
+ * is not a fragment, and came in on the bound queue. Everything else (ARP,
+ * ICMP, other ports, IPv6) gets XDP_PASS, so the interface keeps working
+ * while the program is attached. Each verdict is counted in a per-CPU array
+ * that Wirepath reads and reports next to the packets its rings received.
+ *
+ * Layout and names: wirepath_xdp.h, shared with the Swift side. */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/udp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "wirepath_xdp.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_XSKMAP);
+	__uint(max_entries, WP_XDP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u32);
+} wp_xsks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_XDP_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} wp_counters SEC(".maps");
+
+/* Filled in by Wirepath before load (see struct wp_xdp_config). */
+const volatile struct wp_xdp_config wp_config = {};
+
+static __always_inline int verdict(__u32 counter, int action)
+{
+	__u64 *n = bpf_map_lookup_elem(&wp_counters, &counter);
+
+	if (n)
+		*n += 1; /* per-CPU: no atomic needed */
+	return action;
+}
+
+SEC("xdp")
+int wp_xsk_redirect(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+	struct iphdr *ip;
+	struct udphdr *udp;
+	__u32 ihl;
+
+	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	ip = (void *)(eth + 1);
+	if ((void *)(ip + 1) > end || ip->version != 4 || ip->protocol != IPPROTO_UDP)
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	/* Fragments (MF set or an offset) go to the kernel, which reassembles. */
+	if (ip->frag_off & bpf_htons(0x3fff))
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	if (wp_config.dst_addr && ip->daddr != wp_config.dst_addr)
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	ihl = ip->ihl * 4;
+	if (ihl < sizeof(*ip))
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	udp = (void *)ip + ihl;
+	if ((void *)(udp + 1) > end || udp->dest != wp_config.dst_port)
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	if (ctx->rx_queue_index != wp_config.queue_id)
+		return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);
+	/* The XDP_PASS flag (Linux 5.3+): with no socket at this slot the
+	 * helper returns XDP_PASS instead of dropping the packet. */
+	if (bpf_redirect_map(&wp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
+		return verdict(WP_XDP_REDIRECTED, XDP_REDIRECT);
+	return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);
+}
+
+char _license[] SEC("license") = "GPL";
