@@ -161,6 +161,8 @@ extension Reflector where P: ~Copyable {
                 report.waitCalls = c.waitCalls
                 report.multishotRearms = c.multishotRearms
                 report.sqpollWakeups = c.sqpollWakeups
+                report.zcCopied = c.zcCopied
+                report.zcZeroCopy = c.zcZeroCopy
                 report.errnos = c.errnos.byName
                 report.floodUnique = tracker.unique
                 report.floodDuplicates = tracker.duplicates

@@ -107,6 +107,8 @@ public struct RunRequest: Sendable {
     public var uringBuffers = PathConfig.defaultUringBuffers
     /// uring: SQPOLL with this `sq_thread_idle` (ms); nil leaves it off.
     public var uringSQPollIdleMillis: Int?
+    /// uring: send_zc from owned slots.
+    public var uringZeroCopy = false
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -135,6 +137,7 @@ extension PathOptionsRecord {
         if path == .uring {
             uringBuffers = r.uringBuffers
             uringSQPollIdleMillis = r.uringSQPollIdleMillis
+            uringZeroCopy = r.uringZeroCopy
         }
     }
 }
@@ -180,7 +183,8 @@ public enum Runner {
                        interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
-                                 uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis)
+                                 uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
+                                 uringZeroCopy: r.uringZeroCopy)
         c.preferBusyPoll = r.preferBusyPoll
         if kind == .xdp {
             var x = r.xdp

@@ -261,6 +261,15 @@ enum Sys {
         retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) })
     }
 
+    /// Whether the ring's kernel supports `op`: io_uring_get_probe_ring(3)
+    /// (IORING_REGISTER_PROBE, Linux 5.6+) and io_uring_opcode_supported(3).
+    /// nil when the kernel cannot be asked. Allocates (the probe): setup only.
+    static func uringOpcodeSupported(_ ring: UnsafeMutablePointer<io_uring>, _ op: io_uring_op) -> Bool? {
+        guard let probe = io_uring_get_probe_ring(ring) else { return nil }
+        defer { io_uring_free_probe(probe) }
+        return io_uring_opcode_supported(probe, Int32(op.rawValue)) != 0
+    }
+
     /// Publishes the queued SQEs to an SQPOLL ring's kernel thread and wakes
     /// the thread only if it has gone to sleep (`wp_io_uring_sqpoll_submit`:
     /// io_uring_enter(2) with IORING_ENTER_SQ_WAKEUP when the kernel has set

@@ -33,13 +33,17 @@ import Glibc
 /// set up without it and `info.notes` says so. `CostMeter` finds the poll
 /// thread and charges its CPU to this end.
 ///
-/// Owned send buffers (SQPOLL): with SQPOLL a send is issued by the kernel
-/// thread at some later moment, not inside the caller's `send`, so the
-/// caller's slot cannot be handed to the kernel. `send` copies each payload
+/// Owned send buffers (SQPOLL, send_zc): with SQPOLL a send is issued by the
+/// kernel thread at some later moment, not inside the caller's `send`, and
+/// with send_zc the kernel reads the pages until it says otherwise; either
+/// way the caller's slot cannot be handed to the kernel. `send` copies each payload
 /// into one of the ring's own send slots (allocated once, at setup), each
 /// with its own msghdr, iovec and address, and a slot is reused only after
 /// the kernel has posted every completion its send will post: sends here do
-/// not set IOSQE_CQE_SKIP_SUCCESS, so each one posts exactly one CQE. Free
+/// not set IOSQE_CQE_SKIP_SUCCESS, so a sendmsg posts one CQE, and a
+/// sendmsg_zc posts its result and then, if that CQE has IORING_CQE_F_MORE,
+/// a notification (IORING_CQE_F_NOTIF) once the kernel no longer needs the
+/// pages: the slot waits for both, in whichever order they come. Free
 /// slots are a stack; a full set of slots in flight is a short send (the
 /// caller retries), after one bounded wait for completions in `block` and
 /// `epoll` modes. These sends also drop MSG_DONTWAIT: a full socket buffer
@@ -49,6 +53,12 @@ import Glibc
 /// asks for one CQE more than the send completions still due, so that the
 /// completion of the send that went before it does not end the wait early
 /// (one io_uring_enter per round trip in `block`, as without SQPOLL).
+///
+/// send_zc (`config.uringZeroCopy`): IORING_OP_SENDMSG_ZC (Linux 6.1+) with
+/// IORING_SEND_ZC_REPORT_USAGE (6.2+), so each notification says whether the
+/// kernel copied the data anyway (`zcCopied`) or sent from the slot's pages
+/// (`zcZeroCopy`). Over veth and loopback it always copies: the receiving
+/// socket cannot keep the sender's pages.
 ///
 /// Counters: `rxCalls`, `txCalls` and `waitCalls` count the io_uring_enter
 /// calls this path makes (receive-side enters, submits of sends, waits);
@@ -68,7 +78,7 @@ public struct UringPath: PacketPath, ~Copyable {
     static let sendTag: UInt64 = 2
     static let cancelTag: UInt64 = 3
     static let nopTag: UInt64 = 4
-    /// A send from an owned slot (SQPOLL): the slot index is in bits 0-31.
+    /// A send from an owned slot (SQPOLL, send_zc): the slot index is in bits 0-31.
     static let ownedSendTag: UInt64 = 5
     static let bufferGroup: UInt16 = 0
     /// The socket's index in the ring's fixed-file table.
@@ -216,13 +226,27 @@ public struct UringPath: PacketPath, ~Copyable {
                     chunkFailures += 1
                 }
             case Self.ownedSendTag:
+                let slot = Int(truncatingIfNeeded: cqe.user_data & 0xFFFF_FFFF)
+                if cqe.flags & IORING_CQE_F_NOTIF != 0 {
+                    // send_zc's notification: the pages are free. Its `res`
+                    // is the usage report, not an errno.
+                    if UInt32(bitPattern: cqe.res) & WP_IORING_NOTIF_USAGE_ZC_COPIED != 0 {
+                        counters.zcCopied &+= 1
+                    } else {
+                        counters.zcZeroCopy &+= 1
+                    }
+                    settleOwnedSend(slot: slot, cqes: 1)
+                    break
+                }
                 if cqe.res < 0 {
                     // Sent as far as the caller knows: counted here, and lost.
-                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg (owned slot)") } catch {
-                        failure = failure ?? error
+                    do throws(PathError) { try classify(Int(cqe.res), &counters, ring.zeroCopy ? "io_uring sendmsg_zc" : "io_uring sendmsg (owned slot)") } catch {
+                        failure = failure ?? (ring.zeroCopy ? Self.zeroCopyError(error) : error)
                     }
                 }
-                settleOwnedSend(slot: Int(truncatingIfNeeded: cqe.user_data & 0xFFFF_FFFF), cqes: 1)
+                // A send_zc result without F_MORE has no notification coming:
+                // it settles both of the slot's completions.
+                settleOwnedSend(slot: slot, cqes: ring.zeroCopy && cqe.flags & IORING_CQE_F_MORE == 0 ? 2 : 1)
             default:
                 break // a cancel or a NOP: nothing to do
             }
@@ -322,6 +346,16 @@ public struct UringPath: PacketPath, ~Copyable {
         rearmQueued = true
     }
 
+    static func zeroCopyError(_ e: PathError) -> PathError {
+        var e = e
+        switch e.errno {
+        case EINVAL: e.hint = "sendmsg_zc with IORING_SEND_ZC_REPORT_USAGE needs Linux 6.2+; run without --uring-zc"
+        case EOPNOTSUPP: e.hint = "this socket does not take zero-copy sends (SOCK_SUPPORT_ZC; UDP has it since Linux 6.0); run without --uring-zc"
+        default: break
+        }
+        return e
+    }
+
     static func receiveError(_ e: PathError) -> PathError {
         var e = e
         if e.errno == EINVAL { e.hint = "multishot recvmsg with a buffer ring needs Linux 6.0+" }
@@ -389,8 +423,9 @@ public struct UringPath: PacketPath, ~Copyable {
         return done
     }
 
-    /// Sends from the ring's own slots (SQPOLL; see the type's notes): copies
-    /// each payload into a free slot, queues one sendmsg SQE per packet and
+    /// Sends from the ring's own slots (SQPOLL, send_zc; see the type's
+    /// notes): copies each payload into a free slot, queues one sendmsg (or
+    /// sendmsg_zc) SQE per packet and
     /// hands them over with one submit (no syscall when an SQPOLL thread is
     /// awake). Returns how many were queued; fewer than `batch.count` when the
     /// slots are all in flight.
@@ -411,12 +446,19 @@ public struct UringPath: PacketPath, ~Copyable {
             ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
             // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
             // room rather than failing a send the caller counts as sent.
-            io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-            // No IOSQE_CQE_SKIP_SUCCESS: the completion is what frees the slot.
+            if ring.zeroCopy {
+                io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+                sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
+            } else {
+                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+            }
+            // No IOSQE_CQE_SKIP_SUCCESS: the completions are what free the slot.
             io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
             io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
-            ring.slotCQEsDue[slot] = 1
-            sendCQEsDue += 1
+            // send_zc: the result, then (normally) the notification.
+            let due = ring.zeroCopy ? 2 : 1
+            ring.slotCQEsDue[slot] = UInt8(due)
+            sendCQEsDue += due
             bytes &+= UInt64(length)
             queued += 1
         }
@@ -527,7 +569,9 @@ public struct UringPath: PacketPath, ~Copyable {
         let sendSQEFlags: UInt32
         /// SQPOLL is on: a kernel thread consumes the SQ.
         let sqpoll: Bool
-        /// Sends go from the slots below, not from the caller's batch (SQPOLL).
+        /// Sends are send_zc (IORING_OP_SENDMSG_ZC).
+        let zeroCopy: Bool
+        /// Sends go from the slots below, not from the caller's batch (SQPOLL, send_zc).
         let ownedSends: Bool
         /// The owned send slots (0 when sends use the caller's batch): a
         /// payload buffer of `slotStride` bytes, a msghdr, an iovec and an
@@ -594,10 +638,12 @@ public struct UringPath: PacketPath, ~Copyable {
                 (sendSQEs + i).initialize(to: nil)
                 (sendFailed + i).initialize(to: false)
             }
-            // Owned send slots (SQPOLL): four batches in flight, so that the
-            // caller fills slots while the kernel thread sends earlier ones.
+            // Owned send slots (SQPOLL, send_zc): four batches in flight, so
+            // that the caller fills slots while the kernel sends earlier ones
+            // (or holds their pages until the notification).
             sqpoll = config.uringSQPollIdleMillis != nil
-            ownedSends = sqpoll
+            zeroCopy = config.uringZeroCopy
+            ownedSends = sqpoll || zeroCopy
             slotCount = ownedSends ? min(max(4 * config.batchSize, 16), 4096) : 0
             // Any payload the path may be asked to send: up to one MTU's UDP
             // payload, or a control message, cache-line rounded.
@@ -630,7 +676,8 @@ public struct UringPath: PacketPath, ~Copyable {
             // buffer (a receive CQE keeps its buffer until delivered) plus a
             // chunk's failed sends, so it cannot overflow between two harvests.
             // Owned sends: one SQE per slot in flight, which the kernel may
-            // not have consumed yet, each posting one CQE.
+            // not have consumed yet, each posting one CQE (two with send_zc,
+            // which the CQ's 2 * sqEntries covers).
             let sqEntries = UringPath.powerOfTwo(atLeast: max(sendCapacity, slotCount) + 2)
             let cqEntries = UringPath.powerOfTwo(atLeast: bufCount + 2 * sqEntries)
             bufRingBytes = UringPath.roundToPage(bufCount * MemoryLayout<io_uring_buf>.size)
@@ -649,6 +696,14 @@ public struct UringPath: PacketPath, ~Copyable {
                 acquired.ring = true
                 if let ringNote { notes.append(ringNote) }
                 if let idle = config.uringSQPollIdleMillis { notes.append(Ring.sqpollNote(idleMillis: idle)) }
+                if zeroCopy {
+                    // Ask before the first send rather than fail on its CQE.
+                    if Sys.uringOpcodeSupported(uring, IORING_OP_SENDMSG_ZC) == false {
+                        throw PathError(operation: "io_uring probe(IORING_OP_SENDMSG_ZC)", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
+                                        hint: "this kernel has no sendmsg_zc (Linux 6.1+; usage reports 6.2+); run without --uring-zc")
+                    }
+                    notes.append("send_zc: IORING_OP_SENDMSG_ZC with IORING_SEND_ZC_REPORT_USAGE from \(slotCount) owned slots, each reused after the kernel's notification; each notification says whether the kernel copied anyway (over veth and loopback it does)")
+                }
                 let features = uring.pointee.features
                 guard features & IORING_FEAT_EXT_ARG != 0 else {
                     throw PathError(operation: "io_uring setup", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
@@ -695,7 +750,7 @@ public struct UringPath: PacketPath, ~Copyable {
                 let s = Sys.uringSubmit(uring)
                 if s < 0 { throw Sys.error("io_uring_submit(recvmsg multishot)", Int32(-s)) }
                 let mode = sqpoll ? "SQPOLL" : deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"
-                let sends = ownedSends ? "sends from \(slotCount) owned slots, each posting a CQE"
+                let sends = ownedSends ? "\(zeroCopy ? "sendmsg_zc" : "sendmsg") from \(slotCount) owned slots, each posting \(zeroCopy ? "a CQE and a notification" : "a CQE")"
                     : "sends \(skip ? "with CQE_SKIP_SUCCESS" : "posting CQEs")"
                 notes.append("io_uring: \(mode), \(bufCount) buffers of \(bufStride) B, socket as fixed file, \(sends)")
             } catch {
@@ -738,9 +793,11 @@ public struct UringPath: PacketPath, ~Copyable {
         }
 
         /// Waits, a few ticks at most, until the kernel has posted the `due`
-        /// completions of the owned sends still in flight, so that it reads
-        /// no slot after the slots are freed. Other CQEs are dropped: the
-        /// path is closing.
+        /// completions of the owned sends still in flight (send_zc: results
+        /// and notifications), so that it reads no slot after the slots are
+        /// freed. Other CQEs are dropped: the path is closing. A send_zc
+        /// result without F_MORE has no notification behind it, which the
+        /// count allows for.
         func drainSends(_ due: Int) {
             var due = due
             var scratch: UnsafeMutablePointer<io_uring_cqe>?
@@ -750,7 +807,10 @@ public struct UringPath: PacketPath, ~Copyable {
                 let r = Sys.uringSubmitAndWait(uring, 1, tick)
                 if r < 0 && r != -Int(ETIME) { return }
                 while wp_io_uring_peek_cqes(uring, &scratch, 1) == 1, let cqe = scratch?.pointee {
-                    if cqe.user_data >> UringPath.tagShift == UringPath.ownedSendTag { due -= 1 }
+                    if cqe.user_data >> UringPath.tagShift == UringPath.ownedSendTag {
+                        let last = zeroCopy && cqe.flags & (IORING_CQE_F_MORE | IORING_CQE_F_NOTIF) == 0
+                        due -= last ? 2 : 1
+                    }
                     io_uring_cq_advance(uring, 1)
                 }
             }

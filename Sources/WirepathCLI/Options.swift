@@ -26,6 +26,9 @@ struct PathTuning: ParsableArguments {
         valueName: "idle-ms"))
     var uringSQPoll: Int?
 
+    @Flag(name: .customLong("uring-zc"), help: "uring path: send with IORING_OP_SENDMSG_ZC (Linux 6.1+, usage reports 6.2+) and report whether the kernel copied anyway (on veth and loopback it does). Each buffer is reused only after the kernel's notification.")
+    var uringZeroCopy = false
+
     func waitMode() throws -> WaitMode {
         do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
     }
@@ -35,7 +38,7 @@ struct PathTuning: ParsableArguments {
         do {
             var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
                                              wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
-                                             uringSQPollIdleMillis: uringSQPoll)
+                                             uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy)
             c.preferBusyPoll = preferBusyPoll
             return c
         } catch {
@@ -54,6 +57,7 @@ struct PathTuning: ParsableArguments {
         r.preferBusyPoll = preferBusyPoll
         r.uringBuffers = uringBuffers
         r.uringSQPollIdleMillis = uringSQPoll
+        r.uringZeroCopy = uringZeroCopy
     }
 }
 

@@ -38,6 +38,10 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// after its last work before it sleeps and must be woken. SQPOLL
     /// excludes `DEFER_TASKRUN`. Other paths ignore it.
     public var uringSQPollIdleMillis: Int?
+    /// uring: send with `IORING_OP_SENDMSG_ZC` (Linux 6.1+; usage reports
+    /// 6.2+) from ring-owned slots, each reused after the kernel's
+    /// notification that it let go of the pages. Other paths ignore it.
+    public var uringZeroCopy = false
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024
@@ -63,7 +67,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
         mtu: Int = 1500,
         waitTickMillis: Int = 10,
         uringBuffers: Int = defaultUringBuffers,
-        uringSQPollIdleMillis: Int? = nil
+        uringSQPollIdleMillis: Int? = nil,
+        uringZeroCopy: Bool = false
     ) throws(ConfigError) -> PathConfig {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
@@ -96,6 +101,7 @@ public struct PathConfig: Sendable, Codable, Equatable {
             path: path, local: local, peer: peer, interface: interface,
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,
             busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
-            uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis)
+            uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis,
+            uringZeroCopy: uringZeroCopy)
     }
 }

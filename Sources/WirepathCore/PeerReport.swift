@@ -28,6 +28,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var multishotRearms: UInt64 = 0
     /// uring with SQPOLL: enters made only to wake the SQ poll thread.
     public var sqpollWakeups: UInt64 = 0
+    /// uring with send_zc: notifications that said copied / zero-copy.
+    public var zcCopied: UInt64 = 0
+    public var zcZeroCopy: UInt64 = 0
 
     public init(path: PathKind) { self.path = path }
 
@@ -36,8 +39,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     static let baseFieldCount = 18 + 7 + ExpectedErrno.allCases.count
     /// New fields go at the end so that every older field keeps its position:
     /// multishot re-arms; then the kernel thread's CPU ns (`UInt64.max`: no
-    /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL wakeups.
-    static let fieldCount = baseFieldCount + 4
+    /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL
+    /// wakeups; then the send_zc notifications, copied and zero-copy.
+    static let fieldCount = baseFieldCount + 6
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -58,6 +62,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(cost?.kernelThreadNs ?? .max)
         f.append(cost?.extraThreads.first.flatMap(Self.sqpollThreadNumber) ?? 0)
         f.append(sqpollWakeups)
+        f.append(zcCopied)
+        f.append(zcZeroCopy)
         return f
     }
 
@@ -82,6 +88,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
             r.cost?.extraThreads = ["iou-sqp-\(f[baseFieldCount + 2])"]
         }
         if f.count > baseFieldCount + 3 { r.sqpollWakeups = f[baseFieldCount + 3] }
+        if f.count > baseFieldCount + 5 { r.zcCopied = f[baseFieldCount + 4]; r.zcZeroCopy = f[baseFieldCount + 5] }
         return r
     }
 

@@ -16,6 +16,10 @@ public struct EndReport: Codable, Sendable, Equatable {
     public var multishotRearms: UInt64
     /// uring with SQPOLL: enters made only to wake the SQ poll thread.
     public var sqpollWakeups: UInt64 = 0
+    /// uring with send_zc: notifications that said the kernel copied the
+    /// data anyway, and those that said it did not.
+    public var zcCopied: UInt64 = 0
+    public var zcZeroCopy: UInt64 = 0
 
     public init(role: String, cost: PerPacketCost?, counters c: PathCounters, napiID: UInt32) {
         self.role = role
@@ -28,6 +32,8 @@ public struct EndReport: Codable, Sendable, Equatable {
         errnos = c.errnos.byName
         multishotRearms = c.multishotRearms
         sqpollWakeups = c.sqpollWakeups
+        zcCopied = c.zcCopied
+        zcZeroCopy = c.zcZeroCopy
     }
 
     /// The reflector's end: CPU from its main window, syscalls from its
@@ -43,6 +49,8 @@ public struct EndReport: Codable, Sendable, Equatable {
         errnos = r.errnos
         multishotRearms = r.multishotRearms
         sqpollWakeups = r.sqpollWakeups
+        zcCopied = r.zcCopied
+        zcZeroCopy = r.zcZeroCopy
     }
 }
 
@@ -156,12 +164,15 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     public var uringSQPollIdleMillis: Int?
     /// xdp: the bind and attach modes in effect, why it fell back, busy-poll's state.
     public var xdp: XDPRunInfo?
+    /// uring: whether sends were send_zc (`--uring-zc`); nil for the other paths.
+    public var uringZeroCopy: Bool?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
         if c.path == .uring {
             uringBuffers = c.uringBuffers
             uringSQPollIdleMillis = c.uringSQPollIdleMillis
+            uringZeroCopy = c.uringZeroCopy
         }
     }
 

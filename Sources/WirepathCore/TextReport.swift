@@ -114,6 +114,7 @@ public enum TextReport {
             }
             if let n = run.options.uringBuffers { parts.append("uring-buffers=\(n)") }
             if let idle = run.options.uringSQPollIdleMillis { parts.append("uring-sqpoll idle \(idle) ms (SQPOLL excludes DEFER_TASKRUN)") }
+            if run.options.uringZeroCopy == true { parts.append("uring-zc (sendmsg_zc)") }
             out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
             if let p = run.pingpong {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "
@@ -121,6 +122,10 @@ public enum TextReport {
                 out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
                 if run.options.uringSQPollIdleMillis != nil {
                     out += "  pingpong SQPOLL wakeups: client \(p.client.sqpollWakeups), reflector \(p.reflector.map { String($0.sqpollWakeups) } ?? "-")\n"
+                }
+                if run.options.uringZeroCopy == true {
+                    out += "  pingpong send_zc: client \(zeroCopyLine(p.client)); reflector \(p.reflector.map(zeroCopyLine) ?? "not reported")\n"
+                    out += zeroCopyVerdict([p.client] + (p.reflector.map { [$0] } ?? []))
                 }
             }
             if let f = run.flood {
@@ -135,10 +140,31 @@ public enum TextReport {
                     out += "; SQPOLL wakeups: sender \(f.sender.sqpollWakeups), receiver \(f.receiver.map { String($0.sqpollWakeups) } ?? "-")"
                 }
                 out += "\n  flood cost per packet: sender \(costLine(f.sender.cost)); receiver \(costLine(f.receiver?.cost))\n"
+                if run.options.uringZeroCopy == true {
+                    out += "  flood send_zc: sender \(zeroCopyLine(f.sender))\n"
+                    out += zeroCopyVerdict([f.sender])
+                }
             }
             for note in run.notes { out += "  note: \(note)\n" }
         }
         return out
+    }
+
+    /// What the send_zc notifications said: how often the kernel copied after all.
+    static func zeroCopyLine(_ e: EndReport) -> String {
+        let n = e.zcCopied + e.zcZeroCopy
+        guard n > 0 else { return "no notifications in the window" }
+        return "\(n) notifications: \(e.zcCopied) copied by the kernel, \(e.zcZeroCopy) zero-copy"
+    }
+
+    /// One line saying what the notifications of these ends add up to.
+    static func zeroCopyVerdict(_ ends: [EndReport]) -> String {
+        let copied = ends.reduce(0) { $0 + $1.zcCopied }, zero = ends.reduce(0) { $0 + $1.zcZeroCopy }
+        if copied + zero == 0 { return "" }
+        if zero == 0 {
+            return "  send_zc: the kernel copied every packet, so zero-copy saved nothing here: over veth or loopback the receiving socket cannot keep the sender's pages; it pays only with a NIC that transmits from user pages\n"
+        }
+        return "  send_zc: \(zero) of \(copied + zero) sends left from user pages without a copy\n"
     }
 
     static func costLine(_ c: PerPacketCost?) -> String {

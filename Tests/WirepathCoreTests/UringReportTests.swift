@@ -46,7 +46,7 @@ final class UringReportTests: XCTestCase {
         let f = r.encode()
         XCTAssertEqual(f.count, PeerReport.fieldCount)
         XCTAssertEqual(PeerReport.decode(f), r)
-        XCTAssertEqual(Array(f.suffix(3)), [700_000, 4242, 3])
+        XCTAssertEqual(Array(f.suffix(5)), [700_000, 4242, 3, 0, 0])
         // Each older length decodes, with what it lacks left out.
         for n in PeerReport.baseFieldCount..<f.count {
             let d = PeerReport.decode(Array(f.prefix(n)))
@@ -64,6 +64,33 @@ final class UringReportTests: XCTestCase {
         let end = EndReport(reflector: r, packets: 100)
         XCTAssertEqual(end.sqpollWakeups, 3)
         XCTAssertEqual(end.cost?.kernelThreadNsPerPacket, 7000)
+    }
+
+    /// send_zc's notification counts come from the reflector at the very end.
+    func testPeerReportCarriesZeroCopyNotifications() {
+        var r = PeerReport(path: .uring)
+        r.zcCopied = 40
+        r.zcZeroCopy = 2
+        let f = r.encode()
+        XCTAssertEqual(f.count, PeerReport.fieldCount)
+        XCTAssertEqual(Array(f.suffix(2)), [40, 2])
+        XCTAssertEqual(PeerReport.decode(f), r)
+        let older = PeerReport.decode(Array(f.dropLast(2)))
+        XCTAssertEqual(older?.zcCopied, 0)
+        XCTAssertEqual(older?.zcZeroCopy, 0)
+        let end = EndReport(reflector: r, packets: 42)
+        XCTAssertEqual(end.zcCopied, 40)
+        XCTAssertEqual(end.zcZeroCopy, 2)
+        var a = PathCounters(), b = PathCounters()
+        a.zcCopied = 5; b.zcCopied = 9; b.zcZeroCopy = 1
+        XCTAssertEqual(b.since(a).zcCopied, 4)
+        XCTAssertEqual(b.since(a).zcZeroCopy, 1)
+        XCTAssertEqual(TextReport.zeroCopyLine(end), "42 notifications: 40 copied by the kernel, 2 zero-copy")
+        XCTAssertEqual(TextReport.zeroCopyVerdict([end]), "  send_zc: 2 of 42 sends left from user pages without a copy\n")
+        var all = end
+        all.zcZeroCopy = 0
+        XCTAssertTrue(TextReport.zeroCopyVerdict([all]).contains("the kernel copied every packet"))
+        XCTAssertTrue(try PathConfig.validated(path: .uring, local: .any, uringZeroCopy: true).uringZeroCopy)
     }
 
     /// The kernel thread's CPU is part of the end's CPU, and the report says

@@ -9,12 +9,13 @@ import XCTest
 /// still show what each test checks.
 final class UringTests: XCTestCase {
     func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers,
-                 sqpollIdleMillis: Int? = nil) -> RunRequest {
+                 sqpollIdleMillis: Int? = nil, zeroCopy: Bool = false) -> RunRequest {
         var r = RunRequest(paths: [.uring], measurements: ms,
                            plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
         r.wait = wait
         r.uringBuffers = buffers
         r.uringSQPollIdleMillis = sqpollIdleMillis
+        r.uringZeroCopy = zeroCopy
         r.floodDurationNs = 1_000_000_000
         return r
     }
@@ -171,6 +172,34 @@ final class UringTests: XCTestCase {
         print("uring SQPOLL flood: \(f.sent) sent, \(f.received) received, sender \(String(format: "%.4f", spp)) syscalls/pkt + sqpoll thread \(String(format: "%.0f", tx.kernelThreadNsPerPacket ?? 0)) ns/pkt")
     }
 
+    /// send_zc: a short ping-pong with no loss, in which every send's
+    /// notification comes back and says whether the kernel copied. Over veth
+    /// it always does (the receiving socket cannot keep the sender's pages),
+    /// and the report says so.
+    func testZeroCopyPingPongCountsNotifications() throws {
+        try requireRoot()
+        let report = try Runner.run(request([.pingpong], count: 2000, zeroCopy: true))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let p = try XCTUnwrap(run.pingpong)
+        XCTAssertEqual(p.received, 2000)
+        XCTAssertEqual(p.lost, 0)
+        XCTAssertEqual(p.integrityFailures, 0)
+        XCTAssertEqual(run.options.uringZeroCopy, true)
+        XCTAssertTrue(run.notes.contains { $0.contains("IORING_SEND_ZC_REPORT_USAGE") }, "\(run.notes)")
+        let r = try XCTUnwrap(p.reflector)
+        for (end, e) in [("client", p.client), ("reflector", r)] {
+            let notifications = e.zcCopied + e.zcZeroCopy
+            // A blocking wait asks for the due send completions too, so every
+            // send of the window has its notification before the window ends.
+            XCTAssertEqual(Double(notifications), Double(e.txPackets), accuracy: 1, "\(end): one notification per send")
+            XCTAssertEqual(e.zcCopied, notifications, "\(end): veth copies every zero-copy send")
+            XCTAssertTrue(e.errnos.isEmpty, "\(end): \(e.errnos)")
+        }
+        XCTAssertTrue(TextReport.details(report).contains("the kernel copied every packet"))
+        noNamespacesLeft()
+    }
+
     /// The uring path and the socket path speak the same protocol: a uring
     /// client against a socket reflector, and a socket client against a
     /// uring reflector, each end on its own thread in its own namespace.
@@ -237,6 +266,17 @@ final class UringTests: XCTestCase {
                     var batch = PacketBatch(capacity: 4, slotSize: 1500)
                     XCTAssertEqual(try path.receive(into: &batch), 0, "nothing was sent")
                 }
+            }
+            // Owned send slots (SQPOLL, send_zc), dropped with sends in
+            // flight: deinit waits for their completions, then frees them.
+            let sink = Endpoint(address: topology.reflectorAddress.address, port: 9)
+            for (sqpoll, zc) in [(1000, false), (nil, true), (10, true)] as [(Int?, Bool)] {
+                var path = try UringPath(PathConfig.validated(path: .uring, local: local, uringSQPollIdleMillis: sqpoll, uringZeroCopy: zc))
+                XCTAssertEqual(fds(), fd0 + 2, "the socket and the ring")
+                var batch = PacketBatch(capacity: 8, slotSize: 64)
+                for i in 0..<8 { batch.setLength(i, 64); batch.setEndpoint(i, sink) }
+                batch.count = 8
+                XCTAssertEqual(try path.send(&batch), 8, "sqpoll \(String(describing: sqpoll)), zc \(zc)")
             }
             return (fd0, fds(), map0, maps())
         }

@@ -23,6 +23,20 @@ static const unsigned WP_IOSQE_IO_LINK = 1U << IOSQE_IO_LINK_BIT;
 static const unsigned WP_IOSQE_BUFFER_SELECT = 1U << IOSQE_BUFFER_SELECT_BIT;
 static const unsigned WP_IOSQE_CQE_SKIP_SUCCESS = 1U << IOSQE_CQE_SKIP_SUCCESS_BIT;
 
+// send_zc usage reports (Linux 6.2), newer than liburing 2.3's headers:
+// IORING_SEND_ZC_REPORT_USAGE goes in the SQE's ioprio; the notification CQE
+// (IORING_CQE_F_NOTIF) then carries IORING_NOTIF_USAGE_ZC_COPIED in `res`
+// when the kernel had to copy the data after all. Values from the kernel's
+// include/uapi/linux/io_uring.h.
+#ifndef IORING_SEND_ZC_REPORT_USAGE
+#define IORING_SEND_ZC_REPORT_USAGE (1U << 3)
+#endif
+#ifndef IORING_NOTIF_USAGE_ZC_COPIED
+#define IORING_NOTIF_USAGE_ZC_COPIED (1U << 31)
+#endif
+static const unsigned short WP_IORING_SEND_ZC_REPORT_USAGE = IORING_SEND_ZC_REPORT_USAGE;
+static const unsigned WP_IORING_NOTIF_USAGE_ZC_COPIED = IORING_NOTIF_USAGE_ZC_COPIED;
+
 /// Copies pointers to up to `max` ready CQEs, oldest first, into `cqes` and
 /// returns how many. Never enters the kernel and never advances the CQ: the
 /// caller processes the batch, then calls io_uring_cq_advance once.
