@@ -162,7 +162,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
 
         let received = histogram.totalCount
-        return PingPongResult(
+        var result = PingPongResult(
             latency: LatencySummary(histogram),
             sent: sent, received: received, lost: lost, duplicated: duplicated, reordered: late,
             integrityFailures: integrityFailures, foreign: foreign, timeoutNs: plan.timeoutNs,
@@ -171,6 +171,8 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
                               cost: PerPacketCost(cost, packets: max(received, 1), syscallWindow: cost2, syscallPackets: replies2),
                               counters: clientCounters, napiID: info.napiID),
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
+        result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
+        return result
     }
 }
 

@@ -1,5 +1,12 @@
 @_spi(Ring) import WirepathCore
 
+/// A fault a test injects into the reflector: one pause of `stallNs` after
+/// `afterEchoes` echoed packets of a measured window.
+struct ReflectorFault: Sendable {
+    var afterEchoes: UInt64
+    var stallNs: UInt64
+}
+
 /// What a reflector did over its whole life (not one window).
 public struct ServeSummary: Sendable {
     public var windows: Int = 0
@@ -23,6 +30,8 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     var tracker = SequenceTracker()
     var meter = CostMeter()
     var summary = ServeSummary()
+    /// Test-only fault: pause once, after this many echoes.
+    var fault: ReflectorFault?
 
     // The open window.
     var session: UInt64 = 0
@@ -94,6 +103,11 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             }
         }
         guard pings > 0 else { return }
+        if active, let f = fault, report.echoed >= f.afterEchoes {
+            // Injected stall (tests): the reflector stops answering for a while, once.
+            fault = nil
+            sleepNanos(f.stallNs)
+        }
         if others == 0 {
             // The common case: the whole batch is pings; echo it in place.
             try sendAll(&path, &rx, stop)

@@ -56,15 +56,21 @@ public enum Shim {
     /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
     public static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil,
                              ready: (() -> Void)? = nil) throws -> ServeSummary {
+        try serve(config, stop: stop, idleExitNs: idleExitNs, fault: nil, ready: ready)
+    }
+
+    static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, fault: ReflectorFault?,
+                      ready: (() -> Void)? = nil) throws -> ServeSummary {
         struct V: PathVisitor {
-            let config: PathConfig, stop: StopSignal, idle: UInt64?, ready: (() -> Void)?
+            let config: PathConfig, stop: StopSignal, idle: UInt64?, fault: ReflectorFault?, ready: (() -> Void)?
             func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> ServeSummary {
                 var r = Reflector(path: try P(config), config: config, stop: stop)
+                r.fault = fault
                 ready?()
                 return try r.run(idleExitNs: idle)
             }
         }
-        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, ready: ready), xdpObject: config.xdp.objectPath)
+        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, fault: fault, ready: ready), xdpObject: config.xdp.objectPath)
     }
 
     /// Closed-loop ping-pong against a reflector at `peer`.
@@ -113,6 +119,13 @@ public struct RunRequest: Sendable {
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
     public var floodDurationNs: UInt64 = 2_000_000_000
+    /// Open loop: `pingpong` sends at this fixed rate (pps) instead of one in flight.
+    public var rate: Double?
+    /// `compare --load`: open-loop runs at these fractions of each path's
+    /// own measured flood capacity (a flood is run first if none was asked for).
+    public var loads: [Double] = []
+    /// Fault injection for tests: the reflector pauses once.
+    var reflectorFault: ReflectorFault?
     public var vethNAPI = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
@@ -207,60 +220,121 @@ public enum Runner {
         if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         var run = PathRun(path: kind, status: .ok, options: options)
         do {
+            let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
+                                 reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
             for m in r.measurements {
                 if stop.requested { break }
-                progress("\(kind): \(m)")
-                // xdp attaches to the topology's own veth ends, with each
-                // other's MAC as the next hop (the reflector also learns it).
-                let reflectorConfig = try config(kind, r, local: reflectorEP, peer: nil,
-                                                 interface: topology.reflectorInterface, peerMAC: topology.clientMAC)
-                let clientConfig = try config(kind, r, local: clientEP, peer: reflectorEP,
-                                              interface: topology.clientInterface, peerMAC: topology.reflectorMAC)
-                let serverStop = StopSignal()
-                let ready = Latch()
-                let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
-                    do {
-                        return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
-                    } catch {
-                        ready.fail()
-                        throw error
-                    }
-                }
                 var plan = r.plan
                 plan.runID = MeasurementPlan.newRunID()
-                if m == .flood { plan.durationNs = r.floodDurationNs; plan.count = nil }
-                let client = try OSThread(name: "client", netns: topology.clientNamespace, cpu: clientCPU) { () throws -> (PingPongResult?, FloodResult?, PathInfo) in
-                    guard ready.wait(timeoutNs: 5_000_000_000) else {
-                        throw ConfigError("the \(kind) reflector did not start")
+                switch m {
+                case .pingpong:
+                    if let rate = r.rate {
+                        progress("\(kind): open-loop ping-pong at \(Int(rate)) pps")
+                        let (o, info) = try ends.run { c, peer in try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop) }
+                        run.openLoop.append(o)
+                        run.merge(notes: info.notes)
+                        if let x = info.xdp { options.xdp = x }
+                    } else {
+                        progress("\(kind): pingpong")
+                        let (p, info) = try ends.run { c, peer in try Shim.pingpong(c, peer: peer, plan: plan, stop: stop) }
+                        run.pingpong = p
+                        options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID)
+                        run.merge(notes: info.notes)
+                        if let x = info.xdp { options.xdp = x }
                     }
-                    switch m {
-                    case .pingpong:
-                        let (p, info) = try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
-                        return (p, nil, info)
-                    case .flood:
-                        let (f, info) = try Shim.flood(clientConfig, peer: reflectorEP, plan: plan, stop: stop)
-                        return (nil, f, info)
-                    }
+                case .flood:
+                    progress("\(kind): flood")
+                    plan.durationNs = r.floodDurationNs
+                    plan.count = nil
+                    let (f, info) = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
+                    run.flood = f
+                    options.napiID = max(options.napiID, f.receiver?.napiID ?? 0)
+                    run.merge(notes: info.notes)
+                    if let x = info.xdp { options.xdp = x }
                 }
-                let outcome = Result { try client.join() }
-                serverStop.request()
-                let serverOutcome = Result { try server.join() }
-                let (p, f, info) = try outcome.get()
-                _ = try serverOutcome.get()
-                if let p { run.pingpong = p; options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID) }
-                if let f { run.flood = f; options.napiID = max(options.napiID, f.receiver?.napiID ?? 0) }
-                for note in info.notes where !run.notes.contains(note) { run.notes.append(note) }
-                if let x = info.xdp { options.xdp = x }
+            }
+            if !r.loads.isEmpty && !stop.requested {
+                if run.flood == nil {
+                    progress("\(kind): flood (capacity for --load)")
+                    var plan = r.plan
+                    plan.runID = MeasurementPlan.newRunID()
+                    plan.durationNs = r.floodDurationNs
+                    plan.count = nil
+                    run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
+                }
+                // Capacity is what the receiver took in, not what the sender offered.
+                let capacity = run.flood?.rxPps ?? 0
+                guard capacity > 0 else { throw ConfigError("\(kind): the flood measured no capacity, so --load has nothing to scale") }
+                for fraction in r.loads where !stop.requested {
+                    let rate = capacity * fraction
+                    progress("\(kind): open-loop at \(Int((fraction * 100).rounded()))% of \(Int(capacity)) pps")
+                    var plan = r.plan
+                    plan.runID = MeasurementPlan.newRunID()
+                    let (o, _) = try ends.run { c, peer in
+                        try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, loadFraction: fraction, stop: stop)
+                    }
+                    run.openLoop.append(o)
+                }
             }
             options.hadNAPIID = options.napiID != 0
             run.options = options
         } catch let u as PathUnavailable {
             return PathRun(path: kind, status: .unavailable, reason: u.reason, options: options)
         } catch {
-            return PathRun(path: kind, status: .failed, reason: "\(error)", options: options, pingpong: run.pingpong, flood: run.flood)
+            var failed = PathRun(path: kind, status: .failed, reason: "\(error)", options: options, pingpong: run.pingpong, flood: run.flood)
+            failed.openLoop = run.openLoop
+            return failed
         }
         if stop.requested { run.notes.append("stopped early by signal") }
         return run
+    }
+
+    /// Both ends of one measurement on the built-in topology: a reflector
+    /// thread in the reflector's namespace and a client thread in the
+    /// client's, each pinned; the reflector stops when the client is done.
+    struct LocalEnds {
+        let kind: PathKind
+        let request: RunRequest
+        let topology: Topology
+        let clientCPU: Int?
+        let reflectorCPU: Int?
+        let reflectorEP: Endpoint
+        let clientEP: Endpoint
+        let stop: StopSignal
+
+        func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
+            // xdp attaches to the topology's own veth ends, with each other's
+            // MAC as the next hop (the reflector also learns it).
+            let reflectorConfig = try Runner.config(kind, request, local: reflectorEP, peer: nil,
+                                                    interface: topology.reflectorInterface, peerMAC: topology.clientMAC)
+            let clientConfig = try Runner.config(kind, request, local: clientEP, peer: reflectorEP,
+                                                 interface: topology.clientInterface, peerMAC: topology.reflectorMAC)
+            let serverStop = StopSignal()
+            let ready = Latch()
+            let fault = request.reflectorFault
+            let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
+                do {
+                    return try Shim.serve(reflectorConfig, stop: serverStop, fault: fault, ready: { ready.open() })
+                } catch {
+                    ready.fail()
+                    throw error
+                }
+            }
+            let peer = reflectorEP
+            let kind = self.kind
+            let clientThread = try OSThread(name: "client", netns: topology.clientNamespace, cpu: clientCPU) { () throws -> T in
+                guard ready.wait(timeoutNs: 5_000_000_000) else {
+                    throw ConfigError("the \(kind) reflector did not start")
+                }
+                return try client(clientConfig, peer)
+            }
+            let outcome = Result { try clientThread.join() }
+            serverStop.request()
+            let serverOutcome = Result { try server.join() }
+            let value = try outcome.get()
+            _ = try serverOutcome.get()
+            return value
+        }
     }
 
     static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: (String) -> Void) -> PathRun {
@@ -280,6 +354,11 @@ public enum Runner {
                 var plan = r.plan
                 plan.runID = MeasurementPlan.newRunID()
                 switch m {
+                case .pingpong where r.rate != nil:
+                    let (o, info) = try Shim.openLoop(c, peer: peer, plan: plan, ratePps: r.rate!, stop: stop)
+                    run.openLoop.append(o)
+                    run.merge(notes: info.notes)
+                    if let x = info.xdp { run.options.xdp = x }
                 case .pingpong:
                     let (p, info) = try Shim.pingpong(c, peer: peer, plan: plan, stop: stop)
                     run.pingpong = p
@@ -302,6 +381,12 @@ public enum Runner {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: run.options, pingpong: run.pingpong, flood: run.flood)
         }
         return run
+    }
+}
+
+extension PathRun {
+    mutating func merge(notes more: [String]) {
+        for note in more where !notes.contains(note) { notes.append(note) }
     }
 }
 

@@ -15,6 +15,9 @@ struct Compare: ParsableCommand {
     @Option(help: "Measurements to run: pingpong, flood or both (comma-separated).")
     var measurements: String = "pingpong,flood"
 
+    @Option(help: ArgumentHelp("Latency under load: open-loop runs at these fractions of each path's own measured flood capacity, e.g. 10%,50%,90%.", valueName: "list"))
+    var load: String?
+
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
 
@@ -34,6 +37,7 @@ struct Compare: ParsableCommand {
     func validate() throws {
         _ = try parsedPaths()
         _ = try parsedMeasurements()
+        if let load { do { _ = try LoadList.parse(load) } catch { throw ValidationError(error.message) } }
         if !(floodDuration > 0 && floodDuration <= 3600) { throw ValidationError("--flood-duration must be in (0, 3600] seconds") }
     }
 
@@ -42,6 +46,7 @@ struct Compare: ParsableCommand {
         try path.apply(to: &r)
         try measure.apply(to: &r)
         r.floodDurationNs = UInt64(floodDuration * 1e9)
+        if let load { r.loads = try LoadList.parse(load) }
         r.command = "compare"
         try Output.execute(r, json: measure.json, quiet: measure.quiet)
     }

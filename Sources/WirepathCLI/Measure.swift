@@ -17,9 +17,16 @@ struct SinglePath: ParsableArguments {
 struct PingPong: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pingpong",
-        abstract: "Closed-loop ping-pong latency of one path (built-in topology, or --peer).")
+        abstract: "Ping-pong latency of one path (built-in topology, or --peer): closed loop, or open loop with --rate.")
 
     @OptionGroup var single: SinglePath
+
+    @Option(help: ArgumentHelp("Open loop: send at this fixed rate whatever the replies do, and measure each latency from the request's due time (coordinated omission corrected).", valueName: "pps"))
+    var rate: Double?
+
+    func validate() throws {
+        if let rate, !(rate >= 1 && rate <= 50_000_000) { throw ValidationError("--rate must be 1-50000000 packets per second") }
+    }
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
 
@@ -27,6 +34,7 @@ struct PingPong: ParsableCommand {
         var r = RunRequest(paths: [try single.kind()], measurements: [.pingpong], plan: measure.plan(defaultDuration: 5))
         try path.apply(to: &r)
         try measure.apply(to: &r)
+        r.rate = rate
         r.command = "pingpong"
         try Output.execute(r, json: measure.json, quiet: measure.quiet)
     }

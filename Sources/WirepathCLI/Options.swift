@@ -156,6 +156,8 @@ enum Output {
             throw ExitCode(2)
         }
         print(TextReport.comparison(report), terminator: "")
+        let load = TextReport.loadTable(report)
+        if !load.isEmpty { print("\n" + load, terminator: "") }
         if !quiet {
             print("")
             print(TextReport.details(report), terminator: "")

@@ -70,6 +70,10 @@ public struct PingPongResult: Codable, Sendable, Equatable {
     public var durationNs: UInt64
     public var client: EndReport
     public var reflector: EndReport?
+    /// The same samples corrected for coordinated omission (expected interval:
+    /// the median RTT). Where it differs from `latency`, the closed loop hid
+    /// stalls by pausing while it waited.
+    public var latencyCorrected: LatencySummary?
 
     public init(latency: LatencySummary, sent: UInt64, received: UInt64, lost: UInt64, duplicated: UInt64,
                 reordered: UInt64, integrityFailures: UInt64, foreign: UInt64, timeoutNs: UInt64,
@@ -141,6 +145,8 @@ public struct PathRun: Codable, Sendable, Equatable {
     public var notes: [String]
     public var pingpong: PingPongResult?
     public var flood: FloodResult?
+    /// Open-loop runs: `pingpong --rate`, or `compare --load` (one per load).
+    public var openLoop: [OpenLoopResult] = []
 
     public init(path: PathKind, status: Status, reason: String? = nil, options: PathOptionsRecord,
                 notes: [String] = [], pingpong: PingPongResult? = nil, flood: FloodResult? = nil) {

@@ -98,6 +98,20 @@ public enum TextReport {
         return out
     }
 
+    /// Latency against load: one row per path and load (open loop, corrected).
+    public static func loadTable(_ report: WirepathReport) -> String {
+        let rows = report.runs.flatMap { run in
+            run.openLoop.map { o in
+                [run.path.rawValue, o.loadFraction.map { fmt($0 * 100, 0) + "%" } ?? "-", fmt(o.targetPps / 1e6, 3),
+                 micros(o.latency.p50Ns), micros(o.latency.p90Ns), micros(o.latency.p99Ns), micros(o.latency.p999Ns),
+                 micros(o.latency.maxNs), String(o.lost)]
+            }
+        }
+        guard !rows.isEmpty else { return "" }
+        return "latency under load (open loop, from each request's due time):\n"
+            + table([["path", "load", "Mpps", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "max µs", "lost"]] + rows)
+    }
+
     /// "sqpoll thread X ns/pkt" for an end with a kernel thread, else nil.
     static func kernelThread(_ c: PerPacketCost?) -> String? {
         guard let c, let k = c.kernelThreadNsPerPacket else { return nil }
@@ -144,6 +158,14 @@ public enum TextReport {
                     out += "  flood send_zc: sender \(zeroCopyLine(f.sender))\n"
                     out += zeroCopyVerdict([f.sender])
                 }
+            }
+            if let p = run.pingpong, let c = p.latencyCorrected, c.p999Ns > p.latency.p999Ns + p.latency.p999Ns / 2 {
+                out += "  closed loop hid stalls: corrected for coordinated omission p99 \(micros(c.p99Ns)) p99.9 \(micros(c.p999Ns)) max \(micros(c.maxNs)) µs\n"
+            }
+            for o in run.openLoop {
+                let label = o.loadFraction.map { "\(fmt($0 * 100, 0))% load" } ?? "open loop"
+                out += "  \(label) (\(fmt(o.targetPps, 0)) pps offered, \(fmt(o.achievedPps, 0)) sent/s): p50 \(micros(o.latency.p50Ns)) p90 \(micros(o.latency.p90Ns)) p99 \(micros(o.latency.p99Ns)) p99.9 \(micros(o.latency.p999Ns)) max \(micros(o.latency.maxNs)) µs, lost \(o.lost)/\(o.sent)"
+                out += o.maxSendLagNs > 1_000_000 ? ", sender fell \(micros(o.maxSendLagNs)) µs behind its schedule\n" : "\n"
             }
             for note in run.notes { out += "  note: \(note)\n" }
         }

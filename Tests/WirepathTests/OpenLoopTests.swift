@@ -1,0 +1,64 @@
+import XCTest
+@testable import Wirepath
+@testable import WirepathCore
+
+/// Coordinated omission, shown on the real kernel: the reflector stalls
+/// once; the open loop sees it in its percentiles, the closed loop hides it,
+/// and the closed loop's corrected histogram brings it back.
+final class OpenLoopTests: XCTestCase {
+    let stallNs: UInt64 = 100_000_000
+
+    func request(rate: Double?) -> RunRequest {
+        var r = RunRequest(paths: [.socket], measurements: [.pingpong],
+                           plan: MeasurementPlan(durationNs: 1_500_000_000, count: nil, warmupNs: 200_000_000, timeoutNs: 500_000_000))
+        r.rate = rate
+        r.reflectorFault = ReflectorFault(afterEchoes: 500, stallNs: stallNs)
+        return r
+    }
+
+    func testOpenLoopShowsAStallThatTheClosedLoopHides() throws {
+        try requireRoot()
+        let open = try Runner.run(request(rate: 2000)).runs[0]
+        XCTAssertEqual(open.status, .ok, open.reason ?? "")
+        let o = try XCTUnwrap(open.openLoop.first)
+        XCTAssertEqual(o.lost, 0)
+        XCTAssertEqual(o.targetPps, 2000)
+        // 100 ms at 2000 pps delays ~200 of ~3000 requests by up to 100 ms.
+        XCTAssertGreaterThan(o.latency.p99Ns, 30_000_000, "open loop p99 must show the stall")
+        XCTAssertGreaterThan(o.latency.maxNs, 80_000_000)
+
+        let closed = try Runner.run(request(rate: nil)).runs[0]
+        let p = try XCTUnwrap(closed.pingpong)
+        XCTAssertEqual(p.lost, 0)
+        // The closed loop waited politely: one slow sample among tens of thousands.
+        XCTAssertLessThan(p.latency.p99Ns, 10_000_000, "closed loop p99 hides the stall")
+        XCTAssertGreaterThan(p.latency.maxNs, 80_000_000, "the one stalled sample is still the max")
+        let c = try XCTUnwrap(p.latencyCorrected)
+        XCTAssertGreaterThan(c.p99Ns, 10_000_000, "corrected closed loop brings the stall back")
+    }
+
+    func testLoadListParsing() throws {
+        XCTAssertEqual(try LoadList.parse("10%,50%,90%"), [0.1, 0.5, 0.9])
+        XCTAssertEqual(try LoadList.parse("0.25"), [0.25])
+        XCTAssertThrowsError(try LoadList.parse("fast"))
+        XCTAssertThrowsError(try LoadList.parse("0%"))
+        XCTAssertThrowsError(try LoadList.parse("300%"))
+    }
+
+    func testCompareLoadScalesToEachPathsCapacity() throws {
+        try requireRoot()
+        var r = RunRequest(paths: [.mmsg], measurements: [.flood],
+                           plan: MeasurementPlan(durationNs: 500_000_000, count: nil, warmupNs: 100_000_000, timeoutNs: 100_000_000))
+        r.floodDurationNs = 500_000_000
+        r.loads = [0.1, 0.5]
+        let run = try Runner.run(r).runs[0]
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let capacity = try XCTUnwrap(run.flood?.rxPps)
+        XCTAssertEqual(run.openLoop.count, 2)
+        for (o, f) in zip(run.openLoop, [0.1, 0.5]) {
+            XCTAssertEqual(o.loadFraction, f)
+            XCTAssertEqual(o.targetPps, capacity * f, accuracy: 1)
+            XCTAssertGreaterThan(o.received, 0)
+        }
+    }
+}
