@@ -115,6 +115,8 @@ public struct RunRequest: Sendable {
     public var uringSQPollIdleMillis: Int?
     /// uring: send_zc from owned slots.
     public var uringZeroCopy = false
+    /// uring: IORING_REGISTER_NAPI busy-poll µs; nil leaves it off.
+    public var uringNAPIMicros: Int?
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -151,6 +153,7 @@ extension PathOptionsRecord {
             uringBuffers = r.uringBuffers
             uringSQPollIdleMillis = r.uringSQPollIdleMillis
             uringZeroCopy = r.uringZeroCopy
+            uringNAPIMicros = r.uringNAPIMicros
         }
     }
 }
@@ -197,7 +200,7 @@ public enum Runner {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
                                  uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
-                                 uringZeroCopy: r.uringZeroCopy)
+                                 uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros)
         c.preferBusyPoll = r.preferBusyPoll
         if kind == .xdp {
             var x = r.xdp

@@ -261,6 +261,27 @@ enum Sys {
         retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) })
     }
 
+    /// io_uring_register(2) IORING_REGISTER_NAPI (opcode 27, Linux 6.9+):
+    /// the ring busy-polls the NAPI contexts of its sockets for `micros` µs
+    /// before it sleeps in a wait. Returns 0 or -errno (EINVAL: a kernel
+    /// before 6.9, or built without CONFIG_NET_RX_BUSY_POLL).
+    static func uringRegisterNAPI(_ ring: UnsafeMutablePointer<io_uring>, micros: Int, prefer: Bool) -> Int {
+        var napi = wp_io_uring_napi()
+        napi.busy_poll_to = UInt32(micros)
+        napi.prefer_busy_poll = prefer ? 1 : 0
+        return retryEINTR(returnsNegativeErrno: true, {
+            Int(io_uring_register(UInt32(ring.pointee.ring_fd), WP_IORING_REGISTER_NAPI, &napi, 1))
+        })
+    }
+
+    /// io_uring_register(2) IORING_UNREGISTER_NAPI (opcode 28). Returns 0 or -errno.
+    static func uringUnregisterNAPI(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+        var napi = wp_io_uring_napi()
+        return retryEINTR(returnsNegativeErrno: true, {
+            Int(io_uring_register(UInt32(ring.pointee.ring_fd), WP_IORING_UNREGISTER_NAPI, &napi, 1))
+        })
+    }
+
     /// Whether the ring's kernel supports `op`: io_uring_get_probe_ring(3)
     /// (IORING_REGISTER_PROBE, Linux 5.6+) and io_uring_opcode_supported(3).
     /// nil when the kernel cannot be asked. Allocates (the probe): setup only.

@@ -60,6 +60,14 @@ import Glibc
 /// (`zcZeroCopy`). Over veth and loopback it always copies: the receiving
 /// socket cannot keep the sender's pages.
 ///
+/// NAPI (`config.uringNAPIMicros`): IORING_REGISTER_NAPI, opcode 27 of
+/// io_uring_register (Linux 6.9+; liburing 2.3 has no helper, see
+/// `Sys.uringRegisterNAPI`). The kernel then busy-polls the NAPI contexts of
+/// the ring's sockets inside a waiting io_uring_enter (and in an SQPOLL
+/// thread's loop) before it sleeps; a `spin` wait never enters, so it gains
+/// nothing. It needs a socket with a NAPI id, which `info.napiID` reports
+/// (SO_INCOMING_NAPI_ID) and `info.notes` says when it is missing.
+///
 /// Counters: `rxCalls`, `txCalls` and `waitCalls` count the io_uring_enter
 /// calls this path makes (receive-side enters, submits of sends, waits);
 /// `rxNonEmptyCalls` counts `receive` calls that returned packets, so
@@ -89,6 +97,8 @@ public struct UringPath: PacketPath, ~Copyable {
     /// The ring and its memory, at stable heap addresses.
     let ring: Ring
     let notes: [String]
+    /// IORING_REGISTER_NAPI busy-poll µs, when registered.
+    let napiMicros: Int?
     /// The pending queue (in `ring.pendingBid`/`pendingLen`): oldest entry and count.
     var pendingHead = 0
     var pendingCount = 0
@@ -121,6 +131,7 @@ public struct UringPath: PacketPath, ~Copyable {
         self.ring = ring
         self.notes = notes
         wait = config.wait
+        napiMicros = config.uringNAPIMicros
         freeSlotCount = ring.slotCount
     }
 
@@ -135,6 +146,9 @@ public struct UringPath: PacketPath, ~Copyable {
     public var info: PathInfo {
         var i = socket.info()
         i.notes += notes
+        if let napiMicros, i.napiID == 0 {
+            i.notes.append("uring-napi \(napiMicros) µs has no effect here: the socket has no NAPI id, so the ring had nothing to busy-poll (on veth, use --veth-napi: GRO on, TSO off)")
+        }
         return i
     }
 
@@ -597,6 +611,7 @@ public struct UringPath: PacketPath, ~Copyable {
             var bufRingMapped = false
             var bufRingRegistered = false
             var fileRegistered = false
+            var napiRegistered = false
         }
 
         func slotBuffers(_ slot: Int) -> UnsafeMutableRawPointer { slotBase + slot * slotStride }
@@ -744,6 +759,16 @@ public struct UringPath: PacketPath, ~Copyable {
                 let f = Sys.uringRegisterFile(uring, socket)
                 if f < 0 { throw Sys.error("io_uring_register_files(socket)", Int32(-f)) }
                 acquired.fileRegistered = true
+                if let usec = config.uringNAPIMicros {
+                    let r = Sys.uringRegisterNAPI(uring, micros: usec, prefer: config.preferBusyPoll)
+                    if r < 0 {
+                        let e = Int32(-r)
+                        throw Sys.error("io_uring_register(IORING_REGISTER_NAPI, \(usec) µs)", e,
+                                        hint: e == EINVAL ? "IORING_REGISTER_NAPI needs Linux 6.9+ built with CONFIG_NET_RX_BUSY_POLL; run without --uring-napi" : nil)
+                    }
+                    acquired.napiRegistered = true
+                    notes.append("uring-napi: IORING_REGISTER_NAPI \(usec) µs\(config.preferBusyPoll ? " (prefer_busy_poll)" : ""): the ring busy-polls its sockets' NAPI contexts before it sleeps in a wait\(config.wait == .spin ? "; a spin wait never enters the kernel, so only an SQPOLL thread would poll" : "")")
+                }
                 // Arm the receive now, so packets that come before the first
                 // receive call go into buffers rather than wait in the socket.
                 Ring.prepareReceive(uring, recvMsg)
@@ -909,7 +934,8 @@ public struct UringPath: PacketPath, ~Copyable {
         /// Releases the kernel objects `acquired` says exist, newest first,
         /// each once: the armed receive (cancelled, so that the kernel writes
         /// into no buffer after the buffers are freed), the buffer ring's
-        /// registration, the fixed file, the ring itself (fd and mmaps), then
+        /// registration, the NAPI registration, the fixed file, the ring
+        /// itself (fd and mmaps), then
         /// the buffer ring's mapping. Failures here leave nothing to act on:
         /// closing the ring releases its registrations anyway (and with
         /// SINGLE_ISSUER, enters and registrations from a thread other than
@@ -919,6 +945,7 @@ public struct UringPath: PacketPath, ~Copyable {
             if acquired.ring {
                 if acquired.fileRegistered { cancelReceive(uring, tick: tick) }
                 if acquired.bufRingRegistered { _ = Sys.uringUnregisterBufRing(uring, group: UringPath.bufferGroup) }
+                if acquired.napiRegistered { _ = Sys.uringUnregisterNAPI(uring) }
                 if acquired.fileRegistered { _ = Sys.uringUnregisterFiles(uring) }
                 Sys.uringQueueExit(uring)
             }

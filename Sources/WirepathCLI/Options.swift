@@ -29,6 +29,11 @@ struct PathTuning: ParsableArguments {
     @Flag(name: .customLong("uring-zc"), help: "uring path: send with IORING_OP_SENDMSG_ZC (Linux 6.1+, usage reports 6.2+) and report whether the kernel copied anyway (on veth and loopback it does). Each buffer is reused only after the kernel's notification.")
     var uringZeroCopy = false
 
+    @Option(name: .customLong("uring-napi"), help: ArgumentHelp(
+        "uring path: IORING_REGISTER_NAPI (Linux 6.9+): the ring busy-polls its sockets' NAPI contexts for USEC before it sleeps in a wait (block and epoll waits, and an SQPOLL thread). Helps only where the socket has a NAPI id (on veth: --veth-napi); the result says whether it had one. --prefer-busy-poll sets its prefer flag.",
+        valueName: "usec"))
+    var uringNAPI: Int?
+
     func waitMode() throws -> WaitMode {
         do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
     }
@@ -38,7 +43,8 @@ struct PathTuning: ParsableArguments {
         do {
             var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
                                              wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
-                                             uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy)
+                                             uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
+                                             uringNAPIMicros: uringNAPI)
             c.preferBusyPoll = preferBusyPoll
             return c
         } catch {
@@ -58,6 +64,7 @@ struct PathTuning: ParsableArguments {
         r.uringBuffers = uringBuffers
         r.uringSQPollIdleMillis = uringSQPoll
         r.uringZeroCopy = uringZeroCopy
+        r.uringNAPIMicros = uringNAPI
     }
 }
 

@@ -42,6 +42,12 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// 6.2+) from ring-owned slots, each reused after the kernel's
     /// notification that it let go of the pages. Other paths ignore it.
     public var uringZeroCopy = false
+    /// uring: `IORING_REGISTER_NAPI` busy-poll time in µs (Linux 6.9+); nil
+    /// leaves it off. The ring busy-polls its sockets' NAPI contexts before
+    /// it sleeps in a wait, so it helps only where a socket has a NAPI id
+    /// (on veth: NAPI mode, `--veth-napi`). `preferBusyPoll` sets its
+    /// prefer_busy_poll. Other paths ignore it.
+    public var uringNAPIMicros: Int?
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024
@@ -68,7 +74,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
         waitTickMillis: Int = 10,
         uringBuffers: Int = defaultUringBuffers,
         uringSQPollIdleMillis: Int? = nil,
-        uringZeroCopy: Bool = false
+        uringZeroCopy: Bool = false,
+        uringNAPIMicros: Int? = nil
     ) throws(ConfigError) -> PathConfig {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
@@ -94,6 +101,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
         if let idle = uringSQPollIdleMillis, !(1...maxSQPollIdleMillis).contains(idle) {
             throw ConfigError("bad --uring-sqpoll idle \(idle) ms: expected 1-\(maxSQPollIdleMillis) (the kernel thread sleeps after this long without work)")
         }
+        if let usec = uringNAPIMicros, !(1...1_000_000).contains(usec) {
+            throw ConfigError("bad --uring-napi \(usec) µs: expected 1-1000000")
+        }
         if let interface, interface.isEmpty || interface.utf8.count > 15 {
             throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
         }
@@ -102,6 +112,6 @@ public struct PathConfig: Sendable, Codable, Equatable {
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,
             busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
             uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis,
-            uringZeroCopy: uringZeroCopy)
+            uringZeroCopy: uringZeroCopy, uringNAPIMicros: uringNAPIMicros)
     }
 }

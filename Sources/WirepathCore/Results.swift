@@ -172,6 +172,9 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     public var xdp: XDPRunInfo?
     /// uring: whether sends were send_zc (`--uring-zc`); nil for the other paths.
     public var uringZeroCopy: Bool?
+    /// uring: IORING_REGISTER_NAPI busy-poll µs, when on; whether it had
+    /// anything to poll is `hadNAPIID`.
+    public var uringNAPIMicros: Int?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
@@ -179,6 +182,7 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
             uringBuffers = c.uringBuffers
             uringSQPollIdleMillis = c.uringSQPollIdleMillis
             uringZeroCopy = c.uringZeroCopy
+            uringNAPIMicros = c.uringNAPIMicros
         }
     }
 

@@ -129,6 +129,11 @@ public enum TextReport {
             if let n = run.options.uringBuffers { parts.append("uring-buffers=\(n)") }
             if let idle = run.options.uringSQPollIdleMillis { parts.append("uring-sqpoll idle \(idle) ms (SQPOLL excludes DEFER_TASKRUN)") }
             if run.options.uringZeroCopy == true { parts.append("uring-zc (sendmsg_zc)") }
+            if let u = run.options.uringNAPIMicros {
+                parts.append("uring-napi=\(u)µs " + (run.options.hadNAPIID
+                    ? "(NAPI id \(run.options.napiID): the ring had a NAPI context to busy-poll)"
+                    : "(no NAPI id: IORING_REGISTER_NAPI had nothing to poll; on veth use --veth-napi)"))
+            }
             out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
             if let p = run.pingpong {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "

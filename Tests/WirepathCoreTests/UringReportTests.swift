@@ -136,6 +136,19 @@ final class UringReportTests: XCTestCase {
         XCTAssertTrue(details.contains("SQPOLL wakeups: sender 4"), details)
     }
 
+    func testNAPIRangeAndReport() {
+        let local = Endpoint(address: 0xC612_0001, port: 0)
+        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local, uringNAPIMicros: 50).uringNAPIMicros, 50)
+        for bad in [0, -5, 1_000_001] {
+            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringNAPIMicros: bad)) { e in
+                XCTAssertTrue("\(e)".contains("--uring-napi"), "\(e)")
+            }
+        }
+        let c = try! PathConfig.validated(path: .uring, local: local, uringNAPIMicros: 50)
+        XCTAssertEqual(PathOptionsRecord(c, napiID: 0).uringNAPIMicros, 50)
+        XCTAssertNil(PathOptionsRecord(try! PathConfig.validated(path: .socket, local: local, uringNAPIMicros: 50), napiID: 0).uringNAPIMicros)
+    }
+
     func testSQPollIdleRange() {
         let local = Endpoint(address: 0xC612_0001, port: 0)
         XCTAssertNil(try PathConfig.validated(path: .uring, local: local).uringSQPollIdleMillis)

@@ -9,13 +9,15 @@ import XCTest
 /// still show what each test checks.
 final class UringTests: XCTestCase {
     func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers,
-                 sqpollIdleMillis: Int? = nil, zeroCopy: Bool = false) -> RunRequest {
+                 sqpollIdleMillis: Int? = nil, zeroCopy: Bool = false, napiMicros: Int? = nil, vethNAPI: Bool = false) -> RunRequest {
         var r = RunRequest(paths: [.uring], measurements: ms,
                            plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
         r.wait = wait
         r.uringBuffers = buffers
         r.uringSQPollIdleMillis = sqpollIdleMillis
         r.uringZeroCopy = zeroCopy
+        r.uringNAPIMicros = napiMicros
+        r.vethNAPI = vethNAPI
         r.floodDurationNs = 1_000_000_000
         return r
     }
@@ -197,6 +199,30 @@ final class UringTests: XCTestCase {
             XCTAssertTrue(e.errnos.isEmpty, "\(end): \(e.errnos)")
         }
         XCTAssertTrue(TextReport.details(report).contains("the kernel copied every packet"))
+        noNamespacesLeft()
+    }
+
+    /// IORING_REGISTER_NAPI: the result says whether the socket had a NAPI
+    /// id for the ring to busy-poll. Plain veth gives none; veth in NAPI mode
+    /// (GRO on, TSO off) does.
+    func testNAPIReportsWhetherTheSocketHadANAPIID() throws {
+        try requireRoot()
+        for vethNAPI in [false, true] {
+            let report = try Runner.run(request([.pingpong], count: 1000, napiMicros: 50, vethNAPI: vethNAPI))
+            let run = try XCTUnwrap(report.runs.first)
+            XCTAssertEqual(run.status, .ok, "veth-napi \(vethNAPI): \(run.reason ?? "")")
+            let p = try XCTUnwrap(run.pingpong)
+            XCTAssertEqual(p.received, 1000, "veth-napi \(vethNAPI)")
+            XCTAssertEqual(p.lost, 0, "veth-napi \(vethNAPI)")
+            XCTAssertEqual(run.options.uringNAPIMicros, 50)
+            XCTAssertTrue(run.notes.contains { $0.contains("IORING_REGISTER_NAPI 50 µs") }, "\(run.notes)")
+            XCTAssertEqual(run.options.hadNAPIID, vethNAPI, "veth-napi \(vethNAPI): NAPI id \(run.options.napiID)")
+            XCTAssertEqual(run.notes.contains { $0.contains("has no effect here") }, !vethNAPI, "\(run.notes)")
+            let details = TextReport.details(report)
+            XCTAssertTrue(details.contains(vethNAPI ? "the ring had a NAPI context to busy-poll" : "IORING_REGISTER_NAPI had nothing to poll"), details)
+            let c = p.client.cost?.raw
+            print("uring-napi 50 µs, veth-napi \(vethNAPI): NAPI id \(run.options.napiID), p50 \(p.latency.p50Ns) ns, client \(c?.voluntaryContextSwitches ?? 0) voluntary context switches in \(p.sent) round trips")
+        }
         noNamespacesLeft()
     }
 

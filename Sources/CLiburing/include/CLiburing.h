@@ -37,6 +37,22 @@ static const unsigned WP_IOSQE_CQE_SKIP_SUCCESS = 1U << IOSQE_CQE_SKIP_SUCCESS_B
 static const unsigned short WP_IORING_SEND_ZC_REPORT_USAGE = IORING_SEND_ZC_REPORT_USAGE;
 static const unsigned WP_IORING_NOTIF_USAGE_ZC_COPIED = IORING_NOTIF_USAGE_ZC_COPIED;
 
+// IORING_REGISTER_NAPI (Linux 6.9+): NAPI busy polling done by the ring
+// while it waits for completions (and by an SQPOLL thread). liburing 2.3 has
+// neither io_uring_register_napi nor the struct, so they are spelled here
+// from the kernel's include/uapi/linux/io_uring.h (6.9 layout). Linux 6.13
+// split `pad` into an opcode and `resv` into a parameter; zeros in both mean
+// "register" with dynamic NAPI id tracking, as in 6.9. The kernel writes the
+// previous settings back into the struct.
+struct wp_io_uring_napi {
+    __u32 busy_poll_to;      // µs
+    __u8 prefer_busy_poll;
+    __u8 pad[3];
+    __u64 resv;
+};
+static const unsigned WP_IORING_REGISTER_NAPI = 27;
+static const unsigned WP_IORING_UNREGISTER_NAPI = 28;
+
 /// Copies pointers to up to `max` ready CQEs, oldest first, into `cqes` and
 /// returns how many. Never enters the kernel and never advances the CQ: the
 /// caller processes the batch, then calls io_uring_cq_advance once.
