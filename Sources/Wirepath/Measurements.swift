@@ -172,6 +172,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
                               counters: clientCounters, napiID: info.napiID),
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
         result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
+        result.hgrm = histogram.percentileDistribution
         return result
     }
 }

@@ -111,11 +111,13 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
         let counters = path.counters.since(countersAtStart)
         let info = path.info
         let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
-        return OpenLoopResult(
+        var result = OpenLoopResult(
             targetPps: ratePps, loadFraction: loadFraction, latency: LatencySummary(histogram),
             sent: sent, received: replies.unique, duplicated: duplicated, maxSendLagNs: maxLag, durationNs: elapsed,
             client: EndReport(role: "client", cost: PerPacketCost(cost, packets: max(replies.unique, 1)), counters: counters, napiID: info.napiID),
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1)) })
+        result.hgrm = histogram.percentileDistribution
+        return result
     }
 }
 

@@ -126,6 +126,8 @@ public struct RunRequest: Sendable {
     /// `compare --load`: open-loop runs at these fractions of each path's
     /// own measured flood capacity (a flood is run first if none was asked for).
     public var loads: [Double] = []
+    /// Runs of each path; the tables show the median run and the spread.
+    public var repeats = 1
     /// Fault injection for tests: the reflector pauses once.
     var reflectorFault: ReflectorFault?
     public var vethNAPI = false
@@ -171,7 +173,10 @@ public enum Runner {
                                             clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
                                             mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
             for kind in request.paths {
-                runs.append(runRemote(kind, request, peer: peer, stop: stop, progress: progress))
+                if stop.requested { break }
+                runs.append(repeated(request.repeats, stop: stop, progress: progress) {
+                    runRemote(kind, request, peer: peer, stop: stop, progress: progress)
+                })
             }
         } else {
             let topology = try Topology.up(vethNAPI: request.vethNAPI)
@@ -182,7 +187,9 @@ public enum Runner {
             topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             for kind in request.paths {
                 if stop.requested { break }
-                runs.append(runLocal(kind, request, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: progress))
+                runs.append(repeated(request.repeats, stop: stop, progress: progress) {
+                    runLocal(kind, request, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: progress)
+                })
             }
         }
         let env = EnvironmentRecord(
@@ -192,7 +199,25 @@ public enum Runner {
             durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
             timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
             wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
-        return WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
+        var report = WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
+        let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
+        report.recommendation = Recommendation.make(report, spreads: spreads)
+        return report
+    }
+
+    /// Runs one path `n` times; returns the median run with the spread attached.
+    static func repeated(_ n: Int, stop: StopSignal, progress: (String) -> Void, _ once: () -> PathRun) -> PathRun {
+        guard n > 1 else { return once() }
+        var runs: [PathRun] = []
+        for i in 0..<n where !stop.requested {
+            progress("repeat \(i + 1)/\(n)")
+            runs.append(once())
+        }
+        let pick = RunSpread.representative(runs)
+        var run = runs[pick]
+        run.spread = RunSpread(runs)
+        run.notes.append("figures from the median of \(runs.count) runs (run \(pick + 1)); spread in the JSON and the tables")
+        return run
     }
 
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?,

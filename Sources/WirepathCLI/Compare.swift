@@ -18,6 +18,12 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("Latency under load: open-loop runs at these fractions of each path's own measured flood capacity, e.g. 10%,50%,90%.", valueName: "list"))
     var load: String?
 
+    @Option(help: "Run each path N times; the tables show the median run, and the spread decides whether two paths really differ.")
+    var `repeat`: Int = 3
+
+    @Option(help: "Recommend for one goal: latency, throughput or efficiency (CPU per packet). Default: a verdict for each.")
+    var goal: String?
+
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
 
@@ -37,6 +43,8 @@ struct Compare: ParsableCommand {
     func validate() throws {
         _ = try parsedPaths()
         _ = try parsedMeasurements()
+        if !(1...50).contains(`repeat`) { throw ValidationError("--repeat must be 1-50") }
+        if let goal, Goal(rawValue: goal) == nil { throw ValidationError("unknown goal '\(goal)'; valid goals are: latency, throughput, efficiency") }
         if let load { do { _ = try LoadList.parse(load) } catch { throw ValidationError(error.message) } }
         if !(floodDuration > 0 && floodDuration <= 3600) { throw ValidationError("--flood-duration must be in (0, 3600] seconds") }
     }
@@ -46,8 +54,10 @@ struct Compare: ParsableCommand {
         try path.apply(to: &r)
         try measure.apply(to: &r)
         r.floodDurationNs = UInt64(floodDuration * 1e9)
+        r.repeats = `repeat`
         if let load { r.loads = try LoadList.parse(load) }
         r.command = "compare"
-        try Output.execute(r, json: measure.json, quiet: measure.quiet)
+        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm,
+                           goal: goal.flatMap(Goal.init(rawValue:)), recommend: true)
     }
 }

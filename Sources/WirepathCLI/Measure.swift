@@ -36,7 +36,7 @@ struct PingPong: ParsableCommand {
         try measure.apply(to: &r)
         r.rate = rate
         r.command = "pingpong"
-        try Output.execute(r, json: measure.json, quiet: measure.quiet)
+        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm)
     }
 }
 
@@ -55,6 +55,6 @@ struct Flood: ParsableCommand {
         r.floodDurationNs = r.plan.durationNs ?? 5_000_000_000
         if let c = measure.count { r.plan.count = c }
         r.command = "flood"
-        try Output.execute(r, json: measure.json, quiet: measure.quiet)
+        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm)
     }
 }

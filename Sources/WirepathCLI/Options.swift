@@ -111,6 +111,12 @@ struct RunOptions: ParsableArguments {
     @Option(help: "Write every figure as JSON (schema wirepath.report/1) to FILE.")
     var json: String?
 
+    @Option(help: "Write one CSV row per path and measurement to FILE.")
+    var csv: String?
+
+    @Option(help: ArgumentHelp("Write HdrHistogram percentile distributions (.hgrm, µs) per path and measurement into DIR.", valueName: "dir"))
+    var hgrm: String?
+
     @Option(help: ArgumentHelp("Run against a reflector (`wirepath serve`) at ADDR:PORT instead of the built-in topology.", valueName: "addr:port"))
     var peer: String?
 
@@ -146,6 +152,18 @@ enum Output {
         FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
     }
 
+    /// Writes a text file, making its directory; a failure names the file and the reason.
+    static func write(_ text: String, to path: String) throws {
+        do {
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+        } catch {
+            stderr("error: cannot write \(path): \((error as NSError).localizedDescription)")
+            throw ExitCode(1)
+        }
+    }
+
     static func writeJSON(_ report: WirepathReport, to path: String) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -153,7 +171,8 @@ enum Output {
     }
 
     /// Runs a request with signal handling and prints the report.
-    static func execute(_ request: RunRequest, json: String?, quiet: Bool) throws {
+    static func execute(_ request: RunRequest, json: String?, quiet: Bool, csv: String? = nil, hgrm: String? = nil,
+                        goal: Goal? = nil, recommend: Bool = false) throws {
         Interrupt.install()
         let report: WirepathReport
         do {
@@ -165,12 +184,25 @@ enum Output {
         print(TextReport.comparison(report), terminator: "")
         let load = TextReport.loadTable(report)
         if !load.isEmpty { print("\n" + load, terminator: "") }
+        let spread = TextReport.spreadTable(report)
+        if !spread.isEmpty { print("\n" + spread, terminator: "") }
+        if recommend, let verdicts = report.recommendation {
+            print("\n" + Recommendation.render(goal.map { g in verdicts.filter { $0.goal == g } } ?? verdicts, report: report), terminator: "")
+        }
         if !quiet {
             print("")
             print(TextReport.details(report), terminator: "")
             let t = report.environment.topology
             print("topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI) cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)")
             print("syscalls: \(report.environment.syscallCounter); CPU: getrusage(RUSAGE_THREAD). sys/RTT = syscalls per round trip.")
+        }
+        if let csv {
+            try write(CSVReport.render(report), to: csv)
+            if !quiet { stderr("wrote \(csv)") }
+        }
+        if let hgrm {
+            for f in HgrmFiles.files(report) { try write(f.text, to: hgrm + "/" + f.name) }
+            if !quiet { stderr("wrote \(HgrmFiles.files(report).count) .hgrm files into \(hgrm)") }
         }
         if let json {
             try writeJSON(report, to: json)

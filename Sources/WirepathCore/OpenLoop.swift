@@ -23,6 +23,8 @@ public struct OpenLoopResult: Codable, Sendable, Equatable {
     public var durationNs: UInt64
     public var client: EndReport
     public var reflector: EndReport?
+    /// The latency histogram as HdrHistogram percentile-distribution text (µs).
+    public var hgrm: String?
 
     public init(targetPps: Double, loadFraction: Double?, latency: LatencySummary, sent: UInt64, received: UInt64,
                 duplicated: UInt64, maxSendLagNs: UInt64, durationNs: UInt64, client: EndReport, reflector: EndReport?) {

@@ -74,6 +74,8 @@ public struct PingPongResult: Codable, Sendable, Equatable {
     /// the median RTT). Where it differs from `latency`, the closed loop hid
     /// stalls by pausing while it waited.
     public var latencyCorrected: LatencySummary?
+    /// The RTT histogram as HdrHistogram percentile-distribution text (µs).
+    public var hgrm: String?
 
     public init(latency: LatencySummary, sent: UInt64, received: UInt64, lost: UInt64, duplicated: UInt64,
                 reordered: UInt64, integrityFailures: UInt64, foreign: UInt64, timeoutNs: UInt64,
@@ -147,6 +149,9 @@ public struct PathRun: Codable, Sendable, Equatable {
     public var flood: FloodResult?
     /// Open-loop runs: `pingpong --rate`, or `compare --load` (one per load).
     public var openLoop: [OpenLoopResult] = []
+    /// With `--repeat N`: the spread over the N runs; the figures above come
+    /// from the median run.
+    public var spread: RunSpread?
 
     public init(path: PathKind, status: Status, reason: String? = nil, options: PathOptionsRecord,
                 notes: [String] = [], pingpong: PingPongResult? = nil, flood: FloodResult? = nil) {
@@ -265,6 +270,8 @@ public struct WirepathReport: Codable, Sendable, Equatable {
     public var environment: EnvironmentRecord
     public var settings: RunSettings
     public var runs: [PathRun]
+    /// Which path to pick for each goal, with the reasons in numbers.
+    public var recommendation: [Verdict]?
 
     public init(command: String, startedAt: String, environment: EnvironmentRecord, settings: RunSettings, runs: [PathRun]) {
         self.command = command; self.startedAt = startedAt; self.environment = environment

@@ -7,6 +7,16 @@ public enum LatencyHistogram {
     }
 }
 
+extension Histogram<UInt64> {
+    /// The HdrHistogram percentile-distribution text (`.hgrm`), in µs: the
+    /// format wrk2 prints and HdrHistogram's plotter reads.
+    public var percentileDistribution: String {
+        var text = ""
+        outputPercentileDistribution(to: &text, outputValueUnitScalingRatio: 1000, percentileTicksPerHalfDistance: 5)
+        return text
+    }
+}
+
 /// Percentiles of a latency histogram, in nanoseconds.
 public struct LatencySummary: Codable, Sendable, Equatable {
     public var count: UInt64

@@ -98,6 +98,20 @@ public enum TextReport {
         return out
     }
 
+    /// Run-to-run spread (min / median / max) when a path ran more than once.
+    public static func spreadTable(_ report: WirepathReport) -> String {
+        let rows: [[String]] = report.runs.compactMap { run in
+            guard let s = run.spread, s.repeats > 1 else { return nil }
+            func r(_ x: RunSpread.Range?, _ scale: Double, _ d: Int) -> String {
+                x.map { "\(fmt($0.min / scale, d)) / \(fmt($0.median / scale, d)) / \(fmt($0.max / scale, d))" } ?? "-"
+            }
+            return [run.path.rawValue, String(s.repeats), r(s.p50Ns, 1000, 2), r(s.p99Ns, 1000, 2), r(s.rxPps, 1e6, 3), r(s.cpuNsPerPacket, 1, 0)]
+        }
+        guard !rows.isEmpty else { return "" }
+        return "run-to-run spread (min / median / max):\n"
+            + table([["path", "runs", "p50 µs", "p99 µs", "Mpps", "CPU ns/pkt (flood, both ends)"]] + rows)
+    }
+
     /// Latency against load: one row per path and load (open loop, corrected).
     public static func loadTable(_ report: WirepathReport) -> String {
         let rows = report.runs.flatMap { run in

@@ -1,3 +1,5 @@
+import Foundation
+import Glibc
 import XCTest
 @testable import Wirepath
 @testable import WirepathCore
@@ -59,6 +61,27 @@ final class OpenLoopTests: XCTestCase {
             XCTAssertEqual(o.loadFraction, f)
             XCTAssertEqual(o.targetPps, capacity * f, accuracy: 1)
             XCTAssertGreaterThan(o.received, 0)
+        }
+    }
+}
+
+final class CompareArtifactsTests: XCTestCase {
+    /// The command a user runs: --load, --repeat, --csv and --hgrm together.
+    func testCompareWritesCSVAndHgrmAndRecommends() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let dir = NSTemporaryDirectory() + "wp-artifacts-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "0.3", "--flood-duration", "0.3", "--warmup", "0.1",
+                                     "--load", "50%", "--repeat", "2", "--csv", dir + "/r.csv", "--hgrm", dir], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("recommendation:"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("run-to-run spread"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("latency under load"), r.stdout)
+        let csv = try String(contentsOfFile: dir + "/r.csv", encoding: .utf8)
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 2 * 3, csv)
+        for name in ["socket-pingpong.hgrm", "mmsg-pingpong.hgrm", "socket-load-50.hgrm", "mmsg-load-50.hgrm"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + name), name)
         }
     }
 }

@@ -1,0 +1,98 @@
+import Histogram
+import XCTest
+@testable import WirepathCore
+
+final class RecommendationTests: XCTestCase {
+    func latency(_ ns: UInt64) -> LatencySummary {
+        var h = LatencyHistogram.make()
+        for _ in 0..<100 { _ = h.record(ns) }
+        return LatencySummary(h)
+    }
+
+    func end(_ cpu: UInt64, syscalls: UInt64) -> EndReport {
+        let cost = ThreadCost(syscalls: nil, syscallsUnavailable: nil, userNs: cpu, systemNs: 0,
+                              voluntaryContextSwitches: 0, involuntaryContextSwitches: 0, wallNs: 1)
+        let sys = ThreadCost(syscalls: syscalls, syscallsUnavailable: nil, userNs: 0, systemNs: 0,
+                             voluntaryContextSwitches: 0, involuntaryContextSwitches: 0, wallNs: 1)
+        return EndReport(role: "x", cost: PerPacketCost(cost, packets: 1, syscallWindow: sys, syscallPackets: 1), counters: PathCounters(), napiID: 0)
+    }
+
+    func run(_ path: PathKind, p99: UInt64, pps: Double, cpu: UInt64) -> PathRun {
+        let opts = PathOptionsRecord(payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, napiID: 0)
+        let pp = PingPongResult(latency: latency(p99), sent: 100, received: 100, lost: 0, duplicated: 0, reordered: 0,
+                                integrityFailures: 0, foreign: 0, timeoutNs: 1, warmupNs: 0, durationNs: 1,
+                                client: end(cpu, syscalls: 2), reflector: nil)
+        let f = FloodResult(payloadSize: 64, sent: UInt64(pps), received: UInt64(pps), duplicated: 0, reordered: 0,
+                            senderDurationNs: 1_000_000_000, receiverSpanNs: 1_000_000_000,
+                            sender: end(cpu, syscalls: 1), receiver: end(cpu, syscalls: 1))
+        return PathRun(path: path, status: .ok, options: opts, pingpong: pp, flood: f)
+    }
+
+    func report(_ runs: [PathRun]) -> WirepathReport {
+        let topo = TopologyRecord(kind: "veth-pair", namespaces: [], clientInterface: nil, reflectorInterface: nil, clientAddress: "a",
+                                  reflectorAddress: "b", mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+        return WirepathReport(command: "compare", startedAt: "", environment: EnvironmentRecord(kernel: "k", cpuModel: "c", cpus: 2,
+                              wirepathVersion: "v", syscallCounter: "s", topology: topo),
+                              settings: RunSettings(durationNs: nil, count: nil, warmupNs: 0, timeoutNs: 0, payloadSize: 64, batchSize: 32,
+                                                    wait: .block, busyPollMicros: nil, measurements: []), runs: runs)
+    }
+
+    func testPicksWithNumbersAndExcludesUnavailable() {
+        var xdp = run(.xdp, p99: 1, pps: 1, cpu: 1)
+        xdp.status = .unavailable
+        xdp.reason = "copy mode on veth"
+        let r = report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), run(.uring, p99: 9_000, pps: 600_000, cpu: 2000), xdp])
+        let v = Recommendation.make(r)
+        XCTAssertEqual(v.map(\.pick), [.uring, .uring, .uring])
+        let lat = v[0]
+        XCTAssertTrue(lat.reasons[0].contains("uring: p99 closed loop 9.0 µs vs socket 12.0 µs"), lat.reasons[0])
+        XCTAssertTrue(lat.reasons.contains { $0.contains("xdp excluded: copy mode on veth") })
+        XCTAssertTrue(lat.reasons.contains { $0.contains("--repeat") }, "says the uncertainty was not measured")
+    }
+
+    func testTieWithinSpreadIsNotAPick() {
+        let runs = [run(.socket, p99: 10_000, pps: 500_000, cpu: 3000), run(.mmsg, p99: 10_500, pps: 510_000, cpu: 3000)]
+        var spreads: [PathKind: RunSpread] = [:]
+        spreads[.socket] = RunSpread([run(.socket, p99: 9_000, pps: 480_000, cpu: 2900), run(.socket, p99: 12_000, pps: 520_000, cpu: 3100)])
+        spreads[.mmsg] = RunSpread([run(.mmsg, p99: 9_500, pps: 490_000, cpu: 2900), run(.mmsg, p99: 11_000, pps: 530_000, cpu: 3100)])
+        let v = Recommendation.verdict(report(runs), goal: .latency, spreads: spreads)
+        XCTAssertNil(v.pick)
+        XCTAssertEqual(Set(v.tie), [.socket, .mmsg])
+        XCTAssertTrue(v.summary.contains("tie"), v.summary)
+        let t = Recommendation.verdict(report(runs), goal: .throughput, spreads: spreads)
+        XCTAssertNil(t.pick, "10 kpps apart with a 40 kpps spread is a tie")
+    }
+
+    func testSpreadAndRepresentativeRun() {
+        let runs = [run(.socket, p99: 30_000, pps: 1, cpu: 1), run(.socket, p99: 10_000, pps: 1, cpu: 1), run(.socket, p99: 20_000, pps: 1, cpu: 1)]
+        let s = RunSpread(runs)
+        XCTAssertEqual(s.repeats, 3)
+        XCTAssertEqual(s.p99Ns?.median ?? 0, 20_000, accuracy: 20)
+        XCTAssertEqual(s.p99Ns?.width ?? 0, 20_000, accuracy: 40)
+        XCTAssertEqual(RunSpread.representative(runs), 2, "the median run stands for the path")
+    }
+
+    func testCSVHasOneRowPerPathAndMeasurementAndQuotes() {
+        var bad = run(.xdp, p99: 1, pps: 1, cpu: 1)
+        bad.status = .unavailable
+        bad.reason = "needs CAP_BPF, \"really\""
+        let csv = CSVReport.render(report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), bad]))
+        let lines = csv.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1 + 2 + 1)
+        XCTAssertEqual(lines[0].split(separator: ",").count, CSVReport.header.count)
+        XCTAssertTrue(lines[1].hasPrefix("socket,pingpong,ok,64,32,block"))
+        XCTAssertTrue(lines[2].hasPrefix("socket,flood,ok"))
+        XCTAssertTrue(lines[3].hasSuffix("\"needs CAP_BPF, \"\"really\"\"\""), String(lines[3]))
+    }
+
+    func testHgrmIsHdrHistogramText() {
+        var h = LatencyHistogram.make()
+        for v in 1...1000 { _ = h.record(UInt64(v) * 1000) }
+        let text = h.percentileDistribution
+        XCTAssertTrue(text.hasPrefix("       Value     Percentile TotalCount 1/(1-Percentile)"))
+        XCTAssertTrue(text.contains("#[Mean"))
+        var r = run(.socket, p99: 1, pps: 1, cpu: 1)
+        r.pingpong?.hgrm = text
+        XCTAssertEqual(HgrmFiles.files(report([r])).map(\.name), ["socket-pingpong.hgrm"])
+    }
+}
