@@ -137,9 +137,11 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         let limit = start + min(plan.durationNs ?? plan.maxDurationNs, plan.maxDurationNs)
         let count = plan.count ?? .max
         var sent: UInt64 = 0
+        LiveProgress.reset()
         while sent < count && !stop.requested && Sys.monotonicNanos() < limit {
             _ = try exchange(seq: sent, record: true)
             sent += 1
+            LiveProgress.publish(sent)
         }
         let elapsed = Sys.monotonicNanos() - start
         let cost = meter.stop()
@@ -226,6 +228,7 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         var seq = first
         let end = first &+ count
         var now = start
+        LiveProgress.reset()
         while seq < end && now < limit && !stop.requested {
             let n = Int(min(batch, end - seq))
             for i in 0..<n {
@@ -234,6 +237,7 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
             tx.count = n
             seq &+= UInt64(try path.send(&tx))
             now = Sys.monotonicNanos()
+            LiveProgress.publish(seq & ~255)
         }
         return (seq - first, now - start)
     }

@@ -70,6 +70,7 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
         var i: UInt64 = 0
         var maxLag: UInt64 = 0
         var now = start
+        LiveProgress.reset()
         while i < count && now < limit && !stop.requested {
             let due = start &+ UInt64(Double(i) * interval)
             if now >= due {
@@ -84,6 +85,7 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
                 tx.count = n
                 let sent = try path.send(&tx)
                 i &+= UInt64(sent)
+                LiveProgress.publish(i & ~255)
                 if now - due > maxLag { maxLag = now - due }
             }
             try harvest(record: record)

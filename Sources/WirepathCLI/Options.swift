@@ -176,7 +176,9 @@ enum Output {
         Interrupt.install()
         let report: WirepathReport
         do {
-            report = try Runner.run(request, progress: { if !quiet { stderr("… \($0)") } })
+            let ticker = quiet || isatty(2) == 0 ? nil : ProgressLine(request)
+            defer { ticker?.finish() }
+            report = try Runner.run(request, progress: { ticker?.phase($0) })
         } catch let e as ConfigError {
             stderr("error: \(e.message)")
             throw ExitCode(2)
@@ -232,5 +234,71 @@ enum OptionalValueOptions {
             if !rest, let value = defaults[a] { out.append("\(a)=\(value)") } else { out.append(a) }
         }
         return out
+    }
+}
+
+/// The live progress line on a terminal: the current path and measurement,
+/// the time left in it, and the packet rate. Silent when stderr is not a
+/// terminal, and with --quiet.
+final class ProgressLine: @unchecked Sendable {
+    private let lock = NSLock()
+    private var label = "setting up the topology"
+    private var phaseStart = Date()
+    private var planned: Double = 0
+    private var lastPackets: UInt64 = 0
+    private var lastTick = Date()
+    private var done = false
+    private let request: RunRequest
+    private var thread: Thread?
+
+    init(_ request: RunRequest) {
+        self.request = request
+        let t = Thread { [weak self] in
+            while let self, self.tick() { Thread.sleep(forTimeInterval: 0.25) }
+        }
+        thread = t
+        t.start()
+    }
+
+    /// Called by the runner at each new measurement.
+    func phase(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        label = text
+        phaseStart = Date()
+        lastPackets = 0
+        let warm = Double(request.plan.warmupNs) / 1e9
+        if text.contains("flood") {
+            planned = Double(request.floodDurationNs) / 1e9 * 1.25
+        } else if text.contains("open-loop") || text.contains("pingpong") {
+            planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
+        } else {
+            planned = 0
+        }
+    }
+
+    /// One redraw; false once finished.
+    private func tick() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if done { return false }
+        let now = Date()
+        let packets = LiveProgress.packets
+        let dt = now.timeIntervalSince(lastTick)
+        let rate = packets >= lastPackets && dt > 0 ? Double(packets - lastPackets) / dt : 0
+        lastPackets = packets
+        lastTick = now
+        let elapsed = now.timeIntervalSince(phaseStart)
+        let left = planned > 0 ? String(format: ", ~%.1f s left", max(planned - elapsed, 0)) : ""
+        let line = String(format: "\r\u{1B}[K[%@] %.1f s%@, %@ pkt/s", label, elapsed, left, TextReport.fmt(rate, 0))
+        FileHandle.standardError.write(line.data(using: .utf8)!)
+        return true
+    }
+
+    func finish() {
+        lock.lock()
+        done = true
+        lock.unlock()
+        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
     }
 }

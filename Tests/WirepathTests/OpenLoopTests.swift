@@ -76,6 +76,7 @@ final class CompareArtifactsTests: XCTestCase {
                                      "--load", "50%", "--repeat", "2", "--csv", dir + "/r.csv", "--hgrm", dir], timeout: 120)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("recommendation:"), r.stdout)
+        XCTAssertFalse(r.stderr.contains("\u{1B}[K"), "no progress line when stderr is not a terminal")
         XCTAssertTrue(r.stdout.contains("run-to-run spread"), r.stdout)
         XCTAssertTrue(r.stdout.contains("latency under load"), r.stdout)
         let csv = try String(contentsOfFile: dir + "/r.csv", encoding: .utf8)
