@@ -128,6 +128,9 @@ public struct RunRequest: Sendable {
     public var loads: [Double] = []
     /// Runs of each path; the tables show the median run and the spread.
     public var repeats = 1
+    /// Also run each path in its best-known low-latency configuration
+    /// (`Runner.tuned`) and show both.
+    public var tune = false
     /// Fault injection for tests: the reflector pauses once.
     var reflectorFault: ReflectorFault?
     public var vethNAPI = false
@@ -190,6 +193,13 @@ public enum Runner {
                 runs.append(repeated(request.repeats, stop: stop, progress: progress) {
                     runLocal(kind, request, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: progress)
                 })
+                if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
+                    var run = repeated(request.repeats, stop: stop, progress: progress) {
+                        runLocal(kind, tuned, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: { progress("\($0) (tuned)") })
+                    }
+                    run.variant = "tuned: \(what)"
+                    runs.append(run)
+                }
             }
         }
         let env = EnvironmentRecord(
@@ -203,6 +213,18 @@ public enum Runner {
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
         return report
+    }
+
+    /// The best-known low-latency configuration of a path on this kind of
+    /// host, or nil when the default already is it. Busy waiting beats
+    /// sleeping on every path here (the wake-up dominates a veth RTT); it
+    /// needs no NAPI id, so it holds on the default topology, which is kept
+    /// so the comparison never mixes topologies.
+    static func tuned(_ kind: PathKind, _ r: RunRequest) -> (RunRequest, String)? {
+        guard r.wait != .spin else { return nil }
+        var t = r
+        t.wait = .spin
+        return (t, "wait spin")
     }
 
     /// Runs one path `n` times; returns the median run with the spread attached.

@@ -21,6 +21,9 @@ struct Compare: ParsableCommand {
     @Option(help: "Run each path N times; the tables show the median run, and the spread decides whether two paths really differ.")
     var `repeat`: Int = 3
 
+    @Flag(help: "Also run each path in its best-known configuration (busy waiting) and show both rows.")
+    var tune = false
+
     @Option(help: "Recommend for one goal: latency, throughput or efficiency (CPU per packet). Default: a verdict for each.")
     var goal: String?
 
@@ -55,6 +58,7 @@ struct Compare: ParsableCommand {
         try measure.apply(to: &r)
         r.floodDurationNs = UInt64(floodDuration * 1e9)
         r.repeats = `repeat`
+        r.tune = tune
         if let load { r.loads = try LoadList.parse(load) }
         r.command = "compare"
         try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm,

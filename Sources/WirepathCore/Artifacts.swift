@@ -13,7 +13,7 @@ public enum CSVReport {
         var rows = [header]
         for run in report.runs {
             let o = run.options
-            let common = [run.path.rawValue]
+            let common = [run.label]
             let opts = [o.payloadSize, o.batchSize].map(String.init) + [o.wait.rawValue, o.busyPollMicros.map(String.init) ?? "", String(o.napiID)]
             func row(_ m: String, target: Double?, count: UInt64?, lost: UInt64?, lat: LatencySummary?, tx: Double?, rx: Double?,
                      client: EndReport?, reflector: EndReport?) -> [String] {
@@ -62,11 +62,11 @@ public enum HgrmFiles {
     public static func files(_ report: WirepathReport) -> [(name: String, text: String)] {
         var out: [(String, String)] = []
         for run in report.runs {
-            if let h = run.pingpong?.hgrm { out.append(("\(run.path.rawValue)-pingpong.hgrm", h)) }
+            if let h = run.pingpong?.hgrm { out.append(("\(run.label)-pingpong.hgrm", h)) }
             for ol in run.openLoop {
                 guard let h = ol.hgrm else { continue }
                 let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))" } ?? "openloop-\(Int(ol.targetPps))pps"
-                out.append(("\(run.path.rawValue)-\(m).hgrm", h))
+                out.append(("\(run.label)-\(m).hgrm", h))
             }
         }
         return out

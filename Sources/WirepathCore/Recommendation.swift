@@ -91,16 +91,16 @@ public enum Recommendation {
         let ok = report.runs.filter { $0.status == .ok }
         let excluded = report.runs.filter { $0.status != .ok }.map { "\($0.path) excluded: \($0.reason ?? $0.status.rawValue)" }
         // (path, value, label, spread width); lower is better except throughput.
-        var scored: [(PathKind, Double, String, Double?)] = []
+        var scored: [(PathKind, Double, String, Double?, String)] = []
         for run in ok {
-            let spread = spreads[run.path]
+            let spread = run.variant == nil ? spreads[run.path] : run.spread
             switch goal {
             case .latency:
-                if let (v, label) = latency(run) { scored.append((run.path, v, label, run.openLoop.isEmpty ? spread?.p99Ns?.width : nil)) }
+                if let (v, label) = latency(run) { scored.append((run.path, v, label, run.openLoop.isEmpty ? spread?.p99Ns?.width : nil, run.label)) }
             case .throughput:
-                if let f = run.flood { scored.append((run.path, f.rxPps, "rx", spread?.rxPps?.width)) }
+                if let f = run.flood { scored.append((run.path, f.rxPps, "rx", spread?.rxPps?.width, run.label)) }
             case .efficiency:
-                if let c = floodCPU(run) { scored.append((run.path, c, "CPU/pkt", spread?.cpuNsPerPacket?.width)) }
+                if let c = floodCPU(run) { scored.append((run.path, c, "CPU/pkt", spread?.cpuNsPerPacket?.width, run.label)) }
             }
         }
         let higherIsBetter = goal == .throughput
@@ -118,8 +118,8 @@ public enum Recommendation {
         var reasons: [String] = []
         let runnerUp = scored.dropFirst().first
         if let r = runnerUp {
-            var line = "\(best.0): \(best.2) \(show(best.1)) vs \(r.0) \(show(r.1))"
-            if let bRun = ok.first(where: { $0.path == best.0 }), let rRun = ok.first(where: { $0.path == r.0 }) {
+            var line = "\(best.4): \(best.2) \(show(best.1)) vs \(r.4) \(show(r.1))"
+            if let bRun = ok.first(where: { $0.label == best.4 }), let rRun = ok.first(where: { $0.label == r.4 }) {
                 let bs = bRun.flood?.sender.cost?.syscallsPerPacket, rs = rRun.flood?.sender.cost?.syscallsPerPacket
                 if let bs, let rs { line += ", \(TextReport.fmt(bs, bs < 0.1 ? 3 : 2)) syscalls/pkt vs \(TextReport.fmt(rs, rs < 0.1 ? 3 : 2)) (flood sender)" }
             }
@@ -132,14 +132,14 @@ public enum Recommendation {
             let widths = [best.3, r.3].compactMap { $0 }
             if let w = widths.max(), gap <= w {
                 return Verdict(goal: goal, pick: nil, tie: [best.0, r.0],
-                               summary: "\(goal): \(best.0) and \(r.0) tie: they differ by \(show(gap)), less than the run-to-run spread (\(show(w)))",
+                               summary: "\(goal): \(best.4) and \(r.4) tie: they differ by \(show(gap)), less than the run-to-run spread (\(show(w)))",
                                reasons: reasons)
             }
             if widths.isEmpty {
                 reasons.append("uncertainty not measured: run with --repeat 3 or more to see the run-to-run spread")
             }
         }
-        return Verdict(goal: goal, pick: best.0, tie: [], summary: "\(goal): \(best.0) (\(best.2) \(show(best.1)))", reasons: reasons)
+        return Verdict(goal: goal, pick: best.0, tie: [], summary: "\(goal): \(best.4) (\(best.2) \(show(best.1)))", reasons: reasons)
     }
 
     /// What configuration a path ran in, and whether a lever was left untried.
@@ -152,7 +152,7 @@ public enum Recommendation {
         } else {
             parts.append("busy-poll off (untried here: --busy-poll 50 --veth-napi can move this path's latency a lot)")
         }
-        return "\(run.path) ran with " + parts.joined(separator: ", ")
+        return "\(run.label) ran with " + parts.joined(separator: ", ")
     }
 
     public static func render(_ verdicts: [Verdict], report: WirepathReport) -> String {

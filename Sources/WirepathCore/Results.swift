@@ -140,6 +140,9 @@ public struct FloodResult: Codable, Sendable, Equatable {
 public struct PathRun: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable { case ok, unavailable, failed }
     public var path: PathKind
+    /// nil for the path's default configuration; "tuned: ..." for the
+    /// best-known one that `compare --tune` adds.
+    public var variant: String?
     public var status: Status
     /// Why the path did not run (unavailable) or what went wrong (failed).
     public var reason: String?
@@ -158,6 +161,18 @@ public struct PathRun: Codable, Sendable, Equatable {
         self.path = path; self.status = status; self.reason = reason; self.options = options
         self.notes = notes; self.pingpong = pingpong; self.flood = flood
     }
+}
+
+extension PathRun {
+    /// "socket", or "socket+spin" for a tuned variant: the row's name.
+    public var label: String {
+        guard let v = variant else { return path.rawValue }
+        return path.rawValue + "+" + (v.hasPrefix("tuned: ") ? String(v.dropFirst(7)) : v).replacingSpaces()
+    }
+}
+
+extension String {
+    func replacingSpaces() -> String { String(map { $0 == " " ? "-" : $0 }) }
 }
 
 /// The options a path ran with, as recorded in results.

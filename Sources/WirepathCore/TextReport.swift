@@ -56,11 +56,11 @@ public enum TextReport {
         var unavailable: [String] = []
         for run in report.runs {
             guard run.status == .ok else {
-                rows.append([run.path.rawValue] + [String](repeating: "-", count: 12))
+                rows.append([run.label] + [String](repeating: "-", count: 12))
                 unavailable.append("\(run.path): \(run.status.rawValue): \(run.reason ?? "no reason given")")
                 continue
             }
-            var row = [run.path.rawValue]
+            var row = [run.label]
             if let p = run.pingpong, p.latency.count > 0 {
                 row += [micros(p.latency.p50Ns), micros(p.latency.p99Ns), micros(p.latency.p999Ns), micros(p.latency.maxNs), String(p.lost)]
             } else {
@@ -105,7 +105,7 @@ public enum TextReport {
             func r(_ x: RunSpread.Range?, _ scale: Double, _ d: Int) -> String {
                 x.map { "\(fmt($0.min / scale, d)) / \(fmt($0.median / scale, d)) / \(fmt($0.max / scale, d))" } ?? "-"
             }
-            return [run.path.rawValue, String(s.repeats), r(s.p50Ns, 1000, 2), r(s.p99Ns, 1000, 2), r(s.rxPps, 1e6, 3), r(s.cpuNsPerPacket, 1, 0)]
+            return [run.label, String(s.repeats), r(s.p50Ns, 1000, 2), r(s.p99Ns, 1000, 2), r(s.rxPps, 1e6, 3), r(s.cpuNsPerPacket, 1, 0)]
         }
         guard !rows.isEmpty else { return "" }
         return "run-to-run spread (min / median / max):\n"
@@ -116,7 +116,7 @@ public enum TextReport {
     public static func loadTable(_ report: WirepathReport) -> String {
         let rows = report.runs.flatMap { run in
             run.openLoop.map { o in
-                [run.path.rawValue, o.loadFraction.map { fmt($0 * 100, 0) + "%" } ?? "-", fmt(o.targetPps / 1e6, 3),
+                [run.label, o.loadFraction.map { fmt($0 * 100, 0) + "%" } ?? "-", fmt(o.targetPps / 1e6, 3),
                  micros(o.latency.p50Ns), micros(o.latency.p90Ns), micros(o.latency.p99Ns), micros(o.latency.p999Ns),
                  micros(o.latency.maxNs), String(o.lost)]
             }

@@ -86,3 +86,18 @@ final class CompareArtifactsTests: XCTestCase {
         }
     }
 }
+
+final class TuneTests: XCTestCase {
+    func testTuneAddsTheBestKnownConfigurationBesideTheDefault() throws {
+        try requireRoot()
+        var r = RunRequest(paths: [.socket], measurements: [.pingpong],
+                           plan: MeasurementPlan(durationNs: nil, count: 2000, warmupNs: 100_000_000, timeoutNs: 100_000_000))
+        r.tune = true
+        let report = try Runner.run(r)
+        XCTAssertEqual(report.runs.map(\.label), ["socket", "socket+wait-spin"])
+        XCTAssertEqual(report.runs.map(\.options.wait), [.block, .spin])
+        XCTAssertTrue(report.runs.allSatisfy { $0.pingpong?.received == 2000 })
+        let latency = try XCTUnwrap(report.recommendation?.first { $0.goal == .latency })
+        XCTAssertTrue(latency.reasons.first?.contains("socket") ?? false)
+    }
+}
