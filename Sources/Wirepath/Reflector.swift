@@ -174,6 +174,7 @@ extension Reflector where P: ~Copyable {
                 report.txCalls = c.txCalls
                 report.waitCalls = c.waitCalls
                 report.multishotRearms = c.multishotRearms
+                report.xdp = P.kind == .xdp ? c.xdp : nil
                 report.sqpollWakeups = c.sqpollWakeups
                 report.zcCopied = c.zcCopied
                 report.zcZeroCopy = c.zcZeroCopy

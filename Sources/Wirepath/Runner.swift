@@ -381,6 +381,9 @@ public enum Runner {
             let outcome = Result { try clientThread.join() }
             serverStop.request()
             let serverOutcome = Result { try server.join() }
+            // When both ends failed, the reflector's error is the cause (the
+            // client's is then "the reflector did not start").
+            if case .failure = outcome, case .failure(let e) = serverOutcome { throw e }
             let value = try outcome.get()
             _ = try serverOutcome.get()
             return value

@@ -123,6 +123,9 @@ public final class Topology: @unchecked Sendable {
         try Privileges.requireNetAdmin(for: "removing namespaces")
         var removed: [String] = []
         for ns in list() {
+            // A killed xdp run leaves its program attached; detach it (and
+            // any libxdp pin) before the namespace and its veth go.
+            XDPLeftovers.clear(namespace: ns)
             try IP.run(["netns", "del", ns])
             removed.append(ns)
         }
@@ -138,6 +141,7 @@ public final class Topology: @unchecked Sendable {
             let rest = ns.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
             if kill(pid, 0) != 0 && Glibc.errno == ESRCH {
+                XDPLeftovers.clear(namespace: ns)
                 try? IP.run(["netns", "del", ns])
                 removed.append(ns)
             }

@@ -19,10 +19,14 @@ import Glibc
 ///    holds the port (an ephemeral one when 0) so that nothing else in the
 ///    namespace takes it.
 ///
-/// UMEM: `2 * ringSize` frames of `frameSize` bytes. The first half belongs
-/// to receive (in the fill ring, the RX ring, or briefly held here while a
+/// UMEM: `ringSize` frames of `frameSize` bytes. The first half belongs to
+/// receive (in the fill ring, the RX ring, or briefly held here while a
 /// receive copies it out), the second half to transmit (free here, in the TX
-/// ring, or in the completion ring). Each ring has `ringSize` entries, so a
+/// ring, or in the completion ring). Each ring has `ringSize` entries, twice
+/// the frames of its direction, because the kernel publishes its consumption
+/// of the fill and TX rings late (it advances the shared consumer index only
+/// when its cached batch runs out): up to half a ring of entries can be
+/// consumed but not yet shown free. With half the entries as frames, a
 /// reserve on the fill ring for frames just taken off RX, or on the TX ring
 /// for free TX frames, always succeeds, and a frame is never in two rings.
 ///
@@ -113,15 +117,16 @@ public struct XDPPath: PacketPath, ~Copyable {
         // Every receive frame goes to the fill ring at once: the kernel can
         // only receive into frames it has been given.
         var idx: UInt32 = 0
-        let rxFrames = UInt32(settings.ringSize)
+        let half = settings.ringSize / 2
+        let rxFrames = UInt32(half)
         let got = xsk_ring_prod__reserve(socket.umem.fill, rxFrames, &idx)
         precondition(got == rxFrames, "a new fill ring has room for every receive frame")
         for i in 0..<rxFrames {
             xsk_ring_prod__fill_addr(socket.umem.fill, idx &+ i)!.pointee = UInt64(i) * UInt64(settings.frameSize)
         }
         xsk_ring_prod__submit(socket.umem.fill, rxFrames)
-        for i in 0..<settings.ringSize {
-            frames.txFree[i] = UInt64(settings.ringSize + i) * UInt64(settings.frameSize)
+        for i in 0..<half {
+            frames.txFree[i] = UInt64(half + i) * UInt64(settings.frameSize)
         }
 
         // Busy polling: accepted on any XSK, but only a socket with a NAPI
@@ -154,7 +159,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         if config.wait == .block {
             notes.append("wait block on the xdp path is poll() on the AF_XDP socket, one \(config.waitTickMillis) ms tick per call")
         }
-        notes.append("AF_XDP \(socket.zeroCopy ? "zero-copy" : "copy") mode, program attached \(settings.attach) on \(ifname) (\(driver)) queue \(settings.queue); UMEM \(2 * settings.ringSize) frames of \(settings.frameSize) B, rings of \(settings.ringSize)")
+        notes.append("AF_XDP \(socket.zeroCopy ? "zero-copy" : "copy") mode, program attached \(settings.attach) on \(ifname) (\(driver)) queue \(settings.queue); UMEM \(settings.ringSize) frames of \(settings.frameSize) B (half receive, half transmit), rings of \(settings.ringSize)")
         if settings.queue != 0 || driver != "veth" {
             notes.append("only queue \(settings.queue) is redirected: on a multi-queue NIC, steer the test flow to it (ethtool -N \(ifname) flow-type udp4 dst-port \(local.port) action \(settings.queue), or ethtool -L \(ifname) combined 1)")
         }
@@ -175,7 +180,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.nextHopMAC = nextHop
         self.busyPollKicks = busyPollKicks
         self.notes = notes
-        self.txFree = settings.ringSize
+        self.txFree = half
     }
 
     /// The path's own tally plus, read now (two syscalls: a map lookup and
@@ -508,8 +513,18 @@ struct XSKSocket: ~Copyable {
     /// on a fresh UMEM; it then returns why zero-copy failed.
     static func open(ifname: String, driver: String, settings: XDPSettings) throws(PathError) -> XSKSocket {
         func attempt(zeroCopy: Bool, fallback: String? = nil) throws(PathError) -> XSKSocket {
-            let umem = try UMEM(frames: 2 * settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
-            return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, zeroCopy: zeroCopy, fallback: fallback)
+            // A socket closed just before (the previous measurement's) frees
+            // its hold on the queue in deferred kernel work, so a bind right
+            // after can see EBUSY for a moment: retry for up to one second.
+            let deadline = Sys.monotonicNanos() + 1_000_000_000
+            while true {
+                let umem = try UMEM(frames: settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
+                do throws(PathError) {
+                    return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, zeroCopy: zeroCopy, fallback: fallback)
+                } catch where error.errno == EBUSY && Sys.monotonicNanos() < deadline {
+                    sleepNanos(10_000_000)
+                }
+            }
         }
         switch settings.mode {
         case .copy:

@@ -29,6 +29,8 @@ struct PathTuning: ParsableArguments {
     @Flag(name: .customLong("uring-zc"), help: "uring path: send with IORING_OP_SENDMSG_ZC (Linux 6.1+, usage reports 6.2+) and report whether the kernel copied anyway (on veth and loopback it does). Each buffer is reused only after the kernel's notification.")
     var uringZeroCopy = false
 
+    @OptionGroup var xdp: XDPOptions
+
     @Option(name: .customLong("uring-napi"), help: ArgumentHelp(
         "uring path: IORING_REGISTER_NAPI (Linux 6.9+): the ring busy-polls its sockets' NAPI contexts for USEC before it sleeps in a wait (block and epoll waits, and an SQPOLL thread). Helps only where the socket has a NAPI id (on veth: --veth-napi); the result says whether it had one. --prefer-busy-poll sets its prefer flag.",
         valueName: "usec"))
@@ -46,8 +48,8 @@ struct PathTuning: ParsableArguments {
                                              uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
                                              uringNAPIMicros: uringNAPI)
             c.preferBusyPoll = preferBusyPoll
-            return c
-        } catch {
+            return try xdp.apply(to: c)
+        } catch let error as ConfigError {
             throw ValidationError(error.message)
         }
     }
@@ -64,6 +66,7 @@ struct PathTuning: ParsableArguments {
         r.uringBuffers = uringBuffers
         r.uringSQPollIdleMillis = uringSQPoll
         r.uringZeroCopy = uringZeroCopy
+        try xdp.apply(to: &r)
         r.uringNAPIMicros = uringNAPI
     }
 }

@@ -31,6 +31,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// uring with send_zc: notifications that said copied / zero-copy.
     public var zcCopied: UInt64 = 0
     public var zcZeroCopy: UInt64 = 0
+    /// xdp: kicks, the XDP program's verdicts and the socket's drops in the window.
+    public var xdp: XDPCounters?
 
     public init(path: PathKind) { self.path = path }
 
@@ -41,7 +43,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// multishot re-arms; then the kernel thread's CPU ns (`UInt64.max`: no
     /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL
     /// wakeups; then the send_zc notifications, copied and zero-copy.
-    static let fieldCount = baseFieldCount + 6
+    /// Then xdp: a presence flag (1 when the reflector's path is xdp) and
+    /// its counters (`XDPCounters.wireFieldCount`).
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -64,6 +68,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(sqpollWakeups)
         f.append(zcCopied)
         f.append(zcZeroCopy)
+        f.append(xdp == nil ? 0 : 1)
+        f += (xdp ?? XDPCounters()).wire
         return f
     }
 
@@ -89,6 +95,10 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         if f.count > baseFieldCount + 3 { r.sqpollWakeups = f[baseFieldCount + 3] }
         if f.count > baseFieldCount + 5 { r.zcCopied = f[baseFieldCount + 4]; r.zcZeroCopy = f[baseFieldCount + 5] }
+        let x = baseFieldCount + 6
+        if f.count >= x + 1 + XDPCounters.wireFieldCount, f[x] == 1 {
+            r.xdp = XDPCounters(wire: f[(x + 1)..<(x + 1 + XDPCounters.wireFieldCount)])
+        }
         return r
     }
 

@@ -20,6 +20,9 @@ public struct EndReport: Codable, Sendable, Equatable {
     /// data anyway, and those that said it did not.
     public var zcCopied: UInt64 = 0
     public var zcZeroCopy: UInt64 = 0
+    /// xdp: kicks, the XDP program's verdicts and the socket's drops (nil
+    /// for the other paths).
+    public var xdp: XDPCounters?
 
     public init(role: String, cost: PerPacketCost?, counters c: PathCounters, napiID: UInt32) {
         self.role = role
@@ -34,6 +37,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         sqpollWakeups = c.sqpollWakeups
         zcCopied = c.zcCopied
         zcZeroCopy = c.zcZeroCopy
+        xdp = c.xdp.isZero ? nil : c.xdp
     }
 
     /// The reflector's end: CPU from its main window, syscalls from its
@@ -51,6 +55,7 @@ public struct EndReport: Codable, Sendable, Equatable {
         sqpollWakeups = r.sqpollWakeups
         zcCopied = r.zcCopied
         zcZeroCopy = r.zcZeroCopy
+        xdp = r.xdp
     }
 }
 

@@ -56,11 +56,11 @@ public enum TextReport {
         var unavailable: [String] = []
         for run in report.runs {
             guard run.status == .ok else {
-                rows.append([run.label] + [String](repeating: "-", count: 12))
+                rows.append([pathCell(run)] + [String](repeating: "-", count: 12))
                 unavailable.append("\(run.path): \(run.status.rawValue): \(run.reason ?? "no reason given")")
                 continue
             }
-            var row = [run.label]
+            var row = [pathCell(run)]
             if let p = run.pingpong, p.latency.count > 0 {
                 row += [micros(p.latency.p50Ns), micros(p.latency.p99Ns), micros(p.latency.p999Ns), micros(p.latency.maxNs), String(p.lost)]
             } else {
@@ -186,6 +186,7 @@ public enum TextReport {
                 out += "  \(label) (\(fmt(o.targetPps, 0)) pps offered, \(fmt(o.achievedPps, 0)) sent/s): p50 \(micros(o.latency.p50Ns)) p90 \(micros(o.latency.p90Ns)) p99 \(micros(o.latency.p99Ns)) p99.9 \(micros(o.latency.p999Ns)) max \(micros(o.latency.maxNs)) µs, lost \(o.lost)/\(o.sent)"
                 out += o.maxSendLagNs > 1_000_000 ? ", sender fell \(micros(o.maxSendLagNs)) µs behind its schedule\n" : "\n"
             }
+            out += xdpDetails(run)
             for note in run.notes { out += "  note: \(note)\n" }
         }
         return out

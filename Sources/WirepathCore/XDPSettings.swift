@@ -40,8 +40,8 @@ public struct XDPSettings: Codable, Sendable, Equatable {
     public var queue: UInt32 = 0
     /// Bytes per UMEM frame (aligned mode: a power of two, 2048 to the page size).
     public var frameSize = XDPSettings.defaultFrameSize
-    /// Entries in each of the four rings; the UMEM holds twice as many frames
-    /// (one set for fill/RX, one for TX/completion).
+    /// Entries in each of the four rings; the UMEM holds as many frames, half
+    /// for receive and half for transmit (see XDPPath for why half).
     public var ringSize = XDPSettings.defaultRingSize
     /// The compiled XDP program (`make bpf`); nil searches the usual places.
     public var objectPath: String?
@@ -174,4 +174,56 @@ public struct XDPRunInfo: Codable, Sendable, Equatable {
 
     /// "copy/native", as the table shows it.
     public var short: String { "\(bindMode)/\(attachMode)" }
+}
+
+extension EndReport {
+    /// Kicks (sendto/recvfrom that drove a ring) per packet, or nil.
+    public var xdpKicksPerPacket: Double? {
+        guard let x = xdp else { return nil }
+        let packets = max(rxPackets, txPackets)
+        return packets == 0 ? nil : Double(x.kicks) / Double(packets)
+    }
+}
+
+extension TextReport {
+    /// The path cell of the table: "xdp copy/native" when the modes are known.
+    static func pathCell(_ run: PathRun) -> String {
+        guard let x = run.options.xdp else { return run.label }
+        return "\(run.label) \(x.short)"
+    }
+
+    /// The xdp detail lines: modes and why, kicks per packet, and the XDP
+    /// program's redirect count against the packets the path received.
+    static func xdpDetails(_ run: PathRun) -> String {
+        guard run.path == .xdp else { return "" }
+        var out = ""
+        if let x = run.options.xdp {
+            out += "  xdp: \(x.bindMode) mode, program attached \(x.attachMode) on \(x.interface) (\(x.driver)) queue \(x.queue), "
+            out += "UMEM frames \(x.frameSize) B, rings \(x.ringSize)"
+            if let f = x.fallback { out += "; fell back: \(f)" }
+            out += "\n"
+            if let b = x.busyPoll { out += "  xdp: \(b)\n" }
+        }
+        func kicks(_ e: EndReport?) -> String { e?.xdpKicksPerPacket.map { fmt($0, 3) } ?? "n/a" }
+        func program(_ name: String, _ e: EndReport?) -> String? {
+            guard let e, let x = e.xdp else { return nil }
+            let verdict = x.redirected == e.rxPackets ? "=" : "≠"
+            var s = "\(name): program redirected \(x.redirected) \(verdict) \(e.rxPackets) received by the socket"
+            s += ", passed \(x.passed) other packets to the stack"
+            if x.passedNoSocket > 0 { s += ", \(x.passedNoSocket) test-flow packets with no socket bound" }
+            if x.socketRxDropped + x.socketRxRingFull + x.fillRingEmpty > 0 {
+                s += "; socket dropped \(x.socketRxDropped) (RX ring full \(x.socketRxRingFull), fill ring empty \(x.fillRingEmpty))"
+            }
+            return s
+        }
+        if let p = run.pingpong {
+            out += "  xdp pingpong: kicks per packet client \(kicks(p.client)), reflector \(kicks(p.reflector))\n"
+            for line in [program("client", p.client), program("reflector", p.reflector)].compactMap({ $0 }) { out += "    \(line)\n" }
+        }
+        if let f = run.flood {
+            out += "  xdp flood: kicks per packet sender \(kicks(f.sender)), receiver \(kicks(f.receiver))\n"
+            if let line = program("receiver", f.receiver) { out += "    \(line)\n" }
+        }
+        return out
+    }
 }
