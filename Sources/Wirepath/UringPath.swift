@@ -884,7 +884,7 @@ public struct UringPath: PacketPath, ~Copyable {
             return (note == nil, note)
         }
 
-        /// Creates the ring with SQPOLL (Linux 5.11+ without privileges):
+        /// Creates the ring with SQPOLL (Linux 5.13+ without privileges):
         /// the kernel thread sleeps after `idleMillis` without work. With
         /// SINGLE_ISSUER (6.0+) where the kernel takes it, else without.
         /// DEFER_TASKRUN is not asked for: the kernel refuses it with SQPOLL
@@ -901,8 +901,8 @@ public struct UringPath: PacketPath, ~Copyable {
             }
             if r < 0 {
                 let e = Int32(-r)
-                let hint = e == EPERM ? "SQPOLL needs Linux 5.11+ for an unprivileged process (CAP_SYS_NICE before), and io_uring must be allowed (kernel.io_uring_disabled, seccomp)"
-                    : e == EINVAL ? "this kernel refuses IORING_SETUP_SQPOLL with these flags; it needs Linux 5.11+" : setupHint(e)
+                let hint = e == EPERM ? "SQPOLL needs Linux 5.13+ for an unprivileged process (before: CAP_SYS_ADMIN, or CAP_SYS_NICE from 5.11), and io_uring must be allowed (kernel.io_uring_disabled, seccomp)"
+                    : e == EINVAL ? "this kernel refuses IORING_SETUP_SQPOLL with these flags; run without --uring-sqpoll" : setupHint(e)
                 throw Sys.error("io_uring_queue_init(SQPOLL, sq_thread_idle \(idleMillis) ms)", e, hint: hint)
             }
         }

@@ -22,7 +22,7 @@ struct PathTuning: ParsableArguments {
     var uringBuffers: Int = PathConfig.defaultUringBuffers
 
     @Option(name: .customLong("uring-sqpoll"), help: ArgumentHelp(
-        "uring path: IORING_SETUP_SQPOLL, a kernel thread that polls the submission queue (Linux 5.11+), sleeping after IDLE_MS without work (1-\(PathConfig.maxSQPollIdleMillis); bare --uring-sqpoll means \(PathConfig.defaultSQPollIdleMillis)). Sends cost no syscall while it is awake; its CPU is added to the cost. Excludes DEFER_TASKRUN. Write the value with '=': --uring-sqpoll=IDLE_MS.",
+        "uring path: IORING_SETUP_SQPOLL, a kernel thread that polls the submission queue (Linux 5.13+ unprivileged), sleeping after IDLE_MS without work (1-\(PathConfig.maxSQPollIdleMillis); bare --uring-sqpoll means \(PathConfig.defaultSQPollIdleMillis)). Sends cost no syscall while it is awake; its CPU is added to the cost. Excludes DEFER_TASKRUN. Write the value with '=': --uring-sqpoll=IDLE_MS.",
         valueName: "idle-ms"))
     var uringSQPoll: Int?
 
