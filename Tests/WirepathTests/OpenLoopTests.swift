@@ -91,7 +91,7 @@ final class TuneTests: XCTestCase {
     func testTuneAddsTheBestKnownConfigurationBesideTheDefault() throws {
         try requireRoot()
         var r = RunRequest(paths: [.socket], measurements: [.pingpong],
-                           plan: MeasurementPlan(durationNs: nil, count: 2000, warmupNs: 100_000_000, timeoutNs: 100_000_000))
+                           plan: MeasurementPlan(durationNs: nil, count: 2000, warmupNs: 100_000_000, timeoutNs: 1_000_000_000))
         r.tune = true
         let report = try Runner.run(r)
         XCTAssertEqual(report.runs.map(\.label), ["socket", "socket+wait-spin"])

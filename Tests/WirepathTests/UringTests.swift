@@ -11,7 +11,7 @@ final class UringTests: XCTestCase {
     func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers,
                  sqpollIdleMillis: Int? = nil, zeroCopy: Bool = false, napiMicros: Int? = nil, vethNAPI: Bool = false) -> RunRequest {
         var r = RunRequest(paths: [.uring], measurements: ms,
-                           plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
+                           plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 1_000_000_000))
         r.wait = wait
         r.uringBuffers = buffers
         r.uringSQPollIdleMillis = sqpollIdleMillis
@@ -260,7 +260,7 @@ final class UringTests: XCTestCase {
                 throw error
             }
         }
-        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 100_000_000)
+        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
         let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
             guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflector) reflector did not start") }
             return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())

@@ -25,7 +25,7 @@ final class XDPTests: XCTestCase {
     func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, mode: XDPMode = .copy,
                  object: String) -> RunRequest {
         var r = RunRequest(paths: [.xdp], measurements: ms,
-                           plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 100_000_000))
+                           plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 1_000_000_000))
         r.wait = wait
         r.floodDurationNs = 1_000_000_000
         r.xdp.mode = mode
@@ -234,7 +234,7 @@ final class XDPTests: XCTestCase {
                 throw error
             }
         }
-        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 100_000_000)
+        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
         let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
             guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflector) reflector did not start") }
             return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
