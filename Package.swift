@@ -9,6 +9,12 @@ import PackageDescription
 //   CLiburing     – liburing (links -luring) and what of it Swift cannot import.
 //   CXDP          – libxdp and libbpf (links -lxdp -lbpf) for the AF_XDP path,
 //                   with the header shared with the XDP program in bpf/.
+//   CPcap         – libpcap (links -lpcap).
+//   WirepathCapture – live capture and pcap files over CPcap. Its own target
+//                   because <pcap/bpf.h> and libbpf's <linux/bpf.h> both define
+//                   struct bpf_insn: one Swift target that sees CPcap and CXDP
+//                   fails to compile, so it imports CPcap @_implementationOnly
+//                   and Wirepath, the CLI and the tests see only its Swift API.
 //   WirepathCLI   – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",
@@ -27,6 +33,7 @@ let package = Package(
         .target(name: "CWirepath"),
         .target(name: "CLiburing", linkerSettings: [.linkedLibrary("uring")]),
         .target(name: "CXDP", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
+        .target(name: "CPcap", linkerSettings: [.linkedLibrary("pcap")]),
         .target(
             name: "WirepathCore",
             dependencies: [
@@ -35,9 +42,14 @@ let package = Package(
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
+            name: "WirepathCapture",
+            dependencies: ["WirepathCore", "CPcap"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
             name: "Wirepath",
             dependencies: [
-                "WirepathCore", "CWirepath", "CLiburing", "CXDP",
+                "WirepathCore", "WirepathCapture", "CWirepath", "CLiburing", "CXDP",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
@@ -47,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "WirepathCLI",
             dependencies: [
-                "Wirepath", "WirepathCore",
+                "Wirepath", "WirepathCore", "WirepathCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
@@ -59,7 +71,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WirepathTests",
-            dependencies: ["Wirepath", "WirepathCore"],
+            dependencies: ["Wirepath", "WirepathCore", "WirepathCapture"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

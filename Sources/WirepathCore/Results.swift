@@ -75,6 +75,9 @@ public struct PingPongResult: Codable, Sendable, Equatable {
     public var durationNs: UInt64
     public var client: EndReport
     public var reflector: EndReport?
+    /// The run id its packets carried (for matching a capture); nil in
+    /// reports written before captures existed.
+    public var runID: UInt64?
     /// The same samples corrected for coordinated omission (expected interval:
     /// the median RTT). Where it differs from `latency`, the closed loop hid
     /// stalls by pausing while it waited.
@@ -116,6 +119,8 @@ public struct FloodResult: Codable, Sendable, Equatable {
     public var lossRatio: Double
     public var sender: EndReport
     public var receiver: EndReport?
+    /// The run id its packets carried (for matching a capture).
+    public var runID: UInt64?
 
     public init(payloadSize: Int, sent: UInt64, received: UInt64, duplicated: UInt64, reordered: UInt64,
                 senderDurationNs: UInt64, receiverSpanNs: UInt64, sender: EndReport, receiver: EndReport?) {
@@ -155,6 +160,8 @@ public struct PathRun: Codable, Sendable, Equatable {
     public var notes: [String]
     public var pingpong: PingPongResult?
     public var flood: FloodResult?
+    /// With --capture: the program's counters checked against the wire.
+    public var verification: PathVerification?
     /// Open-loop runs: `pingpong --rate`, or `compare --load` (one per load).
     public var openLoop: [OpenLoopResult] = []
     /// With `--repeat N`: the spread over the N runs; the figures above come
@@ -223,8 +230,11 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
 
 /// Where a run happened.
 public struct TopologyRecord: Codable, Sendable, Equatable {
-    /// "veth-pair" (built in) or "peer" (a remote reflector given by --peer).
+    /// "veth-pair" (built in), "veth-bridge" (built in with a middle hop,
+    /// for --capture) or "peer" (a remote reflector given by --peer).
     public var kind: String
+    /// The middle hop of "veth-bridge": its namespace, bridge and ports.
+    public var hop: String?
     public var namespaces: [String]
     public var clientInterface: String?
     public var reflectorInterface: String?
@@ -290,6 +300,8 @@ public struct WirepathReport: Codable, Sendable, Equatable {
     public var environment: EnvironmentRecord
     public var settings: RunSettings
     public var runs: [PathRun]
+    /// With --capture: where the capture listened and what it dropped itself.
+    public var capture: CaptureRecord?
     /// Which path to pick for each goal, with the reasons in numbers.
     public var recommendation: [Verdict]?
 

@@ -1,0 +1,275 @@
+import XCTest
+@testable import WirepathCore
+
+/// Builds the frames of a run as they cross a wire, for parser and audit tests.
+struct FrameFactory {
+    static let clientMAC = MACAddress(0x02_00_00_00_00_01)
+    static let reflectorMAC = MACAddress(0x02_00_00_00_00_02)
+    static let client = Endpoint(address: 0xC612_0001, port: 40000)
+    static let reflector = Endpoint(address: 0xC612_0002, port: 7000)
+
+    let runID: UInt64
+    var size = 64
+    var ipID: UInt16 = 1
+
+    /// A frame client→reflector (or back) with full checksums, optionally
+    /// with VLAN tags inserted after the MAC addresses.
+    mutating func frame(kind: PayloadHeader.Kind, seq: UInt64, op: ControlOp? = nil, toReflector: Bool = true,
+                        vlanTags: Int = 0, body: [UInt64] = [], timestamp: UInt64 = 1) -> [UInt8] {
+        let payloadSize = op == nil ? size : PayloadHeader.size + body.count * 8
+        var payload = [UInt8](repeating: 0, count: payloadSize)
+        if op == nil {
+            PayloadStamper.fillBody(&payload)
+            let stamper = PayloadStamper(runID: runID, size: payloadSize)
+            payload.withUnsafeMutableBytes { stamper.stamp($0, kind: kind, seq: seq, timestamp: timestamp) }
+        } else {
+            payload.withUnsafeMutableBytes { p in
+                PayloadHeader(kind: .control, op: op!.rawValue, runID: runID, seq: seq, timestamp: timestamp).write(to: p)
+                for (i, v) in body.enumerated() { p.storeBytes(of: v.littleEndian, toByteOffset: 40 + i * 8, as: UInt64.self) }
+                let check = Integrity.compute(UnsafeRawBufferPointer(p))
+                p.storeBytes(of: check.littleEndian, toByteOffset: 32, as: UInt64.self)
+            }
+        }
+        var f = [UInt8](repeating: 0, count: Framing.headerSize + payloadSize)
+        f.replaceSubrange(Framing.headerSize..., with: payload)
+        ipID &+= 1
+        let id = ipID
+        _ = f.withUnsafeMutableBytes { b in
+            Framing.writeUDPHeaders(b.baseAddress!, capacity: b.count,
+                                    sourceMAC: toReflector ? Self.clientMAC : Self.reflectorMAC,
+                                    destinationMAC: toReflector ? Self.reflectorMAC : Self.clientMAC,
+                                    source: toReflector ? Self.client : Self.reflector,
+                                    destination: toReflector ? Self.reflector : Self.client,
+                                    payloadLength: payloadSize, ipID: id)
+        }
+        for _ in 0..<vlanTags { f.insert(contentsOf: [0x81, 0x00, 0x00, 0x64], at: 12) }
+        return f
+    }
+
+    /// A whole ping-pong run: begin/ack, warm-up, `count` pings and echoes,
+    /// end/report, with `drop` request seqs never sent.
+    mutating func pingpong(count: UInt64, drop: Set<UInt64> = [], duplicate: Set<UInt64> = [], vlanTags: Int = 0) -> [[UInt8]] {
+        var out: [[UInt8]] = []
+        for w in 0..<3 as Range<UInt64> {
+            out.append(frame(kind: .ping, seq: (1 << 62) + w, vlanTags: vlanTags))
+            out.append(frame(kind: .ping, seq: (1 << 62) + w, toReflector: false, vlanTags: vlanTags))
+        }
+        out.append(frame(kind: .control, seq: 2, op: .begin, vlanTags: vlanTags, body: [0]))
+        out.append(frame(kind: .control, seq: 2, op: .beginAck, toReflector: false, vlanTags: vlanTags))
+        for s in 0..<count where !drop.contains(s) {
+            let copies = duplicate.contains(s) ? 2 : 1
+            for _ in 0..<copies { out.append(frame(kind: .ping, seq: s, vlanTags: vlanTags, timestamp: 1000 + s)) }
+            for _ in 0..<copies { out.append(frame(kind: .ping, seq: s, toReflector: false, vlanTags: vlanTags, timestamp: 1000 + s)) }
+        }
+        out.append(frame(kind: .control, seq: 3, op: .end, vlanTags: vlanTags))
+        out.append(frame(kind: .control, seq: 3, op: .report, toReflector: false, vlanTags: vlanTags, body: [1, 2, 3]))
+        return out
+    }
+}
+
+extension WireAudit {
+    /// Both passes over in-memory frames, 10 µs apart.
+    static func run(_ frames: [[UInt8]], port: UInt16 = 7000) -> WireSummary {
+        let a = WireAudit(reflectorPort: port, linkType: .ethernet, snaplen: 65535)
+        for f in frames { f.withUnsafeBytes { a.learn($0, wireLength: f.count) } }
+        a.endLearning()
+        for (i, f) in frames.enumerated() { f.withUnsafeBytes { a.add($0, wireLength: f.count, timestampNs: UInt64(i) * 10_000) } }
+        return a.finish()
+    }
+}
+
+final class WireFrameTests: XCTestCase {
+    func testParsesATestFrameWithAndWithoutVLANTags() throws {
+        for tags in 0...2 {
+            var ff = FrameFactory(runID: 0xABC)
+            let f = ff.frame(kind: .flood, seq: 42, vlanTags: tags)
+            let parsed = f.withUnsafeBytes { WireFrame.parse($0, wireLength: f.count) }
+            guard case .test(let t) = parsed else { return XCTFail("tags \(tags): \(parsed)") }
+            XCTAssertEqual(t.vlanTags, tags)
+            XCTAssertEqual(t.header.seq, 42)
+            XCTAssertEqual(t.header.runID, 0xABC)
+            XCTAssertEqual(t.destination, FrameFactory.reflector)
+            XCTAssertEqual(t.integrity, .ok)
+            XCTAssertEqual(t.udpChecksum, .valid)
+            XCTAssertTrue(t.ipv4ChecksumOK)
+            XCTAssertEqual(t.sourceMAC, FrameFactory.clientMAC.value)
+        }
+        var ff = FrameFactory(runID: 1)
+        let three = ff.frame(kind: .flood, seq: 1, vlanTags: 3)
+        XCTAssertEqual(three.withUnsafeBytes { WireFrame.parse($0, wireLength: three.count) }, .malformed(.tooManyVLANTags))
+    }
+
+    func testOffloadedChecksumIsRecognisedNotBlamed() {
+        var ff = FrameFactory(runID: 7)
+        var f = ff.frame(kind: .ping, seq: 1)
+        // What the stack leaves for the device under CHECKSUM_PARTIAL: the
+        // folded pseudo-header sum.
+        let pseudo = Framing.pseudoHeaderSum(source: FrameFactory.client.address, destination: FrameFactory.reflector.address, udpLength: 8 + 64)
+        f[40] = UInt8(pseudo >> 8); f[41] = UInt8(pseudo & 0xFF)
+        guard case .test(let t) = f.withUnsafeBytes({ WireFrame.parse($0, wireLength: f.count) }) else { return XCTFail() }
+        XCTAssertEqual(t.udpChecksum, .offloaded)
+        XCTAssertTrue(t.deliverable)
+    }
+
+    func testForeignAndMalformedAreNamed() {
+        var ff = FrameFactory(runID: 7)
+        var arp = ff.frame(kind: .ping, seq: 1); arp[12] = 0x08; arp[13] = 0x06
+        var icmp = ff.frame(kind: .ping, seq: 1); icmp[23] = 1
+        var other = ff.frame(kind: .ping, seq: 1); other[42] = 0x00 // magic broken
+        let cases: [([UInt8], WireFrame.Parsed)] = [
+            (Array(arp), .foreign(.arp)),
+            (icmp, .foreign(.icmp)),
+            (Array(ff.frame(kind: .ping, seq: 1)[0..<20]), .malformed(.truncatedIPv4)),
+            (Array(ff.frame(kind: .ping, seq: 1)[0..<10]), .malformed(.truncatedLinkHeader)),
+            (Array(ff.frame(kind: .ping, seq: 1)[0..<38]), .malformed(.truncatedUDP)),
+        ]
+        // The cut ones were longer on the wire (a capture's snaplen cut them).
+        for (f, want) in cases {
+            XCTAssertEqual(f.withUnsafeBytes { WireFrame.parse($0, wireLength: max(f.count, 106)) }, want)
+        }
+        guard case .udp(_, .notWirepath) = other.withUnsafeBytes({ WireFrame.parse($0, wireLength: other.count) }) else { return XCTFail() }
+        // Cut by a snaplen inside the test header, but the wire length says more.
+        let full = ff.frame(kind: .ping, seq: 1)
+        let cut = Array(full[0..<60])
+        XCTAssertEqual(cut.withUnsafeBytes { WireFrame.parse($0, wireLength: full.count) }, .malformed(.snappedBeforeTestHeader))
+        // Cut after the test header: parsed, integrity unchecked.
+        let cut2 = Array(full[0..<90])
+        guard case .test(let t) = cut2.withUnsafeBytes({ WireFrame.parse($0, wireLength: full.count) }) else { return XCTFail() }
+        XCTAssertEqual(t.integrity, .unchecked)
+        XCTAssertEqual(t.udpChecksum, .unchecked)
+        // A captured length over the wire length is impossible.
+        XCTAssertEqual(full.withUnsafeBytes { WireFrame.parse($0, wireLength: 10) }, .malformed(.capturedLongerThanWire))
+    }
+
+    /// Random mutations of valid frames (bit flips, truncation, random
+    /// bytes, VLAN headers) never trap, and a damaged payload is never
+    /// taken for an intact one.
+    func testMutationsNeverTrap() {
+        var rng = SystemRandomNumberGenerator()
+        var ff = FrameFactory(runID: 99)
+        let seeds = [ff.frame(kind: .ping, seq: 5), ff.frame(kind: .flood, seq: 9, vlanTags: 1),
+                     ff.frame(kind: .control, seq: 2, op: .begin, body: [0])]
+        var intactButChanged = 0
+        for i in 0..<20_000 {
+            var f = seeds[i % seeds.count]
+            let original = f
+            switch i % 5 {
+            case 0: f[Int.random(in: 0..<f.count, using: &rng)] ^= UInt8(1 << Int.random(in: 0..<8, using: &rng))
+            case 1: f = Array(f[0..<Int.random(in: 0...f.count, using: &rng)])
+            case 2: for _ in 0..<Int.random(in: 1...8, using: &rng) { f[Int.random(in: 0..<f.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
+            case 3: f = (0..<Int.random(in: 0...120, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            default: f.insert(contentsOf: [0x81, 0x00, UInt8.random(in: 0...255, using: &rng), 0x08], at: min(12, f.count))
+            }
+            let wire = Int.random(in: 0...3, using: &rng) == 0 ? f.count + Int.random(in: 0...64, using: &rng) : f.count
+            let parsed = f.withUnsafeBytes { WireFrame.parse($0, wireLength: wire) }
+            if case .test(let t) = parsed, t.integrity == .ok, t.deliverable, f != original, i % 5 == 0 {
+                // A one-bit flip that leaves payload and checksums valid can
+                // only be in the Ethernet header (MACs are not checksummed).
+                if t.header.seq != 5 && t.header.seq != 9 && t.header.seq != 2 { intactButChanged += 1 }
+            }
+        }
+        XCTAssertEqual(intactButChanged, 0, "a changed sequence number passed every check")
+    }
+}
+
+final class WireAuditTests: XCTestCase {
+    func testCleanPingPongRun() throws {
+        var ff = FrameFactory(runID: 0x1234)
+        let s = WireAudit.run(ff.pingpong(count: 100))
+        let r = try XCTUnwrap(s.run(0x1234))
+        XCTAssertEqual(r.kind, "pingpong")
+        for d in WireDirection.allCases {
+            let x = r.stats(d)
+            XCTAssertEqual(x.unique, 100, "\(d)")
+            XCTAssertEqual(x.dataPackets, 100)
+            XCTAssertEqual(x.gaps, 0)
+            XCTAssertEqual(x.duplicates, 0)
+            XCTAssertEqual(x.warmupPackets, 3)
+            XCTAssertEqual(x.controlPackets, 2)
+            XCTAssertEqual(x.packets, 105)
+        }
+        XCTAssertEqual(r.wireRTT?.count, 100)
+        // The reflector's window: 100 pings + the end request in; the ack
+        // and 100 echoes out.
+        XCTAssertEqual(r.reflectorRxInWindow, 101)
+        XCTAssertEqual(r.reflectorTxInWindow, 101)
+        XCTAssertEqual(s.foreignTotal, 0)
+        XCTAssertEqual(s.malformedTotal, 0)
+    }
+
+    func testGapsDuplicatesAndVLAN() throws {
+        var ff = FrameFactory(runID: 0x55)
+        let s = WireAudit.run(ff.pingpong(count: 50, drop: [3, 10, 49], duplicate: [7], vlanTags: 1))
+        let r = try XCTUnwrap(s.run(0x55))
+        let c2r = r.clientToReflector
+        XCTAssertEqual(c2r.unique, 47)
+        XCTAssertEqual(c2r.gaps, 2, "49 is missing at the end: a gap only against the program's count")
+        XCTAssertEqual(c2r.duplicates, 1)
+        XCTAssertEqual(r.reflectorToClient.duplicates, 1)
+    }
+
+    func testForeignTrafficIsCountedNotMixedIn() throws {
+        var ff = FrameFactory(runID: 0x77)
+        var other = FrameFactory(runID: 0x88)
+        var frames = ff.pingpong(count: 20)
+        var arp = ff.frame(kind: .ping, seq: 1); arp[12] = 0x08; arp[13] = 0x06
+        var icmp = ff.frame(kind: .ping, seq: 1); icmp[23] = 1
+        frames.insert(arp, at: 5)
+        frames.insert(icmp, at: 9)
+        frames.insert(other.frame(kind: .ping, seq: 3), at: 12)
+        var otherPort = ff.frame(kind: .ping, seq: 1)
+        otherPort[36] = 0x30; otherPort[37] = 0x39 // 12345
+        otherPort[40] = 0; otherPort[41] = 0 // no UDP checksum
+        frames.insert(otherPort, at: 13)
+        let s = WireAudit.run(frames)
+        let r = try XCTUnwrap(s.run(0x77))
+        XCTAssertEqual(r.clientToReflector.unique, 20)
+        XCTAssertEqual(s.foreign["ARP"], 1)
+        XCTAssertEqual(s.foreign["ICMP"], 1)
+        XCTAssertEqual(s.foreign["UDP, other port"], 1)
+        // A run with intact packets is its own run, not foreign.
+        XCTAssertNotNil(s.run(0x88))
+    }
+
+    func testDamageIsClassified() throws {
+        var ff = FrameFactory(runID: 0x99)
+        var frames = ff.pingpong(count: 30)
+        // Index of the request with seq 10: 6 warm-up + 2 control + 2 per ping.
+        let i10 = 6 + 2 + 2 * 10
+        frames[i10][60] ^= 0x01 // payload bit: integrity and UDP checksum fail
+        let i11 = i10 + 2
+        frames[i11][22] ^= 0x01 // IPv4 TTL: header checksum fails
+        let i12 = i11 + 2
+        frames[i12][0] ^= 0x02 // destination MAC
+        let s = WireAudit.run(frames)
+        let r = try XCTUnwrap(s.run(0x99))
+        let c2r = r.clientToReflector
+        XCTAssertEqual(c2r.integrityFailures, 1)
+        XCTAssertEqual(c2r.integrityFailuresKernelDrops, 1)
+        XCTAssertEqual(c2r.checksumFailures, 1)
+        XCTAssertEqual(c2r.misaddressed, 1)
+        XCTAssertEqual(c2r.unique, 27)
+        XCTAssertEqual(c2r.gaps, 3)
+        XCTAssertEqual(c2r.dataPackets, 30)
+        // The reflector never receives the three: its window shows 27 + end.
+        XCTAssertEqual(r.reflectorRxInWindow, 28)
+    }
+
+    func testVerificationNamesTheDisagreement() throws {
+        var ff = FrameFactory(runID: 0xAB)
+        let s = WireAudit.run(ff.pingpong(count: 100, drop: [4, 5]))
+        let w = try XCTUnwrap(s.run(0xAB))
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = 100
+        let p = PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: 100, received: 98, lost: 2, duplicated: 0,
+                               reordered: 0, integrityFailures: 0, foreign: 0, timeoutNs: 100_000_000, warmupNs: 0,
+                               durationNs: 1, client: client, reflector: nil)
+        let v = Verification.verify(p, runID: 0xAB, wire: w, captureDropped: 0)
+        let bad = v.disagreements
+        XCTAssertEqual(bad.count, 1, "\(bad)")
+        XCTAssertEqual(bad.first?.message, "client counted 100 sent, wire shows 98: 2 packets never left the host")
+        // The same shortfall with capture drops is unverifiable, not the path's.
+        let v2 = Verification.verify(p, runID: 0xAB, wire: w, captureDropped: 5)
+        XCTAssertEqual(v2.disagreements.map(\.status), [.unverifiable])
+    }
+}
