@@ -57,6 +57,7 @@ test: deps bpf
 
 bench: build
 	bench/sockperf_vs_wirepath.sh
+	bench/xdp_vs_socket.sh
 
 clean:
 	rm -rf .build

@@ -39,10 +39,13 @@ import Glibc
 /// so; copy mode always does, and sends at most 32 frames per kick, so a
 /// larger batch takes one kick per 32.
 ///
-/// Waits: `block` is poll(2) on the XSK for one wait tick (in copy mode poll
-/// also transmits what is left on the TX ring); `epoll` is epoll_wait on the
-/// XSK; `spin` peeks at the RX ring and enters the kernel only for a kick the
-/// rings ask for (the fill ring's need_wakeup, or a TX kick left pending).
+/// Waits: `block` is poll(2) on the XSK for one wait tick; in copy mode poll
+/// also transmits up to 32 TX descriptors, so a send of up to 32 packets
+/// leaves its kick to that poll and a round trip costs one syscall per end.
+/// `epoll` is epoll_wait on the XSK (which does not reliably run the
+/// socket's poll, so sends kick); `spin` peeks at the RX ring and enters the
+/// kernel only for a kick the rings ask for (the fill ring's need_wakeup, the
+/// TX ring's, or a TX kick left pending).
 public struct XDPPath: PacketPath, ~Copyable {
     public static let kind = PathKind.xdp
     /// Copy mode transmits at most this many descriptors per kick (the
@@ -68,6 +71,11 @@ public struct XDPPath: PacketPath, ~Copyable {
     var ipID: UInt16 = 1
     /// A TX kick returned before the kernel took every descriptor.
     var txKickPending = false
+    /// Block mode, copy mode: descriptors submitted without a kick, for the
+    /// next receive's poll() to transmit (see `send`).
+    var txDeferred = 0
+    /// Whether a send's last chunk may leave its kick to the next poll().
+    let deferKickToPoll: Bool
     var own = PathCounters()
 
     public init(_ config: PathConfig) throws(PathError) {
@@ -164,6 +172,10 @@ public struct XDPPath: PacketPath, ~Copyable {
             notes.append("only queue \(settings.queue) is redirected: on a multi-queue NIC, steer the test flow to it (ethtool -N \(ifname) flow-type udp4 dst-port \(local.port) action \(settings.queue), or ethtool -L \(ifname) combined 1)")
         }
 
+        let deferKick = config.wait == .block && !socket.zeroCopy
+        if deferKick {
+            notes.append("wait block: a send of up to 32 packets is transmitted by the poll() that waits for the reply (copy mode: poll drives TX), so a round trip is one syscall per end")
+        }
         self.waiter = try EpollWaiter(watching: socket.fd, enabled: config.wait == .epoll)
         self.runInfo = XDPRunInfo(interface: ifname, driver: driver, queue: settings.queue,
                                   bindMode: socket.zeroCopy ? "zerocopy" : "copy", attachMode: settings.attach.rawValue,
@@ -181,6 +193,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.busyPollKicks = busyPollKicks
         self.notes = notes
         self.txFree = half
+        self.deferKickToPoll = deferKick
     }
 
     /// The path's own tally plus, read now (two syscalls: a map lookup and
@@ -223,6 +236,10 @@ public struct XDPPath: PacketPath, ~Copyable {
                 if busyPollKicks || xsk_ring_prod__needs_wakeup(socket.umem.fill) != 0 { try kickRX() }
             case .block:
                 own.waitCalls &+= 1
+                // In copy mode xsk_poll transmits up to 32 TX descriptors
+                // before it checks the RX ring, so this poll is also the kick
+                // of a deferred send.
+                if txDeferred > 0 { own.xdp.txKicks &+= 1; txDeferred = 0 }
                 let r = Sys.poll(socket.fd, events: Int16(POLLIN), timeoutMillis: tickMillis)
                 if r < 0 { try classify(r, &own, "poll(AF_XDP socket)") }
             case .epoll:
@@ -231,6 +248,10 @@ public struct XDPPath: PacketPath, ~Copyable {
             }
             n = xsk_ring_cons__peek(socket.rx, want, &idx)
             if n == 0 { return 0 }
+        } else if txDeferred > 0 {
+            // Packets were waiting, so no poll will run now: kick.
+            try kickTX(submitted: txDeferred)
+            txDeferred = 0
         }
         let area = socket.umem.area
         let frameMask = ~UInt64(frames.frameSize - 1)
@@ -279,6 +300,10 @@ public struct XDPPath: PacketPath, ~Copyable {
     // MARK: Send
 
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        if txDeferred > 0 {
+            try kickTX(submitted: txDeferred)
+            txDeferred = 0
+        }
         harvestCompletions()
         var done = 0
         while done < batch.count {
@@ -323,7 +348,14 @@ public struct XDPPath: PacketPath, ~Copyable {
             xsk_ring_prod__submit(socket.tx, UInt32(n))
             own.txPackets &+= UInt64(n)
             done += n
-            try kickTX(submitted: n)
+            if deferKickToPoll && done == batch.count && n <= Self.copyModeKickBatch && !txKickPending {
+                // The caller's next receive polls, and that poll transmits
+                // these (one syscall instead of a sendto and a poll); a send
+                // or a receive that finds packets waiting kicks first.
+                txDeferred = n
+            } else {
+                try kickTX(submitted: n)
+            }
         }
         return done
     }
