@@ -402,6 +402,57 @@ final class XDPTests: XCTestCase {
         XCTAssertTrue(pins.isEmpty, "\(pins)")
     }
 
+    /// Two namespaces the test makes, as two hosts would be: `serve --path
+    /// xdp --interface` in one, `pingpong --path xdp --interface --peer` in
+    /// the other, with no static neighbour entry (the client resolves the
+    /// peer's MAC through the kernel) and no --peer-mac.
+    func testServeAndPeerOnInterfacesTheUserNames() throws {
+        try requireRoot()
+        let object = try requireXDPObject()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-xpA", b = "wirepath-\(getpid())-xpB"
+        defer { _ = try? ip([], "netns", "del", a); _ = try? ip([], "netns", "del", b) }
+        for args in [["netns", "add", a], ["netns", "add", b],
+                     ["link", "add", "xa", "netns", a, "numtxqueues", "1", "numrxqueues", "1", "type", "veth",
+                      "peer", "name", "xb", "netns", b, "numtxqueues", "1", "numrxqueues", "1"],
+                     ["-n", a, "addr", "add", "198.19.2.1/24", "dev", "xa"], ["-n", b, "addr", "add", "198.19.2.2/24", "dev", "xb"],
+                     ["-n", a, "link", "set", "xa", "up"], ["-n", b, "link", "set", "xb", "up"],
+                     ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"]] {
+            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+            XCTAssertEqual(r.status, 0, "ip \(args): \(r.stderr)")
+        }
+        // Without --interface, serve refuses to pick an interface itself.
+        let refused = try runProgram("/usr/sbin/ip", ["netns", "exec", b, bin, "serve", "--path", "xdp", "--xdp-object", object,
+                                                       "--bind", "198.19.2.2:7100", "--duration", "2"], timeout: 20)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("--interface"), refused.stderr)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", b, bin, "serve", "--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy",
+                            "--interface", "xb", "--bind", "198.19.2.2:7100", "--duration", "30"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { server.interrupt(); server.waitUntilExit() }
+        let until = Date().addingTimeInterval(10)
+        while Date() < until, (try? interfacesWithOurProgram(b).isEmpty) ?? true { usleep(50_000) }
+        let json = NSTemporaryDirectory() + "wp-xdp-peer-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", "xdp", "--xdp-object", object,
+                                                 "--xdp-mode", "copy", "--interface", "xa", "--peer", "198.19.2.2:7100",
+                                                 "--count", "2000", "--warmup", "0.2", "--json", json], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+        let pp = ((obj?["runs"] as? [[String: Any]])?.first)?["pingpong"] as? [String: Any]
+        XCTAssertEqual(pp?["received"] as? Int, 2000)
+        XCTAssertEqual(pp?["lost"] as? Int, 0)
+        XCTAssertEqual((pp?["reflector"] as? [String: Any])?["rxPackets"] as? Int, 2001)
+        server.interrupt()
+        server.waitUntilExit()
+        XCTAssertEqual(try interfacesWithOurProgram(b), [], "serve detached its program on SIGINT")
+        XCTAssertEqual(try interfacesWithOurProgram(a), [])
+    }
+
     /// The command line: a bad option names its range; `--xdp-mode zerocopy`
     /// on veth exits non-zero with the fix.
     func testCommandLine() throws {
