@@ -5,6 +5,8 @@ CONFIG     ?= release
 BIN        := .build/$(CONFIG)/wirepath
 DEB_PKGS   := libpcap-dev libxdp-dev libbpf-dev liburing-dev clang llvm iproute2 ethtool \
               tcpdump tshark sockperf linux-perf
+# Headless Chromium: the test that renders the HTML report (`compare --report`).
+DEB_PKGS   += chromium
 ARGS       ?=
 # The XDP programs in bpf/, compiled from source on every build (never
 # committed). clang -target bpf needs the multiarch include directory for

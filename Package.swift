@@ -15,6 +15,8 @@ import PackageDescription
 //                   struct bpf_insn: one Swift target that sees CPcap and CXDP
 //                   fails to compile, so it imports CPcap @_implementationOnly
 //                   and Wirepath, the CLI and the tests see only its Swift API.
+//   WirepathReport – the self-contained HTML report (`--report DIR`), built
+//                   with Plot; its charts are inline SVG.
 //   WirepathCLI   – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",
@@ -28,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/JohnSundell/Plot", from: "0.14.0"),
     ],
     targets: [
         .target(name: "CWirepath"),
@@ -56,9 +59,15 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        .target(
+            name: "WirepathReport",
+            dependencies: ["WirepathCore", .product(name: "Plot", package: "Plot")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .executableTarget(
             name: "WirepathCLI",
             dependencies: [
+                "WirepathReport",
                 "Wirepath", "WirepathCore", "WirepathCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -67,6 +76,12 @@ let package = Package(
         .testTarget(
             name: "WirepathCoreTests",
             dependencies: ["WirepathCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .testTarget(
+            name: "WirepathReportTests",
+            dependencies: ["WirepathReport", "WirepathCore", .product(name: "Histogram", package: "hdrhistogram-swift"),
+                           .product(name: "Plot", package: "Plot")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(

@@ -173,9 +173,11 @@ enum Output {
         try enc.encode(report).write(to: URL(fileURLWithPath: path))
     }
 
-    /// Runs a request with signal handling and prints the report.
+    /// Runs a request with signal handling and prints the report. `then`
+    /// gets the report once it is printed (`compare --report` writes HTML there).
     static func execute(_ request: RunRequest, json: String?, quiet: Bool, csv: String? = nil, hgrm: String? = nil,
-                        goal: Goal? = nil, recommend: Bool = false) throws {
+                        goal: Goal? = nil, recommend: Bool = false,
+                        then: ((WirepathReport) throws -> Void)? = nil) throws {
         Interrupt.install()
         let report: WirepathReport
         do {
@@ -213,6 +215,7 @@ enum Output {
             try writeJSON(report, to: json)
             if !quiet { stderr("wrote \(json)") }
         }
+        try then?(report)
         if Interrupt.requested {
             stderr("interrupted: partial results above; namespaces removed")
             throw ExitCode(130)
