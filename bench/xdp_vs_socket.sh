@@ -10,8 +10,11 @@
 # Each round is one `wirepath compare --paths socket,xdp` per variant (the
 # path order alternates between rounds, so drift hits both alike); the
 # medians over rounds are printed with the ratio xdp/socket.
+# The ceiling: the same xdp sender into the reflector's own program in ceiling
+# mode (`--xdp-drop-flood`: the flood is dropped in XDP, counted by the
+# program), in the same rounds.
 # Goals (issue #4; reported, not asserted): spin p50 RTT <= 3.6 µs, xdp->xdp
-# flood >= 1.0 Mpps. Not measured here: the XDP_DROP ceiling (0.9x goal).
+# flood >= 1.0 Mpps, xdp receiver >= 0.9x the XDP_DROP ceiling.
 #
 # Needs root, python3, and `make bpf` done (the Makefile's `bench` target
 # builds both). Environment:
@@ -44,11 +47,13 @@ declare -A ARGS=(
     [block]="--wait block"
     [spin]="--wait spin"
     [spin-busypoll]="--wait spin --busy-poll 50"
+    [ceiling]="--wait spin --xdp-drop-flood"
 )
 for ((r = 1; r <= ROUNDS; r++)); do
-    for v in block spin spin-busypoll; do
+    for v in block spin spin-busypoll ceiling; do
         paths=socket,xdp
         (( r % 2 == 0 )) && paths=xdp,socket
+        [[ $v == ceiling ]] && paths=xdp
         json=$RAW/$v-r$r.json
         printf '… round %d/%d %s (%s)\n' "$r" "$ROUNDS" "$v" "$paths" >&2
         # shellcheck disable=SC2086
@@ -77,7 +82,10 @@ for f in sorted(glob.glob(raw + "/*.json")):
         pp, fl = run.get("pingpong"), run.get("flood")
         if pp and pp["latency"]["count"]:
             d["p50"].append(pp["latency"]["p50Ns"] / 1000)
-        if fl:
+        if fl and variant == "ceiling":
+            x = (fl.get("receiver") or {}).get("xdp") or {}
+            d["mpps"].append(x.get("dropped", 0) / (fl["senderDurationNs"] / 1e9) / 1e6)
+        elif fl:
             d["mpps"].append(fl["rxPps"] / 1e6)
         d["notes"].update(n for n in run.get("notes", []) if "busy-poll" in n)
         if run["path"] == "xdp" and pp and pp.get("reflector") and pp["reflector"].get("xdp"):
@@ -99,11 +107,16 @@ for v in ["block", "spin", "spin-busypoll"]:
     print(f"{'':15} {'ratio':7} {rp!s:>8} {rm!s:>7}")
     result["variants"][v] = {"socket": {"p50Us": ps, "mpps": ms}, "xdp": {"p50Us": px, "mpps": mx},
                              "ratioP50": rp, "ratioMpps": rm, "xdpBusyPollNotes": sorted(x.get("notes", []))}
+ceiling = med(rows.get(("ceiling", "xdp"), {}).get("mpps", []))
+result["ceilingMpps"] = ceiling
+if ceiling:
+    print(f"XDP_DROP ceiling (same sender, spin): {ceiling:.3f} Mpps; xdp receiver spin/ceiling: {result['variants']['spin']['xdp']['mpps'] / ceiling if result['variants']['spin']['xdp']['mpps'] else float('nan'):.3f}")
 spin = result["variants"]["spin"]["xdp"]
 result["goals"] = {
     "spinP50AtMost3.6us": None if spin["p50Us"] is None else spin["p50Us"] <= 3.6,
     "floodAtLeast1Mpps": None if spin["mpps"] is None else max(spin["mpps"], result["variants"]["block"]["xdp"]["mpps"] or 0) >= 1.0,
     "redirectEqualsReceived": all(c["equal"] for c in checks) if checks else None,
+    "receiverAtLeast0.9xCeiling": None if not (ceiling and spin["mpps"]) else spin["mpps"] >= 0.9 * ceiling,
     "busyPollSaysNoEffect": any("no effect" in n for n in result["variants"]["spin-busypoll"]["xdpBusyPollNotes"]),
 }
 for k, v in result["goals"].items():

@@ -32,8 +32,17 @@ enum wp_xdp_counter {
 	/* Test-flow packets passed because no socket sat at the map slot of
 	 * their queue, or they came in on another queue than the bound one. */
 	WP_XDP_PASSED_NO_SOCKET = 2,
-	WP_XDP_COUNTER_COUNT = 3,
+	/* Ceiling mode (drop_flood): test-flow flood packets dropped in XDP,
+	 * which measures what the sender can feed a receiver that does nothing. */
+	WP_XDP_DROPPED = 3,
+	WP_XDP_COUNTER_COUNT = 4,
 };
+
+/* Where a Wirepath payload says what it is (see Payload.swift): the kind
+ * byte at offset 5 of the UDP payload, after the 4-byte magic "WPTH". */
+#define WP_PAYLOAD_MAGIC 0x48545057 /* "WPTH", little-endian */
+#define WP_PAYLOAD_KIND_OFFSET 5
+#define WP_PAYLOAD_KIND_FLOOD 2
 
 /* The test flow, set in the program's .rodata (a `const volatile` global)
  * before the object is loaded, so the verifier sees constants. Addresses
@@ -46,6 +55,9 @@ struct wp_xdp_config {
 	__u16 reserved;
 	/* The RX queue the socket is bound to; other queues pass. */
 	__u32 queue_id;
+	/* Ceiling mode: drop the flow's flood packets here (counted in
+	 * WP_XDP_DROPPED) and redirect only the rest (control, pings). */
+	__u32 drop_flood;
 };
 
 #endif

@@ -8,6 +8,9 @@
  * ICMP, other ports, IPv6) gets XDP_PASS, so the interface keeps working
  * while the program is attached. Each verdict is counted in a per-CPU array
  * that Wirepath reads and reports next to the packets its rings received.
+ * In ceiling mode (wp_config.drop_flood) the flow's flood packets are
+ * dropped here instead, to measure what the same sender can feed an XDP
+ * program that does nothing with them.
  *
  * Layout and names: wirepath_xdp.h, shared with the Swift side. */
 #include <linux/bpf.h>
@@ -73,6 +76,14 @@ int wp_xsk_redirect(struct xdp_md *ctx)
 		return verdict(WP_XDP_PASSED, XDP_PASS);
 	if (ctx->rx_queue_index != wp_config.queue_id)
 		return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);
+	if (wp_config.drop_flood) {
+		__u8 *payload = (void *)(udp + 1);
+
+		if ((void *)(payload + WP_PAYLOAD_KIND_OFFSET + 1) <= end &&
+		    *(__u32 *)payload == WP_PAYLOAD_MAGIC &&
+		    payload[WP_PAYLOAD_KIND_OFFSET] == WP_PAYLOAD_KIND_FLOOD)
+			return verdict(WP_XDP_DROPPED, XDP_DROP);
+	}
 	/* The XDP_PASS flag (Linux 5.3+): with no socket at this slot the
 	 * helper returns XDP_PASS instead of dropping the packet. */
 	if (bpf_redirect_map(&wp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)

@@ -112,6 +112,11 @@ public struct XDPPath: PacketPath, ~Copyable {
         flow.dst_addr = config.local.address == 0 ? 0 : local.address.bigEndian
         flow.dst_port = local.port.bigEndian
         flow.queue_id = settings.queue
+        // Ceiling mode applies to the receiving end only (no peer: a reflector).
+        flow.drop_flood = settings.dropFlood && config.peer == nil ? 1 : 0
+        if flow.drop_flood != 0 {
+            notes.append("ceiling mode: the reflector's XDP program drops flood packets (XDP_DROP) instead of redirecting them; its received count is 0 by design")
+        }
         let program = try XDPProgram(objectPath: objectPath, ifname: ifname, ifindex: Int32(ifindex),
                                      attach: settings.attach, flow: flow)
 
@@ -205,6 +210,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         c.xdp.redirected = p.redirected
         c.xdp.passed = p.passed
         c.xdp.passedNoSocket = p.passedNoSocket
+        c.xdp.dropped = p.dropped
         if let s = Sys.xdpStatistics(socket.fd) {
             c.xdp.socketRxDropped = s.rx_dropped
             c.xdp.socketRxRingFull = s.rx_ring_full
@@ -473,15 +479,15 @@ struct XDPProgram: ~Copyable {
         values.deallocate()
     }
 
-    /// The program's counters, summed over CPUs (three map lookups).
-    func read() -> (redirected: UInt64, passed: UInt64, passedNoSocket: UInt64) {
+    /// The program's counters, summed over CPUs (four map lookups).
+    func read() -> (redirected: UInt64, passed: UInt64, passedNoSocket: UInt64, dropped: UInt64) {
         func sum(_ key: wp_xdp_counter) -> UInt64 {
             guard Sys.bpfLookupPerCPU(countersFD, key: key.rawValue, values) == 0 else { return 0 }
             var s: UInt64 = 0
             for i in 0..<cpus { s &+= values[i] }
             return s
         }
-        return (sum(WP_XDP_REDIRECTED), sum(WP_XDP_PASSED), sum(WP_XDP_PASSED_NO_SOCKET))
+        return (sum(WP_XDP_REDIRECTED), sum(WP_XDP_PASSED), sum(WP_XDP_PASSED_NO_SOCKET), sum(WP_XDP_DROPPED))
     }
 }
 

@@ -25,6 +25,9 @@ struct XDPOptions: ParsableArguments {
     @Option(name: .customLong("peer-mac"), help: ArgumentHelp("xdp path: the next hop's MAC address (default: the neighbour table).", valueName: "mac"))
     var peerMAC: String?
 
+    @Flag(name: .customLong("xdp-drop-flood"), help: "xdp path, ceiling mode: the receiver's XDP program drops flood packets (XDP_DROP) instead of handing them to the socket, to measure what the sender can feed an XDP program that does nothing.")
+    var dropFlood = false
+
     @Option(help: ArgumentHelp("xdp path: the interface to attach to with --peer or serve (the built-in topology uses its own veth ends). Wirepath attaches only to interfaces it created or that you name here.", valueName: "name"))
     var interface: String?
 
@@ -38,6 +41,7 @@ struct XDPOptions: ParsableArguments {
             s.ringSize = ringSize
             s.objectPath = object
             s.peerMAC = try peerMAC.map { try MACAddress.parse($0) }
+            s.dropFlood = dropFlood
             return s
         } catch let e as ConfigError {
             throw ValidationError(e.message)

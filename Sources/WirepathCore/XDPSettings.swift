@@ -47,6 +47,11 @@ public struct XDPSettings: Codable, Sendable, Equatable {
     public var objectPath: String?
     /// The next hop's MAC address; nil reads it from the neighbour table.
     public var peerMAC: MACAddress?
+    /// Ceiling mode, at the receiving end (the reflector): its XDP program
+    /// drops the flow's flood packets instead of redirecting them, so a
+    /// flood measures what the same sender can feed an XDP program that does
+    /// nothing with them (control packets still reach the socket).
+    public var dropFlood = false
 
     public static let defaultFrameSize = 4096
     public static let minFrameSize = 2048
@@ -115,6 +120,8 @@ public struct XDPCounters: Codable, Sendable, Equatable {
     public var socketRxDropped: UInt64 = 0
     public var socketRxRingFull: UInt64 = 0
     public var fillRingEmpty: UInt64 = 0
+    /// Ceiling mode: flood packets the program dropped (`XDPSettings.dropFlood`).
+    public var dropped: UInt64 = 0
 
     public init() {}
 
@@ -131,18 +138,19 @@ public struct XDPCounters: Codable, Sendable, Equatable {
         d.socketRxDropped = socketRxDropped &- s.socketRxDropped
         d.socketRxRingFull = socketRxRingFull &- s.socketRxRingFull
         d.fillRingEmpty = fillRingEmpty &- s.fillRingEmpty
+        d.dropped = dropped &- s.dropped
         return d
     }
 
     /// The wire form in a PeerReport: a fixed number of u64 fields.
-    static let wireFieldCount = 8
+    static let wireFieldCount = 9
     var wire: [UInt64] {
-        [txKicks, rxKicks, redirected, passed, passedNoSocket, socketRxDropped, socketRxRingFull, fillRingEmpty]
+        [txKicks, rxKicks, redirected, passed, passedNoSocket, socketRxDropped, socketRxRingFull, fillRingEmpty, dropped]
     }
     init(wire f: ArraySlice<UInt64>) {
         let a = Array(f)
         txKicks = a[0]; rxKicks = a[1]; redirected = a[2]; passed = a[3]; passedNoSocket = a[4]
-        socketRxDropped = a[5]; socketRxRingFull = a[6]; fillRingEmpty = a[7]
+        socketRxDropped = a[5]; socketRxRingFull = a[6]; fillRingEmpty = a[7]; dropped = a[8]
     }
 }
 
@@ -223,6 +231,10 @@ extension TextReport {
         if let f = run.flood {
             out += "  xdp flood: kicks per packet sender \(kicks(f.sender)), receiver \(kicks(f.receiver))\n"
             if let line = program("receiver", f.receiver) { out += "    \(line)\n" }
+            if let d = f.receiver?.xdp?.dropped, d > 0 {
+                let pps = Double(d) / (Double(max(f.senderDurationNs, 1)) / 1e9)
+                out += "    ceiling mode: the receiver's XDP program dropped \(d) of \(f.sent) flood packets, \(fmt(pps / 1e6, 3)) Mpps over the sender's window (the socket received none of them)\n"
+            }
         }
         return out
     }

@@ -8,7 +8,7 @@ final class XDPReportTests: XCTestCase {
     func sample() -> XDPCounters {
         var x = XDPCounters()
         x.txKicks = 101; x.rxKicks = 2; x.redirected = 100; x.passed = 7; x.passedNoSocket = 1
-        x.socketRxDropped = 3; x.socketRxRingFull = 0; x.fillRingEmpty = 3
+        x.socketRxDropped = 3; x.socketRxRingFull = 0; x.fillRingEmpty = 3; x.dropped = 0
         return x
     }
 
@@ -19,7 +19,7 @@ final class XDPReportTests: XCTestCase {
         r.xdp = sample()
         let f = r.encode()
         XCTAssertEqual(f.count, PeerReport.fieldCount)
-        XCTAssertEqual(Array(f.suffix(XDPCounters.wireFieldCount + 1)), [1, 101, 2, 100, 7, 1, 3, 0, 3], "a presence flag, then the counters, last")
+        XCTAssertEqual(Array(f.suffix(XDPCounters.wireFieldCount + 1)), [1, 101, 2, 100, 7, 1, 3, 0, 3, 0], "a presence flag, then the counters, last")
         XCTAssertEqual(PeerReport.decode(f), r)
         // Older, shorter encodings decode, without xdp counters.
         for n in PeerReport.baseFieldCount..<f.count {

@@ -189,6 +189,25 @@ final class XDPTests: XCTestCase {
         print("xdp flood: sent \(f.sent), received \(f.received) (\(String(format: "%.3f", f.rxPps / 1e6)) Mpps), lost \(f.lost); receiver \(x)")
     }
 
+    /// Ceiling mode: the receiver's program drops the flood in XDP; control
+    /// packets still reach the socket, so both ends still report.
+    func testCeilingModeDropsTheFloodInXDP() throws {
+        try requireRoot()
+        var r = request([.flood], wait: .spin, object: try requireXDPObject())
+        r.xdp.dropFlood = true
+        let report = try Runner.run(r)
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let f = try XCTUnwrap(run.flood)
+        let x = try XCTUnwrap(f.receiver?.xdp)
+        XCTAssertEqual(f.received, 0, "the socket sees no flood packet")
+        XCTAssertGreaterThan(x.dropped, 0)
+        XCTAssertLessThanOrEqual(x.dropped, f.sent)
+        XCTAssertEqual(f.receiver?.rxPackets, 1, "only the end request reached the socket")
+        XCTAssertTrue(TextReport.details(report).contains("ceiling mode: the receiver's XDP program dropped"), TextReport.details(report))
+        noNamespacesLeft()
+    }
+
     /// xdp against socket, both ways: frames built in Swift are valid for
     /// the kernel stack, and the kernel's frames parse here.
     func testInteropWithSocketPath() throws {
