@@ -28,9 +28,21 @@ public enum ExpectedErrno: Int, CaseIterable, Sendable {
         }
     }
 
+    /// A switch, not a search of `allCases`: that builds an array, and this
+    /// runs on the data path for every EAGAIN of a spinning receive.
+    @inlinable
     public init?(errno: Int32) {
-        guard let match = ExpectedErrno.allCases.first(where: { $0.value == errno }) else { return nil }
-        self = match
+        switch errno {
+        case 11: self = .eagain
+        case 105: self = .enobufs
+        case 16: self = .ebusy
+        case 100: self = .enetdown
+        case 111: self = .econnrefused
+        case 4: self = .eintr
+        case 12: self = .enomem
+        case 90: self = .emsgsize
+        default: return nil
+        }
     }
 }
 
