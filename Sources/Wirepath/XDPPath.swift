@@ -472,9 +472,15 @@ struct XDPProgram: ~Copyable {
     }
 
     deinit {
-        // Failures leave nothing to act on: the program goes with the
-        // interface (or its namespace) anyway, and `topo down` sweeps.
-        _ = Sys.xdpProgramDetach(program, ifindex: ifindex, mode: mode)
+        // ENOENT: nothing attached any more (the interface went). Any other
+        // failure: try libxdp's own detach (it leaks an fd, see
+        // Sys.xdpProgramDetach, but a program left attached is worse). What
+        // still fails leaves nothing to act on here: the program goes with
+        // the interface or its namespace, and `topo down` sweeps.
+        let r = Sys.xdpProgramDetach(program, ifindex: ifindex, mode: mode)
+        if r < 0 && r != -Int(ENOENT) && r != -Int(ENODEV) {
+            _ = xdp_program__detach(program, ifindex, mode, 0)
+        }
         Sys.xdpProgramClose(program)
         values.deallocate()
     }
