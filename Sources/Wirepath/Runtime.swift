@@ -31,7 +31,12 @@ public enum Interrupt {
                 if Interrupt.flag.exchange(sig, ordering: .relaxed) != 0 { _exit(128 + sig) }
             }
             sigemptyset(&action.sa_mask)
-            action.sa_flags = 0 // no SA_RESTART: blocking calls return EINTR and retry within one tick
+            // SA_RESTART: Foundation's pipe reads (the `ip` subprocesses) trap
+            // on EINTR (a `try!` in FileHandle), so interrupted calls must
+            // restart. Wirepath's own waits need no EINTR to notice the flag:
+            // each is bounded by one wait tick (SO_RCVTIMEO, epoll and poll
+            // timeouts, which the kernel never restarts), then checks it.
+            action.sa_flags = Int32(SA_RESTART)
             sigaction(sig, &action, nil)
         }
     }

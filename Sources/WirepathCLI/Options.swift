@@ -186,6 +186,9 @@ enum Output {
             report = try Runner.run(request, progress: { ticker?.phase($0) })
         } catch let e as ConfigError {
             stderr("error: \(e.message)")
+            // Ctrl-C during setup also kills the `ip` child, whose failure
+            // lands here: it is an interruption, not a setup error.
+            if Interrupt.requested { stderr("interrupted: nothing measured; namespaces removed"); throw ExitCode(130) }
             throw ExitCode(2)
         }
         print(TextReport.comparison(report), terminator: "")
