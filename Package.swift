@@ -17,6 +17,12 @@ import PackageDescription
 //                   and Wirepath, the CLI and the tests see only its Swift API.
 //   WirepathReport – the self-contained HTML report (`--report DIR`), built
 //                   with Plot; its charts are inline SVG.
+//   CPcap         – libpcap (links -lpcap).
+//   WirepathCapture – live capture and pcap files over CPcap. Its own target
+//                   because <pcap/bpf.h> and libbpf's <linux/bpf.h> both define
+//                   struct bpf_insn: one Swift target that sees CPcap and CXDP
+//                   fails to compile, so it imports CPcap @_implementationOnly
+//                   and Wirepath, the CLI and the tests see only its Swift API.
 //   WirepathCLI   – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",

@@ -79,7 +79,8 @@ public enum Shim {
             let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
             func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (PingPongResult, PathInfo) {
                 var c = PingPongClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
-                let result = try c.run()
+                var result = try c.run()
+                result.runID = plan.runID
                 return (result, c.path.info)
             }
         }
@@ -92,7 +93,8 @@ public enum Shim {
             let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
             func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (FloodResult, PathInfo) {
                 var c = FloodClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
-                let result = try c.run()
+                var result = try c.run()
+                result.runID = plan.runID
                 return (result, c.path.info)
             }
         }
@@ -143,6 +145,13 @@ public struct RunRequest: Sendable {
     public var xdp = XDPSettings()
     public var interface: String?
     public var command = "compare"
+    /// --capture: a middle hop in the built-in topology (or the
+    /// --capture-interface with --peer), and verification of every path.
+    public var capture: CaptureRequest?
+    /// Called once the built-in topology is up, before the first path: for
+    /// tests and tools that inject faults on its links. What it adds to the
+    /// links goes with the namespaces.
+    public var afterTopologyUp: (@Sendable (Topology) throws -> Void)?
 
     public init(paths: [PathKind], measurements: [MeasurementKind], plan: MeasurementPlan) {
         self.paths = paths
@@ -171,10 +180,13 @@ public enum Runner {
         let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         var runs: [PathRun] = []
         let topologyRecord: TopologyRecord
+        var capture: CaptureSession?
         if let peer = request.peer {
             topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: nil, reflectorInterface: nil,
                                             clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
                                             mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+            capture = try CaptureSession.start(request, topology: nil)
+            defer { capture?.stop() }
             for kind in request.paths {
                 if stop.requested { break }
                 runs.append(repeated(request.repeats, stop: stop, progress: progress) {
@@ -182,12 +194,19 @@ public enum Runner {
                 })
             }
         } else {
-            let topology = try Topology.up(vethNAPI: request.vethNAPI)
+            // A capture gets the middle hop; without one the direct pair, so
+            // no measurement pays for a hop it does not use.
+            let topology = try Topology.up(vethNAPI: request.vethNAPI, wire: request.capture != nil)
             defer { topology.down() }
             progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
             topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            try request.afterTopologyUp?(topology)
+            capture = try CaptureSession.start(request, topology: topology)
+            // Runs before the topology's own defer: the capture stops (after
+            // the last path) while its namespace still exists.
+            defer { capture?.stop() }
             for kind in request.paths {
                 if stop.requested { break }
                 runs.append(repeated(request.repeats, stop: stop, progress: progress) {
@@ -202,6 +221,7 @@ public enum Runner {
                 }
             }
         }
+        let captureRecord = capture?.finish(&runs, timeoutNs: request.plan.timeoutNs)
         let env = EnvironmentRecord(
             kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Shim.version,
             syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
@@ -210,6 +230,7 @@ public enum Runner {
             timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
             wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
         var report = WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
+        report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
         return report

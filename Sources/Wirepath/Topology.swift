@@ -10,7 +10,17 @@ import WirepathCore
 ///
 /// Names carry the `wirepath-` prefix and a run-unique tag (the owning pid,
 /// or `topo` for `wirepath topo up`), so runs never collide and leftovers can
-/// be found. A middle namespace (`-wire`) is reserved for a capture hop.
+/// be found.
+///
+/// With `wire` (used only when a capture is asked for) a middle namespace
+/// joins the two through a bridge, so that every packet of every path,
+/// AF_XDP's included, crosses an interface in the normal stack where
+/// libpcap can see it:
+///
+///     wirepath-<tag>-cli         wirepath-<tag>-wire                    wirepath-<tag>-ref
+///       wpc0 <== veth ==> wpwc0 --[ bridge wpbr0 ]-- wpwr0 <== veth ==> wpr0
+///                         (capture here)
+///
 /// The topology is the one owner of its namespaces; `down()` removes them,
 /// and deleting a namespace deletes the veth end inside it.
 public final class Topology: @unchecked Sendable {
@@ -24,12 +34,19 @@ public final class Topology: @unchecked Sendable {
     public let reflectorAddress = Endpoint(address: 0xC612_0002, port: 0) // 198.18.0.2
     public let mtu: Int
     public let vethNAPI: Bool
+    /// The middle hop, when there is one: its namespace, the bridge, the
+    /// port facing the client (where the capture listens) and the other.
+    public let wireNamespace: String?
+    public let bridge = "wpbr0"
+    public let wireClientPort = "wpwc0"
+    public let wireReflectorPort = "wpwr0"
     public private(set) var clientMAC = ""
     public private(set) var reflectorMAC = ""
     private var isUp = false
 
-    init(tag: String, mtu: Int, vethNAPI: Bool) {
+    init(tag: String, mtu: Int, vethNAPI: Bool, wire: Bool = false) {
         self.tag = tag
+        wireNamespace = wire ? "\(Topology.prefix)\(tag)-wire" : nil
         clientNamespace = "\(Topology.prefix)\(tag)-cli"
         reflectorNamespace = "\(Topology.prefix)\(tag)-ref"
         self.mtu = mtu
@@ -37,10 +54,10 @@ public final class Topology: @unchecked Sendable {
     }
 
     /// Creates the namespaces and the veth pair. On failure, removes what it made.
-    public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false) throws -> Topology {
+    public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false, wire: Bool = false) throws -> Topology {
         try Privileges.requireNetAdmin(for: "creating the built-in namespaces and veth pair")
         sweepStale()
-        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI)
+        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, wire: wire)
         if list().contains(t.clientNamespace) || list().contains(t.reflectorNamespace) {
             throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; run `wirepath topo down` first")
         }
@@ -59,9 +76,13 @@ public final class Topology: @unchecked Sendable {
         try IP.run(["netns", "add", reflectorNamespace])
         // Created straight inside the namespaces, so the names never collide
         // in the root namespace. One queue per direction: AF_XDP binds to one.
-        try IP.run(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "1", "numrxqueues", "1",
-                    "type", "veth", "peer", "name", reflectorInterface, "netns", reflectorNamespace,
-                    "numtxqueues", "1", "numrxqueues", "1"])
+        if let wireNamespace {
+            try createWire(wireNamespace)
+        } else {
+            try IP.run(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "1", "numrxqueues", "1",
+                        "type", "veth", "peer", "name", reflectorInterface, "netns", reflectorNamespace,
+                        "numtxqueues", "1", "numrxqueues", "1"])
+        }
         for (ns, dev, addr) in [(clientNamespace, clientInterface, clientAddress), (reflectorNamespace, reflectorInterface, reflectorAddress)] {
             try IP.run(["-n", ns, "link", "set", "lo", "up"])
             try IP.run(["-n", ns, "link", "set", dev, "mtu", "\(mtu)"])
@@ -80,6 +101,27 @@ public final class Topology: @unchecked Sendable {
         try IP.run(["-n", reflectorNamespace, "neigh", "replace", clientAddress.addressString, "lladdr", clientMAC, "dev", reflectorInterface, "nud", "permanent"])
     }
 
+    /// The middle hop: a veth pair from each end into the wire namespace and
+    /// a bridge joining them there. A bridge, not a router, so that the two
+    /// ends stay in one /24 with each other's MAC as the next hop, exactly as
+    /// on the direct pair (the xdp path writes that MAC into its frames).
+    /// Learning, no STP: the ports forward at once.
+    private func createWire(_ ns: String) throws {
+        try IP.run(["netns", "add", ns])
+        try IP.run(["-n", ns, "link", "set", "lo", "up"])
+        for (end, endNS, port) in [(clientInterface, clientNamespace, wireClientPort), (reflectorInterface, reflectorNamespace, wireReflectorPort)] {
+            try IP.run(["link", "add", end, "netns", endNS, "numtxqueues", "1", "numrxqueues", "1",
+                        "type", "veth", "peer", "name", port, "netns", ns, "numtxqueues", "1", "numrxqueues", "1"])
+        }
+        try IP.run(["-n", ns, "link", "add", bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        for port in [wireClientPort, wireReflectorPort] {
+            try IP.run(["-n", ns, "link", "set", port, "mtu", "\(mtu)", "master", bridge])
+            if vethNAPI { try IP.exec(ns, ["ethtool", "-K", port, "gro", "on", "tso", "off"]) }
+            try IP.run(["-n", ns, "link", "set", port, "up"])
+        }
+        try IP.run(["-n", ns, "link", "set", bridge, "mtu", "\(mtu)", "up"])
+    }
+
     /// Removes this topology's namespaces (and so its veth pair). Idempotent.
     public func down() {
         guard isUp else { return }
@@ -95,10 +137,15 @@ public final class Topology: @unchecked Sendable {
     public func keep() { isUp = false }
 
     public func record(clientCPU: Int?, reflectorCPU: Int?) -> TopologyRecord {
-        TopologyRecord(kind: "veth-pair", namespaces: [clientNamespace, reflectorNamespace],
+        var r = TopologyRecord(kind: wireNamespace == nil ? "veth-pair" : "veth-bridge",
+                       namespaces: [clientNamespace] + (wireNamespace.map { [$0] } ?? []) + [reflectorNamespace],
                        clientInterface: clientInterface, reflectorInterface: reflectorInterface,
                        clientAddress: clientAddress.addressString, reflectorAddress: reflectorAddress.addressString,
                        mtu: mtu, vethNAPI: vethNAPI, clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+        if let wireNamespace {
+            r.hop = "bridge \(bridge) in \(wireNamespace), ports \(wireClientPort) (client side) and \(wireReflectorPort) (reflector side)"
+        }
+        return r
     }
 
     public var summary: String {
@@ -106,7 +153,7 @@ public final class Topology: @unchecked Sendable {
         client:    namespace \(clientNamespace)  interface \(clientInterface)  MAC \(clientMAC)  address \(clientAddress.addressString)/24
         reflector: namespace \(reflectorNamespace)  interface \(reflectorInterface)  MAC \(reflectorMAC)  address \(reflectorAddress.addressString)/24
         MTU \(mtu), veth NAPI mode (GRO on, TSO off): \(vethNAPI ? "on" : "off")
-        """
+        """ + (wireNamespace.map { "\nmiddle hop: bridge \(bridge) in \($0), ports \(wireClientPort) and \(wireReflectorPort)" } ?? "")
     }
 
     // MARK: Finding and removing namespaces

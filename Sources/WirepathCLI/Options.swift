@@ -129,6 +129,8 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print only the table.")
     var quiet = false
 
+    @OptionGroup var capture: CaptureFlags
+
     func validate() throws {
         if let duration, !(duration > 0 && duration <= 3600) { throw ValidationError("--duration must be in (0, 3600] seconds") }
         if let count, count == 0 { throw ValidationError("--count must be at least 1") }
@@ -145,6 +147,7 @@ struct RunOptions: ParsableArguments {
     }
 
     func apply(to r: inout RunRequest) throws {
+        r.capture = try capture.request(peer: peer != nil)
         r.peer = try peer.map { try Endpoint.parse($0) }
         r.bind = try bind.map { try Endpoint.parse($0, defaultPort: 0) }
     }
@@ -218,6 +221,7 @@ enum Output {
             try writeJSON(report, to: json)
             if !quiet { stderr("wrote \(json)") }
         }
+        let verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
         try then?(report)
         if Interrupt.requested {
             stderr("interrupted: partial results above; namespaces removed")
@@ -226,6 +230,7 @@ enum Output {
         let failed = report.runs.filter { $0.status == .failed }
         for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
         if !failed.isEmpty { throw ExitCode(1) }
+        if verifyFailed { throw ExitCode(3) }
     }
 }
 

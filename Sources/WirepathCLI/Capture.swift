@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import Wirepath
+import WirepathCapture
+import WirepathCore
+
+/// `--capture` and its companions, on compare, pingpong and flood.
+struct CaptureFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Capture the test traffic with libpcap into FILE (pcap, ns timestamps) and verify every path against it. The built-in topology gets a middle hop (a bridge in wirepath-<pid>-wire) where the capture listens.", valueName: "file.pcap"))
+    var capture: String?
+
+    @Option(name: .customLong("capture-buffer"), help: ArgumentHelp("The capture's kernel buffer, in bytes or with K, M or G (default 64M). A capture that drops says so, apart from the paths.", valueName: "size"))
+    var captureBuffer: String?
+
+    @Option(name: .customLong("capture-interface"), help: ArgumentHelp("With --peer: the interface on this host to capture on.", valueName: "if"))
+    var captureInterface: String?
+
+    @Option(help: ArgumentHelp("With --capture: 'report' prints disagreements between the program and the wire; 'strict' also exits 3 on any.", valueName: "report|strict"))
+    var verify: String?
+
+    static func parseSize(_ text: String) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+        var t = text.uppercased()
+        var scale = 1
+        if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
+        if let u = t.last, let s = units[u] { scale = s; t.removeLast() }
+        guard let n = Int(t), n > 0, n <= (4 << 30) / scale else { return nil }
+        return n * scale
+    }
+
+    func validate() throws {
+        if let v = verify, VerifyMode(rawValue: v) == nil { throw ValidationError("--verify: expected 'report' or 'strict', got '\(v)'") }
+        if capture == nil {
+            if captureBuffer != nil || captureInterface != nil || verify != nil {
+                throw ValidationError("--capture-buffer, --capture-interface and --verify need --capture FILE")
+            }
+            return
+        }
+        if let b = captureBuffer {
+            guard let n = CaptureFlags.parseSize(b), n >= 1 << 16 else {
+                throw ValidationError("--capture-buffer: expected a size from 64K to 4G, such as 64M, got '\(b)'")
+            }
+            _ = n
+        }
+        if let c = capture {
+            let dir = URL(fileURLWithPath: c).deletingLastPathComponent().path
+            guard FileManager.default.isWritableFile(atPath: dir) else {
+                throw ValidationError("--capture: cannot write in '\(dir)'; choose a path in a writable directory")
+            }
+        }
+    }
+
+    func request(peer: Bool) throws -> CaptureRequest? {
+        guard let capture else { return nil }
+        if peer && captureInterface == nil {
+            throw ValidationError("--capture with --peer needs --capture-interface IF: the interface on this host that carries the test traffic")
+        }
+        var c = CaptureRequest(file: capture)
+        if let b = captureBuffer, let n = CaptureFlags.parseSize(b) { c.bufferBytes = n }
+        c.interface = captureInterface
+        c.verify = verify.flatMap(VerifyMode.init(rawValue:)) ?? .report
+        return c
+    }
+}
+
+enum CaptureOutput {
+    /// Prints the capture's line and one verification line per path. True
+    /// when --verify strict must fail the command (exit 3): a check disagreed
+    /// or could not be made.
+    static func finish(_ report: WirepathReport, request: RunRequest, quiet: Bool) -> Bool {
+        guard let c = report.capture else { return false }
+        print("")
+        print(TextReport.captureLine(c), terminator: "")
+        if !quiet, let s = c.summary {
+            print(TextReport.wireTable(s, labels: TextReport.runLabels(report)), terminator: "")
+        }
+        print(TextReport.verification(report), terminator: "")
+        let failedCapture = c.summary == nil
+        if request.capture?.verify == .strict && (report.verificationFindings > 0 || failedCapture) {
+            Output.stderr("error: --verify strict: " + (failedCapture ? "the capture could not be verified (see the notes above)"
+                : "\(report.verificationFindings) disagreements between the program's counters and the wire"))
+            return true
+        }
+        return false
+    }
+}
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Audit a saved capture (pcap or pcapng): per run and direction, packets, gaps, duplicates, reordering and damage; with --expect, check it against a saved result.",
+        discussion: "Exit codes: 0 verified (or, without --expect, read); 1 the file cannot be read (not a capture, truncated, corrupt, unsupported link type or snaplen); 3 --expect found a disagreement; 64 bad arguments.")
+
+    @Argument(help: "The capture file.")
+    var file: String
+
+    @Option(help: ArgumentHelp("A result JSON (schema wirepath.report/1, from --json) to check the capture against.", valueName: "result.json"))
+    var expect: String?
+
+    @Option(help: "The reflector's UDP port, which tells the directions apart (default: the --expect file's, else 7000).")
+    var port: UInt16?
+
+    func run() throws {
+        var report: WirepathReport?
+        if let expect {
+            do {
+                let data = try Data(contentsOf: URL(fileURLWithPath: expect))
+                let r = try JSONDecoder().decode(WirepathReport.self, from: data)
+                guard r.schema == WirepathReport.schemaID else {
+                    Output.stderr("error: \(expect): schema '\(r.schema)', expected '\(WirepathReport.schemaID)'")
+                    throw ExitCode(1)
+                }
+                report = r
+            } catch let e as ExitCode {
+                throw e
+            } catch {
+                Output.stderr("error: --expect \(expect): not a wirepath result (\(error)); pass a file written by --json")
+                throw ExitCode(1)
+            }
+        }
+        let reflectorPort = port ?? report.flatMap { Verify.port(of: $0) } ?? 7000
+        let summary: WireSummary
+        do {
+            summary = try CaptureAudit.audit(file, reflectorPort: reflectorPort, timeoutNs: report?.settings.timeoutNs)
+        } catch {
+            Output.stderr("error: \(error)")
+            throw ExitCode(1)
+        }
+        print("capture \(file): reflector port \(reflectorPort)")
+        print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
+        guard var r = report else { return }
+        let dropped = r.capture.map { $0.dropped + $0.interfaceDropped } ?? 0
+        let unattributed = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
+        for i in r.runs.indices {
+            var v = PathVerification(runs: [])
+            if let p = r.runs[i].pingpong, let id = p.runID {
+                v.runs.append(Verification.verify(p, runID: id, wire: summary.run(id), captureDropped: dropped, unattributedDamaged: unattributed))
+            }
+            if let f = r.runs[i].flood, let id = f.runID {
+                v.runs.append(Verification.verify(f, runID: id, wire: summary.run(id), captureDropped: dropped, unattributedDamaged: unattributed))
+            }
+            r.runs[i].verification = v.runs.isEmpty ? nil : v
+        }
+        if !r.runs.contains(where: { $0.pingpong?.runID != nil || $0.flood?.runID != nil }) {
+            Output.stderr("error: --expect \(expect ?? ""): the result has no run ids (written before captures existed?); nothing to check")
+            throw ExitCode(1)
+        }
+        print("")
+        print(TextReport.verification(r), terminator: "")
+        if r.verificationFindings > 0 {
+            Output.stderr("error: \(r.verificationFindings) disagreements between \(expect ?? "") and the capture")
+            throw ExitCode(3)
+        }
+    }
+
+    /// The reflector port a report's capture filtered on.
+    static func port(of r: WirepathReport) -> UInt16? {
+        guard let f = r.capture?.filter else { return nil }
+        let words = f.split(separator: " ")
+        guard let i = words.firstIndex(of: "port"), i + 1 < words.count else { return nil }
+        return UInt16(words[i + 1])
+    }
+}
