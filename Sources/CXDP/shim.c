@@ -143,3 +143,11 @@ int wp_if_driver(const char *ifname, char *buf, size_t cap)
 	close(fd);
 	return err;
 }
+
+int wp_xdp_detach_if_ours(int ifindex, int prog_fd, int skb_mode)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, opts, .old_prog_fd = prog_fd);
+	__u32 flags = XDP_FLAGS_REPLACE | (skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+	return bpf_xdp_detach(ifindex, flags, &opts);
+}

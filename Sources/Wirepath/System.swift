@@ -502,12 +502,9 @@ extension Sys {
     /// by id to detach it (xdp_multiprog__get_from_ifindex) and never closes
     /// that fd, so every detach leaked one descriptor (measured: a loop of
     /// attach and detach grows /proc/self/fd by one per round).
+    /// The call is in CXDP (wp_xdp_detach_if_ours) for its options struct.
     static func xdpProgramDetach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) -> Int {
-        var opts = bpf_xdp_attach_opts()
-        opts.sz = MemoryLayout<bpf_xdp_attach_opts>.size
-        opts.old_prog_fd = xdp_program__fd(prog)
-        let modeFlag = mode == XDP_MODE_SKB ? UInt32(XDP_FLAGS_SKB_MODE) : UInt32(XDP_FLAGS_DRV_MODE)
-        return Int(bpf_xdp_detach(ifindex, modeFlag | UInt32(XDP_FLAGS_REPLACE), &opts))
+        Int(wp_xdp_detach_if_ours(ifindex, xdp_program__fd(prog), mode == XDP_MODE_SKB ? 1 : 0))
     }
 
     /// xdp_program__close(3): closes the program and its object's map fds.

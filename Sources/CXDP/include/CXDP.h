@@ -65,6 +65,14 @@ size_t wp_xdp_log_take(char *buf, size_t cap);
 /// Swift cannot call.
 int wp_if_hwaddr(const char *ifname, unsigned char mac[6]);
 
+/// Detaches the XDP program `prog_fd` from `ifindex` only if it is still the
+/// one attached there: bpf_xdp_detach(3) with XDP_FLAGS_REPLACE and the
+/// program as the expected old one, in driver or skb mode. Returns 0 or
+/// -errno. Why C: the options struct must be sized with C's sizeof (the
+/// LIBBPF_OPTS macro), which Swift cannot expand; set from Swift, the same
+/// call failed with EINVAL in release builds only.
+int wp_xdp_detach_if_ours(int ifindex, int prog_fd, int skb_mode);
+
 /// SIOCGIFADDR: the interface's primary IPv4 address in host byte order in
 /// `*addr`; returns 0 or -errno (EADDRNOTAVAIL: none).
 int wp_if_ipv4(const char *ifname, uint32_t *addr);
