@@ -9,12 +9,6 @@ import PackageDescription
 //   CLiburing     – liburing (links -luring) and what of it Swift cannot import.
 //   CXDP          – libxdp and libbpf (links -lxdp -lbpf) for the AF_XDP path,
 //                   with the header shared with the XDP program in bpf/.
-//   CPcap         – libpcap (links -lpcap).
-//   WirepathCapture – live capture and pcap files over CPcap. Its own target
-//                   because <pcap/bpf.h> and libbpf's <linux/bpf.h> both define
-//                   struct bpf_insn: one Swift target that sees CPcap and CXDP
-//                   fails to compile, so it imports CPcap @_implementationOnly
-//                   and Wirepath, the CLI and the tests see only its Swift API.
 //   WirepathReport – the self-contained HTML report (`--report DIR`), built
 //                   with Plot; its charts are inline SVG.
 //   CPcap         – libpcap (links -lpcap).

@@ -21,6 +21,7 @@ extension TextReport {
         var out = "verify \(label) (run 0x\(String(r.runID, radix: 16))): "
         if bad.isEmpty {
             out += "agrees, \(r.checks.count) checks"
+            if !r.located.isEmpty { out += " (\(r.located.count) with a loss located)" }
         } else {
             let dis = bad.filter { $0.status == .disagree }.count
             let unv = bad.count - dis
