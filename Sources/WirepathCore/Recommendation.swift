@@ -20,6 +20,8 @@ public struct RunSpread: Codable, Sendable, Equatable {
     public var p99Ns: Range?
     public var rxPps: Range?
     public var cpuNsPerPacket: Range?
+    /// The p99 the latency verdict ranks by under load (the load nearest 50%).
+    public var loadP99Ns: Range?
 
     /// Summarises repeated runs of one path (only the runs that succeeded).
     public init(_ runs: [PathRun]) {
@@ -29,6 +31,7 @@ public struct RunSpread: Codable, Sendable, Equatable {
         p99Ns = Range(ok.compactMap { $0.pingpong.map { Double($0.latency.p99Ns) } })
         rxPps = Range(ok.compactMap { $0.flood.map(\.rxPps) })
         cpuNsPerPacket = Range(ok.compactMap { Recommendation.floodCPU($0) })
+        loadP99Ns = Range(ok.compactMap { run in run.openLoop.isEmpty ? nil : Recommendation.latency(run)?.ns })
     }
 
     /// The run whose headline figure is the median: it stands for the path in
@@ -96,7 +99,9 @@ public enum Recommendation {
             let spread = run.variant == nil ? spreads[run.path] : run.spread
             switch goal {
             case .latency:
-                if let (v, label) = latency(run) { scored.append((run.path, v, label, run.openLoop.isEmpty ? spread?.p99Ns?.width : nil, run.label)) }
+                if let (v, label) = latency(run) {
+                    scored.append((run.path, v, label, run.openLoop.isEmpty ? spread?.p99Ns?.width : spread?.loadP99Ns?.width, run.label))
+                }
             case .throughput:
                 if let f = run.flood { scored.append((run.path, f.rxPps, "rx", spread?.rxPps?.width, run.label)) }
             case .efficiency:
