@@ -2,6 +2,7 @@ import CLiburing
 import CWirepath
 import Foundation
 import Glibc
+import WirepathCapture
 import WirepathCore
 
 /// `wirepath doctor`: what this host can run, and why not, with the fix.
@@ -73,7 +74,8 @@ public enum Doctor {
         checks.append(cpuCheck())
         checks.append(governorCheck())
         checks.append(bpffsCheck())
-        checks.append(.init(name: "libpcap capture", value: "not checked", ok: true, note: "packet capture (issue #5) is not in this build"))
+        checks.append(.init(name: "libpcap capture", value: pcapVersion(), ok: true,
+                            note: "--capture FILE records and verifies every path on a middle hop; `wirepath verify FILE` audits a capture"))
 
         var paths: [DoctorReport.PathState] = []
         let udp = udpProbe()

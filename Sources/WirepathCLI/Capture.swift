@@ -55,6 +55,9 @@ struct CaptureFlags: ParsableArguments {
         if peer && captureInterface == nil {
             throw ValidationError("--capture with --peer needs --capture-interface IF: the interface on this host that carries the test traffic")
         }
+        if !peer && captureInterface != nil {
+            throw ValidationError("--capture-interface is for --peer runs; the built-in topology captures on its middle hop")
+        }
         var c = CaptureRequest(file: capture)
         if let b = captureBuffer, let n = CaptureFlags.parseSize(b) { c.bufferBytes = n }
         c.interface = captureInterface
