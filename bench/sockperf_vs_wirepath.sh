@@ -342,7 +342,7 @@ run_config default 0 true "" "default veth, blocking recv, no busy polling" \
 # (b) veth NAPI mode (GRO on, TSO off) with SO_BUSY_POLL on both tools.
 if ((SP_HAS_LLS)); then
     run_config napi-busypoll 1 true "" \
-        "veth NAPI mode (GRO on, TSO off), blocking recv, SO_BUSY_POLL ${BUSY_POLL} µs both ends (wirepath also sets SO_PREFER_BUSY_POLL)" \
+        "veth NAPI mode (GRO on, TSO off), blocking recv, SO_BUSY_POLL ${BUSY_POLL} µs both ends (neither sets SO_PREFER_BUSY_POLL)" \
         -- --lls "$BUSY_POLL" -- --busy-poll "$BUSY_POLL"
 else
     run_config napi-busypoll 1 false \
