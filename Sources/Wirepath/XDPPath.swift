@@ -730,7 +730,8 @@ enum XDPLibrary {
         // dispatcher fails with EPERM on this kernel anyway. Skipping it
         // loads our one program directly, the same result without the
         // failed attempt, and nothing is ever pinned in /sys/fs/bpf that a
-        // killed run could leave behind. Set before any thread loads.
+        // killed run could leave behind. Done once, first from
+        // XDPAvailability (the runner's thread, before it starts others).
         setenv("LIBXDP_SKIP_DISPATCHER", "1", 1)
         return true
     }()
@@ -804,6 +805,10 @@ enum XDPAvailability {
     }()
 
     static func reason(objectPath: String?) -> String? {
+        // The runner asks on its own thread before it starts the measuring
+        // threads, so libxdp's process-wide setup (setenv) happens here,
+        // before any other thread could be reading the environment.
+        XDPLibrary.prepare()
         if let host { return host }
         if case .failure(let why) = XDPObject.locate(objectPath) { return why.message }
         return nil
