@@ -197,7 +197,7 @@ public enum Doctor {
         if let line = mounts.split(separator: "\n").first(where: { $0.split(separator: " ").dropFirst(2).first == "bpf" }) {
             return .init(name: "bpffs", value: "mounted at \(line.split(separator: " ")[1])", ok: true, note: nil)
         }
-        return .init(name: "bpffs", value: "not mounted", ok: true, note: "libxdp pins its dispatcher there; wirepath mounts it when the xdp path needs it")
+        return .init(name: "bpffs", value: "not mounted", ok: true, note: "not needed: wirepath loads its one XDP program without libxdp's dispatcher (LIBXDP_SKIP_DISPATCHER), so nothing is pinned")
     }
 
     static func readTrimmed(_ path: String) -> String? {
