@@ -176,6 +176,12 @@ extension PathOptionsRecord {
 public enum Runner {
     public static func run(_ request: RunRequest, stop: StopSignal = StopSignal(),
                            progress: @escaping (String) -> Void = { _ in }) throws -> WirepathReport {
+        // A capture verifies the run whose figures are reported; with repeats
+        // the other runs' packets would cross the wire unverified, so a
+        // captured comparison runs each path once and says so.
+        var request = request
+        let captureLimitedRepeats = request.capture != nil && request.repeats > 1
+        if captureLimitedRepeats { request.repeats = 1 }
         let started = ISO8601DateFormatter().string(from: Date())
         let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         var runs: [PathRun] = []
@@ -229,6 +235,9 @@ public enum Runner {
             durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
             timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
             wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
+        if captureLimitedRepeats {
+            for i in runs.indices { runs[i].notes.append("--capture verifies one run per path, so --repeat was reduced to 1") }
+        }
         var report = WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
         report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
