@@ -55,16 +55,11 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         self.plan = plan
         self.stop = stop
         stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
-        tx = PacketBatch(capacity: 1, slotSize: config.payloadSize)
+        tx = stamper.makeBatch(capacity: 1, to: peer)
         rx = PacketBatch(capacity: config.batchSize, slotSize: max(config.mtu, ControlMessage.slotSize))
-        tx.withMutableBytes(0) { stamper.prepare($0) }
-        tx.setLength(0, config.payloadSize)
-        tx.setEndpoint(0, peer)
     }
 
     enum Exchange: Equatable { case reply, lost }
-    static var warmupSeqBase: UInt64 { 1 << 62 }
-    static var syscallSeqBase: UInt64 { 1 << 61 }
 
     /// One round trip: stamp, send, wait for the matching reply or the timeout.
     @inline(__always)
@@ -93,7 +88,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
                         }
                         guard record else { if h.seq == seq { got = true }; return }
                         // A late answer to a warm-up ping: not part of the window.
-                        if h.seq >= PingPongClient.syscallSeqBase { return }
+                        if h.seq >= SequenceSpace.syscallWindow { return }
                         switch replies.record(h.seq) {
                         case .duplicate: duplicated &+= 1
                         case .reordered: late &+= 1
@@ -122,7 +117,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         var meter = CostMeter()
         // Warm-up: same exchanges, nothing recorded (ARP, caches, frequency).
         let warmEnd = Sys.monotonicNanos() + plan.warmupNs
-        var seq = PingPongClient.warmupSeqBase // never collides with the window's sequence numbers
+        var seq = SequenceSpace.warmup // never collides with the window's sequence numbers
         while Sys.monotonicNanos() < warmEnd && !stop.requested {
             _ = try exchange(seq: seq, record: false)
             seq += 1
@@ -155,8 +150,8 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         meter.start(countSyscalls: true)
         let start2 = Sys.monotonicNanos()
         var replies2: UInt64 = 0
-        var seq2 = PingPongClient.syscallSeqBase
-        while seq2 - PingPongClient.syscallSeqBase < w2.packets && !stop.requested && Sys.monotonicNanos() - start2 < w2.durationNs {
+        var seq2 = SequenceSpace.syscallWindow
+        while seq2 - SequenceSpace.syscallWindow < w2.packets && !stop.requested && Sys.monotonicNanos() - start2 < w2.durationNs {
             if try exchange(seq: seq2, record: false) == .reply { replies2 += 1 }
             seq2 += 1
         }
@@ -209,13 +204,8 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         self.plan = plan
         self.stop = stop
         stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
-        tx = PacketBatch(capacity: config.batchSize, slotSize: config.payloadSize)
+        tx = stamper.makeBatch(capacity: config.batchSize, to: peer)
         rx = PacketBatch(capacity: 8, slotSize: max(config.mtu, ControlMessage.slotSize))
-        for i in 0..<config.batchSize {
-            tx.withMutableBytes(i) { stamper.prepare($0) }
-            tx.setLength(i, config.payloadSize)
-            tx.setEndpoint(i, peer)
-        }
     }
 
     /// Floods for up to `durationNs` or `count` packets, from sequence `seq`.
@@ -263,7 +253,7 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         meter.start(countSyscalls: true)
         // Its own sequence range, as the ping-pong's: on the wire (and in a
         // capture) it never looks like a repeat of the measured window.
-        let (sent2, _) = try blast(from: PingPongClient<P>.syscallSeqBase, count: w2.packets, durationNs: w2.durationNs)
+        let (sent2, _) = try blast(from: SequenceSpace.syscallWindow, count: w2.packets, durationNs: w2.durationNs)
         let cost2 = meter.stop()
         let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
 

@@ -26,8 +26,6 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
     var replies = SequenceTracker()
     var duplicated: UInt64 = 0
 
-    static var warmupSeqBase: UInt64 { 1 << 62 }
-
     init(path: consuming P, config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double, stop: StopSignal) {
         self.path = path
         self.config = config
@@ -36,13 +34,8 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
         self.ratePps = ratePps
         self.stop = stop
         stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
-        tx = PacketBatch(capacity: config.batchSize, slotSize: config.payloadSize)
+        tx = stamper.makeBatch(capacity: config.batchSize, to: peer)
         rx = PacketBatch(capacity: config.batchSize, slotSize: max(config.mtu, ControlMessage.slotSize))
-        for i in 0..<config.batchSize {
-            tx.withMutableBytes(i) { stamper.prepare($0) }
-            tx.setLength(i, config.payloadSize)
-            tx.setEndpoint(i, peer)
-        }
     }
 
     /// Drains the replies that are there now; records when `record`.
@@ -54,7 +47,7 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
         for i in 0..<n {
             rx.withBytes(i) { bytes in
                 guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID,
-                      record, h.seq < OpenLoopClient.warmupSeqBase, Integrity.verify(bytes) else { return }
+                      record, h.seq < SequenceSpace.warmup, Integrity.verify(bytes) else { return }
                 if replies.record(h.seq) == .duplicate { duplicated &+= 1; return }
                 _ = histogram.record(now &- h.timestamp)
             }
@@ -97,7 +90,7 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
     mutating func run(loadFraction: Double?) throws(PathError) -> OpenLoopResult {
         var meter = CostMeter()
         // Warm-up on the same schedule, not recorded.
-        _ = try schedule(first: OpenLoopClient.warmupSeqBase, count: .max, durationNs: plan.warmupNs, record: false)
+        _ = try schedule(first: SequenceSpace.warmup, count: .max, durationNs: plan.warmupNs, record: false)
         var control = ControlClient(runID: plan.runID, peer: peer)
         _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
         let countersAtStart = path.counters

@@ -78,6 +78,30 @@ public struct PayloadHeader: Equatable, Sendable {
     }
 }
 
+/// How the 64-bit sequence space of a run is split, so that the clients
+/// that stamp packets and the wire audit that reads them agree: the measured
+/// window counts from 0, the syscall-counting window from `syscallWindow`,
+/// and warm-up from `warmup`. Packets at or above `syscallWindow` are never
+/// part of the measured window.
+public enum SequenceSpace {
+    public static let syscallWindow: UInt64 = 1 << 61
+    public static let warmup: UInt64 = 1 << 62
+}
+
+/// Builds a transmit batch whose slots are prepared once: body filler,
+/// length and destination. Only the header is stamped per packet.
+extension PayloadStamper {
+    public func makeBatch(capacity: Int, to peer: Endpoint) -> PacketBatch {
+        let batch = PacketBatch(capacity: capacity, slotSize: size)
+        for i in 0..<capacity {
+            batch.withMutableBytes(i) { prepare($0) }
+            batch.setLength(i, size)
+            batch.setEndpoint(i, peer)
+        }
+        return batch
+    }
+}
+
 /// The payload integrity check.
 ///
 /// A 64-bit multiply–xorshift chain over the payload's 8-byte words: each step

@@ -278,7 +278,7 @@ public final class WireAudit {
 
         // The class of the packet, from its header. A damaged payload's
         // header is a best guess; its sequence number is not used.
-        let isData = t.header.kind != .control && t.header.seq < 1 << 61
+        let isData = t.header.kind != .control && t.header.seq < SequenceSpace.syscallWindow
         if isData {
             s.dataPackets += 1
             s.dataBytes += UInt64(t.wireLength)
@@ -304,9 +304,9 @@ public final class WireAudit {
         let seq = t.header.seq
         if t.header.kind == .control {
             s.controlPackets += 1
-        } else if seq >= 1 << 62 {
+        } else if seq >= SequenceSpace.warmup {
             s.warmupPackets += 1
-        } else if seq >= 1 << 61 {
+        } else if seq >= SequenceSpace.syscallWindow {
             s.syscallWindowPackets += 1
         } else if state.seen[d]!.insert(seq) {
             s.unique += 1
