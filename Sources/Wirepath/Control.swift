@@ -27,6 +27,16 @@ enum ControlMessage {
     }
 }
 
+/// Takes the data packets a client receives while it waits for a control
+/// reply.
+protocol StrayData: ~Copyable {
+    mutating func stray(_ bytes: UnsafeRawBufferPointer)
+}
+
+struct IgnoreStrays: StrayData {
+    func stray(_ bytes: UnsafeRawBufferPointer) {}
+}
+
 /// The client side of the control exchange.
 struct ControlClient {
     let runID: UInt64
@@ -41,6 +51,17 @@ struct ControlClient {
         _ op: ControlOp, expect: ControlOp, body: [UInt64] = [], path: inout P,
         tx: inout PacketBatch, rx: inout PacketBatch, stop: StopSignal
     ) throws(PathError) -> [UInt64] {
+        var ignore = IgnoreStrays()
+        return try request(op, expect: expect, body: body, path: &path, tx: &tx, rx: &rx, stop: stop, strays: &ignore)
+    }
+
+    /// The same, handing every data packet that arrives meanwhile to
+    /// `strays`: the echoes of a window that came after the client stopped
+    /// waiting for them still crossed the wire, so the client counts them.
+    mutating func request<P: PacketPath & ~Copyable, S: StrayData & ~Copyable>(
+        _ op: ControlOp, expect: ControlOp, body: [UInt64] = [], path: inout P,
+        tx: inout PacketBatch, rx: inout PacketBatch, stop: StopSignal, strays: inout S
+    ) throws(PathError) -> [UInt64] {
         seq += 1
         for _ in 0..<attempts {
             if stop.requested { throw PathError(operation: "control \(op)", errno: 4, errnoName: "EINTR", hint: "stopped by signal") }
@@ -52,8 +73,11 @@ struct ControlClient {
                 let n = try path.receive(into: &rx)
                 for i in 0..<n {
                     let reply: [UInt64]? = rx.withBytes(i) { bytes in
-                        guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .control,
-                              h.op == expect.rawValue, h.runID == runID, h.seq == seq,
+                        guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .control else {
+                            strays.stray(bytes)
+                            return nil
+                        }
+                        guard h.op == expect.rawValue, h.runID == runID, h.seq == seq,
                               Integrity.verify(bytes) else { return nil }
                         return ControlMessage.body(bytes)
                     }

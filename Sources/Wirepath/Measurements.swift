@@ -40,13 +40,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
     var tx: PacketBatch
     var rx: PacketBatch
     var ctlTx = PacketBatch(capacity: 1, slotSize: ControlMessage.slotSize)
-    var histogram = LatencyHistogram.make()
-    var replies = SequenceTracker()
-    var lost: UInt64 = 0
-    var late: UInt64 = 0
-    var duplicated: UInt64 = 0
-    var integrityFailures: UInt64 = 0
-    var foreign: UInt64 = 0
+    var tally: ReplyTally
 
     init(path: consuming P, config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal) {
         self.path = path
@@ -55,6 +49,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         self.plan = plan
         self.stop = stop
         stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
+        tally = ReplyTally(runID: plan.runID)
         tx = stamper.makeBatch(capacity: 1, to: peer)
         rx = PacketBatch(capacity: config.batchSize, slotSize: max(config.mtu, ControlMessage.slotSize))
     }
@@ -68,7 +63,7 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0) }
         tx.count = 1
         while try path.send(&tx) == 0 {
-            if Sys.monotonicNanos() - t0 > plan.timeoutNs || stop.requested { if record { lost &+= 1 }; return .lost }
+            if Sys.monotonicNanos() - t0 > plan.timeoutNs || stop.requested { if record { tally.lost &+= 1 }; return .lost }
         }
         let deadline = t0 &+ plan.timeoutNs
         while true {
@@ -78,36 +73,18 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
                 var got = false
                 for i in 0..<n {
                     rx.withBytes(i) { bytes in
-                        guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID else {
-                            if record { foreign &+= 1 }
-                            return
-                        }
-                        guard Integrity.verify(bytes) else {
-                            if record { integrityFailures &+= 1 }
-                            return
-                        }
-                        guard record else { if h.seq == seq { got = true }; return }
-                        // A late answer to a warm-up ping: not part of the window.
-                        if h.seq >= SequenceSpace.syscallWindow { return }
-                        switch replies.record(h.seq) {
-                        case .duplicate: duplicated &+= 1
-                        case .reordered: late &+= 1
-                        case .inOrder:
-                            if h.seq == seq {
-                                // The RTT uses the timestamp that crossed the wire and
-                                // came back intact (the integrity check covers it).
-                                _ = histogram.record(t1 &- h.timestamp)
-                                got = true
-                            } else {
-                                late &+= 1 // an answer from the future cannot happen; count it as misordered
-                            }
+                        if record {
+                            if tally.account(bytes, awaiting: seq, at: t1) { got = true }
+                        } else if case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID,
+                                  h.seq == seq, Integrity.verify(bytes) {
+                            got = true
                         }
                     }
                 }
                 if got { return .reply }
             }
             if Sys.monotonicNanos() >= deadline || stop.requested {
-                if record { lost &+= 1 }
+                if record { tally.lost &+= 1 }
                 return .lost
             }
         }
@@ -142,7 +119,10 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         let cost = meter.stop()
         let clientCounters = path.counters.since(countersAtStart)
         let info = path.info
-        let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
+        // Replies still on their way (the echo of a duplicate of the last
+        // ping, a late reply) crossed the wire: the end exchange counts them.
+        let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop,
+                                                         strays: &tally))
 
         // Window 2: the same exchanges with the kernel's syscall counter on.
         let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
@@ -158,11 +138,12 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
         let cost2 = meter.stop()
         let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
 
+        let histogram = tally.histogram
         let received = histogram.totalCount
         var result = PingPongResult(
             latency: LatencySummary(histogram),
-            sent: sent, received: received, lost: lost, duplicated: duplicated, reordered: late,
-            integrityFailures: integrityFailures, foreign: foreign, timeoutNs: plan.timeoutNs,
+            sent: sent, received: received, lost: tally.lost, duplicated: tally.duplicated, reordered: tally.late,
+            integrityFailures: tally.integrityFailures, foreign: tally.foreign, timeoutNs: plan.timeoutNs,
             warmupNs: plan.warmupNs, durationNs: elapsed,
             client: EndReport(role: "client",
                               cost: PerPacketCost(cost, packets: max(received, 1), syscallWindow: cost2, syscallPackets: replies2),
@@ -176,6 +157,56 @@ struct PingPongClient<P: PacketPath & ~Copyable>: ~Copyable {
 
 /// Sizing of the syscall-counting window: a quarter of the main window,
 /// from 0.2 s to 2 s, and at most a quarter of its packets (at least 100).
+/// The client's account of the replies to its measured window.
+struct ReplyTally: StrayData, ~Copyable {
+    let runID: UInt64
+    var histogram = LatencyHistogram.make()
+    var replies = SequenceTracker()
+    var lost: UInt64 = 0
+    /// Replies after their ping was given up (or out of order).
+    var late: UInt64 = 0
+    var duplicated: UInt64 = 0
+    var integrityFailures: UInt64 = 0
+    var foreign: UInt64 = 0
+
+    init(runID: UInt64) { self.runID = runID }
+
+    /// Accounts one received packet; true when it is the in-order reply to
+    /// `awaiting`, whose RTT (from `now`) goes into the histogram.
+    @inline(__always)
+    mutating func account(_ bytes: UnsafeRawBufferPointer, awaiting seq: UInt64?, at now: UInt64) -> Bool {
+        guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == runID else {
+            foreign &+= 1
+            return false
+        }
+        guard Integrity.verify(bytes) else {
+            integrityFailures &+= 1
+            return false
+        }
+        // A late answer to a warm-up or syscall-window ping: not part of the window.
+        if h.seq >= SequenceSpace.syscallWindow { return false }
+        switch replies.record(h.seq) {
+        case .duplicate: duplicated &+= 1
+        case .reordered: late &+= 1
+        case .inOrder:
+            if h.seq == seq {
+                // The RTT uses the timestamp that crossed the wire and
+                // came back intact (the integrity check covers it).
+                _ = histogram.record(now &- h.timestamp)
+                return true
+            }
+            // The reply to a ping already given up as lost.
+            late &+= 1
+        }
+        return false
+    }
+
+    /// A data packet that arrived after the window, during the end exchange.
+    mutating func stray(_ bytes: UnsafeRawBufferPointer) {
+        _ = account(bytes, awaiting: nil, at: 0)
+    }
+}
+
 struct SyscallWindow {
     let durationNs: UInt64
     let packets: UInt64

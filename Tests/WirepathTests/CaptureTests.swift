@@ -224,11 +224,15 @@ final class CaptureIntegrationTests: XCTestCase {
     }
 
     /// 5% duplication before the wire: the wire's duplicates are the
-    /// program's, in both directions.
+    /// program's, in both directions. The last ping (1999) is always
+    /// duplicated: the echo of its duplicate arrives after the client has
+    /// its reply and has left the window, and still counts.
     func testDuplicatesAgree() throws {
         try requireRoot()
         let dup = "\(Self.windowData(1)) meta mark 0 numgen random mod 20 0 meta mark set 1 dup to \"wpc0\""
-        let (report, v) = try runWithFault(.mmsg, .pingpong, Fault(rules: [dup]), timeoutNs: 1_000_000_000)
+        // seq is little-endian at payload offset 16: 1999 is 0xcf 0x07 then zeros.
+        let last = "\(Self.windowData(1)) meta mark 0 @ih,128,16 0xcf07 @ih,144,48 0 meta mark set 1 dup to \"wpc0\""
+        let (report, v) = try runWithFault(.mmsg, .pingpong, Fault(rules: [dup, last]), count: 2000, timeoutNs: 1_000_000_000)
         let p = try XCTUnwrap(report.runs.first?.pingpong)
         let w = try XCTUnwrap(v.wire)
         XCTAssertGreaterThan(w.clientToReflector.duplicates, 0)
