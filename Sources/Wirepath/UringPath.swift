@@ -14,7 +14,19 @@ import Glibc
 /// kernel writes it in front of the payload, see `io_uring_recvmsg_name`).
 ///
 /// Send: one IORING_OP_SENDMSG SQE per packet (the socket is unconnected, so
-/// each carries its destination), all submitted with one `io_uring_submit`.
+/// each carries its destination), from the ring's own send slots (below).
+/// Without SQPOLL the SQEs are not submitted by `send`: they ride in the
+/// next io_uring_enter the path makes, which for a ping-pong is the one that
+/// waits for the reply (one enter per round trip), and for a flood sender
+/// the one the next `send` makes before it queues its own batch (one enter
+/// per batch, as before, one batch later). Riding sends are flagged
+/// IOSQE_CQE_SKIP_SUCCESS, so a successful one posts no CQE and never ends
+/// a wait, and MSG_DONTWAIT, so the kernel tries each inside the enter that
+/// consumes it and either copies the payload into an skb or fails it there
+/// (-EAGAIN on a full send buffer) instead of parking it on poll: once that
+/// enter has consumed the SQ, every slot it carried is free again. A send
+/// counts as sent when it is queued; one that fails later posts a CQE and
+/// is counted in `errnos`.
 ///
 /// Waits: `block` is one `io_uring_submit_and_wait_timeout` of at most one
 /// wait tick; `epoll` waits the same way (epoll on the ring fd is not
@@ -33,14 +45,16 @@ import Glibc
 /// set up without it and `info.notes` says so. `CostMeter` finds the poll
 /// thread and charges its CPU to this end.
 ///
-/// Owned send buffers (SQPOLL, send_zc): with SQPOLL a send is issued by the
-/// kernel thread at some later moment, not inside the caller's `send`, and
-/// with send_zc the kernel reads the pages until it says otherwise; either
-/// way the caller's slot cannot be handed to the kernel. `send` copies each payload
+/// Owned send buffers: a riding send is issued after `send` has returned,
+/// with SQPOLL by the kernel thread at some later moment, and with send_zc
+/// the kernel reads the pages until it says otherwise; so the caller's slot
+/// is never handed to the kernel. `send` copies each payload
 /// into one of the ring's own send slots (allocated once, at setup), each
-/// with its own msghdr, iovec and address, and a slot is reused only after
-/// the kernel has posted every completion its send will post: sends here do
-/// not set IOSQE_CQE_SKIP_SUCCESS, so a sendmsg posts one CQE, and a
+/// with its own msghdr, iovec and address. A riding slot is free once the
+/// enter that carried it has consumed the SQ. With SQPOLL or send_zc a slot
+/// is reused only after
+/// the kernel has posted every completion its send will post: those sends
+/// do not set IOSQE_CQE_SKIP_SUCCESS, so a sendmsg posts one CQE, and a
 /// sendmsg_zc posts its result and then, if that CQE has IORING_CQE_F_MORE,
 /// a notification (IORING_CQE_F_NOTIF) once the kernel no longer needs the
 /// pages: the slot waits for both, in whichever order they come. Free
@@ -79,11 +93,9 @@ import Glibc
 public struct UringPath: PacketPath, ~Copyable {
     public static let kind = PathKind.uring
 
-    // user_data: the top byte says what a CQE completes. A send carries its
-    // batch generation (bits 24-55) and its index in the chunk (bits 0-23).
+    // user_data: the top byte says what a CQE completes.
     static let tagShift: UInt64 = 56
     static let recvTag: UInt64 = 1
-    static let sendTag: UInt64 = 2
     static let cancelTag: UInt64 = 3
     static let nopTag: UInt64 = 4
     /// A send from an owned slot (SQPOLL, send_zc): the slot index is in bits 0-31.
@@ -102,15 +114,14 @@ public struct UringPath: PacketPath, ~Copyable {
     /// The pending queue (in `ring.pendingBid`/`pendingLen`): oldest entry and count.
     var pendingHead = 0
     var pendingCount = 0
-    /// Tells the current send chunk's failure CQEs from any older ones.
-    var sendGeneration: UInt64 = 0
-    /// Sends of the current chunk that failed (marked in `ring.sendFailed`).
-    var chunkFailures = 0
     /// A re-arm SQE is queued and not yet submitted.
     var rearmQueued = false
-    /// Owned sends: SQEs queued and not yet submitted (a submit the kernel
-    /// refused; the next enter takes them).
+    /// Send SQEs queued and not yet consumed by the kernel: riding sends
+    /// waiting for the next enter, or a submit the kernel refused.
     var sendsQueued = false
+    /// Riding sends: their slots (the first `ridingCount` of
+    /// `ring.ridingSlots`), free again once an enter has consumed the SQ.
+    var ridingCount = 0
     /// Owned sends: slots free for a send (the top `freeSlotCount` entries of
     /// `ring.freeSlots`), and the send CQEs the kernel has yet to post.
     var freeSlotCount = 0
@@ -139,6 +150,8 @@ public struct UringPath: PacketPath, ~Copyable {
     /// after the sends still in flight from owned slots have completed; the
     /// socket closes after, when `UDPSocket` goes.
     deinit {
+        // What `send` accepted goes out, even when no enter came after it.
+        if sendsQueued && !ring.sqpoll { _ = Sys.uringSubmit(ring.uring) }
         if sendCQEsDue > 0 { ring.drainSends(sendCQEsDue) }
         ring.release()
     }
@@ -202,8 +215,7 @@ public struct UringPath: PacketPath, ~Copyable {
     /// enters the kernel. A received packet goes to the pending queue (its
     /// buffer stays ours until delivered); a multishot receive that ended
     /// (no IORING_CQE_F_MORE) is re-armed at once and counted; a failed send
-    /// is counted and marked in `ring.sendFailed` if it belongs to the current
-    /// chunk. Throws, after advancing, on an errno no path expects.
+    /// is counted. Throws, after advancing, on an errno no path expects.
     mutating func harvest() throws(PathError) {
         let n = Int(wp_io_uring_peek_cqes(ring.uring, ring.cqes, UInt32(ring.cqCapacity)))
         if n == 0 { return }
@@ -228,18 +240,15 @@ public struct UringPath: PacketPath, ~Copyable {
                         failure = failure ?? Self.receiveError(error)
                     }
                 }
-            case Self.sendTag:
-                guard cqe.res < 0 else { break } // only without CQE_SKIP_SUCCESS
-                do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg") } catch {
-                    failure = failure ?? error
-                }
-                let generation = (cqe.user_data >> 24) & 0xFFFF_FFFF
-                let index = Int(cqe.user_data & 0xFF_FFFF)
-                if generation == sendGeneration & 0xFFFF_FFFF, index < ring.sendCapacity, !ring.sendFailed[index] {
-                    ring.sendFailed[index] = true
-                    chunkFailures += 1
-                }
             case Self.ownedSendTag:
+                if ring.riding {
+                    // Only a failure posts (CQE_SKIP_SUCCESS); its slot was
+                    // freed when the enter consumed it. Counted, and lost.
+                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg") } catch {
+                        failure = failure ?? error
+                    }
+                    break
+                }
                 let slot = Int(truncatingIfNeeded: cqe.user_data & 0xFFFF_FFFF)
                 if cqe.flags & IORING_CQE_F_NOTIF != 0 {
                     // send_zc's notification: the pages are free. Its `res`
@@ -330,6 +339,15 @@ public struct UringPath: PacketPath, ~Copyable {
             let left = io_uring_sq_ready(ring.uring) > 0
             rearmQueued = rearmQueued && left
             sendsQueued = sendsQueued && left
+            if !left && ridingCount > 0 {
+                // Each riding send was tried inside that enter (MSG_DONTWAIT):
+                // the kernel holds no pointer into its slot any more.
+                for i in 0..<ridingCount {
+                    ring.freeSlots[freeSlotCount] = ring.ridingSlots[i]
+                    freeSlotCount += 1
+                }
+                ridingCount = 0
+            }
         }
     }
 
@@ -378,73 +396,16 @@ public struct UringPath: PacketPath, ~Copyable {
 
     // MARK: Send
 
-    /// Queues one sendmsg SQE per packet, up to `sendCapacity` per chunk, and
-    /// submits each chunk with one io_uring_submit; returns how many went out.
-    ///
-    /// Why submit here rather than let the sends ride in the io_uring_enter
-    /// that next waits for a reply (which IOSQE_CQE_SKIP_SUCCESS makes
-    /// possible, and which would save one syscall per round trip): the
-    /// PacketPath contract lets the caller rewrite the batch as soon as `send`
-    /// returns and asks for the accepted count now. Riding would need the
-    /// path to copy each payload and to report acceptance later.
+    /// Copies each payload into a free slot and queues one sendmsg (or
+    /// sendmsg_zc) SQE per packet. SQPOLL: hands them to the poll thread at
+    /// once (no syscall while it is awake). Otherwise they ride in the next
+    /// enter (see the type's notes); a batch still queued from the previous
+    /// call goes first, in an enter of its own, so a sender that never waits
+    /// makes one enter per batch. Returns how many were queued; fewer than
+    /// `batch.count` when the slots are all in flight.
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
-        if ring.ownedSends { return try sendOwned(batch) }
-        var done = 0
-        while done < batch.count {
-            let queued = Int(io_uring_sq_ready(ring.uring))
-            let n = min(ring.sendCapacity, batch.count - done, Int(io_uring_sq_space_left(ring.uring)))
-            precondition(n > 0, "the SQ has room for a send chunk and a re-arm")
-            sendGeneration &+= 1
-            chunkFailures = 0
-            for i in 0..<n {
-                ring.iovs[i].iov_base = batch.slotPointer(done + i)
-                ring.iovs[i].iov_len = batch.length(done + i)
-                ring.addrs[i] = sockaddr_in(batch.endpoint(done + i))
-                ring.sendFailed[i] = false
-                let sqe = io_uring_get_sqe(ring.uring)!
-                // MSG_DONTWAIT: the send is tried inside the submitting
-                // io_uring_enter and either copies the payload into an skb or
-                // fails at once (-EAGAIN when the send buffer is full) instead
-                // of being parked on poll. So the kernel is done with the slot
-                // when `io_uring_submit` returns, and the caller may reuse it.
-                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.msgs + i, UInt32(WP_MSG_DONTWAIT))
-                io_uring_sqe_set_flags(sqe, ring.sendSQEFlags)
-                io_uring_sqe_set_data64(sqe, Self.sendTag << Self.tagShift | (sendGeneration & 0xFFFF_FFFF) << 24 | UInt64(i))
-                ring.sendSQEs[i] = sqe
-            }
-            counters.txCalls &+= 1
-            let r = Sys.uringSubmit(ring.uring)
-            // The kernel consumes SQEs in order: a queued re-arm first, then the sends.
-            let consumed = r < 0 ? 0 : min(max(r - queued, 0), n)
-            rearmQueued = rearmQueued && io_uring_sq_ready(ring.uring) > 0
-            if consumed < n {
-                // Rare (no memory for requests, or the CQ backed up): the SQEs
-                // left are published and would go out with the next enter,
-                // after the caller may have reused their slots. Make them NOPs.
-                for i in consumed..<n {
-                    io_uring_prep_nop(ring.sendSQEs[i]!)
-                    io_uring_sqe_set_flags(ring.sendSQEs[i]!, ring.sendSQEFlags & WP_IOSQE_CQE_SKIP_SUCCESS)
-                    io_uring_sqe_set_data64(ring.sendSQEs[i]!, Self.nopTag << Self.tagShift)
-                }
-                if r < 0 { try classify(r, &counters, "io_uring_submit(sendmsg)") }
-            }
-            // No syscall: a failed send's CQE was posted inside the enter.
-            try harvest()
-            let accepted = settle(&batch, from: done, count: consumed)
-            done += accepted
-            if accepted < n { break } // a full queue: the caller resends the rest
-        }
-        return done
-    }
-
-    /// Sends from the ring's own slots (SQPOLL, send_zc; see the type's
-    /// notes): copies each payload into a free slot, queues one sendmsg (or
-    /// sendmsg_zc) SQE per packet and
-    /// hands them over with one submit (no syscall when an SQPOLL thread is
-    /// awake). Returns how many were queued; fewer than `batch.count` when the
-    /// slots are all in flight.
-    mutating func sendOwned(_ batch: borrowing PacketBatch) throws(PathError) -> Int {
         try harvest()
+        if sendsQueued && !ring.sqpoll { try submitQueued(forSend: true) }
         if freeSlotCount < batch.count { try reclaimSendSlots() }
         let n = min(batch.count, freeSlotCount)
         var queued = 0
@@ -458,27 +419,34 @@ public struct UringPath: PacketPath, ~Copyable {
             ring.slotBuffers(slot).copyMemory(from: batch.slotPointer(queued), byteCount: length)
             ring.slotIovs[slot].iov_len = length
             ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
-            // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
-            // room rather than failing a send the caller counts as sent.
-            if ring.zeroCopy {
-                io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-                sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
-            } else {
-                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-            }
-            // No IOSQE_CQE_SKIP_SUCCESS: the completions are what free the slot.
-            io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
             io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
-            // send_zc: the result, then (normally) the notification.
-            let due = ring.zeroCopy ? 2 : 1
-            ring.slotCQEsDue[slot] = UInt8(due)
-            sendCQEsDue += due
+            if ring.riding {
+                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
+                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)
+                ring.ridingSlots[ridingCount] = UInt32(slot)
+                ridingCount += 1
+            } else {
+                // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
+                // room rather than failing a send the caller counts as sent.
+                if ring.zeroCopy {
+                    io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+                    sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
+                } else {
+                    io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+                }
+                // No IOSQE_CQE_SKIP_SUCCESS: the completions are what free the slot.
+                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
+                // send_zc: the result, then (normally) the notification.
+                let due = ring.zeroCopy ? 2 : 1
+                ring.slotCQEsDue[slot] = UInt8(due)
+                sendCQEsDue += due
+            }
             bytes &+= UInt64(length)
             queued += 1
         }
         guard queued > 0 else { return 0 }
         sendsQueued = true
-        try submitQueued(forSend: true)
+        if ring.sqpoll { try submitQueued(forSend: true) }
         counters.txPackets &+= UInt64(queued)
         counters.txBytes &+= bytes
         return queued
@@ -511,41 +479,6 @@ public struct UringPath: PacketPath, ~Copyable {
         try harvest()
     }
 
-    /// After a chunk of `count` sends from `first`: counts the ones that went
-    /// out and moves the failed ones (marked by `harvest`) behind them, keeping
-    /// their order, so that the batch's unsent packets are one tail the caller
-    /// can resend. Returns how many went out.
-    mutating func settle(_ batch: inout PacketBatch, from first: Int, count: Int) -> Int {
-        var bytes: UInt64 = 0
-        if chunkFailures == 0 {
-            for i in 0..<count { bytes &+= UInt64(ring.iovs[i].iov_len) }
-        } else {
-            var tail = count - 1
-            for i in stride(from: count - 1, through: 0, by: -1) {
-                if ring.sendFailed[i] {
-                    if i != tail { swapSlots(&batch, first + i, first + tail) }
-                    tail -= 1
-                } else {
-                    bytes &+= UInt64(ring.iovs[i].iov_len)
-                }
-            }
-        }
-        let accepted = count - min(chunkFailures, count)
-        counters.txPackets &+= UInt64(accepted)
-        counters.txBytes &+= bytes
-        return accepted
-    }
-
-    func swapSlots(_ batch: inout PacketBatch, _ a: Int, _ b: Int) {
-        let (pa, la, ea) = (batch.slotPointer(a), batch.length(a), batch.endpoint(a))
-        batch.setSlotPointer(a, batch.slotPointer(b))
-        batch.setLength(a, batch.length(b))
-        batch.setEndpoint(a, batch.endpoint(b))
-        batch.setSlotPointer(b, pa)
-        batch.setLength(b, la)
-        batch.setEndpoint(b, ea)
-    }
-
     // MARK: Setup and teardown
 
     /// The ring, its buffer ring and every array the data path uses, allocated
@@ -572,25 +505,17 @@ public struct UringPath: PacketPath, ~Copyable {
         /// id and CQE result. Each holds a distinct buffer, so `bufCount` fits.
         let pendingBid: UnsafeMutablePointer<UInt16>
         let pendingLen: UnsafeMutablePointer<Int32>
-        /// Per-packet send state, one per chunk slot (as MmsgPath). The kernel
-        /// copies msghdr, iovec and address when it consumes the SQE.
-        let sendCapacity: Int
-        let msgs: UnsafeMutablePointer<msghdr>
-        let iovs: UnsafeMutablePointer<iovec>
-        let addrs: UnsafeMutablePointer<sockaddr_in>
-        let sendSQEs: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_sqe>?>
-        let sendFailed: UnsafeMutablePointer<Bool>
-        let sendSQEFlags: UInt32
         /// SQPOLL is on: a kernel thread consumes the SQ.
         let sqpoll: Bool
         /// Sends are send_zc (IORING_OP_SENDMSG_ZC).
         let zeroCopy: Bool
-        /// Sends go from the slots below, not from the caller's batch (SQPOLL, send_zc).
-        let ownedSends: Bool
-        /// The owned send slots (0 when sends use the caller's batch): a
+        /// Sends ride in the next enter with CQE_SKIP_SUCCESS and MSG_DONTWAIT
+        /// (neither SQPOLL nor send_zc, and the kernel skips CQEs).
+        let riding: Bool
+        /// The send slots: a
         /// payload buffer of `slotStride` bytes, a msghdr, an iovec and an
         /// address each, the completions each one's send has yet to post,
-        /// and the stack of free slot indices.
+        /// the stack of free slot indices, and the riding sends' slots.
         let slotCount: Int
         let slotStride: Int
         let slotBase: UnsafeMutableRawPointer
@@ -599,6 +524,7 @@ public struct UringPath: PacketPath, ~Copyable {
         let slotAddrs: UnsafeMutablePointer<sockaddr_in>
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
+        let ridingSlots: UnsafeMutablePointer<UInt32>
         /// One wait tick, for io_uring_submit_and_wait_timeout.
         let tick: UnsafeMutablePointer<__kernel_timespec>
         let deferTaskrun: Bool
@@ -635,40 +561,23 @@ public struct UringPath: PacketPath, ~Copyable {
             pendingBid.initialize(repeating: 0, count: bufCount)
             pendingLen = .allocate(capacity: bufCount)
             pendingLen.initialize(repeating: 0, count: bufCount)
-            sendCapacity = config.batchSize
-            msgs = .allocate(capacity: sendCapacity)
-            iovs = .allocate(capacity: sendCapacity)
-            addrs = .allocate(capacity: sendCapacity)
-            sendSQEs = .allocate(capacity: sendCapacity)
-            sendFailed = .allocate(capacity: sendCapacity)
-            for i in 0..<sendCapacity {
-                (addrs + i).initialize(to: sockaddr_in())
-                (iovs + i).initialize(to: iovec(iov_base: nil, iov_len: 0))
-                var s = msghdr()
-                s.msg_name = UnsafeMutableRawPointer(addrs + i)
-                s.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
-                s.msg_iov = iovs + i
-                s.msg_iovlen = 1
-                (msgs + i).initialize(to: s)
-                (sendSQEs + i).initialize(to: nil)
-                (sendFailed + i).initialize(to: false)
-            }
-            // Owned send slots (SQPOLL, send_zc): four batches in flight, so
-            // that the caller fills slots while the kernel sends earlier ones
-            // (or holds their pages until the notification).
+            // Send slots: four batches in flight, so that the caller fills
+            // slots while the kernel sends earlier ones (or holds their pages
+            // until the notification).
             sqpoll = config.uringSQPollIdleMillis != nil
             zeroCopy = config.uringZeroCopy
-            ownedSends = sqpoll || zeroCopy
-            slotCount = ownedSends ? min(max(4 * config.batchSize, 16), 4096) : 0
+            slotCount = min(max(4 * config.batchSize, 16), 4096)
             // Any payload the path may be asked to send: up to one MTU's UDP
             // payload, or a control message, cache-line rounded.
             slotStride = (max(PathConfig.maxPayload(mtu: config.mtu), ControlMessage.slotSize) + 63) & ~63
-            slotBase = .allocate(byteCount: max(slotCount * slotStride, 1), alignment: 64)
-            slotMsgs = .allocate(capacity: max(slotCount, 1))
-            slotIovs = .allocate(capacity: max(slotCount, 1))
-            slotAddrs = .allocate(capacity: max(slotCount, 1))
-            slotCQEsDue = .allocate(capacity: max(slotCount, 1))
-            freeSlots = .allocate(capacity: max(slotCount, 1))
+            slotBase = .allocate(byteCount: slotCount * slotStride, alignment: 64)
+            slotMsgs = .allocate(capacity: slotCount)
+            slotIovs = .allocate(capacity: slotCount)
+            slotAddrs = .allocate(capacity: slotCount)
+            slotCQEsDue = .allocate(capacity: slotCount)
+            freeSlots = .allocate(capacity: slotCount)
+            ridingSlots = .allocate(capacity: slotCount)
+            ridingSlots.initialize(repeating: 0, count: slotCount)
             for i in 0..<slotCount {
                 (slotAddrs + i).initialize(to: sockaddr_in())
                 (slotIovs + i).initialize(to: iovec(iov_base: slotBase + i * slotStride, iov_len: 0))
@@ -687,13 +596,12 @@ public struct UringPath: PacketPath, ~Copyable {
                                                   tv_nsec: Int64(config.waitTickMillis % 1000) * 1_000_000))
             uring = .allocate(capacity: 1)
             uring.initialize(to: io_uring())
-            // Room for a full send chunk plus a re-arm. The CQ holds one CQE per
-            // buffer (a receive CQE keeps its buffer until delivered) plus a
-            // chunk's failed sends, so it cannot overflow between two harvests.
-            // Owned sends: one SQE per slot in flight, which the kernel may
-            // not have consumed yet, each posting one CQE (two with send_zc,
-            // which the CQ's 2 * sqEntries covers).
-            let sqEntries = UringPath.powerOfTwo(atLeast: max(sendCapacity, slotCount) + 2)
+            // Room for one SQE per slot in flight (which the kernel may not
+            // have consumed yet) plus a re-arm and a cancel. The CQ holds one
+            // CQE per buffer (a receive CQE keeps its buffer until delivered)
+            // plus one per send (two with send_zc, which 2 * sqEntries
+            // covers), so it cannot overflow between two harvests.
+            let sqEntries = UringPath.powerOfTwo(atLeast: slotCount + 2)
             let cqEntries = UringPath.powerOfTwo(atLeast: bufCount + 2 * sqEntries)
             bufRingBytes = UringPath.roundToPage(bufCount * MemoryLayout<io_uring_buf>.size)
             cqCapacity = cqEntries
@@ -703,7 +611,7 @@ public struct UringPath: PacketPath, ~Copyable {
             var acquired = Acquired()
             var bufRing: UnsafeMutablePointer<io_uring_buf_ring>?
             var deferred = false
-            var sqeFlags: UInt32 = 0
+            var skip = false
             do throws(PathError) {
                 let ringNote: String?
                 (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries),
@@ -724,15 +632,14 @@ public struct UringPath: PacketPath, ~Copyable {
                     throw PathError(operation: "io_uring setup", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
                                     hint: "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11+); the uring path needs Linux 6.0+ for multishot recvmsg")
                 }
-                // IOSQE_CQE_SKIP_SUCCESS, on by default: a successful send posts no
+                // IOSQE_CQE_SKIP_SUCCESS (Linux 5.17+): a successful send posts no
                 // CQE, so the CQ carries only what needs handling (packets, failed
-                // sends) and a wait for a reply is never woken by its own send.
-                // (It is also what would let a send ride in the io_uring_enter that
-                // waits for the reply; see `send` for why each batch is submitted
-                // at once instead.) Linux 5.17+.
-                let skip = features & IORING_FEAT_CQE_SKIP != 0
-                sqeFlags = WP_IOSQE_FIXED_FILE | (skip ? WP_IOSQE_CQE_SKIP_SUCCESS : 0)
-                if !skip { notes.append("IOSQE_CQE_SKIP_SUCCESS unsupported (needs Linux 5.17+): every send posts a completion") }
+                // sends), a wait for a reply is never woken by its own send, and
+                // the send can ride in the enter that waits.
+                skip = features & IORING_FEAT_CQE_SKIP != 0
+                if !skip && !sqpoll && !zeroCopy {
+                    notes.append("IOSQE_CQE_SKIP_SUCCESS unsupported (needs Linux 5.17+): every send posts a completion that frees its slot")
+                }
 
                 let mapped = try Sys.mapAnonymous(bufRingBytes, "mmap buffer ring (\(bufCount) entries)")
                 acquired.bufRingMapped = true
@@ -775,22 +682,22 @@ public struct UringPath: PacketPath, ~Copyable {
                 let s = Sys.uringSubmit(uring)
                 if s < 0 { throw Sys.error("io_uring_submit(recvmsg multishot)", Int32(-s)) }
                 let mode = sqpoll ? "SQPOLL" : deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"
-                let sends = ownedSends ? "\(zeroCopy ? "sendmsg_zc" : "sendmsg") from \(slotCount) owned slots, each posting \(zeroCopy ? "a CQE and a notification" : "a CQE")"
-                    : "sends \(skip ? "with CQE_SKIP_SUCCESS" : "posting CQEs")"
+                let riding = skip && !sqpoll && !zeroCopy
+                let sends = riding ? "sends with CQE_SKIP_SUCCESS riding in the next enter (the wait for a reply)"
+                    : "\(zeroCopy ? "sendmsg_zc" : "sendmsg") from \(slotCount) owned slots, each posting \(zeroCopy ? "a CQE and a notification" : "a CQE")"
                 notes.append("io_uring: \(mode), \(bufCount) buffers of \(bufStride) B, socket as fixed file, \(sends)")
             } catch {
                 Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
                 buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
-                msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); sendSQEs.deallocate(); sendFailed.deallocate()
                 slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate()
-                slotCQEsDue.deallocate(); freeSlots.deallocate()
+                slotCQEsDue.deallocate(); freeSlots.deallocate(); ridingSlots.deallocate()
                 tick.deallocate(); uring.deallocate()
                 throw error
             }
             self.bufRing = bufRing!
             self.acquired = acquired
             deferTaskrun = deferred
-            sendSQEFlags = sqeFlags
+            riding = skip && !sqpoll && !zeroCopy
         }
 
         /// Releases everything, once: the kernel objects newest first (see
@@ -802,17 +709,13 @@ public struct UringPath: PacketPath, ~Copyable {
             cqes.deallocate()
             pendingBid.deallocate()
             pendingLen.deallocate()
-            msgs.deallocate()
-            iovs.deallocate()
-            addrs.deallocate()
-            sendSQEs.deallocate()
-            sendFailed.deallocate()
             slotBase.deallocate()
             slotMsgs.deallocate()
             slotIovs.deallocate()
             slotAddrs.deallocate()
             slotCQEsDue.deallocate()
             freeSlots.deallocate()
+            ridingSlots.deallocate()
             tick.deallocate()
             uring.deallocate()
         }
