@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <linux/perf_event.h>
 
@@ -23,6 +24,8 @@ int wp_recvmmsg(int fd, struct wp_mmsghdr *msgs, unsigned int vlen, int flags) {
 int wp_setns(int fd, int nstype) { return setns(fd, nstype); }
 
 int wp_gettid(void) { return (int)syscall(SYS_gettid); }
+
+int wp_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
 int wp_pin_self(int cpu) {
     cpu_set_t set;

@@ -40,6 +40,8 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     var countersAtBegin = PathCounters()
     var cachedReportSeq: UInt64 = 0
     var cachedReport: [UInt64] = []
+    /// What the path was last told it receives (`PacketPath.expect`).
+    var traffic = ReceiveTraffic.requests
 
     init(path: consuming P, config: PathConfig, stop: StopSignal) {
         self.path = path
@@ -69,6 +71,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
 
     private mutating func handle(_ n: Int, now: UInt64) throws(PathError) {
         var pings = 0
+        var floods = 0
         var others = 0
         for i in 0..<n {
             let parsed = rx.withBytes(i) { PayloadHeader.parse($0) }
@@ -89,6 +92,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
                 }
             case .flood:
                 others += 1
+                floods += 1
                 if inWindow {
                     tracker.record(h.seq)
                     if report.firstRxNs == 0 { report.firstRxNs = now }
@@ -101,6 +105,12 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
                 others += 1
                 try control(h, slot: i)
             }
+        }
+        // A flood may wait for the packets behind it; a ping may not.
+        if pings > 0 {
+            setTraffic(.requests)
+        } else if floods > 0 {
+            setTraffic(.stream)
         }
         guard pings > 0 else { return }
         if active, let f = fault, report.echoed >= f.afterEchoes {
@@ -124,6 +134,12 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             try sendAll(&path, &tx, stop)
         }
         summary.echoed &+= UInt64(pings)
+    }
+
+    private mutating func setTraffic(_ t: ReceiveTraffic) {
+        guard t != traffic else { return }
+        traffic = t
+        path.expect(t)
     }
 
 }
@@ -162,6 +178,8 @@ extension Reflector where P: ~Copyable {
             }
             ControlMessage.write(ctl, op: .beginAck, runID: h.runID, seq: h.seq, to: from)
         case .end:
+            // Whatever comes next (a ping-pong, another window) starts as requests.
+            setTraffic(.requests)
             if active && session == h.runID {
                 let cost = meter.stop()
                 active = false

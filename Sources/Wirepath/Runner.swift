@@ -119,6 +119,8 @@ public struct RunRequest: Sendable {
     public var uringZeroCopy = false
     /// uring: IORING_REGISTER_NAPI busy-poll µs; nil leaves it off.
     public var uringNAPIMicros: Int?
+    /// uring: a flood receiver's batch wait (µs; 0 off).
+    public var uringBatchWaitMicros = PathConfig.defaultUringBatchWaitMicros
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -168,6 +170,7 @@ extension PathOptionsRecord {
             uringSQPollIdleMillis = r.uringSQPollIdleMillis
             uringZeroCopy = r.uringZeroCopy
             uringNAPIMicros = r.uringNAPIMicros
+            uringBatchWaitMicros = r.uringBatchWaitMicros
         }
     }
 }
@@ -277,7 +280,8 @@ public enum Runner {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
                                  batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
                                  uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
-                                 uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros)
+                                 uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros,
+                                 uringBatchWaitMicros: r.uringBatchWaitMicros)
         c.preferBusyPoll = r.preferBusyPoll
         if kind == .xdp {
             var x = r.xdp

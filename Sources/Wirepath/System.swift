@@ -165,6 +165,24 @@ enum Sys {
         return CInt(try check(r, "epoll_create1"))
     }
 
+    /// eventfd(2), non-blocking and close-on-exec.
+    static func eventFD() throws(PathError) -> CInt {
+        let r = retryEINTR { Int(wp_eventfd()) }
+        return CInt(try check(r, "eventfd"))
+    }
+
+    /// io_uring_register_eventfd(3): the kernel signals `fd` when the ring
+    /// posts completions (and, on a DEFER_TASKRUN ring, when it queues
+    /// completions for the submitter to run). Returns 0 or -errno.
+    static func uringRegisterEventFD(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_eventfd(ring, fd)) })
+    }
+
+    /// io_uring_unregister_eventfd(3). Returns 0 or -errno.
+    static func uringUnregisterEventFD(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_eventfd(ring)) })
+    }
+
     static func epollAdd(_ ep: CInt, _ fd: CInt, events: UInt32) throws(PathError) {
         var ev = epoll_event()
         ev.events = events
@@ -227,6 +245,16 @@ enum Sys {
                                    _ timeout: UnsafeMutablePointer<__kernel_timespec>) -> Int {
         var cqe: UnsafeMutablePointer<io_uring_cqe>?
         return retryEINTR(returnsNegativeErrno: true, { Int(io_uring_submit_and_wait_timeout(ring, &cqe, waitNr, timeout, nil)) })
+    }
+
+    /// The same wait for a batch: `waitNr` CQEs, or whatever has come (at
+    /// least one) once `minWaitMicros` has passed, or none by `timeout`
+    /// (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+; see
+    /// `wp_io_uring_submit_and_wait_min`). Returns >= 0, -ETIME, or -errno.
+    @inline(__always)
+    static func uringSubmitAndWaitBatch(_ ring: UnsafeMutablePointer<io_uring>, _ waitNr: UInt32,
+                                        _ timeout: UnsafeMutablePointer<__kernel_timespec>, minWaitMicros: UInt32) -> Int {
+        retryEINTR { Int(wp_io_uring_submit_and_wait_min(ring, waitNr, timeout, minWaitMicros)) }
     }
 
     /// io_uring_submit_and_get_events(3) when `submit`, else

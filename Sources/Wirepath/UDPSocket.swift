@@ -88,7 +88,9 @@ struct EpollWaiter: ~Copyable {
 
     var enabled: Bool { fd >= 0 }
 
-    init(watching socket: CInt, enabled: Bool) throws(PathError) {
+    /// `edgeTriggered`: for a descriptor nobody reads, such as an eventfd
+    /// whose every signal is a new edge.
+    init(watching socket: CInt, enabled: Bool, edgeTriggered: Bool = false) throws(PathError) {
         events = .allocate(capacity: 1)
         guard enabled else { fd = -1; return }
         let ep: CInt
@@ -96,7 +98,7 @@ struct EpollWaiter: ~Copyable {
         do throws(PathError) {
             // Level-triggered: one receive per wake-up is enough, and no extra
             // drain-until-EAGAIN call is needed.
-            try Sys.epollAdd(ep, socket, events: EPOLLIN.rawValue)
+            try Sys.epollAdd(ep, socket, events: EPOLLIN.rawValue | (edgeTriggered ? EPOLLET.rawValue : 0))
         } catch {
             Sys.close(ep)
             events.deallocate()

@@ -29,8 +29,8 @@ import Glibc
 /// is counted in `errnos`.
 ///
 /// Waits: `block` is one `io_uring_submit_and_wait_timeout` of at most one
-/// wait tick; `epoll` waits the same way (epoll on the ring fd is not
-/// implemented; `info.notes` says so); `spin` only peeks at the CQ, and
+/// wait tick; `epoll` is epoll_wait on the ring fd then one
+/// io_uring_enter(GETEVENTS) (see `epollWait`); `spin` only peeks at the CQ, and
 /// enters the kernel only to submit a re-arm or when the kernel raises
 /// IORING_SQ_TASKRUN: with DEFER_TASKRUN, completions are posted only while
 /// the thread is in io_uring_enter with GETEVENTS, so without that enter a
@@ -82,8 +82,9 @@ import Glibc
 /// nothing. It needs a socket with a NAPI id, which `info.napiID` reports
 /// (SO_INCOMING_NAPI_ID) and `info.notes` says when it is missing.
 ///
-/// Counters: `rxCalls`, `txCalls` and `waitCalls` count the io_uring_enter
-/// calls this path makes (receive-side enters, submits of sends, waits);
+/// Counters: `rxCalls` and `txCalls` count the io_uring_enter calls this
+/// path makes (receive side, and sends that did not ride); `waitCalls`
+/// counts the waits (enters that sleep, or epoll_wait calls in `epoll`);
 /// `rxNonEmptyCalls` counts `receive` calls that returned packets, so
 /// packets per receive call is the batching the caller got.
 ///
@@ -106,11 +107,17 @@ public struct UringPath: PacketPath, ~Copyable {
 
     let socket: UDPSocket
     let wait: WaitMode
+    /// `epoll` waits: an epoll instance on the ring fd (disabled otherwise).
+    let waiter: EpollWaiter
     /// The ring and its memory, at stable heap addresses.
     let ring: Ring
     let notes: [String]
     /// IORING_REGISTER_NAPI busy-poll µs, when registered.
     let napiMicros: Int?
+    /// The batch wait of a receiver fed a flood (`expect(.stream)`), in µs;
+    /// 0 when off or unavailable. `streaming` says whether it applies now.
+    let batchWaitMicros: UInt32
+    var streaming = false
     /// The pending queue (in `ring.pendingBid`/`pendingLen`): oldest entry and count.
     var pendingHead = 0
     var pendingCount = 0
@@ -134,16 +141,47 @@ public struct UringPath: PacketPath, ~Copyable {
         // ring wait itself is bounded by the tick.
         let socket = try UDPSocket(config)
         var notes: [String] = []
-        if config.wait == .epoll {
-            notes.append("wait epoll: the uring path waits in io_uring_enter as block does (epoll on the ring fd is not implemented)")
-        }
         let ring = try Ring(config, socket: socket.fd, notes: &notes)
+        do throws(PathError) {
+            waiter = try EpollWaiter(watching: ring.eventFD, enabled: config.wait == .epoll, edgeTriggered: true)
+        } catch {
+            ring.release()
+            throw error
+        }
+        if config.wait == .epoll {
+            notes.append("wait epoll: epoll_wait on an eventfd registered with the ring (the ring fd itself is not woken by deferred completions), then an io_uring_enter(GETEVENTS) that \(ring.deferTaskrun ? "runs the deferred completions" : "collects the completions"); queued sends and re-arms go first in an enter of their own")
+        }
+        batchWaitMicros = Self.batchWait(config, ring, &notes)
         self.socket = socket
         self.ring = ring
         self.notes = notes
         wait = config.wait
         napiMicros = config.uringNAPIMicros
         freeSlotCount = ring.slotCount
+    }
+
+    /// The batch wait in effect, with a note saying what it does or why it
+    /// is off. Only a blocking wait on a DEFER_TASKRUN ring gains from it:
+    /// there the kernel wakes the thread when `wait_nr` completions are due
+    /// (or a timer fires) instead of at each packet's task work.
+    static func batchWait(_ config: PathConfig, _ ring: Ring, _ notes: inout [String]) -> UInt32 {
+        let usec = config.uringBatchWaitMicros
+        // `epoll` sleeps in epoll_wait, where the kernel's batch wait has no say.
+        guard usec > 0, config.wait == .block else { return 0 }
+        guard ring.deferTaskrun else {
+            notes.append("uring-batch-wait off: it needs a DEFER_TASKRUN ring (not with SQPOLL or a plain ring)")
+            return 0
+        }
+        guard ring.minTimeout else {
+            notes.append("uring-batch-wait off: this kernel has no IORING_FEAT_MIN_TIMEOUT (Linux 6.12+); a flood receiver is woken per packet")
+            return 0
+        }
+        notes.append("uring-batch-wait \(usec) µs: fed a flood, the receiver waits for \(ring.waitBatch) completions or \(usec) µs (IORING_FEAT_MIN_TIMEOUT), so it is woken once per batch, not once per packet; fed requests, it wakes at the first")
+        return UInt32(usec)
+    }
+
+    public mutating func expect(_ traffic: ReceiveTraffic) {
+        streaming = traffic == .stream && batchWaitMicros > 0
     }
 
     /// Releases the ring's kernel objects and memory (see `Ring.release`),
@@ -172,7 +210,9 @@ public struct UringPath: PacketPath, ~Copyable {
         try harvest()
         if pendingCount == 0 {
             switch wait {
-            case .block, .epoll:
+            case .epoll:
+                try epollWait()
+            case .block:
                 // SQPOLL: hand a re-arm to the poll thread first (waking it
                 // only if it sleeps), so the wakeup is counted.
                 if ring.sqpoll && (rearmQueued || sendsQueued) { try submitQueued(forSend: false) }
@@ -180,7 +220,9 @@ public struct UringPath: PacketPath, ~Copyable {
                 // one tick; with send completions due, until those and one more.
                 counters.rxCalls &+= 1
                 counters.waitCalls &+= 1
-                let r = Sys.uringSubmitAndWait(ring.uring, UInt32(1 + sendCQEsDue), ring.tick)
+                let r = streaming
+                    ? Sys.uringSubmitAndWaitBatch(ring.uring, UInt32(ring.waitBatch + sendCQEsDue), ring.tick, minWaitMicros: batchWaitMicros)
+                    : Sys.uringSubmitAndWait(ring.uring, UInt32(1 + sendCQEsDue), ring.tick)
                 noteEntered()
                 if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait)") }
             case .spin:
@@ -209,6 +251,49 @@ public struct UringPath: PacketPath, ~Copyable {
             counters.rxPackets &+= UInt64(n)
         }
         return n
+    }
+
+    /// `epoll`: hands queued SQEs in (one enter, no wait), then, unless the
+    /// kernel already says completions are waiting (IORING_SQ_TASKRUN),
+    /// sleeps in epoll_wait on the ring fd for at most a tick, and collects
+    /// the completions with one io_uring_enter(GETEVENTS). The ring fd is
+    /// readable when a CQE is posted or, on a DEFER_TASKRUN ring, when
+    /// deferred completions wait for this thread to run them. With SQPOLL
+    /// the poll thread posts the CQEs itself: no enter after the wake-up
+    /// unless the CQ overflowed.
+    mutating func epollWait() throws(PathError) {
+        if rearmQueued || sendsQueued {
+            if ring.sqpoll {
+                try submitQueued(forSend: false)
+            } else {
+                counters.rxCalls &+= 1
+                let r = Sys.uringSubmit(ring.uring)
+                noteEntered()
+                if r < 0 { try classify(r, &counters, "io_uring_submit") }
+            }
+        }
+        let pending: UInt32 = ring.sqpoll ? IORING_SQ_CQ_OVERFLOW : IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW
+        if io_uring_cq_ready(ring.uring) > 0 { return }
+        if wp_io_uring_sq_flags(ring.uring) & pending == 0 {
+            // The eventfd is on only while this thread may sleep, so that the
+            // completions it posts itself leave no stale edge behind; the
+            // flags are read again after it is on, so that work queued while
+            // it was off is not slept through.
+            _ = io_uring_cq_eventfd_toggle(ring.uring, true)
+            var woke = io_uring_cq_ready(ring.uring) > 0 || wp_io_uring_sq_flags(ring.uring) & pending != 0
+            if !woke {
+                counters.waitCalls &+= 1
+                do throws(PathError) { woke = try waiter.wait(timeoutMillis: CInt(ring.tickMillis)) } catch {
+                    _ = io_uring_cq_eventfd_toggle(ring.uring, false)
+                    throw error
+                }
+            }
+            _ = io_uring_cq_eventfd_toggle(ring.uring, false)
+            guard woke, io_uring_cq_ready(ring.uring) == 0, wp_io_uring_sq_flags(ring.uring) & pending != 0 else { return }
+        }
+        counters.rxCalls &+= 1
+        let r = Sys.uringGetEvents(ring.uring, submit: false)
+        if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
     }
 
     /// Takes every ready CQE in one pass, then advances the CQ once. Never
@@ -525,9 +610,16 @@ public struct UringPath: PacketPath, ~Copyable {
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
         let ridingSlots: UnsafeMutablePointer<UInt32>
-        /// One wait tick, for io_uring_submit_and_wait_timeout.
+        /// `epoll` waits: an eventfd the ring signals (registered), else -1.
+        let eventFD: CInt
+        /// One wait tick, for io_uring_submit_and_wait_timeout and epoll_wait.
         let tick: UnsafeMutablePointer<__kernel_timespec>
+        let tickMillis: Int
         let deferTaskrun: Bool
+        /// The kernel has the batch wait (IORING_FEAT_MIN_TIMEOUT, 6.12+).
+        let minTimeout: Bool
+        /// Completions a batch wait asks for: a batch, at most the buffers.
+        let waitBatch: Int
         let acquired: Acquired
 
         /// The kernel objects acquired so far, so that a failed `init` and
@@ -538,6 +630,7 @@ public struct UringPath: PacketPath, ~Copyable {
             var bufRingRegistered = false
             var fileRegistered = false
             var napiRegistered = false
+            var eventFDRegistered = false
         }
 
         func slotBuffers(_ slot: Int) -> UnsafeMutableRawPointer { slotBase + slot * slotStride }
@@ -591,6 +684,7 @@ public struct UringPath: PacketPath, ~Copyable {
                 // Popped from the top: slot 0 goes first.
                 (freeSlots + i).initialize(to: UInt32(slotCount - 1 - i))
             }
+            tickMillis = config.waitTickMillis
             tick = .allocate(capacity: 1)
             tick.initialize(to: __kernel_timespec(tv_sec: Int64(config.waitTickMillis / 1000),
                                                   tv_nsec: Int64(config.waitTickMillis % 1000) * 1_000_000))
@@ -612,6 +706,8 @@ public struct UringPath: PacketPath, ~Copyable {
             var bufRing: UnsafeMutablePointer<io_uring_buf_ring>?
             var deferred = false
             var skip = false
+            var minTimeout = false
+            var efd: CInt = -1
             do throws(PathError) {
                 let ringNote: String?
                 (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries),
@@ -637,6 +733,7 @@ public struct UringPath: PacketPath, ~Copyable {
                 // sends), a wait for a reply is never woken by its own send, and
                 // the send can ride in the enter that waits.
                 skip = features & IORING_FEAT_CQE_SKIP != 0
+                minTimeout = features & WP_IORING_FEAT_MIN_TIMEOUT != 0
                 if !skip && !sqpoll && !zeroCopy {
                     notes.append("IOSQE_CQE_SKIP_SUCCESS unsupported (needs Linux 5.17+): every send posts a completion that frees its slot")
                 }
@@ -676,6 +773,14 @@ public struct UringPath: PacketPath, ~Copyable {
                     acquired.napiRegistered = true
                     notes.append("uring-napi: IORING_REGISTER_NAPI \(usec) µs\(config.preferBusyPoll ? " (prefer_busy_poll)" : ""): the ring busy-polls its sockets' NAPI contexts before it sleeps in a wait\(config.wait == .spin ? "; a spin wait never enters the kernel, so only an SQPOLL thread would poll" : "")")
                 }
+                if config.wait == .epoll {
+                    efd = try Sys.eventFD()
+                    let r = Sys.uringRegisterEventFD(uring, efd)
+                    if r < 0 { throw Sys.error("io_uring_register_eventfd", Int32(-r)) }
+                    acquired.eventFDRegistered = true
+                    // Off until a wait turns it on (see `epollWait`).
+                    _ = io_uring_cq_eventfd_toggle(uring, false)
+                }
                 // Arm the receive now, so packets that come before the first
                 // receive call go into buffers rather than wait in the socket.
                 Ring.prepareReceive(uring, recvMsg)
@@ -687,7 +792,7 @@ public struct UringPath: PacketPath, ~Copyable {
                     : "\(zeroCopy ? "sendmsg_zc" : "sendmsg") from \(slotCount) owned slots, each posting \(zeroCopy ? "a CQE and a notification" : "a CQE")"
                 notes.append("io_uring: \(mode), \(bufCount) buffers of \(bufStride) B, socket as fixed file, \(sends)")
             } catch {
-                Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
+                Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick, eventFD: efd)
                 buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
                 slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate()
                 slotCQEsDue.deallocate(); freeSlots.deallocate(); ridingSlots.deallocate()
@@ -698,12 +803,15 @@ public struct UringPath: PacketPath, ~Copyable {
             self.acquired = acquired
             deferTaskrun = deferred
             riding = skip && !sqpoll && !zeroCopy
+            self.minTimeout = minTimeout
+            eventFD = efd
+            waitBatch = min(config.batchSize, bufCount)
         }
 
         /// Releases everything, once: the kernel objects newest first (see
         /// `releaseKernelObjects`), then the memory they pointed into.
         func release() {
-            Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick)
+            Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick, eventFD: eventFD)
             buffers.deallocate()
             recvMsg.deallocate()
             cqes.deallocate()
@@ -844,15 +952,18 @@ public struct UringPath: PacketPath, ~Copyable {
         /// SINGLE_ISSUER, enters and registrations from a thread other than
         /// the ring's creator fail with EEXIST).
         static func releaseKernelObjects(_ uring: UnsafeMutablePointer<io_uring>, bufRing: UnsafeMutablePointer<io_uring_buf_ring>?,
-                                         bufRingBytes: Int, acquired: Acquired, tick: UnsafeMutablePointer<__kernel_timespec>) {
+                                         bufRingBytes: Int, acquired: Acquired, tick: UnsafeMutablePointer<__kernel_timespec>,
+                                         eventFD: CInt) {
             if acquired.ring {
                 if acquired.fileRegistered { cancelReceive(uring, tick: tick) }
+                if acquired.eventFDRegistered { _ = Sys.uringUnregisterEventFD(uring) }
                 if acquired.bufRingRegistered { _ = Sys.uringUnregisterBufRing(uring, group: UringPath.bufferGroup) }
                 if acquired.napiRegistered { _ = Sys.uringUnregisterNAPI(uring) }
                 if acquired.fileRegistered { _ = Sys.uringUnregisterFiles(uring) }
                 Sys.uringQueueExit(uring)
             }
             if acquired.bufRingMapped, let bufRing { Sys.unmap(UnsafeMutableRawPointer(bufRing), bufRingBytes) }
+            if eventFD >= 0 { Sys.close(eventFD) }
         }
 
         /// Cancels the multishot receive and waits, at most a few ticks, until

@@ -36,6 +36,11 @@ struct PathTuning: ParsableArguments {
         valueName: "usec"))
     var uringNAPI: Int?
 
+    @Option(name: .customLong("uring-batch-wait"), help: ArgumentHelp(
+        "uring path, a receiver fed a flood: wait for --batch completions, but return after USEC with what has come (Linux 6.12+, IORING_FEAT_MIN_TIMEOUT, with DEFER_TASKRUN): the thread is woken once per batch instead of once per packet. A receiver of requests always wakes at the first packet. 0 turns it off.",
+        valueName: "usec"))
+    var uringBatchWait = PathConfig.defaultUringBatchWaitMicros
+
     func waitMode() throws -> WaitMode {
         do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
     }
@@ -46,7 +51,7 @@ struct PathTuning: ParsableArguments {
             var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
                                              wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
                                              uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
-                                             uringNAPIMicros: uringNAPI)
+                                             uringNAPIMicros: uringNAPI, uringBatchWaitMicros: uringBatchWait)
             c.preferBusyPoll = preferBusyPoll
             return try xdp.apply(to: c)
         } catch let error as ConfigError {
@@ -68,6 +73,7 @@ struct PathTuning: ParsableArguments {
         r.uringZeroCopy = uringZeroCopy
         try xdp.apply(to: &r)
         r.uringNAPIMicros = uringNAPI
+        r.uringBatchWaitMicros = uringBatchWait
     }
 }
 

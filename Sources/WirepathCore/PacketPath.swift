@@ -32,6 +32,23 @@ public protocol PacketPath: ~Copyable {
 
     /// Facts learned at run time (NAPI id, mode in effect, fallbacks).
     var info: PathInfo { get }
+
+    /// Tells the path what the caller now receives, so that a path able to
+    /// trade a little latency for fewer wakeups knows when it may. The
+    /// default does nothing.
+    mutating func expect(_ traffic: ReceiveTraffic)
+}
+
+extension PacketPath where Self: ~Copyable {
+    public mutating func expect(_ traffic: ReceiveTraffic) {}
+}
+
+/// What a receiver is fed.
+public enum ReceiveTraffic: Sendable, Equatable {
+    /// Requests answered one by one (a ping-pong): wake at the first packet.
+    case requests
+    /// A flood: a packet may wait briefly for the ones behind it.
+    case stream
 }
 
 /// The four packet I/O paths.

@@ -48,7 +48,13 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// (on veth: NAPI mode, `--veth-napi`). `preferBusyPoll` sets its
     /// prefer_busy_poll. Other paths ignore it.
     public var uringNAPIMicros: Int?
+    /// uring: a receiver fed a flood waits for a batch of completions
+    /// (`batchSize`), returning after this many µs with what has come
+    /// (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+, with DEFER_TASKRUN); 0 turns
+    /// it off. A receiver of requests always wakes at the first packet.
+    public var uringBatchWaitMicros = defaultUringBatchWaitMicros
 
+    public static let defaultUringBatchWaitMicros = 50
     public static let defaultBatch = 32
     public static let maxBatch = 1024
     public static let defaultPayload = 64
@@ -75,7 +81,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
         uringBuffers: Int = defaultUringBuffers,
         uringSQPollIdleMillis: Int? = nil,
         uringZeroCopy: Bool = false,
-        uringNAPIMicros: Int? = nil
+        uringNAPIMicros: Int? = nil,
+        uringBatchWaitMicros: Int = defaultUringBatchWaitMicros
     ) throws(ConfigError) -> PathConfig {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
@@ -104,6 +111,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
         if let usec = uringNAPIMicros, !(1...1_000_000).contains(usec) {
             throw ConfigError("bad --uring-napi \(usec) µs: expected 1-1000000")
         }
+        guard (0...1_000_000).contains(uringBatchWaitMicros) else {
+            throw ConfigError("bad --uring-batch-wait \(uringBatchWaitMicros) µs: expected 0-1000000 (0 turns it off)")
+        }
         if let interface, interface.isEmpty || interface.utf8.count > 15 {
             throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
         }
@@ -112,6 +122,7 @@ public struct PathConfig: Sendable, Codable, Equatable {
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,
             busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
             uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis,
-            uringZeroCopy: uringZeroCopy, uringNAPIMicros: uringNAPIMicros)
+            uringZeroCopy: uringZeroCopy, uringNAPIMicros: uringNAPIMicros,
+            uringBatchWaitMicros: uringBatchWaitMicros)
     }
 }

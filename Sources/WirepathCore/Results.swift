@@ -207,6 +207,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     /// uring: IORING_REGISTER_NAPI busy-poll µs, when on; whether it had
     /// anything to poll is `hadNAPIID`.
     public var uringNAPIMicros: Int?
+    /// uring: a flood receiver's batch wait in µs (0: off).
+    public var uringBatchWaitMicros: Int?
 
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
@@ -215,6 +217,7 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
             uringSQPollIdleMillis = c.uringSQPollIdleMillis
             uringZeroCopy = c.uringZeroCopy
             uringNAPIMicros = c.uringNAPIMicros
+            uringBatchWaitMicros = c.uringBatchWaitMicros
         }
     }
 

@@ -143,6 +143,9 @@ public enum TextReport {
             if let n = run.options.uringBuffers { parts.append("uring-buffers=\(n)") }
             if let idle = run.options.uringSQPollIdleMillis { parts.append("uring-sqpoll idle \(idle) ms (SQPOLL excludes DEFER_TASKRUN)") }
             if run.options.uringZeroCopy == true { parts.append("uring-zc (sendmsg_zc)") }
+            if let u = run.options.uringBatchWaitMicros, u != PathConfig.defaultUringBatchWaitMicros {
+                parts.append(u == 0 ? "uring-batch-wait off" : "uring-batch-wait=\(u)µs")
+            }
             if let u = run.options.uringNAPIMicros {
                 parts.append("uring-napi=\(u)µs " + (run.options.hadNAPIID
                     ? "(NAPI id \(run.options.napiID): the ring had a NAPI context to busy-poll)"

@@ -78,8 +78,18 @@ final class UringTests: XCTestCase {
             XCTAssertEqual(run.pingpong?.received, 2000, "\(wait)")
             XCTAssertEqual(run.pingpong?.lost, 0, "\(wait)")
             if wait == .epoll {
-                XCTAssertTrue(run.notes.contains { $0.contains("epoll") }, "\(run.notes)")
-                XCTAssertGreaterThan(run.pingpong?.client.waitCalls ?? 0, 0)
+                // epoll_wait on the ring's eventfd: the rounds end on the
+                // wake-up, not on the 10 ms tick, and each round trip is the
+                // send's submit, the epoll_wait and the enter that collects
+                // the reply, at each end.
+                XCTAssertTrue(run.notes.contains { $0.contains("epoll_wait on an eventfd") }, "\(run.notes)")
+                let p = try XCTUnwrap(run.pingpong)
+                XCTAssertGreaterThan(p.client.waitCalls, 0)
+                XCTAssertLessThan(p.latency.p50Ns, 5_000_000, "woken by the eventfd, not by the 10 ms tick")
+                for (end, cost) in [("client", p.client.cost), ("reflector", p.reflector?.cost)] {
+                    let spp = try XCTUnwrap(cost?.syscallsPerPacket, end)
+                    XCTAssertEqual(spp, 3.0, accuracy: 0.2, end)
+                }
             } else {
                 // Spinning never sleeps in the kernel.
                 XCTAssertEqual(run.pingpong?.client.waitCalls, 0)
@@ -119,6 +129,55 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(f.sender.txPacketsPerCall, 32, accuracy: 0.5)
         noNamespacesLeft()
         print("uring flood, 8 buffers: sent \(f.sent), received \(f.received), lost \(f.lost), re-arms \(rx.multishotRearms), ENOBUFS \(enobufs), sender \(String(format: "%.3f", f.sender.cost?.syscallsPerPacket ?? -1)) syscalls/pkt")
+    }
+
+    /// A flood receiver on a DEFER_TASKRUN ring waits for a batch of
+    /// completions (IORING_FEAT_MIN_TIMEOUT, 6.12+) instead of waking per
+    /// packet. With the batch wait as long as the wait tick, a wait returns
+    /// with a full batch or at the tick, so receive calls carry many packets;
+    /// with it off, the note is gone. Every packet is still accounted for.
+    func testBatchWaitWakesAFloodReceiverPerBatch() throws {
+        try requireRoot()
+        var r = request([.flood])
+        r.uringBatchWaitMicros = 10_000
+        let report = try Runner.run(r)
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let f = try XCTUnwrap(run.flood)
+        let rx = try XCTUnwrap(f.receiver)
+        XCTAssertEqual(f.received + f.lost, f.sent)
+        XCTAssertEqual(rx.rxPackets, f.received + f.duplicated + 1, "the flood plus the end request")
+        XCTAssertGreaterThanOrEqual(rx.rxPacketsPerCall, 8, "receive calls should carry batches: \(rx.rxPacketsPerCall)")
+        XCTAssertTrue(run.notes.contains { $0.contains("uring-batch-wait 10000 µs") }, "\(run.notes)")
+        XCTAssertEqual(run.options.uringBatchWaitMicros, 10_000)
+
+        r.uringBatchWaitMicros = 0
+        let off = try Runner.run(r)
+        let offRun = try XCTUnwrap(off.runs.first)
+        XCTAssertEqual(offRun.status, .ok, offRun.reason ?? "")
+        XCTAssertFalse(offRun.notes.contains { $0.contains("uring-batch-wait") }, "\(offRun.notes)")
+        noNamespacesLeft()
+        print("uring flood receiver: \(String(format: "%.1f", rx.rxPacketsPerCall)) pkts/receive call with a 10 ms batch wait, \(String(format: "%.1f", try XCTUnwrap(offRun.flood?.receiver).rxPacketsPerCall)) without")
+    }
+
+    /// The batch wait applies only while the path is told it receives a
+    /// stream, and only where the kernel has it.
+    func testExpectSwitchesTheBatchWait() throws {
+        try requireRoot()
+        let c = try PathConfig.validated(path: .uring, local: Endpoint(address: 0x7F00_0001, port: 0))
+        var path = try UringPath(c)
+        XCTAssertEqual(path.batchWaitMicros, UInt32(PathConfig.defaultUringBatchWaitMicros), "Linux 6.18 has IORING_FEAT_MIN_TIMEOUT")
+        XCTAssertFalse(path.streaming)
+        path.expect(.stream)
+        XCTAssertTrue(path.streaming)
+        path.expect(.requests)
+        XCTAssertFalse(path.streaming)
+        var off = c
+        off.uringBatchWaitMicros = 0
+        var quiet = try UringPath(off)
+        quiet.expect(.stream)
+        XCTAssertFalse(quiet.streaming, "off means off")
+        XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: .any, uringBatchWaitMicros: -1))
     }
 
     /// SQPOLL: a short ping-pong with no loss; at each end the poll thread
@@ -290,15 +349,17 @@ final class UringTests: XCTestCase {
             for buffers in [1, 8, 256, 4096] {
                 for wait in WaitMode.allCases {
                     var path = try UringPath(PathConfig.validated(path: .uring, local: local, wait: wait, uringBuffers: buffers))
-                    XCTAssertEqual(fds(), fd0 + 2, "the socket and the ring")
+                    // epoll adds its eventfd and the epoll instance.
+                    XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 4 : 2), "the socket and the ring (\(wait))")
                     var batch = PacketBatch(capacity: 4, slotSize: 1500)
                     XCTAssertEqual(try path.receive(into: &batch), 0, "nothing was sent")
                 }
             }
-            // Owned send slots (SQPOLL, send_zc), dropped with sends in
-            // flight: deinit waits for their completions, then frees them.
+            // Send slots dropped with sends in flight (SQPOLL, send_zc: deinit
+            // waits for their completions) or still queued (riding sends with
+            // no enter after them: deinit submits them), then freed.
             let sink = Endpoint(address: topology.reflectorAddress.address, port: 9)
-            for (sqpoll, zc) in [(1000, false), (nil, true), (10, true)] as [(Int?, Bool)] {
+            for (sqpoll, zc) in [(nil, false), (1000, false), (nil, true), (10, true)] as [(Int?, Bool)] {
                 var path = try UringPath(PathConfig.validated(path: .uring, local: local, uringSQPollIdleMillis: sqpoll, uringZeroCopy: zc))
                 XCTAssertEqual(fds(), fd0 + 2, "the socket and the ring")
                 var batch = PacketBatch(capacity: 8, slotSize: 64)

@@ -53,6 +53,35 @@ struct wp_io_uring_napi {
 static const unsigned WP_IORING_REGISTER_NAPI = 27;
 static const unsigned WP_IORING_UNREGISTER_NAPI = 28;
 
+// The batch-wait ("min timeout") enter (Linux 6.12+, IORING_FEAT_MIN_TIMEOUT):
+// wait for `wait_nr` completions, but once `min_wait_usec` has passed return
+// with whatever is there (at least one), and with none by `ts`. With
+// DEFER_TASKRUN the kernel wakes the waiting thread only when `wait_nr`
+// completions are due or a timer fires, so a flood receiver is woken once
+// per batch instead of once per packet. liburing 2.3 predates the field (its
+// io_uring_getevents_arg has `pad` where 6.12 put `min_wait_usec`) and has no
+// helper, so the struct is spelled here from the kernel's uapi header and
+// the SQ is flushed as io_uring_submit would (release store of the tail).
+#ifndef IORING_FEAT_MIN_TIMEOUT
+#define IORING_FEAT_MIN_TIMEOUT (1U << 15)
+#endif
+static const unsigned WP_IORING_FEAT_MIN_TIMEOUT = IORING_FEAT_MIN_TIMEOUT;
+
+struct wp_io_uring_getevents_arg {
+    __u64 sigmask;
+    __u32 sigmask_sz;
+    __u32 min_wait_usec;
+    __u64 ts;
+};
+
+/// One io_uring_enter(2): submits the queued SQEs and waits as above.
+/// Returns what the syscall returns: the SQEs consumed, or -1 with errno.
+/// Only for a ring without SQPOLL and without a registered ring fd, which
+/// is how UringPath sets up the rings it uses this on. In shim.c, which may
+/// include <unistd.h> without its declarations landing in this module.
+int wp_io_uring_submit_and_wait_min(struct io_uring *ring, unsigned wait_nr,
+                                    struct __kernel_timespec *ts, unsigned min_wait_usec);
+
 /// Copies pointers to up to `max` ready CQEs, oldest first, into `cqes` and
 /// returns how many. Never enters the kernel and never advances the CQ: the
 /// caller processes the batch, then calls io_uring_cq_advance once.

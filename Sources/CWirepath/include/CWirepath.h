@@ -23,6 +23,9 @@ int wp_sendmmsg(int fd, struct wp_mmsghdr *msgs, unsigned int vlen, int flags);
 int wp_recvmmsg(int fd, struct wp_mmsghdr *msgs, unsigned int vlen, int flags);
 int wp_setns(int fd, int nstype);
 int wp_gettid(void);
+/// eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC): <sys/eventfd.h> is not in Swift's
+/// Glibc module. Returns the fd, or -1 with errno.
+int wp_eventfd(void);
 /// Pins the calling thread to one CPU; returns 0 or -errno.
 int wp_pin_self(int cpu);
 /// perf_event_open(2) has no glibc wrapper and syscall(2) is variadic, which
