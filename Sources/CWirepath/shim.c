@@ -27,11 +27,13 @@ int wp_gettid(void) { return (int)syscall(SYS_gettid); }
 
 int wp_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 
-int wp_pin_self(int cpu) {
+int wp_pin_self(int cpu) { return wp_pin_thread(0, cpu); }
+
+int wp_pin_thread(int tid, int cpu) {
     cpu_set_t set;
     CPU_ZERO(&set);
     CPU_SET(cpu, &set);
-    int rc = sched_setaffinity(0, sizeof(set), &set);
+    int rc = sched_setaffinity(tid, sizeof(set), &set);
     return rc == 0 ? 0 : -errno;
 }
 

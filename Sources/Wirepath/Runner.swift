@@ -138,6 +138,9 @@ public struct RunRequest: Sendable {
     /// Fault injection for tests: the reflector pauses once.
     var reflectorFault: ReflectorFault?
     public var vethNAPI = false
+    /// Built-in topology: threaded NAPI on both veth ends, each pinned to
+    /// its end's CPU (implies `vethNAPI`).
+    public var vethThreadedNAPI = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).
@@ -189,6 +192,7 @@ public enum Runner {
         let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         var runs: [PathRun] = []
         let topologyRecord: TopologyRecord
+        var topologyNotes: [String] = []
         var capture: CaptureSession?
         if let peer = request.peer {
             topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: nil, reflectorInterface: nil,
@@ -205,12 +209,13 @@ public enum Runner {
         } else {
             // A capture gets the middle hop; without one the direct pair, so
             // no measurement pays for a hop it does not use.
-            let topology = try Topology.up(vethNAPI: request.vethNAPI, wire: request.capture != nil)
+            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI, wire: request.capture != nil)
             defer { topology.down() }
             progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
             topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            topologyNotes = topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             try request.afterTopologyUp?(topology)
             capture = try CaptureSession.start(request, topology: topology)
             // Runs before the topology's own defer: the capture stops (after
@@ -241,6 +246,7 @@ public enum Runner {
         if captureLimitedRepeats {
             for i in runs.indices { runs[i].notes.append("--capture verifies one run per path, so --repeat was reduced to 1") }
         }
+        for i in runs.indices { runs[i].notes += topologyNotes }
         var report = WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
         report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })

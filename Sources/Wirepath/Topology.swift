@@ -1,3 +1,4 @@
+import CWirepath
 import Foundation
 import Glibc
 import WirepathCore
@@ -34,6 +35,12 @@ public final class Topology: @unchecked Sendable {
     public let reflectorAddress = Endpoint(address: 0xC612_0002, port: 0) // 198.18.0.2
     public let mtu: Int
     public let vethNAPI: Bool
+    /// NAPI in a kernel thread per veth end (`threaded`), implying NAPI mode;
+    /// `pinNAPIThreads` puts each on its receiving end's CPU.
+    public let threadedNAPI: Bool
+    /// The NAPI threads this topology's `threaded` write created, per end.
+    public private(set) var clientNAPIThreads: [Int32] = []
+    public private(set) var reflectorNAPIThreads: [Int32] = []
     /// The middle hop, when there is one: its namespace, the bridge, the
     /// port facing the client (where the capture listens) and the other.
     public let wireNamespace: String?
@@ -44,20 +51,22 @@ public final class Topology: @unchecked Sendable {
     public private(set) var reflectorMAC = ""
     private var isUp = false
 
-    init(tag: String, mtu: Int, vethNAPI: Bool, wire: Bool = false) {
+    init(tag: String, mtu: Int, vethNAPI: Bool, threadedNAPI: Bool = false, wire: Bool = false) {
         self.tag = tag
         wireNamespace = wire ? "\(Topology.prefix)\(tag)-wire" : nil
         clientNamespace = "\(Topology.prefix)\(tag)-cli"
         reflectorNamespace = "\(Topology.prefix)\(tag)-ref"
         self.mtu = mtu
-        self.vethNAPI = vethNAPI
+        self.vethNAPI = vethNAPI || threadedNAPI
+        self.threadedNAPI = threadedNAPI
     }
 
     /// Creates the namespaces and the veth pair. On failure, removes what it made.
-    public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false, wire: Bool = false) throws -> Topology {
+    public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false, threadedNAPI: Bool = false,
+                          wire: Bool = false) throws -> Topology {
         try Privileges.requireNetAdmin(for: "creating the built-in namespaces and veth pair")
         sweepStale()
-        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, wire: wire)
+        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire)
         if list().contains(t.clientNamespace) || list().contains(t.reflectorNamespace) {
             throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; run `wirepath topo down` first")
         }
@@ -94,6 +103,12 @@ public final class Topology: @unchecked Sendable {
                 try IP.exec(ns, ["ethtool", "-K", dev, "gro", "on", "tso", "off"])
             }
         }
+        if threadedNAPI {
+            // After GRO is on, so the NAPI contexts exist (the kernel refuses
+            // `threaded` on a veth without one, with EIO).
+            clientNAPIThreads = try Topology.makeNAPIThreaded(clientNamespace, clientInterface)
+            reflectorNAPIThreads = try Topology.makeNAPIThreaded(reflectorNamespace, reflectorInterface)
+        }
         clientMAC = try IP.mac(clientNamespace, clientInterface)
         reflectorMAC = try IP.mac(reflectorNamespace, reflectorInterface)
         // Static neighbours: no ARP exchange inside a measured window.
@@ -122,6 +137,50 @@ public final class Topology: @unchecked Sendable {
         try IP.run(["-n", ns, "link", "set", bridge, "mtu", "\(mtu)", "up"])
     }
 
+    /// Writes 1 to the device's `threaded` attribute: its NAPI polls then
+    /// run in kernel threads (`napi/DEV-ID`) instead of in the softirq of
+    /// whichever CPU raised them. On a veth that is the sender's CPU, so by
+    /// default the sender pays for the receiver's whole stack (or XDP
+    /// program); a NIC's receive runs where its interrupt lands. Returns the
+    /// threads the write created (found as the new `napi/DEV-*` threads, since
+    /// other namespaces may have devices of the same name).
+    static func makeNAPIThreaded(_ ns: String, _ dev: String) throws -> [Int32] {
+        let before = Set(napiThreads(dev))
+        try IP.exec(ns, ["sh", "-c", "echo 1 > /sys/class/net/\(dev)/threaded"])
+        let created = napiThreads(dev).filter { !before.contains($0) }
+        guard !created.isEmpty else {
+            throw ConfigError("\(dev) in \(ns): `threaded` was set but no napi/\(dev)-* kernel thread appeared; this kernel may not support threaded NAPI (Linux 5.12+)")
+        }
+        return created
+    }
+
+    /// The kernel threads named `napi/DEV-*`, by pid.
+    static func napiThreads(_ dev: String) -> [Int32] {
+        let prefix = "napi/\(dev)-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
+        return entries.compactMap { name -> Int32? in
+            guard let pid = Int32(name),
+                  let comm = try? String(contentsOfFile: "/proc/\(name)/comm", encoding: .utf8),
+                  comm.hasPrefix(prefix) else { return nil }
+            return pid
+        }
+    }
+
+    /// Pins each end's NAPI threads to that end's CPU, where its receiving
+    /// thread runs, as a NIC's interrupt would be steered. Returns notes.
+    public func pinNAPIThreads(clientCPU: Int?, reflectorCPU: Int?) -> [String] {
+        guard threadedNAPI else { return [] }
+        var notes: [String] = []
+        for (end, threads, cpu) in [("client", clientNAPIThreads, clientCPU), ("reflector", reflectorNAPIThreads, reflectorCPU)] {
+            guard let cpu else { continue }
+            for tid in threads where wp_pin_thread(tid, Int32(cpu)) != 0 {
+                notes.append("threaded NAPI: could not pin thread \(tid) (\(end)) to CPU \(cpu)")
+            }
+        }
+        notes.append("veth threaded NAPI: each end's receive (stack or XDP program) runs in its own kernel thread on that end's CPU, not in the sender's softirq; a spin wait shares that CPU with it")
+        return notes
+    }
+
     /// Removes this topology's namespaces (and so its veth pair). Idempotent.
     public func down() {
         guard isUp else { return }
@@ -142,6 +201,7 @@ public final class Topology: @unchecked Sendable {
                        clientInterface: clientInterface, reflectorInterface: reflectorInterface,
                        clientAddress: clientAddress.addressString, reflectorAddress: reflectorAddress.addressString,
                        mtu: mtu, vethNAPI: vethNAPI, clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+        if threadedNAPI { r.threadedNAPI = true }
         if let wireNamespace {
             r.hop = "bridge \(bridge) in \(wireNamespace), ports \(wireClientPort) (client side) and \(wireReflectorPort) (reflector side)"
         }
@@ -152,7 +212,7 @@ public final class Topology: @unchecked Sendable {
         """
         client:    namespace \(clientNamespace)  interface \(clientInterface)  MAC \(clientMAC)  address \(clientAddress.addressString)/24
         reflector: namespace \(reflectorNamespace)  interface \(reflectorInterface)  MAC \(reflectorMAC)  address \(reflectorAddress.addressString)/24
-        MTU \(mtu), veth NAPI mode (GRO on, TSO off): \(vethNAPI ? "on" : "off")
+        MTU \(mtu), veth NAPI mode (GRO on, TSO off): \(vethNAPI ? "on" : "off")\(threadedNAPI ? ", threaded (napi threads \((clientNAPIThreads + reflectorNAPIThreads).map(String.init).joined(separator: " ")))" : "")
         """ + (wireNamespace.map { "\nmiddle hop: bridge \(bridge) in \($0), ports \(wireClientPort) and \(wireReflectorPort)" } ?? "")
     }
 

@@ -89,6 +89,9 @@ struct PathOptions: ParsableArguments {
     @Flag(name: .customLong("veth-napi"), help: "Built-in topology: GRO on and TSO off on both veth ends, so sockets get a NAPI id to busy-poll.")
     var vethNAPI = false
 
+    @Flag(name: .customLong("veth-threaded-napi"), help: "Built-in topology: veth NAPI mode with each end's NAPI in a kernel thread pinned to that end's CPU, so the receiver's stack (or XDP program) runs on the receiving CPU as behind a NIC, not in the sender's softirq. A spin wait then shares its CPU with that thread.")
+    var vethThreadedNAPI = false
+
     @OptionGroup var tuning: PathTuning
 
     func validate() throws {
@@ -100,6 +103,7 @@ struct PathOptions: ParsableArguments {
         r.payloadSize = size
         r.port = port
         r.vethNAPI = vethNAPI
+        r.vethThreadedNAPI = vethThreadedNAPI
     }
 }
 
@@ -212,7 +216,7 @@ enum Output {
             print("")
             print(TextReport.details(report), terminator: "")
             let t = report.environment.topology
-            print("topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI) cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)")
+            print("topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI)\(t.threadedNAPI == true ? " threaded-napi=true" : "") cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)")
             print("syscalls: \(report.environment.syscallCounter); CPU: getrusage(RUSAGE_THREAD). sys/RTT = syscalls per round trip.")
         }
         if let csv {

@@ -11,10 +11,12 @@ struct Topo: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a persistent topology (wirepath-topo-cli <-> wirepath-topo-ref).")
         @Flag(name: .customLong("veth-napi"), help: "GRO on, TSO off on both ends (NAPI receive, for busy polling).")
         var vethNAPI = false
+        @Flag(name: .customLong("veth-threaded-napi"), help: "NAPI mode with each end's NAPI in a kernel thread (pin them yourself with taskset).")
+        var vethThreadedNAPI = false
 
         func run() throws {
             do {
-                let t = try Topology.up(tag: "topo", vethNAPI: vethNAPI)
+                let t = try Topology.up(tag: "topo", vethNAPI: vethNAPI, threadedNAPI: vethThreadedNAPI)
                 t.keep()
                 print(t.summary)
                 print("run a reflector:  ip netns exec \(t.reflectorNamespace) wirepath serve --bind \(t.reflectorAddress.addressString):7000")

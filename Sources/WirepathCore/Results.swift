@@ -246,6 +246,8 @@ public struct TopologyRecord: Codable, Sendable, Equatable {
     public var mtu: Int
     /// GRO on and TSO off on both veth ends, so veth receives through NAPI.
     public var vethNAPI: Bool
+    /// NAPI in kernel threads pinned to each end's CPU (`--veth-threaded-napi`).
+    public var threadedNAPI: Bool?
     public var clientCPU: Int?
     public var reflectorCPU: Int?
 

@@ -29,6 +29,62 @@ final class TopologyTests: XCTestCase {
         XCTAssertEqual(mine(), [])
     }
 
+    /// `--veth-threaded-napi`: each end's NAPI runs in a kernel thread that
+    /// the topology finds, pins to that end's CPU and leaves nothing of when
+    /// it goes; a flood over it is counted as on the default topology.
+    func testThreadedNAPIThreadsArePinnedAndGoWithTheTopology() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())tn", threadedNAPI: true)
+        XCTAssertTrue(t.vethNAPI, "threaded NAPI implies NAPI mode")
+        let threads = t.clientNAPIThreads + t.reflectorNAPIThreads
+        XCTAssertFalse(t.clientNAPIThreads.isEmpty)
+        XCTAssertFalse(t.reflectorNAPIThreads.isEmpty)
+        let threaded = try ip("netns", "exec", t.reflectorNamespace, "cat", "/sys/class/net/\(t.reflectorInterface)/threaded")
+        XCTAssertEqual(threaded.stdout.trimmingCharacters(in: .whitespacesAndNewlines), "1")
+        let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        if cpus >= 2 {
+            let notes = t.pinNAPIThreads(clientCPU: 0, reflectorCPU: 1)
+            XCTAssertFalse(notes.contains { $0.contains("could not pin") }, "\(notes)")
+            func allowed(_ tid: Int32) -> String {
+                let status = (try? String(contentsOfFile: "/proc/\(tid)/status", encoding: .utf8)) ?? ""
+                return status.split(separator: "\n").first { $0.hasPrefix("Cpus_allowed_list:") }
+                    .map { $0.split(separator: ":")[1].trimmingCharacters(in: .whitespaces) } ?? "?"
+            }
+            for tid in t.clientNAPIThreads { XCTAssertEqual(allowed(tid), "0", "client NAPI thread \(tid)") }
+            for tid in t.reflectorNAPIThreads { XCTAssertEqual(allowed(tid), "1", "reflector NAPI thread \(tid)") }
+        }
+        t.down()
+        // The threads go with their devices (the kernel stops them when the
+        // namespace's veth is deleted, which may take a moment).
+        var left = threads
+        for _ in 0..<50 where !left.isEmpty {
+            usleep(20_000)
+            left = left.filter { FileManager.default.fileExists(atPath: "/proc/\($0)") }
+        }
+        XCTAssertEqual(left, [], "NAPI threads outlived the topology")
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())tn-") }, [])
+    }
+
+    /// A flood over threaded NAPI: every packet is accounted for, and the
+    /// result says which topology it ran on.
+    func testFloodOverThreadedNAPI() throws {
+        try requireRoot()
+        var r = RunRequest(paths: [.mmsg], measurements: [.flood],
+                           plan: MeasurementPlan(durationNs: nil, count: nil, warmupNs: 100_000_000, timeoutNs: 1_000_000_000))
+        r.vethThreadedNAPI = true
+        r.floodDurationNs = 500_000_000
+        let report = try Runner.run(r)
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let f = try XCTUnwrap(run.flood)
+        XCTAssertGreaterThan(f.received, 0)
+        XCTAssertEqual(f.received + f.lost, f.sent)
+        XCTAssertEqual(report.environment.topology.threadedNAPI, true)
+        XCTAssertEqual(report.environment.topology.vethNAPI, true)
+        XCTAssertTrue(run.notes.contains { $0.contains("threaded NAPI") }, "\(run.notes)")
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
+    }
+
     func testStaleSweepRemovesDeadRunsOnly() throws {
         try requireRoot()
         // A pid that cannot exist (above pid_max) stands for a killed run.

@@ -28,6 +28,8 @@ int wp_gettid(void);
 int wp_eventfd(void);
 /// Pins the calling thread to one CPU; returns 0 or -errno.
 int wp_pin_self(int cpu);
+/// Pins thread `tid` (any task, such as a kernel thread) to one CPU; returns 0 or -errno.
+int wp_pin_thread(int tid, int cpu);
 /// perf_event_open(2) has no glibc wrapper and syscall(2) is variadic, which
 /// Swift cannot call. Opens a counting, initially disabled tracepoint event
 /// for the calling thread (pid 0, any CPU). Returns the fd, or -1 with errno.
