@@ -73,9 +73,17 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // Test helpers both test targets use (test targets cannot import
+        // each other). A plain target: only the test targets depend on it.
+        .target(
+            name: "WirepathTestSupport",
+            dependencies: ["WirepathCore"],
+            path: "Tests/WirepathTestSupport",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         .testTarget(
             name: "WirepathCoreTests",
-            dependencies: ["WirepathCore", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            dependencies: ["WirepathCore", "WirepathTestSupport", .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
@@ -86,7 +94,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WirepathTests",
-            dependencies: ["Wirepath", "WirepathCore", "WirepathCapture"],
+            dependencies: ["Wirepath", "WirepathCore", "WirepathCapture", "WirepathTestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

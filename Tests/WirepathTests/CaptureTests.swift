@@ -4,6 +4,7 @@ import XCTest
 @testable import Wirepath
 @testable import WirepathCapture
 @testable import WirepathCore
+import WirepathTestSupport
 
 /// A directory for one test's files, removed afterwards.
 func scratchDirectory(_ name: String) throws -> String {
@@ -431,7 +432,7 @@ final class CaptureFileTests: XCTestCase {
     /// A small valid capture of a ping-pong run, built frame by frame.
     func writeValidCapture(_ path: String, snaplen: Int = 65535, cut: Int? = nil, count: UInt64 = 20) throws -> UInt64 {
         let id: UInt64 = 0x5EED_0001
-        var ff = TestFrames(runID: id)
+        var ff = FrameFactory(runID: id)
         let writer = try CaptureFileWriter(path, snaplen: snaplen)
         for (i, f) in ff.pingpong(count: count).enumerated() {
             let keep = cut.map { Array(f.prefix($0)) } ?? f

@@ -1,22 +1,27 @@
-import Foundation
-@testable import WirepathCore
+// Shared by the test targets (WirepathCoreTests and WirepathTests), which
+// cannot import each other: the frames of a run as they cross a wire, with
+// full checksums, built by the library's own framing code.
+import WirepathCore
 
-// A copy of WirepathCoreTests' FrameFactory (test targets cannot share
-// code): the frames of a run as they cross a wire, full checksums.
 /// Builds the frames of a run as they cross a wire, for parser and audit tests.
-struct TestFrames {
-    static let clientMAC = MACAddress(0x02_00_00_00_00_01)
-    static let reflectorMAC = MACAddress(0x02_00_00_00_00_02)
-    static let client = Endpoint(address: 0xC612_0001, port: 40000)
-    static let reflector = Endpoint(address: 0xC612_0002, port: 7000)
+public struct FrameFactory {
+    public static let clientMAC = MACAddress(0x02_00_00_00_00_01)
+    public static let reflectorMAC = MACAddress(0x02_00_00_00_00_02)
+    public static let client = Endpoint(address: 0xC612_0001, port: 40000)
+    public static let reflector = Endpoint(address: 0xC612_0002, port: 7000)
 
-    let runID: UInt64
-    var size = 64
-    var ipID: UInt16 = 1
+    public let runID: UInt64
+    public var size = 64
+    public var ipID: UInt16 = 1
+
+    public init(runID: UInt64, size: Int = 64) {
+        self.runID = runID
+        self.size = size
+    }
 
     /// A frame client→reflector (or back) with full checksums, optionally
     /// with VLAN tags inserted after the MAC addresses.
-    mutating func frame(kind: PayloadHeader.Kind, seq: UInt64, op: ControlOp? = nil, toReflector: Bool = true,
+    public mutating func frame(kind: PayloadHeader.Kind, seq: UInt64, op: ControlOp? = nil, toReflector: Bool = true,
                         vlanTags: Int = 0, body: [UInt64] = [], timestamp: UInt64 = 1) -> [UInt8] {
         let payloadSize = op == nil ? size : PayloadHeader.size + body.count * 8
         var payload = [UInt8](repeating: 0, count: payloadSize)
@@ -50,7 +55,7 @@ struct TestFrames {
 
     /// A whole ping-pong run: begin/ack, warm-up, `count` pings and echoes,
     /// end/report, with `drop` request seqs never sent.
-    mutating func pingpong(count: UInt64, drop: Set<UInt64> = [], duplicate: Set<UInt64> = [], vlanTags: Int = 0) -> [[UInt8]] {
+    public mutating func pingpong(count: UInt64, drop: Set<UInt64> = [], duplicate: Set<UInt64> = [], vlanTags: Int = 0) -> [[UInt8]] {
         var out: [[UInt8]] = []
         for w in 0..<3 as Range<UInt64> {
             out.append(frame(kind: .ping, seq: (1 << 62) + w, vlanTags: vlanTags))
@@ -68,4 +73,3 @@ struct TestFrames {
         return out
     }
 }
-
