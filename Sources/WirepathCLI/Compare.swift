@@ -20,8 +20,7 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("Latency under load: open-loop runs at these fractions of each path's own measured flood capacity, e.g. 10%,50%,90%.", valueName: "list"))
     var load: String?
 
-    @Option(help: ArgumentHelp("Write a self-contained HTML report (tables and SVG charts, no network fetches) to DIR/index.html, with the .hgrm files beside it.", valueName: "DIR"))
-    var report: String?
+    @OptionGroup var report: ReportOption
 
     @Option(help: "Run each path N times; the tables show the median run, and the spread decides whether two paths really differ.")
     var `repeat`: Int = 3
@@ -66,24 +65,10 @@ struct Compare: ParsableCommand {
         r.tune = tune
         if let load { r.loads = try LoadList.parse(load) }
         r.command = "compare"
-        // The directory is made before the run, so a bad --report fails
-        // in a second rather than after the measurements.
-        if let dir = report {
-            do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                throw ValidationError("--report \(dir): cannot create the directory: \(error.localizedDescription)")
-            }
-        }
+        try report.prepare()
         try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm,
                            goal: goal.flatMap(Goal.init(rawValue:)), recommend: true) { [report, quiet = measure.quiet] result in
-            guard let dir = report else { return }
-            let file: String
-            do { file = try HTMLReport.write(result, to: dir) } catch {
-                Output.stderr("error: \(error)")
-                throw ExitCode(1)
-            }
-            let hgrm = HgrmFiles.files(result)
-            for f in hgrm { try Output.write(f.text, to: dir + "/" + f.name) }
-            if !quiet { Output.stderr("wrote \(file) and \(hgrm.count) .hgrm files beside it") }
+            try report.write(result, quiet: quiet)
         }
     }
 }

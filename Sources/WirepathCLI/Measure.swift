@@ -29,6 +29,7 @@ struct PingPong: ParsableCommand {
     }
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
+    @OptionGroup var report: ReportOption
 
     func run() throws {
         var r = RunRequest(paths: [try single.kind()], measurements: [.pingpong], plan: measure.plan(defaultDuration: 5))
@@ -36,7 +37,10 @@ struct PingPong: ParsableCommand {
         try measure.apply(to: &r)
         r.rate = rate
         r.command = "pingpong"
-        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm)
+        try report.prepare()
+        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm) { [report, quiet = measure.quiet] result in
+            try report.write(result, quiet: quiet)
+        }
     }
 }
 
@@ -47,6 +51,7 @@ struct Flood: ParsableCommand {
     @OptionGroup var single: SinglePath
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
+    @OptionGroup var report: ReportOption
 
     func run() throws {
         var r = RunRequest(paths: [try single.kind()], measurements: [.flood], plan: measure.plan(defaultDuration: 5))
@@ -55,6 +60,9 @@ struct Flood: ParsableCommand {
         r.floodDurationNs = r.plan.durationNs ?? 5_000_000_000
         if let c = measure.count { r.plan.count = c }
         r.command = "flood"
-        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm)
+        try report.prepare()
+        try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm) { [report, quiet = measure.quiet] result in
+            try report.write(result, quiet: quiet)
+        }
     }
 }

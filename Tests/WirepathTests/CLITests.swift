@@ -27,6 +27,33 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(peer.stderr.contains("IPV4:PORT"), peer.stderr)
     }
 
+    /// `--report DIR` on the single-path commands: the page and its .hgrm
+    /// files for a ping-pong, the page for a flood, and a directory that
+    /// cannot be made fails before any measurement.
+    func testPingpongAndFloodWriteTheHTMLReport() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let dir = NSTemporaryDirectory() + "wirepath-\(getpid())-report"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let pp = try runProgram(bin, ["pingpong", "--path", "mmsg", "--count", "500", "--warmup", "0.1", "--quiet", "--report", dir + "/pp"], timeout: 60)
+        XCTAssertEqual(pp.status, 0, pp.stderr)
+        let page = try String(contentsOfFile: dir + "/pp/index.html", encoding: .utf8)
+        XCTAssertTrue(page.contains("<svg"), "a ping-pong report has its percentile plot")
+        XCTAssertTrue(page.contains("mmsg"))
+        let hgrms = try FileManager.default.contentsOfDirectory(atPath: dir + "/pp").filter { $0.hasSuffix(".hgrm") }
+        XCTAssertFalse(hgrms.isEmpty, "the .hgrm files go beside the page")
+        let fl = try runProgram(bin, ["flood", "--path", "socket", "--duration", "0.3", "--warmup", "0.1", "--quiet", "--report", dir + "/fl"], timeout: 60)
+        XCTAssertEqual(fl.status, 0, fl.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/fl/index.html"))
+        // A file where the directory should go: refused at once, nothing measured.
+        FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+        let started = Date()
+        let bad = try runProgram(bin, ["flood", "--path", "socket", "--duration", "5", "--report", dir + "/file/sub"], timeout: 60)
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("cannot create the directory"), bad.stderr)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "the bad --report must fail before the 5 s flood")
+    }
+
     func testSIGINTEndsWithin2sAndLeavesNoNamespace() throws {
         try requireRoot()
         let bin = try wirepathBinary()
