@@ -108,9 +108,23 @@ public enum Doctor {
         var reason = "opcodes: \(answered.joined(separator: " "))"
         if !missing.isEmpty { reason += "; missing: \(missing.joined(separator: " "))" }
         reason += "; SQPOLL: \(sqpoll ?? "yes"); DEFER_TASKRUN: \(defer_ ?? "yes")"
+        // Optional: without it a flood receiver is woken per packet (--uring-batch-wait).
+        let minTimeout = ringFeatures().map { $0 & WP_IORING_FEAT_MIN_TIMEOUT != 0 } ?? false
+        reason += "; batch wait (IORING_FEAT_MIN_TIMEOUT, 6.12+): \(minTimeout ? "yes" : "no")"
         let limited = !missing.isEmpty || sqpoll != nil || defer_ != nil
         return .init(path: .uring, state: limited ? .limited : .available, reason: reason,
                      fix: limited ? "a 6.1+ kernel has every opcode and flag the uring path uses" : nil)
+    }
+
+    /// The features a plain ring reports (IORING_FEAT_*), or nil.
+    static func ringFeatures() -> UInt32? {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        defer { ring.deallocate() }
+        ring.initialize(to: io_uring())
+        var p = io_uring_params()
+        guard io_uring_queue_init_params(4, ring, &p) >= 0 else { return nil }
+        io_uring_queue_exit(ring)
+        return p.features
     }
 
     /// nil when a ring with `flags` can be created; otherwise the errno name.

@@ -166,6 +166,8 @@ final class DoctorTests: XCTestCase {
         let states = Dictionary(uniqueKeysWithValues: paths.map { ($0["path"] as! String, $0["state"] as! String) })
         XCTAssertEqual(states["socket"], "available")
         XCTAssertNotEqual(states["uring"], "unavailable", "io_uring works on this kernel")
+        let uring = try XCTUnwrap(paths.first { $0["path"] as? String == "uring" }?["reason"] as? String)
+        XCTAssertTrue(uring.contains("batch wait (IORING_FEAT_MIN_TIMEOUT, 6.12+): yes"), "Linux 6.18 has it: \(uring)")
         for p in paths { XCTAssertFalse((p["reason"] as? String ?? "").isEmpty) }
         let table = try runProgram(bin, ["doctor"])
         XCTAssertEqual(table.status, 0)
