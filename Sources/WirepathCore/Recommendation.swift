@@ -125,8 +125,14 @@ public enum Recommendation {
         if let r = runnerUp {
             var line = "\(best.4): \(best.2) \(show(best.1)) vs \(r.4) \(show(r.1))"
             if let bRun = ok.first(where: { $0.label == best.4 }), let rRun = ok.first(where: { $0.label == r.4 }) {
-                let bs = bRun.flood?.sender.cost?.syscallsPerPacket, rs = rRun.flood?.sender.cost?.syscallsPerPacket
-                if let bs, let rs { line += ", \(TextReport.fmt(bs, bs < 0.1 ? 3 : 2)) syscalls/pkt vs \(TextReport.fmt(rs, rs < 0.1 ? 3 : 2)) (flood sender)" }
+                // The syscall figure of the measurement the goal ranks by:
+                // a round trip's for latency, the flood sender's otherwise.
+                if goal == .latency, let bs = bRun.pingpong?.client.cost?.syscallsPerPacket,
+                   let rs = rRun.pingpong?.client.cost?.syscallsPerPacket {
+                    line += ", \(TextReport.fmt(bs, 2)) syscalls/round trip vs \(TextReport.fmt(rs, 2)) (client)"
+                } else if let bs = bRun.flood?.sender.cost?.syscallsPerPacket, let rs = rRun.flood?.sender.cost?.syscallsPerPacket {
+                    line += ", \(TextReport.fmt(bs, bs < 0.1 ? 3 : 2)) syscalls/pkt vs \(TextReport.fmt(rs, rs < 0.1 ? 3 : 2)) (flood sender)"
+                }
             }
             reasons.append(line)
         }

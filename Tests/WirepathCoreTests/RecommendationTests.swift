@@ -46,6 +46,9 @@ final class RecommendationTests: XCTestCase {
         XCTAssertEqual(v.map(\.pick), [.uring, .uring, .uring])
         let lat = v[0]
         XCTAssertTrue(lat.reasons[0].contains("uring: p99 closed loop 9.0 µs vs socket 12.0 µs"), lat.reasons[0])
+        // Each goal quotes the syscalls of the measurement it ranks by.
+        XCTAssertTrue(lat.reasons[0].contains("2.00 syscalls/round trip vs 2.00 (client)"), lat.reasons[0])
+        XCTAssertTrue(v[1].reasons[0].contains("syscalls/pkt vs") && v[1].reasons[0].contains("(flood sender)"), v[1].reasons[0])
         XCTAssertTrue(lat.reasons.contains { $0.contains("xdp excluded: copy mode on veth") })
         XCTAssertTrue(lat.reasons.contains { $0.contains("--repeat") }, "says the uncertainty was not measured")
     }
