@@ -29,8 +29,10 @@ import Glibc
 /// is counted in `errnos`.
 ///
 /// Waits: `block` is one `io_uring_submit_and_wait_timeout` of at most one
-/// wait tick; `epoll` is epoll_wait on the ring fd then one
-/// io_uring_enter(GETEVENTS) (see `epollWait`); `spin` only peeks at the CQ, and
+/// wait tick, or, for a receiver told it is fed a flood (`expect(.stream)`),
+/// the batch wait (`batchWaitMicros`); `epoll` is epoll_wait on an eventfd
+/// registered with the ring, then one io_uring_enter(GETEVENTS) (see
+/// `epollWait`); `spin` only peeks at the CQ, and
 /// enters the kernel only to submit a re-arm or when the kernel raises
 /// IORING_SQ_TASKRUN: with DEFER_TASKRUN, completions are posted only while
 /// the thread is in io_uring_enter with GETEVENTS, so without that enter a
@@ -83,14 +85,17 @@ import Glibc
 /// (SO_INCOMING_NAPI_ID) and `info.notes` says when it is missing.
 ///
 /// Counters: `rxCalls` and `txCalls` count the io_uring_enter calls this
-/// path makes (receive side, and sends that did not ride); `waitCalls`
+/// path makes from `receive` and from `send` (a batch that had no enter to
+/// ride in, SQPOLL wake-ups, waits for a free slot); `waitCalls`
 /// counts the waits (enters that sleep, or epoll_wait calls in `epoll`);
 /// `rxNonEmptyCalls` counts `receive` calls that returned packets, so
 /// packets per receive call is the batching the caller got.
 ///
 /// Ownership: the ring, the fixed-file registration, the buffer ring (its
-/// mmap and its registration) and the armed receive are this type's; `deinit`
-/// releases each once, newest first. The socket belongs to `UDPSocket`.
+/// mmap and its registration), the armed receive and, with `epoll`, the
+/// eventfd and its registration are `Ring`'s, released once by `deinit`,
+/// newest first. The socket belongs to `UDPSocket` and the epoll instance to
+/// `EpollWaiter`.
 public struct UringPath: PacketPath, ~Copyable {
     public static let kind = PathKind.uring
 
