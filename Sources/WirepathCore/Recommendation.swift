@@ -166,6 +166,16 @@ public enum Recommendation {
         return "\(run.label) ran with " + parts.joined(separator: ", ")
     }
 
+    /// On the built-in veth topology without threaded NAPI, a veth runs the
+    /// receiver's stack (or XDP program) in the sender's softirq, so a flood
+    /// rate is bounded by the sender's CPU: said next to any flood verdict.
+    static func topologyCaveat(_ report: WirepathReport) -> String? {
+        let t = report.environment.topology
+        guard t.kind.hasPrefix("veth"), t.threadedNAPI != true,
+              report.runs.contains(where: { $0.status == .ok && $0.flood != nil }) else { return nil }
+        return "topology: on this veth pair each packet's receive (stack or XDP program) runs on the sending CPU, so flood rates measure the sender's CPU as much as the path (untried here: --veth-threaded-napi runs it on the receiving CPU, as behind a NIC)"
+    }
+
     public static func render(_ verdicts: [Verdict], report: WirepathReport) -> String {
         var out = "recommendation:\n"
         for v in verdicts {
@@ -176,6 +186,7 @@ public enum Recommendation {
         if !config.isEmpty {
             out += "  configuration (part of the verdict: another one can change it):\n"
             for c in config { out += "    - \(c)\n" }
+            if let t = topologyCaveat(report) { out += "    - \(t)\n" }
         }
         return out
     }

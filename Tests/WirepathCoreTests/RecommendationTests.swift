@@ -53,6 +53,21 @@ final class RecommendationTests: XCTestCase {
         XCTAssertTrue(lat.reasons.contains { $0.contains("--repeat") }, "says the uncertainty was not measured")
     }
 
+    /// Flood verdicts on the default veth pair name the topology's bias and
+    /// the option that removes it; with threaded NAPI they do not.
+    func testFloodOnTheDefaultVethPairNamesThreadedNAPI() {
+        var r = report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), run(.uring, p99: 9_000, pps: 600_000, cpu: 2000)])
+        var text = Recommendation.render(Recommendation.make(r), report: r)
+        XCTAssertTrue(text.contains("--veth-threaded-napi"), text)
+        r.environment.topology.threadedNAPI = true
+        text = Recommendation.render(Recommendation.make(r), report: r)
+        XCTAssertFalse(text.contains("--veth-threaded-napi"), text)
+        r.environment.topology.threadedNAPI = nil
+        r.environment.topology.kind = "peer"
+        text = Recommendation.render(Recommendation.make(r), report: r)
+        XCTAssertFalse(text.contains("--veth-threaded-napi"), "two real hosts have no veth to thread: \(text)")
+    }
+
     func testTieWithinSpreadIsNotAPick() {
         let runs = [run(.socket, p99: 10_000, pps: 500_000, cpu: 3000), run(.mmsg, p99: 10_500, pps: 510_000, cpu: 3000)]
         var spreads: [PathKind: RunSpread] = [:]
