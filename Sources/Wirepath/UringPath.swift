@@ -103,8 +103,7 @@ public struct UringPath: PacketPath, ~Copyable {
     static let tagShift: UInt64 = 56
     static let recvTag: UInt64 = 1
     static let cancelTag: UInt64 = 3
-    static let nopTag: UInt64 = 4
-    /// A send from an owned slot (SQPOLL, send_zc): the slot index is in bits 0-31.
+    /// A send from one of the ring's slots: the slot index is in bits 0-31.
     static let ownedSendTag: UInt64 = 5
     static let bufferGroup: UInt16 = 0
     /// The socket's index in the ring's fixed-file table.
@@ -112,7 +111,7 @@ public struct UringPath: PacketPath, ~Copyable {
 
     let socket: UDPSocket
     let wait: WaitMode
-    /// `epoll` waits: an epoll instance on the ring fd (disabled otherwise).
+    /// `epoll` waits: an epoll instance on the ring's eventfd (disabled otherwise).
     let waiter: EpollWaiter
     /// The ring and its memory, at stable heap addresses.
     let ring: Ring
@@ -260,23 +259,14 @@ public struct UringPath: PacketPath, ~Copyable {
 
     /// `epoll`: hands queued SQEs in (one enter, no wait), then, unless the
     /// kernel already says completions are waiting (IORING_SQ_TASKRUN),
-    /// sleeps in epoll_wait on the ring fd for at most a tick, and collects
-    /// the completions with one io_uring_enter(GETEVENTS). The ring fd is
-    /// readable when a CQE is posted or, on a DEFER_TASKRUN ring, when
-    /// deferred completions wait for this thread to run them. With SQPOLL
-    /// the poll thread posts the CQEs itself: no enter after the wake-up
-    /// unless the CQ overflowed.
+    /// sleeps in epoll_wait on the ring's eventfd for at most a tick, and
+    /// collects the completions with one io_uring_enter(GETEVENTS). The
+    /// kernel signals the eventfd when it posts a CQE and, on a DEFER_TASKRUN
+    /// ring, when it queues completions for this thread to run (the ring fd
+    /// itself is not woken then). With SQPOLL the poll thread posts the CQEs
+    /// itself: no enter after the wake-up unless the CQ overflowed.
     mutating func epollWait() throws(PathError) {
-        if rearmQueued || sendsQueued {
-            if ring.sqpoll {
-                try submitQueued(forSend: false)
-            } else {
-                counters.rxCalls &+= 1
-                let r = Sys.uringSubmit(ring.uring)
-                noteEntered()
-                if r < 0 { try classify(r, &counters, "io_uring_submit") }
-            }
-        }
+        if rearmQueued || sendsQueued { try submitQueued(forSend: false) }
         let pending: UInt32 = ring.sqpoll ? IORING_SQ_CQ_OVERFLOW : IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW
         if io_uring_cq_ready(ring.uring) > 0 { return }
         if wp_io_uring_sq_flags(ring.uring) & pending == 0 {
@@ -509,7 +499,6 @@ public struct UringPath: PacketPath, ~Copyable {
             ring.slotBuffers(slot).copyMemory(from: batch.slotPointer(queued), byteCount: length)
             ring.slotIovs[slot].iov_len = length
             ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
-            io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
             if ring.riding {
                 io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
                 io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)
@@ -531,6 +520,7 @@ public struct UringPath: PacketPath, ~Copyable {
                 ring.slotCQEsDue[slot] = UInt8(due)
                 sendCQEsDue += due
             }
+            io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
             bytes &+= UInt64(length)
             queued += 1
         }

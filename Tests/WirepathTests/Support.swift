@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 import Glibc
+@testable import Wirepath
+import WirepathCore
 
 /// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
 func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
@@ -61,4 +63,31 @@ func ip(_ args: String...) throws -> Ran { try runProgram("/usr/sbin/ip", args, 
 
 func wirepathNamespaces() -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("wirepath-") }.sorted()
+}
+
+/// A ping-pong of `count` round trips between two ends the test configured
+/// itself (paths may differ: interop): the reflector serves in the
+/// topology's reflector namespace, the client runs in the client namespace
+/// once the reflector is ready, and the reflector stops when the client ends.
+func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client clientConfig: PathConfig,
+                    peer reflectorEP: Endpoint, count: UInt64) throws -> (PingPongResult, PathInfo) {
+    let serverStop = StopSignal()
+    let ready = Latch()
+    let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+        do {
+            return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+        } catch {
+            ready.fail()
+            throw error
+        }
+    }
+    let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
+    let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
+        guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflectorConfig.path) reflector did not start") }
+        return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
+    }
+    let outcome = Result { try clientThread.join() }
+    serverStop.request()
+    _ = try server.join()
+    return try outcome.get()
 }

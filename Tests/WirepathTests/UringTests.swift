@@ -311,25 +311,7 @@ final class UringTests: XCTestCase {
         let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7200)
         let reflectorConfig = try PathConfig.validated(path: reflector, local: reflectorEP)
         let clientConfig = try PathConfig.validated(path: client, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
-        let serverStop = StopSignal()
-        let ready = Latch()
-        let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
-            do {
-                return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
-            } catch {
-                ready.fail()
-                throw error
-            }
-        }
-        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
-        let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
-            guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflector) reflector did not start") }
-            return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
-        }
-        let outcome = Result { try clientThread.join() }
-        serverStop.request()
-        _ = try server.join()
-        return try outcome.get()
+        return try pingpongAcross(t, reflector: reflectorConfig, client: clientConfig, peer: reflectorEP, count: count)
     }
 
     /// Opening and dropping the path releases everything it took: descriptors

@@ -248,25 +248,7 @@ final class XDPTests: XCTestCase {
 
     func pingpong(_ t: Topology, client: PathKind, reflector: PathKind, count: UInt64, object: String) throws -> (PingPongResult, PathInfo) {
         let (reflectorConfig, clientConfig, reflectorEP) = try configs(t, client: client, reflector: reflector, port: 7200, object: object)
-        let serverStop = StopSignal()
-        let ready = Latch()
-        let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
-            do {
-                return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
-            } catch {
-                ready.fail()
-                throw error
-            }
-        }
-        let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
-        let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
-            guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflector) reflector did not start") }
-            return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
-        }
-        let outcome = Result { try clientThread.join() }
-        serverStop.request()
-        _ = try server.join()
-        return try outcome.get()
+        return try pingpongAcross(t, reflector: reflectorConfig, client: clientConfig, peer: reflectorEP, count: count)
     }
 
     /// While the program is attached, everything that is not the test flow
