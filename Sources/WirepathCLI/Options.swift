@@ -165,6 +165,9 @@ struct RunOptions: ParsableArguments {
 
 enum Output {
     static func stderr(_ s: String) {
+        // stdout is block-buffered when redirected; flush it first so that a
+        // `2>&1` log keeps the report and these lines in the order they happened.
+        fflush(stdout)
         FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
     }
 
