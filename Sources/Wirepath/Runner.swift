@@ -127,6 +127,9 @@ public struct RunRequest: Sendable {
     public var floodDurationNs: UInt64 = 2_000_000_000
     /// Open loop: `pingpong` sends at this fixed rate (pps) instead of one in flight.
     public var rate: Double?
+    /// `compare --rate`: open-loop runs at these fixed rates (pps), after
+    /// the closed loop, for every path.
+    public var rates: [Double] = []
     /// `compare --load`: open-loop runs at these fractions of each path's
     /// own measured flood capacity (a flood is run first if none was asked for).
     public var loads: [Double] = []
@@ -205,6 +208,15 @@ public enum Runner {
                 runs.append(repeated(request.repeats, stop: stop, progress: progress) {
                     runRemote(kind, request, peer: peer, stop: stop, progress: progress)
                 })
+                if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
+                    var run = repeated(request.repeats, stop: stop, progress: progress) {
+                        runRemote(kind, tuned, peer: peer, stop: stop, progress: { progress("\($0) (tuned)") })
+                    }
+                    run.variant = "tuned: \(what)"
+                    // The reflector is someone else's `serve`: its flags stay as they were started.
+                    run.notes.append("tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with")
+                    runs.append(run)
+                }
             }
         } else {
             // A capture gets the middle hop; without one the direct pair, so
@@ -255,15 +267,33 @@ public enum Runner {
     }
 
     /// The best-known low-latency configuration of a path on this kind of
-    /// host, or nil when the default already is it. Busy waiting beats
-    /// sleeping on every path here (the wake-up dominates a veth RTT); it
-    /// needs no NAPI id, so it holds on the default topology, which is kept
-    /// so the comparison never mixes topologies.
+    /// host, or nil when the request already runs it. Measured here (see
+    /// the README's tables): with a NAPI id to poll (`--veth-napi`), a blocking wait with SO_BUSY_POLL 50 µs
+    /// matches spinning at a sixth of the syscalls (socket, mmsg), and
+    /// uring's IORING_REGISTER_NAPI beats its spin; without one, busy
+    /// polling does nothing and busy waiting (`--wait spin`) is the lever,
+    /// since the wake-up dominates a veth RTT. xdp in copy mode has no NAPI
+    /// id, so it spins. Against --peer, whether the NIC gives a NAPI id is
+    /// unknown, so spinning, which needs none, is the tuned wait. The
+    /// topology is never changed: a comparison never mixes topologies.
     static func tuned(_ kind: PathKind, _ r: RunRequest) -> (RunRequest, String)? {
-        guard r.wait != .spin else { return nil }
         var t = r
-        t.wait = .spin
-        return (t, "wait spin")
+        let napi = r.vethNAPI
+        switch kind {
+        case .socket where napi, .mmsg where napi:
+            t.wait = .block
+            t.busyPollMicros = 50
+        case .uring where napi:
+            t.wait = .block
+            t.uringNAPIMicros = 50
+        default:
+            t.wait = .spin
+        }
+        var what: [String] = []
+        if t.wait != r.wait { what.append("wait \(t.wait)") }
+        if t.busyPollMicros != r.busyPollMicros { what.append("busy-poll \(t.busyPollMicros!)") }
+        if t.uringNAPIMicros != r.uringNAPIMicros { what.append("uring-napi \(t.uringNAPIMicros!)") }
+        return what.isEmpty ? nil : (t, what.joined(separator: " "))
     }
 
     /// Runs one path `n` times; returns the median run with the spread attached.
@@ -301,17 +331,28 @@ public enum Runner {
                          stop: StopSignal, progress: (String) -> Void) -> PathRun {
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
         let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
-        var options = PathOptionsRecord(r, path: kind)
+        let options = PathOptionsRecord(r, path: kind)
         do {
             _ = try config(kind, r, local: clientEP, peer: reflectorEP)
         } catch {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: options)
         }
         if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
-        var run = PathRun(path: kind, status: .ok, options: options)
+        let run = PathRun(path: kind, status: .ok, options: options)
+        let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
+                             reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
+        return measure(kind, r, ends: ends, run: run, stop: stop, progress: progress)
+    }
+
+    /// The measurements of one path, the same sequence whether the reflector
+    /// is a thread on the built-in topology or a `serve` at --peer: closed or
+    /// open-loop ping-pong, flood, then the open-loop points (--load scaled to
+    /// the flood's capacity, --rate absolute).
+    static func measure<E: MeasurementEnds>(_ kind: PathKind, _ r: RunRequest, ends: E, run start: PathRun,
+                                            stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        var run = start
+        var options = run.options
         do {
-            let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
-                                 reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
             for m in r.measurements {
                 if stop.requested { break }
                 var plan = r.plan
@@ -319,13 +360,13 @@ public enum Runner {
                 switch m {
                 case .pingpong:
                     if let rate = r.rate {
-                        progress("\(kind): open-loop ping-pong at \(Int(rate)) pps")
+                        progress("\(kind): open-loop ping-pong at \(Int(rate)) pps\(ends.against)")
                         let (o, info) = try ends.run { c, peer in try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop) }
                         run.openLoop.append(o)
                         run.merge(notes: info.notes)
                         if let x = info.xdp { options.xdp = x }
                     } else {
-                        progress("\(kind): pingpong")
+                        progress("\(kind): pingpong\(ends.against)")
                         let (p, info) = try ends.run { c, peer in try Shim.pingpong(c, peer: peer, plan: plan, stop: stop) }
                         run.pingpong = p
                         options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID)
@@ -333,7 +374,7 @@ public enum Runner {
                         if let x = info.xdp { options.xdp = x }
                     }
                 case .flood:
-                    progress("\(kind): flood")
+                    progress("\(kind): flood\(ends.against)")
                     plan.durationNs = r.floodDurationNs
                     plan.count = nil
                     let (f, info) = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
@@ -343,28 +384,31 @@ public enum Runner {
                     if let x = info.xdp { options.xdp = x }
                 }
             }
-            if !r.loads.isEmpty && !stop.requested {
-                if run.flood == nil {
-                    progress("\(kind): flood (capacity for --load)")
-                    var plan = r.plan
-                    plan.runID = MeasurementPlan.newRunID()
-                    plan.durationNs = r.floodDurationNs
-                    plan.count = nil
-                    run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
-                }
+            if !r.loads.isEmpty && !stop.requested && run.flood == nil {
+                progress("\(kind): flood (capacity for --load)\(ends.against)")
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                plan.durationNs = r.floodDurationNs
+                plan.count = nil
+                run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
+            }
+            var points: [(rate: Double, fraction: Double?)] = []
+            if !r.loads.isEmpty {
                 // Capacity is what the receiver took in, not what the sender offered.
                 let capacity = run.flood?.rxPps ?? 0
                 guard capacity > 0 else { throw ConfigError("\(kind): the flood measured no capacity, so --load has nothing to scale") }
-                for fraction in r.loads where !stop.requested {
-                    let rate = capacity * fraction
-                    progress("\(kind): open-loop at \(Int((fraction * 100).rounded()))% of \(Int(capacity)) pps")
-                    var plan = r.plan
-                    plan.runID = MeasurementPlan.newRunID()
-                    let (o, _) = try ends.run { c, peer in
-                        try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, loadFraction: fraction, stop: stop)
-                    }
-                    run.openLoop.append(o)
+                points += r.loads.map { (capacity * $0, $0) }
+            }
+            points += r.rates.map { ($0, nil) }
+            for point in points where !stop.requested {
+                progress(point.fraction.map { "\(kind): open-loop at \(Int(($0 * 100).rounded()))% of \(Int(point.rate / $0)) pps" }
+                         ?? "\(kind): open-loop at \(Int(point.rate)) pps")
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                let (o, _) = try ends.run { c, peer in
+                    try Shim.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop)
                 }
+                run.openLoop.append(o)
             }
             options.hadNAPIID = options.napiID != 0
             run.options = options
@@ -373,6 +417,7 @@ public enum Runner {
         } catch {
             var failed = PathRun(path: kind, status: .failed, reason: "\(error)", options: options, pingpong: run.pingpong, flood: run.flood)
             failed.openLoop = run.openLoop
+            failed.notes = run.notes
             return failed
         }
         if stop.requested { run.notes.append("stopped early by signal") }
@@ -382,7 +427,8 @@ public enum Runner {
     /// Both ends of one measurement on the built-in topology: a reflector
     /// thread in the reflector's namespace and a client thread in the
     /// client's, each pinned; the reflector stops when the client is done.
-    struct LocalEnds {
+    struct LocalEnds: MeasurementEnds {
+        var against: String { "" }
         let kind: PathKind
         let request: RunRequest
         let topology: Topology
@@ -439,42 +485,30 @@ public enum Runner {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r, path: kind))
         }
         if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
-        var run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
-        do {
-            for m in r.measurements {
-                if stop.requested { break }
-                progress("\(kind): \(m) against \(peer)")
-                var plan = r.plan
-                plan.runID = MeasurementPlan.newRunID()
-                switch m {
-                case .pingpong where r.rate != nil:
-                    let (o, info) = try Shim.openLoop(c, peer: peer, plan: plan, ratePps: r.rate!, stop: stop)
-                    run.openLoop.append(o)
-                    run.merge(notes: info.notes)
-                    if let x = info.xdp { run.options.xdp = x }
-                case .pingpong:
-                    let (p, info) = try Shim.pingpong(c, peer: peer, plan: plan, stop: stop)
-                    run.pingpong = p
-                    run.notes += info.notes
-                    if let x = info.xdp { run.options.xdp = x }
-                    run.options.napiID = max(p.client.napiID, p.reflector?.napiID ?? 0)
-                case .flood:
-                    plan.durationNs = r.floodDurationNs
-                    plan.count = nil
-                    let (f, info) = try Shim.flood(c, peer: peer, plan: plan, stop: stop)
-                    run.flood = f
-                    if let x = info.xdp { run.options.xdp = x }
-                    run.notes += info.notes.filter { !run.notes.contains($0) }
-                }
-            }
-            run.options.hadNAPIID = run.options.napiID != 0
-        } catch let u as PathUnavailable {
-            return PathRun(path: kind, status: .unavailable, reason: u.reason, options: run.options)
-        } catch {
-            return PathRun(path: kind, status: .failed, reason: "\(error)", options: run.options, pingpong: run.pingpong, flood: run.flood)
-        }
-        return run
+        let run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
+        return measure(kind, r, ends: RemoteEnds(config: c, peer: peer), run: run, stop: stop, progress: progress)
     }
+
+    /// Only the client runs here; the reflector is a `serve` at --peer,
+    /// running with its own flags.
+    struct RemoteEnds: MeasurementEnds {
+        let config: PathConfig
+        let peer: Endpoint
+        var against: String { " against \(peer)" }
+
+        func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
+            try client(config, peer)
+        }
+    }
+}
+
+/// Where a measurement's two ends run: `run` gets the client's
+/// configuration and the reflector's address, and returns once both ends
+/// are done.
+protocol MeasurementEnds {
+    /// Added to progress lines (" against ADDR:PORT" for a remote reflector).
+    var against: String { get }
+    func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T
 }
 
 extension PathRun {

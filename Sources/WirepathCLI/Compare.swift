@@ -20,12 +20,15 @@ struct Compare: ParsableCommand {
     @Option(help: ArgumentHelp("Latency under load: open-loop runs at these fractions of each path's own measured flood capacity, e.g. 10%,50%,90%.", valueName: "list"))
     var load: String?
 
+    @Option(help: ArgumentHelp("Latency under load at fixed rates: open-loop runs at these packets per second on every path, e.g. 1000,20k (beside the closed loop, and --load).", valueName: "list"))
+    var rate: String?
+
     @OptionGroup var report: ReportOption
 
     @Option(help: "Run each path N times; the tables show the median run, and the spread decides whether two paths really differ.")
     var `repeat`: Int = 3
 
-    @Flag(help: "Also run each path in its best-known configuration (busy waiting) and show both rows.")
+    @Flag(help: "Also run each path in its best-known low-latency configuration and show both rows: busy waiting, or with --veth-napi a blocking wait with busy polling (socket, mmsg, uring).")
     var tune = false
 
     @Option(help: "Recommend for one goal: latency, throughput or efficiency (CPU per packet). Default: a verdict for each.")
@@ -53,6 +56,7 @@ struct Compare: ParsableCommand {
         if !(1...50).contains(`repeat`) { throw ValidationError("--repeat must be 1-50") }
         if let goal, Goal(rawValue: goal) == nil { throw ValidationError("unknown goal '\(goal)'; valid goals are: latency, throughput, efficiency") }
         if let load { do { _ = try LoadList.parse(load) } catch { throw ValidationError(error.message) } }
+        if let rate { do { _ = try RateList.parse(rate) } catch { throw ValidationError(error.message) } }
         if !(floodDuration > 0 && floodDuration <= 3600) { throw ValidationError("--flood-duration must be in (0, 3600] seconds") }
     }
 
@@ -64,6 +68,7 @@ struct Compare: ParsableCommand {
         r.repeats = `repeat`
         r.tune = tune
         if let load { r.loads = try LoadList.parse(load) }
+        if let rate { r.rates = try RateList.parse(rate) }
         r.command = "compare"
         try report.prepare()
         try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm,

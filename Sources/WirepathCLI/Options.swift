@@ -277,9 +277,13 @@ final class ProgressLine: @unchecked Sendable {
     private var done = false
     private let request: RunRequest
     private var thread: Thread?
+    private let runStart = Date()
+    /// The whole run's expected length, for "run ~N s left".
+    private let runPlanned: Double
 
     init(_ request: RunRequest) {
         self.request = request
+        runPlanned = Self.estimate(request)
         let t = Thread { [weak self] in
             while let self, self.tick() { Thread.sleep(forTimeInterval: 0.25) }
         }
@@ -304,6 +308,23 @@ final class ProgressLine: @unchecked Sendable {
         }
     }
 
+    /// Seconds the whole request should take: each path's measurements
+    /// (a count-bounded ping-pong is counted as its warm-up only), times
+    /// the repeats and the tuned rows, plus about 0.3 s of setup for each
+    /// measurement (threads, rings, programs, the syscall window).
+    static func estimate(_ r: RunRequest) -> Double {
+        let warm = Double(r.plan.warmupNs) / 1e9
+        let window = Double(r.plan.durationNs ?? 0) / 1e9
+        let flood = Double(r.floodDurationNs) / 1e9
+        var perPath = 0.0
+        for m in r.measurements {
+            perPath += m == .flood ? flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3
+        }
+        if !r.loads.isEmpty && !r.measurements.contains(.flood) { perPath += flood * 1.25 + 0.3 }
+        perPath += Double(r.loads.count + r.rates.count) * (warm + window + 0.3)
+        return 1 + perPath * Double(r.paths.count * r.repeats * (r.tune ? 2 : 1))
+    }
+
     /// One redraw; false once finished.
     private func tick() -> Bool {
         lock.lock()
@@ -316,7 +337,8 @@ final class ProgressLine: @unchecked Sendable {
         lastPackets = packets
         lastTick = now
         let elapsed = now.timeIntervalSince(phaseStart)
-        let left = planned > 0 ? String(format: ", ~%.1f s left", max(planned - elapsed, 0)) : ""
+        var left = planned > 0 ? String(format: ", ~%.1f s left", max(planned - elapsed, 0)) : ""
+        left += String(format: " (run ~%.0f s left)", max(runPlanned - now.timeIntervalSince(runStart), 0))
         let line = String(format: "\r\u{1B}[K[%@] %.1f s%@, %@ pkt/s", label, elapsed, left, TextReport.fmt(rate, 0))
         FileHandle.standardError.write(line.data(using: .utf8)!)
         return true

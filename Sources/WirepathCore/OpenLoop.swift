@@ -77,6 +77,27 @@ public enum LoadList {
     }
 }
 
+/// `compare --rate 1000,20000`: fixed open-loop rates in packets per
+/// second, the same for every path (a `k` suffix means thousands).
+public enum RateList {
+    public static let range: ClosedRange<Double> = 1...50_000_000
+
+    public static func parse(_ text: String) throws(ConfigError) -> [Double] {
+        var out: [Double] = []
+        for part in text.split(separator: ",") {
+            let thousands = part.last == "k" || part.last == "K"
+            guard let v = Double(thousands ? part.dropLast() : part), v.isFinite else {
+                throw ConfigError("bad rate '\(part)': expected packets per second such as 1000,20000 or 20k")
+            }
+            let pps = thousands ? v * 1000 : v
+            guard range.contains(pps) else { throw ConfigError("bad rate '\(part)': expected 1-50000000 packets per second") }
+            out.append(pps)
+        }
+        guard !out.isEmpty else { throw ConfigError("--rate needs at least one value, for example 1000,20000") }
+        return out
+    }
+}
+
 extension Substring {
     func trimmingSuffix(_ c: Character) -> Substring { last == c ? dropLast() : self }
 }

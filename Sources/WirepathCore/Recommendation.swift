@@ -66,6 +66,8 @@ public struct Verdict: Codable, Sendable, Equatable {
     public var tie: [PathKind]
     public var summary: String
     public var reasons: [String]
+    /// The winning row's label ("uring", or "uring+spin" for a tuned row).
+    public var pickLabel: String?
 }
 
 public enum Recommendation {
@@ -87,7 +89,32 @@ public enum Recommendation {
     static func us(_ ns: Double) -> String { TextReport.fmt(ns / 1000, 1) + " µs" }
 
     public static func make(_ report: WirepathReport, spreads: [PathKind: RunSpread] = [:]) -> [Verdict] {
-        Goal.allCases.map { verdict(report, goal: $0, spreads: spreads) }
+        Goal.allCases.map { goal in
+            var v = verdict(report, goal: goal, spreads: spreads)
+            if let line = tuningEffect(report, goal: goal, spreads: spreads, with: v) { v.reasons.append(line) }
+            return v
+        }
+    }
+
+    /// With `--tune`, whether the tuned rows change the verdict: the verdict
+    /// over the default configurations alone, set beside the one over all
+    /// rows. nil when no tuned row ran.
+    static func tuningEffect(_ report: WirepathReport, goal: Goal, spreads: [PathKind: RunSpread], with all: Verdict) -> String? {
+        guard report.runs.contains(where: { $0.variant != nil && $0.status == .ok }) else { return nil }
+        var defaults = report
+        defaults.runs = report.runs.filter { $0.variant == nil }
+        let plain = verdict(defaults, goal: goal, spreads: spreads)
+        func name(_ v: Verdict) -> String {
+            if let p = v.pick { return p.rawValue }
+            return v.tie.isEmpty ? "no pick" : "a tie of " + v.tie.map(\.rawValue).joined(separator: " and ")
+        }
+        guard all.pick == plain.pick && all.tie == plain.tie else {
+            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain))"
+        }
+        if let label = all.pickLabel, label.contains("+") {
+            return "tuning does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
+        }
+        return "tuning does not change this verdict: the tuned rows do not beat it"
     }
 
     public static func verdict(_ report: WirepathReport, goal: Goal, spreads: [PathKind: RunSpread] = [:]) -> Verdict {
@@ -121,7 +148,9 @@ public enum Recommendation {
             return Verdict(goal: goal, pick: nil, tie: [], summary: "\(goal): no path measured it", reasons: excluded)
         }
         var reasons: [String] = []
-        let runnerUp = scored.dropFirst().first
+        // The runner-up is the best row of another path: a tuned row beating
+        // its own default says nothing about which path to pick.
+        let runnerUp = scored.dropFirst().first { $0.0 != best.0 } ?? scored.dropFirst().first
         if let r = runnerUp {
             var line = "\(best.4): \(best.2) \(show(best.1)) vs \(r.4) \(show(r.1))"
             if let bRun = ok.first(where: { $0.label == best.4 }), let rRun = ok.first(where: { $0.label == r.4 }) {
@@ -150,20 +179,69 @@ public enum Recommendation {
                 reasons.append("uncertainty not measured: run with --repeat 3 or more to see the run-to-run spread")
             }
         }
-        return Verdict(goal: goal, pick: best.0, tie: [], summary: "\(goal): \(best.4) (\(best.2) \(show(best.1)))", reasons: reasons)
+        return Verdict(goal: goal, pick: best.0, tie: [], summary: "\(goal): \(best.4) (\(best.2) \(show(best.1)))", reasons: reasons,
+                       pickLabel: best.4)
     }
 
-    /// What configuration a path ran in, and whether a lever was left untried.
-    static func configuration(_ run: PathRun) -> String {
+    /// What configuration a path ran in: its wait, batching, busy polling
+    /// and (uring) SQPOLL, NAPI and batch wait. With `--tune`, what the
+    /// tuned row measured beside it; without, the lever left untried.
+    static func configuration(_ run: PathRun, tuned: PathRun?) -> String {
         let o = run.options
         var parts: [String] = ["wait \(o.wait)"]
         if run.path != .socket { parts.append("batch \(o.batchSize)") }
         if let b = o.busyPollMicros {
             parts.append(o.hadNAPIID ? "busy-poll \(b) µs (NAPI id \(o.napiID))" : "busy-poll \(b) µs had no NAPI id, so no effect")
         } else {
-            parts.append("busy-poll off (untried here: --busy-poll 50 --veth-napi can move this path's latency a lot)")
+            parts.append("busy-poll off")
         }
-        return "\(run.label) ran with " + parts.joined(separator: ", ")
+        if run.path == .uring {
+            parts.append(o.uringSQPollIdleMillis.map { "SQPOLL on (idle \($0) ms)" } ?? "SQPOLL off")
+            if let n = o.uringNAPIMicros { parts.append("uring NAPI busy-poll \(n) µs") }
+            if let w = o.uringBatchWaitMicros { parts.append(w > 0 ? "batch wait \(w) µs" : "batch wait off") }
+        }
+        var line = "\(run.label) ran with " + parts.joined(separator: ", ")
+        if let tuned, tuned.status == .ok {
+            var effect: [String] = []
+            if let a = latency(run), let b = latency(tuned) { effect.append("\(a.label) \(us(b.ns)) vs \(us(a.ns))") }
+            if let a = run.flood?.rxPps, let b = tuned.flood?.rxPps {
+                effect.append("rx \(TextReport.fmt(b / 1e6, 3)) vs \(TextReport.fmt(a / 1e6, 3)) Mpps")
+            }
+            if let a = floodCPU(run), let b = floodCPU(tuned) { effect.append("CPU/pkt \(TextReport.fmt(b, 0)) vs \(TextReport.fmt(a, 0)) ns") }
+            line += "; tuned (\(tuned.label)): " + (effect.isEmpty ? "no figure to compare" : effect.joined(separator: ", "))
+        } else if tuned == nil {
+            line += " (untried here: " + untried(run) + ")"
+        }
+        return line
+    }
+
+    /// The lever this path's configuration left alone, as the flags that pull it.
+    static func untried(_ run: PathRun) -> String {
+        let o = run.options
+        var levers: [String] = []
+        if o.wait != .spin { levers.append("--tune measures busy waiting") }
+        switch run.path {
+        case .socket, .mmsg:
+            if o.busyPollMicros == nil { levers.append("--busy-poll 50 --veth-napi can move this path's latency a lot") }
+        case .uring:
+            if o.uringSQPollIdleMillis == nil { levers.append("--uring-sqpoll=1000 moves submission to a kernel thread, trading its CPU for syscalls") }
+            if o.uringNAPIMicros == nil { levers.append("--uring-napi 50 --veth-napi busy-polls from the ring") }
+        case .xdp:
+            levers.append("busy polling needs zero-copy, which this interface may lack (see the xdp notes)")
+        }
+        return levers.joined(separator: "; ")
+    }
+
+    /// The configuration lines that follow the verdicts, in the terminal and
+    /// in the HTML report: one per path as it ran by default, then the
+    /// topology's caveat.
+    public static func configurationLines(_ report: WirepathReport) -> [String] {
+        let ok = report.runs.filter { $0.status == .ok }
+        var lines = ok.filter { $0.variant == nil }.map { run in
+            configuration(run, tuned: report.runs.first { $0.path == run.path && $0.variant != nil })
+        }
+        if let t = topologyCaveat(report) { lines.append(t) }
+        return lines
     }
 
     /// On the built-in veth topology without threaded NAPI, a veth runs the
@@ -182,11 +260,10 @@ public enum Recommendation {
             out += "  \(v.summary)\n"
             for r in v.reasons { out += "    - \(r)\n" }
         }
-        let config = report.runs.filter { $0.status == .ok }.map(configuration)
+        let config = configurationLines(report)
         if !config.isEmpty {
             out += "  configuration (part of the verdict: another one can change it):\n"
             for c in config { out += "    - \(c)\n" }
-            if let t = topologyCaveat(report) { out += "    - \(t)\n" }
         }
         return out
     }

@@ -185,6 +185,7 @@ enum Sections {
 
     static func recommendation(_ report: WirepathReport) -> Body {
         guard let verdicts = report.recommendation, !verdicts.isEmpty else { return .empty }
+        let config = Recommendation.configurationLines(report)
         return .section(
             .id("recommendation"),
             .h2(.esc("Recommendation")),
@@ -193,7 +194,11 @@ enum Sections {
                      .h3(.esc(v.goal.rawValue)),
                      .p(.esc(v.summary)),
                      .if(!v.reasons.isEmpty, .ul(.class("notes"), .group(v.reasons.map { .li(.esc($0)) }))))
-            })
+            }),
+            .if(!config.isEmpty, .div(.class("verdict"),
+                .h3(.esc("configuration")),
+                .p(.esc("Part of the verdict: another configuration can change it.")),
+                .ul(.class("notes"), .group(config.map { .li(.esc($0)) }))))
         )
     }
 

@@ -68,6 +68,48 @@ final class RecommendationTests: XCTestCase {
         XCTAssertFalse(text.contains("--veth-threaded-napi"), "two real hosts have no veth to thread: \(text)")
     }
 
+    /// Each path's configuration line names its levers (uring: SQPOLL)
+    /// and, when nothing measured them, the flags that would.
+    func testConfigurationNamesSQPOLLAndTheUntriedLevers() {
+        var uring = run(.uring, p99: 9_000, pps: 600_000, cpu: 2000)
+        uring.options.uringBatchWaitMicros = 50
+        var r = report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), uring])
+        var lines = Recommendation.configurationLines(r)
+        XCTAssertTrue(lines[0].hasPrefix("socket ran with wait block, busy-poll off (untried here: --tune measures busy waiting; --busy-poll 50 --veth-napi"), lines[0])
+        XCTAssertTrue(lines[1].contains("SQPOLL off, batch wait 50 µs (untried here:"), lines[1])
+        XCTAssertTrue(lines[1].contains("--uring-sqpoll=1000"), lines[1])
+        r.runs[1].options.uringSQPollIdleMillis = 1000
+        lines = Recommendation.configurationLines(r)
+        XCTAssertTrue(lines[1].contains("SQPOLL on (idle 1000 ms)"), lines[1])
+        XCTAssertFalse(lines[1].contains("--uring-sqpoll="), "a lever that was pulled is not offered again: \(lines[1])")
+    }
+
+    /// With --tune, each verdict says whether the tuned rows change it, and
+    /// each configuration line quotes what tuning measured; the runner-up
+    /// in a reason is another path, never the winner's own default.
+    func testTuningSaysWhetherItChangesTheVerdict() {
+        var spin = run(.socket, p99: 5_000, pps: 400_000, cpu: 5000)
+        spin.variant = "tuned: wait spin"
+        var r = report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), spin, run(.uring, p99: 9_000, pps: 600_000, cpu: 2000)])
+        var v = Recommendation.make(r)
+        XCTAssertEqual(v[0].pick, .socket)
+        XCTAssertEqual(v[0].pickLabel, "socket+wait-spin")
+        XCTAssertTrue(v[0].reasons[0].hasPrefix("socket+wait-spin: p99 closed loop 5.0 µs vs uring 9.0 µs"), v[0].reasons[0])
+        XCTAssertTrue(v[0].reasons.contains("tuning changes this verdict: with the default configurations alone it would be uring"), "\(v[0].reasons)")
+        XCTAssertTrue(v[1].reasons.contains { $0.hasPrefix("tuning does not change this verdict") }, "throughput: \(v[1].reasons)")
+        let lines = Recommendation.configurationLines(r)
+        XCTAssertTrue(lines[0].contains("tuned (socket+wait-spin): p99 closed loop 5.0 µs vs 12.0 µs, rx 0.400 vs 0.500 Mpps"), lines[0])
+        XCTAssertTrue(lines[1].contains("untried here"), "uring had no tuned row: \(lines[1])")
+
+        r.runs[1].path = .uring
+        r.runs[1].variant = "tuned: wait spin"
+        v = Recommendation.make(r)
+        XCTAssertEqual(v[0].pickLabel, "uring+wait-spin")
+        XCTAssertTrue(v[0].reasons.contains("tuning does not change the path: uring+wait-spin leads, and uring leads among the default configurations too"),
+                      "\(v[0].reasons)")
+        XCTAssertTrue(v[0].reasons[0].contains("vs socket 12.0 µs"), v[0].reasons[0])
+    }
+
     func testTieWithinSpreadIsNotAPick() {
         let runs = [run(.socket, p99: 10_000, pps: 500_000, cpu: 3000), run(.mmsg, p99: 10_500, pps: 510_000, cpu: 3000)]
         var spreads: [PathKind: RunSpread] = [:]

@@ -75,36 +75,7 @@ final class ChromiumTests: XCTestCase {
         let dir = try Fixture.temporaryDirectory("chromium")
         defer { try? FileManager.default.removeItem(at: dir) }
         let index = URL(fileURLWithPath: try HTMLReport.write(Fixture.report(), histograms: Fixture.histograms(), to: dir.path))
-        let probed = dir.appendingPathComponent("probe.html")
-        try Data(try probedCopy(of: String(contentsOf: index, encoding: .utf8)).utf8).write(to: probed)
-
-        let dom = try headless(exe, ["--dump-dom"], page: probed, in: dir)
-        XCTAssertEqual(dom.status, 0, "chromium failed: \(dom.stderr.suffix(2000))")
-        let probe = try XCTUnwrap(probeText(dom.stdout), "no probe output in the DOM; did the probe script run? \(consoleLines(dom.stderr))")
-        var seen: [String: [Double]] = [:]
-        for line in probe.split(separator: "\n") {
-            let f = line.split(separator: " ").map(String.init)
-            switch f.first {
-            case "chart":
-                XCTAssertEqual(f.count, 7, String(line))
-                seen[f[1]] = f.dropFirst(2).compactMap(Double.init)
-            case "resources":
-                XCTAssertEqual(f.last, "0", "the report fetched something")
-            default:
-                XCTFail("the page reported: \(line)")
-            }
-        }
-        XCTAssertEqual(Set(seen.keys), Set(Self.charts), "charts rendered: \(seen.keys.sorted())")
-        for (id, v) in seen {
-            XCTAssertEqual(v.count, 5, id)
-            guard v.count == 5 else { continue }
-            XCTAssertGreaterThan(v[0], 0, "\(id): bounding box width")
-            XCTAssertGreaterThan(v[1], 0, "\(id): bounding box height")
-            XCTAssertGreaterThan(v[2], 100, "\(id): width on the page")
-            XCTAssertGreaterThan(v[3], 100, "\(id): height on the page")
-            XCTAssertGreaterThan(v[4], 0, "\(id): no line, bar or marker drawn")
-        }
-        XCTAssertEqual(consoleLines(dom.stderr), [], "console messages")
+        try checkRenders(index, exe: exe, charts: Set(Self.charts), in: dir)
 
         // The unmodified report, as a person opens it: a screenshot, and
         // again nothing on the console.
@@ -126,6 +97,74 @@ final class ChromiumTests: XCTestCase {
         }
     }
 
+    /// Renders a probed copy of `index` and checks that exactly `charts`
+    /// rendered, each with a size and something drawn, that nothing was
+    /// fetched and that nothing reached the console.
+    func checkRenders(_ index: URL, exe: String, charts: Set<String>, in dir: URL,
+                      file: StaticString = #filePath, line: UInt = #line) throws {
+        let probed = dir.appendingPathComponent("probe.html")
+        try Data(try probedCopy(of: String(contentsOf: index, encoding: .utf8)).utf8).write(to: probed)
+
+        let dom = try headless(exe, ["--dump-dom"], page: probed, in: dir)
+        XCTAssertEqual(dom.status, 0, "chromium failed: \(dom.stderr.suffix(2000))", file: file, line: line)
+        let probe = try XCTUnwrap(probeText(dom.stdout), "no probe output in the DOM; did the probe script run? \(consoleLines(dom.stderr))",
+                                  file: file, line: line)
+        var seen: [String: [Double]] = [:]
+        for row in probe.split(separator: "\n") {
+            let f = row.split(separator: " ").map(String.init)
+            switch f.first {
+            case "chart":
+                XCTAssertEqual(f.count, 7, String(row), file: file, line: line)
+                seen[f[1]] = f.dropFirst(2).compactMap(Double.init)
+            case "resources":
+                XCTAssertEqual(f.last, "0", "the report fetched something", file: file, line: line)
+            default:
+                XCTFail("the page reported: \(row)", file: file, line: line)
+            }
+        }
+        XCTAssertEqual(Set(seen.keys), charts, "charts rendered: \(seen.keys.sorted())", file: file, line: line)
+        for (id, v) in seen {
+            XCTAssertEqual(v.count, 5, id, file: file, line: line)
+            guard v.count == 5 else { continue }
+            XCTAssertGreaterThan(v[0], 0, "\(id): bounding box width", file: file, line: line)
+            XCTAssertGreaterThan(v[1], 0, "\(id): bounding box height", file: file, line: line)
+            XCTAssertGreaterThan(v[2], 100, "\(id): width on the page", file: file, line: line)
+            XCTAssertGreaterThan(v[3], 100, "\(id): height on the page", file: file, line: line)
+            XCTAssertGreaterThan(v[4], 0, "\(id): no line, bar or marker drawn", file: file, line: line)
+        }
+        XCTAssertEqual(consoleLines(dom.stderr), [], "console messages", file: file, line: line)
+    }
+
+    /// The command, for real: `wirepath compare` on all four paths
+    /// with --load, --rate, --tune, --report and --csv; the report it wrote
+    /// renders every chart, and every path has its .hgrm files.
+    func testReportOfARealCompareRendersInHeadlessChromium() throws {
+        let exe = try chromium()
+        let bin = try CompareBinary.find()
+        let dir = try Fixture.temporaryDirectory("chromium-e2e")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out")
+        let r = try runBounded(bin, ["compare", "--duration", "0.5", "--flood-duration", "0.5", "--warmup", "0.1",
+                                     "--load", "50%", "--rate", "2000", "--repeat", "1", "--tune", "--quiet",
+                                     "--report", out.path, "--csv", out.appendingPathComponent("r.csv").path], timeout: 300)
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let paths = ["socket", "mmsg", "uring", "xdp"]
+        for p in paths {
+            XCTAssertTrue(r.stdout.contains("\n\(p)"), "a row for \(p): \(r.stdout)")
+            for m in ["pingpong", "load-50", "openloop-2000pps"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("\(p)-\(m).hgrm").path), "\(p)-\(m).hgrm")
+            }
+        }
+        XCTAssertTrue(r.stdout.contains("tuning"), "the verdicts say what tuning did: \(r.stdout)")
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("SQPOLL"), "the report carries the configuration lines")
+        // Tuned rows get a load chart of their own, like any row.
+        let loadCharts = html.components(separatedBy: "data-chart=\"load-").dropFirst().map { String($0.prefix { $0 != "\"" }) }
+        XCTAssertTrue(Set(paths).isSubset(of: Set(loadCharts)), "load charts: \(loadCharts)")
+        try checkRenders(out.appendingPathComponent("index.html"), exe: exe,
+                         charts: Set(["percentiles", "mpps", "syscalls", "cpu"] + loadCharts.map { "load-" + $0 }), in: dir)
+    }
+
     /// The console check is only worth something if a console message does
     /// show up in Chromium's log: a page that logs one must be caught.
     func testConsoleCheckCatchesAnError() throws {
@@ -144,6 +183,28 @@ final class ChromiumTests: XCTestCase {
         guard let start = dom.range(of: "<pre id=\"wp-probe\">"),
               let end = dom[start.upperBound...].range(of: "</pre>") else { return nil }
         return String(dom[start.upperBound..<end.lowerBound])
+    }
+}
+
+/// The built `wirepath` for the end-to-end report test: $WIREPATH_BIN, or
+/// the debug build beside this package. It needs root (the built-in
+/// topology): it skips otherwise, and fails under CI=true.
+enum CompareBinary {
+    static func find() throws -> String {
+        let env = ProcessInfo.processInfo.environment
+        if geteuid() != 0 {
+            if env["CI"] == "true" {
+                XCTFail("this test needs root (network namespaces); CI=true turns the skip into a failure")
+                throw XCTSkip("failed: not root under CI")
+            }
+            throw XCTSkip("needs root: compare builds its own namespaces")
+        }
+        if let bin = env["WIREPATH_BIN"] { return bin }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let bin = root.appendingPathComponent(".build/debug/wirepath").path
+        if FileManager.default.isExecutableFile(atPath: bin) { return bin }
+        if env["CI"] == "true" { XCTFail("wirepath is not built at \(bin); CI=true turns the skip into a failure") }
+        throw XCTSkip("wirepath binary not found at \(bin) (swift build)")
     }
 }
 

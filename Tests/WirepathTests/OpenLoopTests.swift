@@ -39,6 +39,37 @@ final class OpenLoopTests: XCTestCase {
         XCTAssertGreaterThan(c.p99Ns, 10_000_000, "corrected closed loop brings the stall back")
     }
 
+    /// The report prints both sides of the same fault: one run, the closed
+    /// loop and an open loop at a fixed rate, each with its own reflector
+    /// that stalls once; the text shows the closed loop's corrected figures
+    /// and the open loop's percentiles, and the stall in both.
+    func testReportPrintsTheStallInTheOpenLoopAndWhatTheClosedLoopHid() throws {
+        try requireRoot()
+        var r = request(rate: nil)
+        r.rates = [2000]
+        let report = try Runner.run(r)
+        let run = report.runs[0]
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let p = try XCTUnwrap(run.pingpong)
+        let o = try XCTUnwrap(run.openLoop.first)
+        XCTAssertNil(o.loadFraction)
+        XCTAssertGreaterThan(o.latency.p99Ns, 30_000_000, "open loop p99 shows the stall")
+        XCTAssertLessThan(p.latency.p99Ns, 10_000_000, "closed loop p99 hides it")
+        let text = TextReport.details(report)
+        XCTAssertTrue(text.contains("closed loop hid stalls: corrected for coordinated omission"), text)
+        XCTAssertTrue(text.contains("open loop (2000 pps offered"), text)
+        let table = TextReport.loadTable(report)
+        XCTAssertTrue(table.contains("socket") && table.contains("0.002"), table)
+    }
+
+    func testRateListParsing() throws {
+        XCTAssertEqual(try RateList.parse("1000,20k"), [1000, 20000])
+        XCTAssertEqual(try RateList.parse("2.5K"), [2500])
+        for bad in ["fast", "0", "-5", "1e9", "", "nan"] {
+            XCTAssertThrowsError(try RateList.parse(bad), bad)
+        }
+    }
+
     func testLoadListParsing() throws {
         XCTAssertEqual(try LoadList.parse("10%,50%,90%"), [0.1, 0.5, 0.9])
         XCTAssertEqual(try LoadList.parse("0.25"), [0.25])
@@ -99,5 +130,101 @@ final class TuneTests: XCTestCase {
         XCTAssertTrue(report.runs.allSatisfy { $0.pingpong?.received == 2000 })
         let latency = try XCTUnwrap(report.recommendation?.first { $0.goal == .latency })
         XCTAssertTrue(latency.reasons.first?.contains("socket") ?? false)
+    }
+}
+
+/// What a person sees on a terminal, and what `--peer` runs can do.
+final class CompareTerminalAndPeerTests: XCTestCase {
+    /// On a terminal (a pty from util-linux `script`), a run redraws one
+    /// progress line with the path and measurement, the time left and the
+    /// packet rate; `--quiet` draws none.
+    func testProgressLineOnATerminalAndNoneWithQuiet() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let args = "compare --paths socket --measurements pingpong --duration 1.5 --warmup 0.2 --repeat 1"
+        let shown = try runProgram("/usr/bin/script", ["-qec", "\(bin) \(args)", "/dev/null"], timeout: 60)
+        XCTAssertEqual(shown.status, 0, shown.stdout)
+        let redraws = shown.stdout.components(separatedBy: "\r\u{1B}[K[").dropFirst()
+        XCTAssertGreaterThanOrEqual(redraws.count, 3, "a line redrawn about every 0.25 s: \(shown.stdout.debugDescription)")
+        XCTAssertTrue(redraws.contains { $0.hasPrefix("socket: pingpong]") && $0.contains("s left") && $0.contains("run ~") && $0.contains("pkt/s") },
+                      shown.stdout.debugDescription)
+        let quiet = try runProgram("/usr/bin/script", ["-qec", "\(bin) \(args) --quiet", "/dev/null"], timeout: 60)
+        XCTAssertEqual(quiet.status, 0, quiet.stdout)
+        XCTAssertFalse(quiet.stdout.contains("\u{1B}[K"), quiet.stdout.debugDescription)
+        XCTAssertTrue(quiet.stdout.contains("socket"), "the table is still printed")
+    }
+
+    /// Against a `serve` at --peer, --load, --rate and --tune run as they do
+    /// on the built-in topology: the same measurement sequence.
+    func testPeerRunsLoadRateAndTune() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let pair = try NamespacePair(tag: "olpeer", subnet: "198.19.7")
+        defer { pair.remove() }
+        let server = try pair.serve(bin, ["--path", "socket", "--bind", "\(pair.bAddress):7300", "--duration", "60"])
+        defer { server.interrupt(); server.waitUntilExit() }
+        let json = NSTemporaryDirectory() + "wp-olpeer-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", pair.a, bin, "compare", "--paths", "socket", "--peer", "\(pair.bAddress):7300",
+                                                 "--duration", "0.5", "--warmup", "0.1", "--flood-duration", "0.5",
+                                                 "--load", "50%", "--rate", "1000", "--repeat", "1", "--tune", "--quiet", "--json", json], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.environment.topology.kind, "peer")
+        XCTAssertEqual(report.runs.map(\.label), ["socket", "socket+wait-spin"])
+        for run in report.runs {
+            XCTAssertEqual(run.status, .ok, run.reason ?? "")
+            XCTAssertNotNil(run.pingpong)
+            XCTAssertNotNil(run.flood)
+            XCTAssertEqual(run.openLoop.map(\.loadFraction), [0.5, nil], run.label)
+            XCTAssertEqual(run.openLoop.last?.targetPps, 1000)
+            XCTAssertTrue(run.openLoop.allSatisfy { $0.received > 0 }, run.label)
+        }
+        XCTAssertTrue(report.runs[1].notes.contains { $0.contains("tuned at this end only") })
+    }
+}
+
+/// Two namespaces a test makes itself, joined by a veth pair (a side
+/// `A.1`, b side `A.2` in `subnet`), for `serve` / `--peer` runs. The
+/// names carry the test process's pid, so a killed run's pair is found by
+/// `topo down` and never collides with another run.
+struct NamespacePair {
+    let a: String, b: String
+    let aAddress: String, bAddress: String
+
+    init(tag: String, subnet: String) throws {
+        a = "wirepath-\(getpid())-\(tag)A"
+        b = "wirepath-\(getpid())-\(tag)B"
+        aAddress = subnet + ".1"
+        bAddress = subnet + ".2"
+        let (ia, ib) = ("\(tag)a", "\(tag)b")
+        for args in [["netns", "add", a], ["netns", "add", b],
+                     ["link", "add", ia, "netns", a, "type", "veth", "peer", "name", ib, "netns", b],
+                     ["-n", a, "addr", "add", aAddress + "/24", "dev", ia], ["-n", b, "addr", "add", bAddress + "/24", "dev", ib],
+                     ["-n", a, "link", "set", ia, "up"], ["-n", b, "link", "set", ib, "up"],
+                     ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"]] {
+            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+            guard r.status == 0 else {
+                remove()
+                throw ConfigError("test setup failed: ip \(args.joined(separator: " ")): \(r.stderr)")
+            }
+        }
+    }
+
+    /// Starts `wirepath serve ARGS` in namespace b; waits until it listens.
+    func serve(_ bin: String, _ args: [String]) throws -> Process {
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", b, bin, "serve"] + args
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        usleep(300_000)
+        return server
+    }
+
+    func remove() {
+        _ = try? ip("netns", "del", a)
+        _ = try? ip("netns", "del", b)
     }
 }
