@@ -235,15 +235,14 @@ public enum Doctor {
     }
 
     static func xdpState(_ probe: DeviceProbe?) -> DoctorReport.PathState {
-        // AF_XDP = 44; EAFNOSUPPORT means the kernel lacks CONFIG_XDP_SOCKETS.
-        let fd = socket(44, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 {
-            let e = Glibc.errno
+        // EAFNOSUPPORT means the kernel lacks CONFIG_XDP_SOCKETS.
+        let r = Sys.probeAFXDP()
+        if r < 0 {
+            let e = Int32(-r)
             return .init(path: .xdp, state: .unavailable,
                          reason: e == EAFNOSUPPORT ? "the kernel has no AF_XDP (CONFIG_XDP_SOCKETS)" : "socket(AF_XDP): \(Sys.errnoName(e))",
                          fix: e == EAFNOSUPPORT ? "use a kernel built with CONFIG_XDP_SOCKETS=y" : "run as root (CAP_NET_RAW, CAP_BPF)")
         }
-        Sys.close(fd)
         if let why = availability(.xdp) {
             return .init(path: .xdp, state: .unavailable, reason: why, fix: nil)
         }
@@ -289,10 +288,12 @@ public enum Doctor {
     }
 
     static func udpProbe() -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 { return "socket(AF_INET, SOCK_DGRAM): \(Sys.errnoName(Glibc.errno))" }
-        Sys.close(fd)
-        return nil
+        do {
+            Sys.close(try Sys.udpSocket(nonBlocking: false))
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     static func syscallCounterCheck() -> DoctorReport.Check {

@@ -237,8 +237,8 @@ struct DispatcherProbe {
         case .success(let p): objectPath = p
         }
         // libxdp reads LIBXDP_SKIP_DISPATCHER at each attach. Cleared and
-        // restored here, on the doctor's only running thread, so no other
-        // thread reads the environment meanwhile (setenv is not thread-safe).
+        // restored here, while the doctor's own threads are idle (the probe
+        // thread starts after and ends before), as setenv is not thread-safe.
         XDPLibrary.prepare()
         unsetenv("LIBXDP_SKIP_DISPATCHER")
         defer { setenv("LIBXDP_SKIP_DISPATCHER", "1", 1) }
