@@ -58,3 +58,132 @@ const char *wp_errno_name(int err) {
     const char *n = strerrorname_np(err);
     return n ? n : "E?";
 }
+
+#include <sys/mount.h>
+
+int wp_unshare_private_mounts(void) {
+    if (unshare(CLONE_NEWNS) != 0)
+        return -errno;
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        return -errno;
+    return 0;
+}
+
+int wp_mount_bpffs(const char *path) {
+    return mount("bpf", path, "bpf", 0, "mode=0700") == 0 ? 0 : -errno;
+}
+
+// ---- generic netlink: the "netdev" family's XDP features -----------------
+#include <linux/netlink.h>
+#include <linux/genetlink.h>
+#include <sys/time.h>
+
+// <linux/netdev.h> (Linux 6.3+) is not in Debian 12's 6.1 uapi headers.
+enum { WP_NETDEV_CMD_DEV_GET = 1 };
+enum {
+    WP_NETDEV_A_DEV_IFINDEX = 1,
+    WP_NETDEV_A_DEV_XDP_FEATURES = 3,
+    WP_NETDEV_A_DEV_XDP_ZC_MAX_SEGS = 4,
+};
+
+struct wp_genl_req {
+    struct nlmsghdr n;
+    struct genlmsghdr g;
+    char attrs[64];
+};
+
+// Appends one attribute; the buffer is sized for the two requests below.
+static void wp_nla_put(struct wp_genl_req *req, unsigned short type, const void *data, unsigned short len) {
+    struct nlattr *a = (struct nlattr *)((char *)req + NLMSG_ALIGN(req->n.nlmsg_len));
+    a->nla_type = type;
+    a->nla_len = (unsigned short)(NLA_HDRLEN + len);
+    memcpy((char *)a + NLA_HDRLEN, data, len);
+    req->n.nlmsg_len = NLMSG_ALIGN(req->n.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+// Sends `req` and reads its one reply into `buf`. Returns the reply's
+// length, or -errno (a NLMSG_ERROR reply's own error included).
+static int wp_genl_call(int fd, struct wp_genl_req *req, char *buf, size_t cap) {
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+    if (sendto(fd, req, req->n.nlmsg_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+        return -errno;
+    ssize_t n = recv(fd, buf, cap, 0);
+    if (n < 0)
+        return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+    struct nlmsghdr *h = (struct nlmsghdr *)buf;
+    if (!NLMSG_OK(h, (unsigned int)n) || h->nlmsg_seq != req->n.nlmsg_seq)
+        return -EPROTO;
+    if (h->nlmsg_type == NLMSG_ERROR) {
+        struct nlmsgerr *e = NLMSG_DATA(h);
+        return e->error < 0 ? e->error : -EPROTO;
+    }
+    return (int)n;
+}
+
+// Walks the attributes of the genetlink message at the start of `buf`;
+// `rem` holds the bytes after its headers, and a truncated attribute ends it.
+#define WP_FOR_EACH_ATTR(buf, a, rem)                                                   \
+    for (struct nlattr *a = (struct nlattr *)((char *)NLMSG_DATA((struct nlmsghdr *)(buf)) + GENL_HDRLEN); \
+         (rem) >= (int)NLA_HDRLEN && a->nla_len >= NLA_HDRLEN && a->nla_len <= (rem);  \
+         (rem) -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+
+int wp_netdev_xdp_features(unsigned int ifindex, struct wp_netdev_xdp *out) {
+    memset(out, 0, sizeof(*out));
+    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
+    if (fd < 0)
+        return -errno;
+    // A bound wait: a kernel that never answers must not hang `doctor`.
+    struct timeval tv = { .tv_sec = 1 };
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char buf[4096];
+    int err;
+
+    // 1. The family id of "netdev" (dynamic, so asked of the controller).
+    struct wp_genl_req req;
+    memset(&req, 0, sizeof(req));
+    req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+    req.n.nlmsg_type = GENL_ID_CTRL;
+    req.n.nlmsg_flags = NLM_F_REQUEST;
+    req.n.nlmsg_seq = 1;
+    req.g.cmd = CTRL_CMD_GETFAMILY;
+    req.g.version = 1;
+    wp_nla_put(&req, CTRL_ATTR_FAMILY_NAME, "netdev", sizeof("netdev"));
+    int n = wp_genl_call(fd, &req, buf, sizeof(buf));
+    if (n < 0) { err = n; goto out; }
+    int family = -1;
+    int rem = n - (int)NLMSG_LENGTH(GENL_HDRLEN);
+    WP_FOR_EACH_ATTR(buf, a, rem) {
+        if (a->nla_type == CTRL_ATTR_FAMILY_ID && a->nla_len >= NLA_HDRLEN + 2)
+            family = *(uint16_t *)((char *)a + NLA_HDRLEN);
+    }
+    if (family < 0) { err = -EPROTO; goto out; }
+
+    // 2. NETDEV_CMD_DEV_GET for the one device.
+    memset(&req, 0, sizeof(req));
+    req.n.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+    req.n.nlmsg_type = (unsigned short)family;
+    req.n.nlmsg_flags = NLM_F_REQUEST;
+    req.n.nlmsg_seq = 2;
+    req.g.cmd = WP_NETDEV_CMD_DEV_GET;
+    req.g.version = 1;
+    uint32_t idx = ifindex;
+    wp_nla_put(&req, WP_NETDEV_A_DEV_IFINDEX, &idx, sizeof(idx));
+    n = wp_genl_call(fd, &req, buf, sizeof(buf));
+    if (n < 0) { err = n; goto out; }
+    int seen = 0;
+    rem = n - (int)NLMSG_LENGTH(GENL_HDRLEN);
+    WP_FOR_EACH_ATTR(buf, a, rem) {
+        char *v = (char *)a + NLA_HDRLEN;
+        if (a->nla_type == WP_NETDEV_A_DEV_XDP_FEATURES && a->nla_len >= NLA_HDRLEN + 8) {
+            memcpy(&out->xdp_features, v, 8); // u64, possibly only 4-byte aligned
+            seen = 1;
+        } else if (a->nla_type == WP_NETDEV_A_DEV_XDP_ZC_MAX_SEGS && a->nla_len >= NLA_HDRLEN + 4) {
+            memcpy(&out->zc_max_segs, v, 4);
+            out->has_zc_max_segs = 1;
+        }
+    }
+    err = seen ? 0 : -EPROTO;
+out:
+    close(fd);
+    return err;
+}

@@ -7,8 +7,10 @@ import WirepathCore
 
 /// `wirepath doctor`: what this host can run, and why not, with the fix.
 /// Every check is a probe of the real kernel (open a ring, a socket, read a
-/// sysctl), never a guess from the version alone; the version only names the
-/// release a missing feature needs.
+/// sysctl, ask netlink what a device's driver supports, open the device
+/// with libpcap), never a guess from the version or the driver's name; the
+/// version only names the release a missing feature needs. The built-in
+/// topology is probed on a veth the doctor makes for the purpose and removes.
 public struct DoctorReport: Codable, Sendable {
     public enum State: String, Codable, Sendable {
         case available
@@ -33,13 +35,33 @@ public struct DoctorReport: Codable, Sendable {
     public var schema = "wirepath.doctor/1"
     public var kernel: String
     public var interface: String
+    /// The device the probes asked the kernel about (nil: none could be made).
+    public var device: Device?
     public var paths: [PathState]
     public var checks: [Check]
+
+    /// What the kernel said about the probed device.
+    public struct Device: Codable, Sendable {
+        public var name: String
+        /// The temporary namespace it lived in (the built-in topology's probe).
+        public var namespace: String?
+        public var driver: DriverIdentity
+        /// NETDEV_A_DEV_XDP_FEATURES by name; nil when the kernel could not say.
+        public var xdpFeatures: [String]?
+        public var xdpZeroCopyMaxSegments: UInt32?
+        /// The interface libpcap was opened on, and whether it opened.
+        public var captureInterface: String
+        public var pcapOpens: Bool
+    }
 }
 
 public enum Doctor {
-    /// Checks the host for `interface` (nil: the built-in veth topology).
-    public static func run(interface: String? = nil) -> DoctorReport {
+    /// Checks the host for `interface` (nil: the built-in veth topology,
+    /// probed on a temporary veth in a `wirepath-<pid>-doctor` namespace
+    /// that is removed before this returns, also after SIGINT/SIGTERM).
+    /// `holdNs` keeps that namespace a while after the probes (for the test
+    /// that interrupts a doctor), ending early on a signal.
+    public static func run(interface: String? = nil, holdNs: UInt64 = 0) -> DoctorReport {
         var checks: [DoctorReport.Check] = []
         let caps = Privileges.effectiveCapabilities()
         func cap(_ bit: UInt64, _ name: String, _ needed: String) {
@@ -60,22 +82,41 @@ public enum Doctor {
             checks.append(.init(name: key, value: v, ok: true,
                                 note: v == "0" ? "0: sockets busy-poll only when they set SO_BUSY_POLL (wirepath --busy-poll does)" : nil))
         }
-        let dev = interface ?? "veth (built-in)"
-        if let interface {
-            for knob in ["napi_defer_hard_irqs", "gro_flush_timeout"] {
-                let v = readTrimmed("/sys/class/net/\(interface)/\(knob)") ?? "unreadable"
-                checks.append(.init(name: "\(interface) \(knob)", value: v, ok: true,
-                                    note: knob == "napi_defer_hard_irqs" && v == "0" ? "0: SO_PREFER_BUSY_POLL has nothing to defer" : nil))
-            }
-        } else {
-            checks.append(.init(name: "veth napi_defer_hard_irqs, gro_flush_timeout", value: "0 (new veth)", ok: true,
-                                note: "the built-in topology leaves both at 0; --veth-napi turns on NAPI receive (GRO on, TSO off) so busy polling has a NAPI id"))
-        }
         checks.append(cpuCheck())
         checks.append(governorCheck())
-        checks.append(bpffsCheck())
-        checks.append(.init(name: "libpcap capture", value: pcapVersion(), ok: true,
-                            note: "--capture FILE records and verifies every path on a middle hop; `wirepath verify FILE` audits a capture"))
+
+        // The device: the one named, or a veth made as the topology makes
+        // its own, probed and removed at once.
+        var probe: DeviceProbe?
+        var probeFailure: String?
+        let dev: String
+        if let interface {
+            dev = interface
+            probe = DeviceProbe.run(interface: interface, captureInterface: interface, namespace: nil)
+        } else {
+            let started = Sys.monotonicNanos()
+            do {
+                let veth = try DoctorVeth.up()
+                defer { veth.down() }
+                dev = "\(DoctorVeth.interface) (a temporary veth in \(veth.namespace), made as the built-in topology makes it, then removed)"
+                if !Interrupt.requested {
+                    probe = DeviceProbe.run(interface: DoctorVeth.interface, captureInterface: DoctorVeth.capturePort,
+                                            namespace: veth.namespace, dispatcher: true)
+                }
+                let probed = Sys.monotonicNanos()
+                let end = probed + holdNs
+                while !Interrupt.requested && Sys.monotonicNanos() < end { sleepNanos(10_000_000) }
+                let removing = Sys.monotonicNanos()
+                veth.down()
+                let ms = (probed - started + Sys.monotonicNanos() - removing) / 1_000_000
+                checks.append(.init(name: "probe veth", value: "\(DoctorVeth.interface)/\(DoctorVeth.capturePort) in \(veth.namespace)", ok: true,
+                                    note: "made, probed and removed in \(ms) ms"))
+            } catch {
+                dev = "veth (built-in; not probed)"
+                probeFailure = "\(error)"
+            }
+        }
+        checks += deviceChecks(probe, failure: probeFailure)
 
         var paths: [DoctorReport.PathState] = []
         let udp = udpProbe()
@@ -84,8 +125,61 @@ public enum Doctor {
                          ?? .init(path: kind, state: .available, reason: kind == .socket ? "UDP sockets work" : "sendmmsg/recvmmsg (Linux 3.0+)", fix: nil))
         }
         paths.append(uringState())
-        paths.append(xdpState(interface: interface))
-        return DoctorReport(kernel: HostInfo.kernel, interface: dev, paths: paths, checks: checks)
+        paths.append(xdpState(probe))
+        let device = probe.map { p in
+            DoctorReport.Device(name: p.interface, namespace: p.namespace, driver: p.driver,
+                                xdpFeatures: (try? p.features.get())?.list, xdpZeroCopyMaxSegments: (try? p.features.get())?.zeroCopyMaxSegments,
+                                captureInterface: p.captureInterface, pcapOpens: { if case .success = p.pcap { true } else { false } }())
+        }
+        return DoctorReport(kernel: HostInfo.kernel, interface: dev, device: device, paths: paths, checks: checks)
+    }
+
+    /// The checks that come from the probed device: its driver, its XDP
+    /// features, its busy-poll knobs, libpcap, bpffs and the dispatcher.
+    static func deviceChecks(_ probe: DeviceProbe?, failure: String?) -> [DoctorReport.Check] {
+        var checks: [DoctorReport.Check] = []
+        guard let p = probe else {
+            checks.append(.init(name: "probe veth", value: "not made", ok: false,
+                                note: failure.map { "\($0); the device checks below were not run" } ?? "interrupted"))
+            checks.append(bpffsCheck())
+            return checks
+        }
+        let where_ = p.namespace.map { " in \($0)" } ?? ""
+        checks.append(.init(name: "\(p.interface) driver", value: p.driver.name, ok: true,
+                            note: p.driver.known ? "from \(p.driver.source)" : p.driver.detail))
+        switch p.features {
+        case .success(let f):
+            checks.append(.init(name: "\(p.interface) XDP features", value: f.summary, ok: true,
+                                note: "netdev netlink (NETDEV_CMD_DEV_GET): native XDP \(f.native ? "yes" : "no (generic/skb mode only)"), redirect \(f.redirect ? "yes" : "no"), XSK zero-copy \(f.zeroCopy ? "yes" + (f.zeroCopyMaxSegments.map { " (max \($0) segments)" } ?? "") : "no")"))
+        case .failure(let e):
+            checks.append(.init(name: "\(p.interface) XDP features", value: "not reported", ok: false, note: e.description))
+        }
+        for (knob, value) in p.knobs {
+            checks.append(.init(name: "\(p.interface) \(knob)", value: value ?? "unreadable", ok: true,
+                                note: knob == "napi_defer_hard_irqs" && value == "0" ? "0: SO_PREFER_BUSY_POLL has nothing to defer" + (p.namespace != nil ? "; --veth-napi turns on NAPI receive (GRO on, TSO off) so busy polling has a NAPI id" : "") : nil))
+        }
+        switch p.pcap {
+        case .success(let warning):
+            checks.append(.init(name: "libpcap open \(p.captureInterface)", value: "opens (\(pcapVersion()))", ok: true,
+                                note: (warning.map { "\($0); " } ?? "") + "pcap_create + pcap_activate\(where_) worked; --capture FILE records and verifies every path there"))
+        case .failure(let e):
+            checks.append(.init(name: "libpcap open \(p.captureInterface)", value: "fails (\(pcapVersion()))", ok: false,
+                                note: e.description + (e.hint == nil ? "; --capture cannot record on this interface" : "")))
+        }
+        checks.append(bpffsCheck())
+        checks.append(dispatcherCheck(p.dispatcher))
+        return checks
+    }
+
+    /// libxdp's multi-program dispatcher: what wirepath does without it, and
+    /// what the probe found.
+    static func dispatcherCheck(_ d: DispatcherProbe?) -> DoctorReport.Check {
+        let why = "wirepath does not use it: it attaches its one XDP program directly (LIBXDP_SKIP_DISPATCHER), so it needs no bpffs and pins nothing"
+        guard let d else {
+            return .init(name: "libxdp dispatcher", value: "not probed", ok: true,
+                         note: "\(why); the doctor attaches nothing to an interface it did not create")
+        }
+        return .init(name: "libxdp dispatcher", value: d.outcome, ok: true, note: "\(d.detail); \(why)")
     }
 
     static func uringState() -> DoctorReport.PathState {
@@ -140,41 +234,66 @@ public enum Doctor {
         return nil
     }
 
-    static func xdpState(interface: String?) -> DoctorReport.PathState {
-        // AF_XDP = 44; EAFNOSUPPORT means the kernel lacks CONFIG_XDP_SOCKETS.
-        let fd = socket(44, Int32(SOCK_RAW.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 {
-            let e = Glibc.errno
+    static func xdpState(_ probe: DeviceProbe?) -> DoctorReport.PathState {
+        // EAFNOSUPPORT means the kernel lacks CONFIG_XDP_SOCKETS.
+        let r = Sys.probeAFXDP()
+        if r < 0 {
+            let e = Int32(-r)
             return .init(path: .xdp, state: .unavailable,
                          reason: e == EAFNOSUPPORT ? "the kernel has no AF_XDP (CONFIG_XDP_SOCKETS)" : "socket(AF_XDP): \(Sys.errnoName(e))",
                          fix: e == EAFNOSUPPORT ? "use a kernel built with CONFIG_XDP_SOCKETS=y" : "run as root (CAP_NET_RAW, CAP_BPF)")
         }
-        Sys.close(fd)
         if let why = availability(.xdp) {
             return .init(path: .xdp, state: .unavailable, reason: why, fix: nil)
         }
-        let driver = interface.flatMap { driverName($0) } ?? "veth"
-        if driver == "veth" {
-            return .init(path: .xdp, state: .limited, reason: "copy mode only (veth has no zero-copy); native XDP attach works",
-                         fix: "zero-copy needs a NIC whose driver supports AF_XDP zero-copy (e.g. i40e, ice, mlx5)")
+        guard let probe else {
+            return .init(path: .xdp, state: .available, reason: "AF_XDP sockets work; the device was not probed, so the attach mode and zero-copy are unknown (`compare` reports what it got)", fix: nil)
         }
-        return .init(path: .xdp, state: .available, reason: "AF_XDP sockets work; driver \(driver): zero-copy is tried first and reported by `compare`", fix: nil)
+        return xdpState(interface: probe.interface, driver: probe.driver, features: probe.features)
     }
 
-    /// The driver behind an interface in this namespace (ETHTOOL_GDRVINFO).
-    static func driverName(_ interface: String) -> String? {
-        // /sys/class/net/IF/device/driver is a link to the driver; virtual
-        // devices have no device, so ask ethtool's ioctl through the binary.
-        guard let out = try? IP.command("ethtool", ["-i", interface]),
-              let line = out.split(separator: "\n").first(where: { $0.hasPrefix("driver:") }) else { return nil }
-        return line.dropFirst("driver:".count).trimmingCharacters(in: .whitespaces)
+    /// The xdp path's state from what the kernel reported for the device.
+    static func xdpState(interface: String, driver: DriverIdentity, features: Result<XDPFeatures, PathError>) -> DoctorReport.PathState {
+        let who = driver.phrase(interface)
+        let zcFix = "zero-copy needs a NIC whose driver supports AF_XDP zero-copy (e.g. i40e, ice, mlx5, virtio_net on 6.11+)"
+        switch features {
+        case .success(let f):
+            let native = f.native ? "native XDP: yes" : "native XDP: no (generic/skb mode only: --xdp-attach skb)"
+            let facts = "\(native); redirect: \(f.redirect ? "yes" : "no"); XSK zero-copy: \(f.zeroCopy ? "yes" : "no")"
+            if !f.native {
+                return .init(path: .xdp, state: .limited, reason: "copy mode only, generic (skb) attach (\(who) has no native XDP and no zero-copy); \(facts)",
+                             fix: "run with --xdp-attach skb here; \(zcFix)")
+            }
+            if !f.redirect {
+                // The XDP program hands frames to the socket with
+                // bpf_redirect_map into an XSKMAP: without native redirect
+                // only the generic hook can do it.
+                return .init(path: .xdp, state: .limited, reason: "copy mode only, generic (skb) attach (\(who) runs XDP natively but cannot redirect, which AF_XDP needs); \(facts)",
+                             fix: "run with --xdp-attach skb here; \(zcFix)")
+            }
+            if !f.zeroCopy {
+                return .init(path: .xdp, state: .limited, reason: "copy mode only (\(who) has no zero-copy); \(facts)", fix: zcFix)
+            }
+            return .init(path: .xdp, state: .available, reason: "zero-copy (\(who)); \(facts)", fix: nil)
+        case .failure(let e):
+            let why = e.errno == ENOENT
+                ? "this kernel has no netdev netlink family (Linux 6.3+), so \(who)'s XDP features were not probed"
+                : "the kernel did not report \(who)'s XDP features (\(e.operation): \(e.errnoName))"
+            // What is known without asking: veth has native XDP and no zero-copy.
+            if driver.name == "veth" {
+                return .init(path: .xdp, state: .limited, reason: "copy mode only (veth has no zero-copy: known for veth); \(why)", fix: zcFix)
+            }
+            return .init(path: .xdp, state: .available, reason: "AF_XDP sockets work; \(why): zero-copy is tried first and `compare` reports which mode it got", fix: nil)
+        }
     }
 
     static func udpProbe() -> String? {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        if fd < 0 { return "socket(AF_INET, SOCK_DGRAM): \(Sys.errnoName(Glibc.errno))" }
-        Sys.close(fd)
-        return nil
+        do {
+            Sys.close(try Sys.udpSocket(nonBlocking: false))
+            return nil
+        } catch {
+            return error.description
+        }
     }
 
     static func syscallCounterCheck() -> DoctorReport.Check {
@@ -211,7 +330,7 @@ public enum Doctor {
         if let line = mounts.split(separator: "\n").first(where: { $0.split(separator: " ").dropFirst(2).first == "bpf" }) {
             return .init(name: "bpffs", value: "mounted at \(line.split(separator: " ")[1])", ok: true, note: nil)
         }
-        return .init(name: "bpffs", value: "not mounted", ok: true, note: "not needed: wirepath loads its one XDP program without libxdp's dispatcher (LIBXDP_SKIP_DISPATCHER), so nothing is pinned")
+        return .init(name: "bpffs", value: "not mounted", ok: true, note: "wirepath does not need it; libxdp's dispatcher does (to pin to /sys/fs/bpf)")
     }
 
     static func readTrimmed(_ path: String) -> String? {

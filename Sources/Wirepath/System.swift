@@ -499,11 +499,30 @@ extension Sys {
         return .success(a)
     }
 
-    /// ETHTOOL_GDRVINFO; the driver name, or nil.
-    static func interfaceDriver(_ name: String) -> String? {
+    /// ETHTOOL_GDRVINFO (SIOCETHTOOL) in the calling thread's network
+    /// namespace: the driver's name, or -errno (EOPNOTSUPP: a device with no
+    /// ethtool driver info, such as lo; ENODEV: no such interface).
+    static func interfaceDriver(_ name: String) -> Result<String, PathError> {
         var buf = [CChar](repeating: 0, count: 64)
-        guard wp_if_driver(name, &buf, buf.count) == 0 else { return nil }
-        return String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let r = retryEINTR(returnsNegativeErrno: true, { Int(wp_if_driver(name, &buf, buf.count)) })
+        if r < 0 { return .failure(error("ioctl(SIOCETHTOOL, ETHTOOL_GDRVINFO, \(name))", Int32(-r))) }
+        return .success(String(decoding: buf.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
+    /// What the kernel says device `ifindex` (in the calling thread's network
+    /// namespace) can do with XDP: the generic-netlink "netdev" family's
+    /// NETDEV_CMD_DEV_GET (Linux 6.3+), through `wp_netdev_xdp_features`.
+    /// Fails with ENOENT on a kernel without that family, ENODEV for a
+    /// missing device, EAGAIN when the kernel does not answer within 1 s.
+    static func netdevXDPFeatures(ifindex: UInt32) -> Result<wp_netdev_xdp, PathError> {
+        var out = wp_netdev_xdp()
+        let r = retryEINTR(returnsNegativeErrno: true, { Int(wp_netdev_xdp_features(ifindex, &out)) })
+        if r < 0 {
+            let e = Int32(-r)
+            return .failure(error("generic netlink \"netdev\" NETDEV_CMD_DEV_GET (ifindex \(ifindex))", e,
+                                  hint: e == ENOENT ? "this kernel has no \"netdev\" netlink family, which reports XDP features from Linux 6.3 on" : nil))
+        }
+        return .success(out)
     }
 
     /// xdp_program__open_file(3): opens (not loads) the program `section` of
@@ -533,6 +552,36 @@ extension Sys {
     /// The call is in CXDP (wp_xdp_detach_if_ours) for its options struct.
     static func xdpProgramDetach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) -> Int {
         Int(wp_xdp_detach_if_ours(ifindex, xdp_program__fd(prog), mode == XDP_MODE_SKB ? 1 : 0))
+    }
+
+    /// xdp_program__detach(3): removes `prog` from `ifindex` (with a
+    /// dispatcher, the dispatcher too when it was the last program, and its
+    /// bpffs pins). Returns 0 or -errno. Only for the doctor's dispatcher
+    /// probe: it leaks one fd per call in libxdp 1.3.1 (see xdpProgramDetach).
+    static func xdpProgramDetachAny(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) -> Int {
+        Int(xdp_program__detach(prog, ifindex, mode, 0))
+    }
+
+    /// Whether what is attached to `ifindex` is libxdp's multi-program
+    /// dispatcher (true), a single program (false), or nothing / unreadable
+    /// (nil): xdp_multiprog__get_from_ifindex(3), xdp_multiprog__is_legacy(3).
+    static func xdpDispatcherAttached(ifindex: Int32) -> Bool? {
+        let mp = xdp_multiprog__get_from_ifindex(ifindex)
+        guard libxdp_get_error(UnsafeRawPointer(mp)) == 0, let mp else { return nil }
+        defer { xdp_multiprog__close(mp) }
+        guard xdp_multiprog__main_prog(mp) != nil || xdp_multiprog__is_legacy(mp) else { return nil }
+        return !xdp_multiprog__is_legacy(mp)
+    }
+
+    /// unshare(2) of the calling thread's mount namespace, with every mount
+    /// in it made private (`wp_unshare_private_mounts`). Returns 0 or -errno.
+    static func unsharePrivateMounts() -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(wp_unshare_private_mounts()) })
+    }
+
+    /// mount(2) of a new bpffs at `path`. Returns 0 or -errno.
+    static func mountBPFFS(_ path: String) -> Int {
+        retryEINTR(returnsNegativeErrno: true, { Int(wp_mount_bpffs(path)) })
     }
 
     /// xdp_program__close(3): closes the program and its object's map fds.

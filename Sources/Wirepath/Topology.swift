@@ -291,8 +291,10 @@ enum IP {
         return String(out[r.upperBound...].prefix(17))
     }
 
+    /// Runs `tool args` and returns its stdout; `input`, when given, is its
+    /// stdin (`ip -batch -`: several commands for the cost of one process).
     @discardableResult
-    static func command(_ tool: String, _ args: [String]) throws -> String {
+    static func command(_ tool: String, _ args: [String], input: String? = nil) throws -> String {
         let p = Process()
         let paths = ["/usr/sbin/\(tool)", "/sbin/\(tool)", "/usr/bin/\(tool)", "/bin/\(tool)"]
         guard let exe = paths.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
@@ -303,7 +305,14 @@ enum IP {
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
+        let stdin = input.map { _ in Pipe() }
+        if let stdin { p.standardInput = stdin }
         try p.run()
+        if let stdin, let input {
+            // Small (a few commands): fits the pipe buffer, so this never blocks.
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try? stdin.fileHandleForWriting.close()
+        }
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()

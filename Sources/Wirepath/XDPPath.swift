@@ -104,7 +104,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         if nextHop == nil, let peer = config.peer {
             nextHop = try Neighbour.resolve(peer, interface: ifname, trigger: port.fd)
         }
-        let driver = Sys.interfaceDriver(ifname) ?? "unknown driver"
+        let driver = (try? Sys.interfaceDriver(ifname).get()) ?? "unknown driver"
 
         // The test flow: packets to our port (and address, when bound to one)
         // on our queue. Network byte order, as the program compares them.

@@ -15,6 +15,11 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Print JSON (schema wirepath.doctor/1) instead of tables.")
     var json = false
 
+    /// For the test that interrupts a doctor: keeps the temporary veth's
+    /// namespace this long after the probes.
+    @Option(name: .customLong("probe-hold"), help: .hidden)
+    var probeHold: Double = 0
+
     func validate() throws {
         if let interface, if_nametoindex(interface) == 0 {
             throw ValidationError("no interface '\(interface)' in this network namespace; list them with `ip link`, or leave out --interface to check the built-in topology")
@@ -22,7 +27,13 @@ struct DoctorCommand: ParsableCommand {
     }
 
     func run() throws {
-        let report = Doctor.run(interface: interface)
+        // The built-in probe makes a namespace: a Ctrl-C must still remove it.
+        Interrupt.install()
+        let report = Doctor.run(interface: interface, holdNs: UInt64(max(0, probeHold) * 1e9))
+        if Interrupt.requested {
+            FileHandle.standardError.write(Data("interrupted: the doctor's temporary namespace was removed\n".utf8))
+            throw ExitCode(130)
+        }
         if json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]

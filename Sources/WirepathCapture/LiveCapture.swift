@@ -129,3 +129,17 @@ public struct LiveCapture: ~Copyable {
 
 /// The libpcap version string (pcap_lib_version(3)).
 public func pcapVersion() -> String { Pcap.version() }
+
+/// Whether libpcap can capture on `interface` in the calling thread's
+/// network namespace: pcap_create(3) and pcap_activate(3) with the capture's
+/// snaplen and immediate mode (as `LiveCapture` opens it, so what fails here
+/// fails for `--capture`), then pcap_close(3). No packet is read, and the
+/// kernel buffer is 1 MiB rather than the capture's 64, to keep it quick.
+/// Returns pcap_activate's warning, if any; throws pcap's error text with
+/// the fix (PCAP_ERROR_IFACE_NOT_UP: `ip link set IF up`; PERM_DENIED: root).
+public func pcapProbeOpen(_ interface: String) throws(CaptureError) -> String? {
+    let p = try Pcap.create(interface)
+    defer { Pcap.close(p) }
+    Pcap.configure(p, snaplen: CaptureOptions.defaultSnaplen, bufferBytes: 1 << 20)
+    return try Pcap.activate(p, interface: interface)
+}

@@ -41,6 +41,46 @@ int wp_perf_reset(int fd);
 /// "EAGAIN" for EAGAIN; strerrorname_np is a GNU extension (glibc 2.32).
 const char *wp_errno_name(int err);
 
+/// unshare(CLONE_NEWNS) for the calling thread, then marks every mount in
+/// the new mount namespace private (MS_REC | MS_PRIVATE on "/"), so that
+/// nothing mounted afterwards propagates back to the host. Returns 0 or
+/// -errno. Why C: unshare and CLONE_NEWNS are _GNU_SOURCE-only.
+int wp_unshare_private_mounts(void);
+/// mount(2) of a fresh bpffs at `path` (mode 0700). Returns 0 or -errno.
+int wp_mount_bpffs(const char *path);
+
+/// What the kernel says a device can do with XDP: the generic-netlink
+/// "netdev" family (Linux 6.3+), NETDEV_CMD_DEV_GET for one ifindex.
+/// `xdp_features` holds NETDEV_XDP_ACT_* bits (WP_NETDEV_XDP_ACT_* below);
+/// `zc_max_segs` is NETDEV_A_DEV_XDP_ZC_MAX_SEGS (6.6+, sent only for a
+/// zero-copy driver), 0 when absent.
+struct wp_netdev_xdp {
+    uint64_t xdp_features;
+    uint32_t zc_max_segs;
+    int has_zc_max_segs;
+};
+
+/// Resolves the "netdev" family (CTRL_CMD_GETFAMILY), then asks it for
+/// `ifindex` in the calling thread's network namespace. Returns 0, or
+/// -errno: -ENOENT when the kernel has no "netdev" family (before 6.3),
+/// -ENODEV when no device has that index, -EAGAIN when the kernel did not
+/// answer within 1 s, -EPROTO for a reply it cannot parse. Why C: netlink
+/// messages are built from nlmsghdr/genlmsghdr/nlattr with the NLMSG_* and
+/// NLA_* alignment macros, which Swift does not import. One socket per call,
+/// closed before returning; nothing is retried here (EINTR comes back as
+/// -EINTR for the Swift wrapper's one retry loop).
+int wp_netdev_xdp_features(unsigned int ifindex, struct wp_netdev_xdp *out);
+
+// NETDEV_XDP_ACT_* from <linux/netdev.h> (Linux 6.3+; Debian 12's 6.1
+// headers do not have the file, so the values are copied from the uapi).
+static const uint64_t WP_NETDEV_XDP_ACT_BASIC = 1;
+static const uint64_t WP_NETDEV_XDP_ACT_REDIRECT = 2;
+static const uint64_t WP_NETDEV_XDP_ACT_NDO_XMIT = 4;
+static const uint64_t WP_NETDEV_XDP_ACT_XSK_ZEROCOPY = 8;
+static const uint64_t WP_NETDEV_XDP_ACT_HW_OFFLOAD = 16;
+static const uint64_t WP_NETDEV_XDP_ACT_RX_SG = 32;
+static const uint64_t WP_NETDEV_XDP_ACT_NDO_XMIT_SG = 64;
+
 // Socket options from <asm-generic/socket.h> that older libc headers lack.
 static const int WP_SO_BUSY_POLL = 46;
 static const int WP_SO_INCOMING_NAPI_ID = 56;
