@@ -73,7 +73,16 @@ extension TextReport {
         }
         var out = table(rows, rightAlignFrom: 2)
         out += "\(s.frames) frames, \(s.bytes) bytes"
-        if let a = s.firstNs, let b = s.lastNs { out += " over \(fmt(Double(b - a) / 1e9, 3)) s" }
+        if let a = s.firstNs, let b = s.lastNs {
+            // Timestamps come from the file and need not grow: a clock that
+            // stepped back during the capture, frames merged from two
+            // captures or an edited file can end earlier than they start.
+            if b >= a {
+                out += " over \(fmt(Double(b - a) / 1e9, 3)) s"
+            } else {
+                out += " over -\(fmt(Double(a - b) / 1e9, 3)) s (the last frame's timestamp is before the first's: the clock stepped back, or the file was merged or edited)"
+            }
+        }
         out += "; foreign \(s.foreignTotal)"
         if !s.foreign.isEmpty { out += " (" + s.foreign.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")" }
         out += "; malformed \(s.malformedTotal)"

@@ -78,13 +78,17 @@ final class WireFrameTests: XCTestCase {
 
     /// Random mutations of valid frames (bit flips, truncation, random
     /// bytes, VLAN headers) never trap, and a damaged payload is never
-    /// taken for an intact one.
+    /// taken for an intact one. Every 200 mutated frames also go through the
+    /// audit, with timestamps in random order, and the audit's table and a
+    /// verification line are rendered: the report must not trap either.
     func testMutationsNeverTrap() {
         var rng = SystemRandomNumberGenerator()
         var ff = FrameFactory(runID: 99)
         let seeds = [ff.frame(kind: .ping, seq: 5), ff.frame(kind: .flood, seq: 9, vlanTags: 1),
                      ff.frame(kind: .control, seq: 2, op: .begin, body: [0])]
         var intactButChanged = 0
+        var batch: [([UInt8], Int)] = []
+        var rendered = 0
         for i in 0..<20_000 {
             var f = seeds[i % seeds.count]
             let original = f
@@ -97,6 +101,23 @@ final class WireFrameTests: XCTestCase {
             }
             let wire = Int.random(in: 0...3, using: &rng) == 0 ? f.count + Int.random(in: 0...64, using: &rng) : f.count
             let parsed = f.withUnsafeBytes { WireFrame.parse($0, wireLength: wire) }
+            batch.append((f, wire))
+            if batch.count == 200 {
+                // Seeds first, so the run is learned and the mutants count against it.
+                let a = WireAudit(reflectorPort: 7000, linkType: .ethernet, snaplen: 65535, timeoutNs: 1_000_000)
+                for s in seeds { s.withUnsafeBytes { a.learn($0, wireLength: s.count) } }
+                for (m, w) in batch { m.withUnsafeBytes { a.learn($0, wireLength: w) } }
+                a.endLearning()
+                for (m, w) in batch {
+                    m.withUnsafeBytes { a.add($0, wireLength: w, timestampNs: UInt64.random(in: 0...UInt64.max, using: &rng)) }
+                }
+                let summary = a.finish()
+                XCTAssertFalse(TextReport.wireTable(summary).isEmpty)
+                let v = Verification.verify(Self.pingpong(sent: 3, received: 2), runID: 99, wire: summary.run(99), captureDropped: 0)
+                XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
+                rendered += 1
+                batch = []
+            }
             if case .test(let t) = parsed, t.integrity == .ok, t.deliverable, f != original, i % 5 == 0 {
                 // A one-bit flip that leaves payload and checksums valid can
                 // only be in the Ethernet header (MACs are not checksummed).
@@ -104,6 +125,40 @@ final class WireFrameTests: XCTestCase {
             }
         }
         XCTAssertEqual(intactButChanged, 0, "a changed sequence number passed every check")
+        XCTAssertEqual(rendered, 100)
+    }
+
+    /// A ping-pong result with the given counts and an empty histogram.
+    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = sent
+        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
+                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
+    }
+
+    /// A capture whose last frame is older than its first (a clock stepped
+    /// back, merged files): the table renders, says so, and the run counts.
+    func testBackwardsTimestampsRender() throws {
+        var ff = FrameFactory(runID: 0xB4C)
+        let frames = ff.pingpong(count: 10)
+        let a = WireAudit(reflectorPort: 7000, linkType: .ethernet, snaplen: 65535, timeoutNs: 1_000_000)
+        for f in frames { f.withUnsafeBytes { a.learn($0, wireLength: f.count) } }
+        a.endLearning()
+        // From 10 s down to just over 9 s: every frame older than the one before.
+        for (i, f) in frames.enumerated() {
+            f.withUnsafeBytes { a.add($0, wireLength: f.count, timestampNs: 10_000_000_000 - UInt64(i) * 20_000_000) }
+        }
+        let s = a.finish()
+        XCTAssertLessThan(try XCTUnwrap(s.lastNs), try XCTUnwrap(s.firstNs))
+        let table = TextReport.wireTable(s)
+        XCTAssertTrue(table.contains("over -0.580 s (the last frame's timestamp is before the first's"), table)
+        let r = try XCTUnwrap(s.run(0xB4C))
+        XCTAssertEqual(r.clientToReflector.unique, 10)
+        // Each reply is older than its request: no wire RTT, never a wrapped one.
+        XCTAssertNil(r.wireRTT)
+        let v = Verification.verify(Self.pingpong(sent: 10, received: 10), runID: 0xB4C, wire: r, captureDropped: 0)
+        XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
     }
 }
 

@@ -429,14 +429,17 @@ final class CaptureFileTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    /// A small valid capture of a ping-pong run, built frame by frame.
-    func writeValidCapture(_ path: String, snaplen: Int = 65535, cut: Int? = nil, count: UInt64 = 20) throws -> UInt64 {
+    /// A small valid capture of a ping-pong run, built frame by frame, 10 µs
+    /// apart (or going back in time 10 µs a frame, with `backwards`).
+    func writeValidCapture(_ path: String, snaplen: Int = 65535, cut: Int? = nil, count: UInt64 = 20,
+                           backwards: Bool = false) throws -> UInt64 {
         let id: UInt64 = 0x5EED_0001
         var ff = FrameFactory(runID: id)
         let writer = try CaptureFileWriter(path, snaplen: snaplen)
         for (i, f) in ff.pingpong(count: count).enumerated() {
             let keep = cut.map { Array(f.prefix($0)) } ?? f
-            writer.write(keep, timestampNs: 1_000_000_000 + UInt64(i) * 10_000, wireLength: f.count)
+            let ts = backwards ? 2_000_000_000 - UInt64(i) * 10_000 : 1_000_000_000 + UInt64(i) * 10_000
+            writer.write(keep, timestampNs: ts, wireLength: f.count)
         }
         return id
     }
@@ -529,12 +532,29 @@ final class CaptureFileTests: XCTestCase {
         XCTAssertTrue(out.stderr.contains("not a wirepath result"), out.stderr)
     }
 
+    /// A valid capture whose last frame is older than its first (a clock
+    /// stepped back, or merged files) verifies from the CLI, and its table
+    /// says so instead of trapping on the span.
+    func testBackwardsTimestampsVerify() throws {
+        let path = dir + "/backwards.pcap"
+        let id = try writeValidCapture(path, backwards: true)
+        let out = try verify([path])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("over -0.000"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("the last frame's timestamp is before the first's"), out.stdout)
+        let s = try CaptureAudit.audit(path, reflectorPort: 7000)
+        XCTAssertEqual(s.run(id)?.clientToReflector.unique, 20)
+        XCTAssertNil(s.run(id)?.wireRTT, "every reply is older than its request: no RTT, never a wrapped one")
+    }
+
     /// A few thousand random mutations of a valid capture file (bytes
-    /// flipped, overwritten, cut, lengths changed) are read and audited in
-    /// this process: each either audits or throws a CaptureError; none traps.
+    /// flipped, overwritten, cut, lengths changed, timestamps rewritten) are
+    /// read, audited and rendered (the per-direction table and a
+    /// verification line, as `wirepath verify` prints them) in this process:
+    /// each either audits or throws a CaptureError; none traps.
     func testMutatedCapturesNeverCrashTheReader() throws {
         let path = dir + "/ok.pcap"
-        _ = try writeValidCapture(path, count: 8)
+        let id = try writeValidCapture(path, count: 8)
         let valid = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         var rng = SystemRandomNumberGenerator()
         let target = dir + "/m.pcap"
@@ -542,10 +562,14 @@ final class CaptureFileTests: XCTestCase {
         let deadline = Date().addingTimeInterval(40)
         for i in 0..<2000 where Date() < deadline {
             var m = valid
-            switch i % 4 {
+            switch i % 5 {
             case 0: for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: 24..<m.count, using: &rng)] ^= UInt8(1 << Int.random(in: 0..<8, using: &rng)) }
             case 1: for _ in 0..<Int.random(in: 1...16, using: &rng) { m[Int.random(in: 0..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             case 2: m = Array(m.prefix(Int.random(in: 0...m.count, using: &rng)))
+            case 3:
+                // The first record's timestamp (seconds, nanoseconds): often
+                // after every later frame's, so the capture runs backwards.
+                for off in 24..<32 { m[off] = UInt8.random(in: 0...255, using: &rng) }
             default:
                 // A record length field (caplen or len of some record).
                 let off = 24 + 8 + 4 * Int.random(in: 0...1, using: &rng)
@@ -554,7 +578,10 @@ final class CaptureFileTests: XCTestCase {
             }
             try Data(m).write(to: URL(fileURLWithPath: target))
             do {
-                _ = try CaptureAudit.audit(target, reflectorPort: 7000)
+                let s = try CaptureAudit.audit(target, reflectorPort: 7000, timeoutNs: 1_000_000)
+                XCTAssertFalse(TextReport.wireTable(s).isEmpty)
+                XCTAssertFalse(TextReport.verificationLine("socket pingpong", Verification.verify(
+                    Self.pingpong(sent: 8, received: 8), runID: id, wire: s.run(id), captureDropped: 0)).isEmpty)
                 audited += 1
             } catch {
                 refused += 1
@@ -563,5 +590,14 @@ final class CaptureFileTests: XCTestCase {
         }
         XCTAssertGreaterThan(audited + refused, 1000)
         XCTAssertGreaterThan(audited, 0)
+    }
+
+    /// A ping-pong result with the given counts and an empty histogram.
+    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = sent
+        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
+                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
     }
 }
