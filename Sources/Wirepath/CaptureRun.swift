@@ -77,11 +77,16 @@ final class CaptureSession {
         guard let interface = c.interface else {
             throw ConfigError("--capture with --peer needs --capture-interface IF: the interface on this host that carries the test traffic")
         }
+        // The reflector is the peer: its port is the flow's, not --port
+        // (which only the built-in topology's reflector binds).
+        guard let reflectorPort = r.peer?.port else {
+            throw ConfigError("--capture-interface is for --peer runs (a bug: no peer and no topology)")
+        }
         var seen = "\(interface) on this host (the client's): it sees client→reflector frames as this host sends them and reflector→client frames as this host receives them"
         if r.paths.contains(.xdp) {
             seen += "; frames an XDP program on this interface redirects to an AF_XDP socket never reach libpcap, so xdp's replies are invisible here (the built-in topology's middle hop sees them)"
         }
-        return try CaptureSession(c, interface: interface, namespace: nil, reflectorPort: r.port, vantagePoint: seen,
+        return try CaptureSession(c, interface: interface, namespace: nil, reflectorPort: reflectorPort, vantagePoint: seen,
                                   directions: [WireDirection.clientToReflector.description, WireDirection.reflectorToClient.description])
     }
 

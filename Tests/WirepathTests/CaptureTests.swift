@@ -151,7 +151,7 @@ final class CaptureIntegrationTests: XCTestCase {
     /// the Wirepath payload's kind byte (offset 5: 1 ping, 2 flood) and the
     /// top byte of its little-endian sequence number (offset 23) below 0x20,
     /// i.e. seq < 2^61. Control, warm-up and syscall-window packets pass.
-    static func windowData(_ kind: UInt8) -> String { "udp dport 7000 @ih,40,8 \(kind) @ih,184,8 < 32" }
+    static func windowData(_ kind: UInt8, port: UInt16 = 7000) -> String { "udp dport \(port) @ih,40,8 \(kind) @ih,184,8 < 32" }
 
     /// The loss timeout is 20 ms: long enough that a loaded host does not
     /// turn a slow reply into a loss, short enough that 40 real losses
@@ -390,6 +390,61 @@ final class CaptureIntegrationTests: XCTestCase {
             XCTAssertEqual(ngAudit.status, 0, ngAudit.stdout + ngAudit.stderr)
             XCTAssertEqual(table(ngAudit.stdout), table(run.stdout))
         }
+    }
+}
+
+/// `--capture` with `--peer`: two namespaces the test makes, `wirepath
+/// serve` in one on a port that is not the default, and the client in the
+/// other capturing on its own interface (`--capture-interface`).
+final class PeerCaptureTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        try requireRoot()
+        dir = try scratchDirectory(name.filter { $0.isLetter || $0.isNumber })
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func requireNFT() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("nft missing under CI: `make deps` installs nftables") }
+            throw XCTSkip("nft is not installed (`make deps` installs nftables)")
+        }
+    }
+
+    /// A ping-pong of 2000 against the pair's reflector, captured on the
+    /// client's interface, with `extra` arguments.
+    func pingpong(_ pair: PeerNamespaces, file: String, _ extra: [String]) throws -> Ran {
+        try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "2000", "--warmup", "0.2",
+                            "--timeout", "50", "--capture", file, "--capture-interface", pair.clientInterface] + extra)
+    }
+
+    /// The capture filters on the peer's port (7301 here), not on --port's
+    /// default 7000: the run verifies under --verify strict, and the output
+    /// names the vantage point and the two directions it sees.
+    func testCaptureWithPeerFiltersOnThePeersPort() throws {
+        let pair = try PeerNamespaces(tag: "pcp", subnet: 5, port: 7301)
+        defer { pair.close() }
+        let file = dir + "/peer.pcap", json = dir + "/peer.json"
+        let r = try pingpong(pair, file: file, ["--verify", "strict", "--json", json])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("capture: \(file) on ca, filter \"udp port 7301 or (vlan and udp port 7301)\""), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  vantage point: ca on this host (the client's): it sees client→reflector frames as this host sends them and reflector→client frames as this host receives them"), r.stdout)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket pingpong") }, r.stdout)
+        XCTAssertTrue(line.contains(": agrees, "), String(line))
+        XCTAssertFalse(r.stdout.contains("no client→reflector frame"), r.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.capture?.directions, ["client→reflector", "reflector→client"])
+        let w = try XCTUnwrap(report.runs.first?.verification?.runs.first?.wire)
+        XCTAssertEqual(w.clientToReflector.unique, 2000)
+        XCTAssertEqual(w.reflectorToClient.unique, 2000)
+        // The saved capture checks against the saved result, on the port its filter names.
+        let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("capture \(file): reflector port 7301"), audit.stdout)
     }
 }
 
