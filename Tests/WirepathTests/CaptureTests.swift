@@ -446,6 +446,93 @@ final class PeerCaptureTests: XCTestCase {
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
         XCTAssertTrue(audit.stdout.contains("capture \(file): reflector port 7301"), audit.stdout)
     }
+
+    /// Verdicts and exit codes on a real disagreement: 2% of the measured
+    /// pings dropped on the client's egress (an nftables netdev egress
+    /// chain runs before the packet tap libpcap reads, so the capture never
+    /// sees them): the client counted them sent, the wire shows them
+    /// missing. `--verify strict` exits 3 and says why; the default prints
+    /// the same disagreement and exits 0; `wirepath verify --expect` on the
+    /// saved pair exits 3 too.
+    func testStrictExitsThreeOnADisagreementAndReportExitsZero() throws {
+        try requireNFT()
+        let pair = try PeerNamespaces(tag: "pcd", subnet: 6, port: 7302)
+        defer { pair.close() }
+        try pair.nft(in: pair.client, """
+            table netdev wirepath_fault {
+              chain egress {
+                type filter hook egress device "\(pair.clientInterface)" priority 0; policy accept;
+                \(CaptureIntegrationTests.windowData(1, port: 7302)) numgen random mod 50 0 drop
+              }
+            }
+            """)
+        let strict = try pingpong(pair, file: dir + "/strict.pcap", ["--verify", "strict"])
+        XCTAssertEqual(strict.status, 3, strict.stdout + strict.stderr)
+        XCTAssertTrue(strict.stdout.contains("DISAGREE"), strict.stdout)
+        XCTAssertTrue(strict.stdout.contains("packets never left the host"), strict.stdout)
+        XCTAssertTrue(strict.stderr.contains("error: --verify strict:") && strict.stderr.contains("disagreements between the program's counters and the wire"), strict.stderr)
+
+        let file = dir + "/report.pcap", json = dir + "/report.json"
+        let report = try pingpong(pair, file: file, ["--json", json])
+        XCTAssertEqual(report.status, 0, report.stdout + report.stderr)
+        XCTAssertTrue(report.stdout.contains("DISAGREE"), report.stdout)
+        XCTAssertTrue(report.stdout.contains("  disagree: client counted 2000 sent, wire shows "), report.stdout)
+        XCTAssertFalse(report.stderr.contains("--verify strict"), report.stderr)
+
+        let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 3, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("packets never left the host"), audit.stdout)
+        XCTAssertTrue(audit.stderr.contains("disagreements between \(json) and the capture"), audit.stderr)
+    }
+
+    /// Requests dropped at the reflector's ingress cross the client's wire
+    /// and are lost in the reflector's host: the capture locates that loss,
+    /// which is no disagreement, so --verify strict exits 0 and says where
+    /// the loss was.
+    func testLossLocatedInTheReflectorsHostPassesStrict() throws {
+        try requireNFT()
+        let pair = try PeerNamespaces(tag: "pcl", subnet: 7, port: 7303)
+        defer { pair.close() }
+        try pair.nft(in: pair.reflector, """
+            table netdev wirepath_fault {
+              chain ingress {
+                type filter hook ingress device "\(pair.reflectorInterface)" priority 0; policy accept;
+                \(CaptureIntegrationTests.windowData(1, port: 7303)) numgen random mod 50 0 drop
+              }
+            }
+            """)
+        let r = try pingpong(pair, file: dir + "/located.pcap", ["--verify", "strict"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("loss located: wire shows "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("lost in the reflector's host"), r.stdout)
+    }
+
+    /// A clean saved result checks against its capture (exit 0); the same
+    /// result edited to claim more sent pings than crossed does not (exit 3),
+    /// and a result edited to drop its run ids cannot be checked (exit 1).
+    func testVerifyExpectExitCodes() throws {
+        let pair = try PeerNamespaces(tag: "pce", subnet: 8, port: 7304)
+        defer { pair.close() }
+        let file = dir + "/clean.pcap", json = dir + "/clean.json"
+        let r = try pingpong(pair, file: file, ["--json", json])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let bin = try wirepathBinary()
+        XCTAssertEqual(try runProgram(bin, ["verify", file, "--expect", json]).status, 0)
+
+        var report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        report.runs[0].pingpong?.client.txPackets += 5
+        let edited = dir + "/edited.json"
+        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: edited))
+        let bad = try runProgram(bin, ["verify", file, "--expect", edited])
+        XCTAssertEqual(bad.status, 3, bad.stdout + bad.stderr)
+        XCTAssertTrue(bad.stdout.contains("client counted 2005 sent, wire shows 2000: 5 packets never left the host"), bad.stdout)
+
+        report.runs[0].pingpong?.runID = nil
+        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: edited))
+        let none = try runProgram(bin, ["verify", file, "--expect", edited])
+        XCTAssertEqual(none.status, 1, none.stdout + none.stderr)
+        XCTAssertTrue(none.stderr.contains("no run ids"), none.stderr)
+    }
 }
 
 /// Foreign frames, one of each kind per call.
