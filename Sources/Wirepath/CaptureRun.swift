@@ -136,20 +136,7 @@ final class CaptureSession {
         let seenR2C = summary.runs.contains { $0.reflectorToClient.packets > 0 }
         if !seenC2R { record.notes.append("no client→reflector frame was seen at this vantage point") }
         if !seenR2C { record.notes.append("no reflector→client frame was seen at this vantage point") }
-        let dropped = stats.dropped + stats.interfaceDropped
-        let unattributedC2R = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
-        for i in runs.indices where runs[i].status != .unavailable {
-            var v = PathVerification(runs: [])
-            if let p = runs[i].pingpong, let id = p.runID {
-                v.runs.append(Verification.verify(p, runID: id, wire: summary.run(id), captureDropped: dropped,
-                                                  unattributedDamaged: unattributedC2R))
-            }
-            if let f = runs[i].flood, let id = f.runID {
-                v.runs.append(Verification.verify(f, runID: id, wire: summary.run(id), captureDropped: dropped,
-                                                  unattributedDamaged: unattributedC2R))
-            }
-            if !v.runs.isEmpty { runs[i].verification = v }
-        }
+        Verification.verify(&runs, against: summary, captureDropped: stats.dropped + stats.interfaceDropped)
         return record
     }
 

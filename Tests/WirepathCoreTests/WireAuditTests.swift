@@ -245,6 +245,61 @@ final class WireAuditTests: XCTestCase {
         XCTAssertEqual(r.reflectorRxInWindow, 28)
     }
 
+    /// An open-loop result (`pingpong --rate`, `compare --load`) is checked
+    /// like a ping-pong: requests sent, replies taken, duplicates; a
+    /// measurement that carries no run id is listed as not verified, and
+    /// strict verification fails on it instead of passing.
+    func testOpenLoopIsVerifiedAndStrictFailsOnAnUnverifiedOne() throws {
+        var ff = FrameFactory(runID: 0x0E11)
+        let s = WireAudit.run(ff.pingpong(count: 100))
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = 100
+        func open(received: UInt64, fraction: Double?, id: UInt64?) -> OpenLoopResult {
+            var o = OpenLoopResult(targetPps: 1000, loadFraction: fraction, latency: LatencySummary(LatencyHistogram.make()),
+                                   sent: 100, received: received, duplicated: 0, maxSendLagNs: 0, durationNs: 100_000_000,
+                                   client: client, reflector: nil)
+            o.runID = id
+            return o
+        }
+        let clean = Verification.verify(open(received: 100, fraction: nil, id: 0x0E11), runID: 0x0E11, wire: s.run(0x0E11), captureDropped: 0)
+        XCTAssertEqual(clean.measurement, "open-loop 1000 pps")
+        XCTAssertEqual(clean.disagreements, [], "\(clean.checks.map(\.message))")
+        XCTAssertEqual(clean.checks.map(\.name), ["client sent requests", "client received replies", "duplicate replies"])
+        XCTAssertNotNil(clean.wireRTT)
+        // One reply crossed the wire but the client never took it: located in its host.
+        let late = Verification.verify(open(received: 99, fraction: 0.5, id: 0x0E11), runID: 0x0E11, wire: s.run(0x0E11), captureDropped: 0)
+        XCTAssertEqual(late.measurement, "open-loop 50%")
+        XCTAssertEqual(late.disagreements, [])
+        XCTAssertEqual(late.located.map(\.name), ["client received replies"])
+        XCTAssertTrue(late.notes.contains { $0.hasPrefix("lost 1: 0 request gaps") }, "\(late.notes)")
+
+        let opts = PathOptionsRecord(payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, napiID: 0)
+        var run = PathRun(path: .socket, status: .ok, options: opts)
+        run.openLoop = [open(received: 100, fraction: nil, id: 0x0E11), open(received: 100, fraction: 0.5, id: nil)]
+        let topo = TopologyRecord(kind: "veth-bridge", namespaces: [], clientInterface: nil, reflectorInterface: nil, clientAddress: "a",
+                                  reflectorAddress: "b", mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+        var report = WirepathReport(command: "pingpong", startedAt: "", environment: EnvironmentRecord(kernel: "k", cpuModel: "c", cpus: 2,
+                                    wirepathVersion: "v", syscallCounter: "s", topology: topo),
+                                    settings: RunSettings(durationNs: nil, count: nil, warmupNs: 0, timeoutNs: 0, payloadSize: 64, batchSize: 32,
+                                                          wait: .block, busyPollMicros: nil, measurements: ["pingpong"]), runs: [run])
+        report.capture = CaptureRecord(file: "f", interface: "i", namespace: nil, vantagePoint: "v", directions: [], filter: "udp port 7000",
+                                       snaplen: 1522, bufferBytes: 1 << 26, timestampPrecision: "ns", written: 0, received: 0,
+                                       dropped: 0, interfaceDropped: 0, summary: s)
+        Verification.verify(&report.runs, against: s, captureDropped: 0)
+        XCTAssertEqual(report.runs[0].verification?.runs.map(\.measurement), ["open-loop 1000 pps"])
+        XCTAssertEqual(report.verificationFindings, 0)
+        XCTAssertEqual(report.unverifiedMeasurements.map(\.label), ["socket open-loop 50%"])
+        let text = TextReport.verification(report)
+        XCTAssertTrue(text.contains("verify socket open-loop 1000 pps (run 0xe11): agrees, 3 checks"), text)
+        XCTAssertTrue(text.contains("verify socket open-loop 50%: NOT VERIFIED: the result carries no run id"), text)
+        XCTAssertEqual(report.strictVerificationFailure, "1 measurements ran but were not verified (socket open-loop 50%)")
+        // With every measurement verified, strict passes.
+        report.runs[0].openLoop.removeLast()
+        Verification.verify(&report.runs, against: s, captureDropped: 0)
+        XCTAssertNil(report.strictVerificationFailure)
+        XCTAssertEqual(TextReport.runLabels(report)[0x0E11], "socket open-loop 1000 pps")
+    }
+
     func testVerificationNamesTheDisagreement() throws {
         var ff = FrameFactory(runID: 0xAB)
         let s = WireAudit.run(ff.pingpong(count: 100, drop: [4, 5]))

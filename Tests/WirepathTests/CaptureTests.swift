@@ -352,6 +352,42 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertEqual(s.run(id)?.clientToReflector.unique, 500)
     }
 
+    /// Open-loop runs are verified like ping-pong runs: `pingpong --rate`
+    /// and `compare --load` (its capacity flood and each load) under
+    /// --verify strict exit 0 with a line that agrees for each, and
+    /// `wirepath verify --expect` checks the saved open-loop result again.
+    func testOpenLoopRunsAreVerified() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let file = dir + "/rate.pcap", json = dir + "/rate.json"
+        let rate = try runProgram(bin, ["pingpong", "--path", "socket", "--rate", "5000", "--count", "2000", "--warmup", "0.2",
+                                        "--capture", file, "--verify", "strict", "--json", json], timeout: 120)
+        XCTAssertEqual(rate.status, 0, rate.stdout + rate.stderr)
+        let line = try XCTUnwrap(rate.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket open-loop 5000 pps (run 0x") }, rate.stdout)
+        XCTAssertTrue(line.contains(": agrees, "), String(line))
+        XCTAssertTrue(line.contains("wire RTT p50"), String(line))
+        XCTAssertFalse(rate.stdout.contains("no result to verify"), rate.stdout)
+        XCTAssertFalse(rate.stdout.contains("NOT VERIFIED"), rate.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let o = try XCTUnwrap(report.runs.first?.openLoop.first)
+        let v = try XCTUnwrap(report.runs.first?.verification?.runs.first)
+        XCTAssertEqual(v.runID, o.runID)
+        XCTAssertEqual(v.wire?.clientToReflector.unique, o.sent)
+        XCTAssertEqual(v.wire?.reflectorToClient.unique, o.received)
+        let audit = try runProgram(bin, ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("socket open-loop 5000 pps 0x"), audit.stdout)
+
+        let load = try runProgram(bin, ["compare", "--paths", "socket", "--measurements", "pingpong", "--load", "10%,20%",
+                                        "--count", "1000", "--warmup", "0.1", "--flood-duration", "0.2",
+                                        "--capture", dir + "/load.pcap", "--verify", "strict"], timeout: 180)
+        XCTAssertEqual(load.status, 0, load.stdout + load.stderr)
+        for m in ["pingpong", "flood", "open-loop 10%", "open-loop 20%"] {
+            let l = load.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket \(m) (run 0x") }
+            XCTAssertTrue(l?.contains(": agrees, ") == true, "\(m): \(load.stdout)")
+        }
+    }
+
     /// `compare --capture --verify strict` on every path exits 0 and prints
     /// a verification line per path and measurement; `wirepath verify`
     /// prints the same wire table from the file alone; pcapng works too.
