@@ -15,9 +15,10 @@ func scratchDirectory(_ name: String) throws -> String {
 }
 
 /// Capture and verification on the real kernel: every path captured on the
-/// middle hop with zero disagreement, faults injected with tc netem on the
-/// client's link and found again in the capture, foreign traffic, and
-/// tshark's counts for the same file.
+/// middle hop with zero disagreement, faults injected on the client's link
+/// and found again in the capture (nftables netdev egress rules and an HTB
+/// class, not tc netem, which this kernel lacks: see `Fault`), foreign
+/// traffic, and tshark's counts for the same file.
 final class CaptureIntegrationTests: XCTestCase {
     var dir = ""
 
