@@ -308,9 +308,18 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertTrue(v.notes.contains { $0.contains("UdpInCsumErrors") }, "\(v.notes)")
     }
 
-    /// Foreign traffic mixed into a real capture (ARP, ICMP, UDP to other
-    /// ports, frames of another run, VLAN-tagged copies outside the
-    /// windows) is counted by kind, and the run still verifies.
+    /// Traffic that is not the measured run, mixed into a real capture,
+    /// never mixes into it:
+    /// - ARP, IPv6, ICMP and UDP to another port, before every 50th frame:
+    ///   counted as foreign, by kind;
+    /// - a VLAN-tagged (802.1Q) copy of the run's first frame, a warm-up
+    ///   ping, before the reflector's window opens: parsed through its tag
+    ///   and counted in the run's warm-up column, 4 bytes longer;
+    /// - after the last frame, once every window has closed, a whole run of
+    ///   another run id (begin, warm-up, 10 pings and echoes, end): its own
+    ///   row in the table, with its own counts, never the measured run's.
+    /// The measured run's counts are otherwise unchanged and it still
+    /// verifies against the saved result.
     func testForeignTrafficMixedInVerifies() throws {
         try requireRoot()
         let file = dir + "/clean.pcap", json = dir + "/clean.json"
@@ -320,14 +329,19 @@ final class CaptureIntegrationTests: XCTestCase {
         let enc = JSONEncoder()
         try enc.encode(report).write(to: URL(fileURLWithPath: json))
         XCTAssertEqual(report.runs.first?.verification?.disagreements, 0)
+        let id = try XCTUnwrap(report.runs.first?.pingpong?.runID)
+        let before = try XCTUnwrap(report.capture?.summary?.run(id))
 
-        // Rewrite the capture with foreign frames between every 50th frame.
         let mixed = dir + "/mixed.pcap"
         var reader = try CaptureFileReader(file)
         let writer = try CaptureFileWriter(mixed)
         var n = 0
         var injected: [String: UInt64] = [:]
         var other = ForeignFrames()
+        var macs: [Bool: [UInt8]] = [:] // toward the reflector → the capture's 12 MAC bytes
+        var lastNs: UInt64 = 0
+        var tagged: [UInt8] = []
+        func toReflector(_ f: [UInt8]) -> Bool { f.count >= 38 && (UInt16(f[36]) << 8 | UInt16(f[37])) == 7000 }
         try reader.forEach { ts, len, bytes in
             if n % 50 == 0 {
                 for (kind, f) in other.next() {
@@ -336,21 +350,63 @@ final class CaptureIntegrationTests: XCTestCase {
                 }
             }
             writer.write(bytes, timestampNs: ts, wireLength: len)
+            let frame = Array(bytes)
+            if macs[toReflector(frame)] == nil { macs[toReflector(frame)] = Array(frame[0..<12]) }
+            if n == 0 {
+                // The run's first frame is a warm-up ping, sent before the begin request.
+                guard case .test(let t) = frame.withUnsafeBytes({ WireFrame.parse($0, wireLength: len) }) else {
+                    return XCTFail("the capture's first frame is not a test packet")
+                }
+                XCTAssertGreaterThanOrEqual(t.header.seq, SequenceSpace.warmup)
+                XCTAssertEqual(t.destination.port, 7000)
+                tagged = frame
+                tagged.insert(contentsOf: [0x81, 0x00, 0x00, 0x64], at: 12) // 802.1Q, VLAN 100
+                writer.write(tagged, timestampNs: ts)
+            }
+            lastNs = ts
             n += 1
         }
+        // A run the result knows nothing of, with the capture's MAC
+        // addresses (a frame to another MAC would count as misaddressed).
+        let otherID: UInt64 = 0x0DD
+        var otherRun = FrameFactory(runID: otherID)
+        for (i, var f) in otherRun.pingpong(count: 10).enumerated() {
+            f.replaceSubrange(0..<12, with: try XCTUnwrap(macs[toReflector(f)]))
+            writer.write(f, timestampNs: lastNs + UInt64(i + 1) * 10_000)
+        }
         _ = consume writer
+
         let bin = try wirepathBinary()
         let out = try runProgram(bin, ["verify", mixed, "--expect", json])
         XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
-        XCTAssertTrue(out.stdout.contains("verify socket pingpong"), out.stdout)
-        XCTAssertTrue(out.stdout.contains("agrees"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("verify socket pingpong (run 0x\(String(id, radix: 16))): agrees"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("pingpong 0xdd "), "the other run has its own row: \(out.stdout)")
+
         let s = try CaptureAudit.audit(mixed, reflectorPort: 7000)
         XCTAssertEqual(s.foreign["ARP"], injected["ARP"])
         XCTAssertEqual(s.foreign["ICMP"], injected["ICMP"])
         XCTAssertEqual(s.foreign["UDP, other port"], injected["UDP, other port"])
         XCTAssertEqual(s.foreign["IPv6"], injected["IPv6"])
-        let id = try XCTUnwrap(report.runs.first?.pingpong?.runID)
-        XCTAssertEqual(s.run(id)?.clientToReflector.unique, 500)
+        XCTAssertEqual(s.foreignTotal, injected.values.reduce(0, +), "\(s.foreign)")
+        XCTAssertEqual(s.malformedTotal, 0)
+        XCTAssertEqual(s.runs.map(\.runID), [id, otherID])
+        // The tagged copy: one more warm-up frame of the run, 4 bytes longer than its original.
+        let run = try XCTUnwrap(s.run(id))
+        XCTAssertEqual(run.clientToReflector.packets, before.clientToReflector.packets + 1)
+        XCTAssertEqual(run.clientToReflector.warmupPackets, before.clientToReflector.warmupPackets + 1)
+        XCTAssertEqual(run.clientToReflector.bytes, before.clientToReflector.bytes + UInt64(tagged.count))
+        XCTAssertEqual(run.clientToReflector.unique, 500)
+        XCTAssertEqual(run.clientToReflector.duplicates, 0)
+        XCTAssertEqual(run.reflectorToClient, before.reflectorToClient)
+        XCTAssertEqual(run.reflectorRxInWindow, before.reflectorRxInWindow, "the copy came before the window")
+        // The other run: its own counts.
+        let o = try XCTUnwrap(s.run(otherID))
+        XCTAssertEqual(o.kind, "pingpong")
+        for d in WireDirection.allCases {
+            XCTAssertEqual(o.stats(d).unique, 10, "\(d)")
+            XCTAssertEqual(o.stats(d).packets, 15, "\(d): 3 warm-up, 10 pings, 2 control")
+            XCTAssertEqual(o.stats(d).damaged, 0, "\(d)")
+        }
     }
 
     /// Open-loop runs are verified like ping-pong runs: `pingpong --rate`
