@@ -100,6 +100,9 @@ struct Verify: ParsableCommand {
     @Option(help: "The reflector's UDP port, which tells the directions apart (default: the --expect file's, else 7000).")
     var port: UInt16?
 
+    @Option(help: ArgumentHelp("Write the counts per run and direction (and, with --expect, every check) as JSON (schema wirepath.verify/1) to FILE; '-' writes it to stdout instead of the text.", valueName: "file"))
+    var json: String?
+
     func run() throws {
         var report: WirepathReport?
         if let expect {
@@ -126,17 +129,27 @@ struct Verify: ParsableCommand {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
         }
-        print("capture \(file): reflector port \(reflectorPort)")
-        print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
-        guard var r = report else { return }
+        // With `--json -` stdout carries the JSON alone.
+        let text = json != "-"
+        if text {
+            print("capture \(file): reflector port \(reflectorPort)")
+            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
+        }
+        guard var r = report else {
+            try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary))
+            return
+        }
         let dropped = r.capture.map { $0.dropped + $0.interfaceDropped } ?? 0
         Verification.verify(&r.runs, against: summary, captureDropped: dropped)
         if !r.runs.contains(where: { $0.verification != nil }) {
             Output.stderr("error: --expect \(expect ?? ""): the result has no run ids (written before captures existed?); nothing to check")
             throw ExitCode(1)
         }
-        print("")
-        print(TextReport.verification(r, listUnverified: true), terminator: "")
+        if text {
+            print("")
+            print(TextReport.verification(r, listUnverified: true), terminator: "")
+        }
+        try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary, expect: expect, checked: r))
         let unverified = r.unverifiedMeasurements.count
         if r.verificationFindings > 0 || unverified > 0 {
             var why: [String] = []
@@ -144,6 +157,23 @@ struct Verify: ParsableCommand {
             if unverified > 0 { why.append("\(unverified) measurements of \(expect ?? "") could not be checked") }
             Output.stderr("error: " + why.joined(separator: "; "))
             throw ExitCode(3)
+        }
+    }
+
+    /// Writes --json's file, or stdout for '-'.
+    func writeJSON(_ audit: CaptureAuditReport) throws {
+        guard let json else { return }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try enc.encode(audit) } catch {
+            Output.stderr("error: --json: \(error)")
+            throw ExitCode(1)
+        }
+        if json == "-" {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            try Output.write(String(decoding: data, as: UTF8.self) + "\n", to: json)
         }
     }
 

@@ -159,3 +159,40 @@ extension WirepathReport {
         return why.isEmpty ? nil : why.joined(separator: "; ")
     }
 }
+
+/// What `wirepath verify --json` writes, for scripts: the capture's counts
+/// per run and direction and, with --expect, each measurement's checks.
+public struct CaptureAuditReport: Codable, Sendable, Equatable {
+    public static let schemaID = "wirepath.verify/1"
+    public var schema = CaptureAuditReport.schemaID
+    public var file: String
+    /// The reflector's UDP port that told the directions apart.
+    public var reflectorPort: UInt16
+    public var summary: WireSummary
+    /// With --expect: the result file, and each verified measurement.
+    public var expect: String?
+    public var verifications: [PathMeasurementVerification]?
+    /// With --expect: checks that disagree or could not be made, and
+    /// measurements that could not be checked ("socket open-loop 50%").
+    public var findings: Int?
+    public var unverified: [String]?
+
+    public struct PathMeasurementVerification: Codable, Sendable, Equatable {
+        public var path: String
+        public var verification: RunVerification
+    }
+
+    public init(file: String, reflectorPort: UInt16, summary: WireSummary, expect: String? = nil, checked report: WirepathReport? = nil) {
+        self.file = file
+        self.reflectorPort = reflectorPort
+        self.summary = summary
+        self.expect = expect
+        if let report {
+            verifications = report.runs.flatMap { run in
+                (run.verification?.runs ?? []).map { PathMeasurementVerification(path: run.label, verification: $0) }
+            }
+            findings = report.verificationFindings
+            unverified = report.unverifiedMeasurements.map(\.label)
+        }
+    }
+}

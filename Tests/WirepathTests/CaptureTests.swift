@@ -107,26 +107,9 @@ final class CaptureIntegrationTests: XCTestCase {
             XCTAssertLessThan(pp.wireRTT?.p50Ns ?? .max, run.pingpong?.latency.p50Ns ?? 0)
         }
         XCTAssertTrue(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }.isEmpty)
-        try checkTsharkAgrees(file: file, summary: try XCTUnwrap(capture.summary), port: 7000)
-    }
-
-    /// tshark's per-direction counts for the file and the test flow's port
-    /// equal the audit's (every captured frame there is a test packet).
-    func checkTsharkAgrees(file: String, summary: WireSummary, port: UInt16) throws {
-        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("tshark missing under CI: `make deps` installs it") }
-            throw XCTSkip("tshark is not installed (`make deps` installs it)")
-        }
-        func count(_ filter: String) throws -> Int {
-            let r = try runProgram(tshark, ["-n", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number"], timeout: 120)
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return r.stdout.split(separator: "\n").count
-        }
-        let c2r = summary.runs.reduce(0) { $0 + $1.clientToReflector.packets }
-        let r2c = summary.runs.reduce(0) { $0 + $1.reflectorToClient.packets }
-        XCTAssertEqual(try count("udp.dstport==\(port)"), Int(c2r) + Int(summary.foreign["UDP, not a Wirepath payload"] ?? 0))
-        XCTAssertEqual(try count("udp.srcport==\(port)"), Int(r2c))
-        XCTAssertEqual(try count("frame"), Int(summary.frames))
+        let topology = report.environment.topology
+        try checkTsharkAgrees(file: file, client: topology.clientAddress, reflector: topology.reflectorAddress, port: 7000,
+                              summary: try XCTUnwrap(capture.summary))
     }
 
     /// Faults on the client's veth, on egress, before the vantage point.
@@ -486,6 +469,59 @@ final class CaptureIntegrationTests: XCTestCase {
     }
 }
 
+/// tshark's packet counts for a capture equal those `wirepath verify FILE
+/// --json -` prints, for each run and direction: tshark's display filters
+/// pick the direction by source and destination address and the
+/// reflector's port, and the run by its id in the payload (bytes 8-15,
+/// little-endian); the totals per direction, by address and port alone,
+/// hold every run. The CLI's counts also equal `summary`, the run's own
+/// audit of the file. All in one pass of tshark (`-z io,stat`).
+func checkTsharkAgrees(file: String, client: String, reflector: String, port: UInt16, summary: WireSummary,
+                       line: UInt = #line) throws {
+    guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("tshark missing under CI: `make deps` installs it", line: line) }
+        throw XCTSkip("tshark is not installed (`make deps` installs it)")
+    }
+    let out = try runProgram(try wirepathBinary(), ["verify", file, "--port", String(port), "--json", "-"])
+    XCTAssertEqual(out.status, 0, out.stderr, line: line)
+    let audit = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8))
+    XCTAssertEqual(audit.schema, "wirepath.verify/1", line: line)
+    XCTAssertEqual(audit.reflectorPort, port, line: line)
+    let cli = audit.summary
+    XCTAssertEqual(cli.runs.map(\.runID), summary.runs.map(\.runID), line: line)
+    for (a, b) in zip(cli.runs, summary.runs) {
+        for d in WireDirection.allCases {
+            XCTAssertEqual(a.stats(d).packets, b.stats(d).packets, "\(a.runIDHex) \(d)", line: line)
+            XCTAssertEqual(a.stats(d).unique, b.stats(d).unique, "\(a.runIDHex) \(d)", line: line)
+        }
+    }
+    XCTAssertGreaterThan(cli.runs.count, 0, line: line)
+
+    let toReflector = "ip.src==\(client) && ip.dst==\(reflector) && udp.dstport==\(port)"
+    let fromReflector = "ip.src==\(reflector) && ip.dst==\(client) && udp.srcport==\(port)"
+    var filters: [String] = [toReflector, fromReflector, "frame"]
+    var expected: [Int] = [
+        Int(cli.runs.reduce(0) { $0 + $1.clientToReflector.packets } + (cli.foreign[WireFrame.Foreign.notWirepath.rawValue] ?? 0)),
+        Int(cli.runs.reduce(0) { $0 + $1.reflectorToClient.packets }),
+        Int(cli.frames),
+    ]
+    for run in cli.runs {
+        let id = withUnsafeBytes(of: run.runID.littleEndian) { $0.map { String(format: "%02x", $0) }.joined(separator: ":") }
+        filters += ["\(toReflector) && udp.payload[8:8]==\(id)", "\(fromReflector) && udp.payload[8:8]==\(id)"]
+        expected += [Int(run.clientToReflector.packets), Int(run.reflectorToClient.packets)]
+    }
+    let stat = try runProgram(tshark, ["-n", "-q", "-r", file, "-z", "io,stat,0," + filters.joined(separator: ",")], timeout: 300)
+    XCTAssertEqual(stat.status, 0, stat.stderr, line: line)
+    // The one interval's row: "| 0.000 <> 0.850 | frames | bytes | frames | bytes | ...".
+    let row = try XCTUnwrap(stat.stdout.split(separator: "\n").first { $0.contains("<>") }, stat.stdout, line: line)
+    let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.dropFirst()
+    let frames = cells.enumerated().filter { $0.offset % 2 == 0 }.map { Int($0.element) ?? -1 }
+    XCTAssertEqual(frames.count, filters.count, stat.stdout, line: line)
+    for (i, f) in filters.enumerated() where i < frames.count {
+        XCTAssertEqual(frames[i], expected[i], "tshark -Y '\(f)'", line: line)
+    }
+}
+
 /// `--capture` with `--peer`: two namespaces the test makes, `wirepath
 /// serve` in one on a port that is not the default, and the client in the
 /// other capturing on its own interface (`--capture-interface`).
@@ -538,6 +574,8 @@ final class PeerCaptureTests: XCTestCase {
         let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
         XCTAssertTrue(audit.stdout.contains("capture \(file): reflector port 7301"), audit.stdout)
+        try checkTsharkAgrees(file: file, client: "198.19.5.1", reflector: pair.reflectorAddress, port: 7301,
+                              summary: try XCTUnwrap(report.capture?.summary))
     }
 
     /// Verdicts and exit codes on a real disagreement: 2% of the measured
@@ -619,6 +657,14 @@ final class PeerCaptureTests: XCTestCase {
         let bad = try runProgram(bin, ["verify", file, "--expect", edited])
         XCTAssertEqual(bad.status, 3, bad.stdout + bad.stderr)
         XCTAssertTrue(bad.stdout.contains("client counted 2005 sent, wire shows 2000: 5 packets never left the host"), bad.stdout)
+        // The same verdict as JSON, for scripts: stdout holds the JSON alone.
+        let js = try runProgram(bin, ["verify", file, "--expect", edited, "--json", "-"])
+        XCTAssertEqual(js.status, 3, js.stderr)
+        let audit = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(js.stdout.utf8))
+        XCTAssertEqual(audit.findings, 1)
+        XCTAssertEqual(audit.unverified, [])
+        XCTAssertEqual(audit.verifications?.map(\.path), ["socket"])
+        XCTAssertEqual(audit.verifications?.first?.verification.disagreements.map(\.name), ["client sent pings"])
 
         report.runs[0].pingpong?.runID = nil
         try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: edited))
@@ -777,9 +823,12 @@ final class CaptureFileTests: XCTestCase {
         XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
         XCTAssertTrue(out.stdout.contains("over -0.000"), out.stdout)
         XCTAssertTrue(out.stdout.contains("the last frame's timestamp is before the first's"), out.stdout)
-        let s = try CaptureAudit.audit(path, reflectorPort: 7000)
+        let json = try verify([path, "--json", "-"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let s = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(json.stdout.utf8)).summary
         XCTAssertEqual(s.run(id)?.clientToReflector.unique, 20)
         XCTAssertNil(s.run(id)?.wireRTT, "every reply is older than its request: no RTT, never a wrapped one")
+        XCTAssertGreaterThan(try XCTUnwrap(s.firstNs), try XCTUnwrap(s.lastNs))
     }
 
     /// A few thousand random mutations of a valid capture file (bytes
