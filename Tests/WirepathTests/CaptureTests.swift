@@ -436,7 +436,7 @@ final class CaptureIntegrationTests: XCTestCase {
         let bin = try wirepathBinary()
         let paths = try capturablePaths().map(\.rawValue).joined(separator: ",")
         let file = dir + "/cli.pcap", json = dir + "/cli.json"
-        var args = ["compare", "--paths", paths, "--count", "500", "--warmup", "0.2", "--flood-duration", "0.2",
+        let args = ["compare", "--paths", paths, "--count", "500", "--warmup", "0.2", "--flood-duration", "0.2",
                     "--capture", file, "--verify", "strict", "--json", json]
         // The child finds the XDP program where this process found it.
         if let object = xdpObject() { setenv("WIREPATH_XDP_OBJECT", object, 1) }
@@ -448,6 +448,16 @@ final class CaptureIntegrationTests: XCTestCase {
         }
         let audit = try runProgram(bin, ["verify", file, "--expect", json])
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        // Plain `wirepath verify run.pcap`, from the file alone (no result,
+        // default port): the same numbers per run and direction, and the
+        // same totals, as the run printed; only the labels name less.
+        let plain = try runProgram(bin, ["verify", file])
+        XCTAssertEqual(plain.status, 0, plain.stdout + plain.stderr)
+        let fromRun = wireTableRows(run.stdout), fromFile = wireTableRows(plain.stdout)
+        XCTAssertEqual(fromRun.rows.count, 2 * 2 * paths.split(separator: ",").count, run.stdout)
+        XCTAssertEqual(fromFile.rows, fromRun.rows)
+        XCTAssertNotNil(fromRun.totals)
+        XCTAssertEqual(fromFile.totals, fromRun.totals)
         // The wire table is the same, from the run and from the file.
         func table(_ s: String) -> String {
             let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
@@ -522,6 +532,32 @@ func checkTsharkAgrees(file: String, client: String, reflector: String, port: UI
     }
 }
 
+/// The per-direction table in a command's output, as numbers: for each
+/// "RUNID direction", the cells after the direction (packets, bytes, ...,
+/// wire p50, wire p99), whatever the run's label (a run names its paths,
+/// `wirepath verify` without --expect only the kind); and the totals line
+/// under it ("N frames, M bytes over S s; foreign ...").
+func wireTableRows(_ output: String) -> (rows: [String: [String]], totals: String?) {
+    var rows: [String: [String]] = [:]
+    var run: String?
+    var totals: String?
+    var inTable = false
+    for line in output.split(separator: "\n") {
+        let words = line.split(separator: " ").map(String.init)
+        if words.first == "run" && words.contains("direction") { inTable = true; continue }
+        guard inTable else { continue }
+        if line.hasPrefix("---") { continue }
+        guard let d = words.firstIndex(where: { $0 == "client→reflector" || $0 == "reflector→client" }) else {
+            if totals == nil { totals = String(line) }
+            inTable = false
+            continue
+        }
+        if let id = words[..<d].first(where: { $0.hasPrefix("0x") }) { run = id }
+        rows["\(run ?? "?") \(words[d])"] = Array(words[(d + 1)...])
+    }
+    return (rows, totals)
+}
+
 /// `--capture` with `--peer`: two namespaces the test makes, `wirepath
 /// serve` in one on a port that is not the default, and the client in the
 /// other capturing on its own interface (`--capture-interface`).
@@ -574,6 +610,13 @@ final class PeerCaptureTests: XCTestCase {
         let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
         XCTAssertTrue(audit.stdout.contains("capture \(file): reflector port 7301"), audit.stdout)
+        // Without --expect, from the file and the port alone: the numbers the run printed.
+        let plain = try runProgram(try wirepathBinary(), ["verify", file, "--port", "7301"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let fromRun = wireTableRows(r.stdout), fromFile = wireTableRows(plain.stdout)
+        XCTAssertEqual(fromRun.rows.count, 2, r.stdout)
+        XCTAssertEqual(fromFile.rows, fromRun.rows)
+        XCTAssertEqual(fromFile.totals, fromRun.totals)
         try checkTsharkAgrees(file: file, client: "198.19.5.1", reflector: pair.reflectorAddress, port: 7301,
                               summary: try XCTUnwrap(report.capture?.summary))
     }
