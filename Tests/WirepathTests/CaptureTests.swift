@@ -392,6 +392,28 @@ final class CaptureIntegrationTests: XCTestCase {
         }
     }
 
+    /// `--quiet` still names the topology, the direct pair or the capture's
+    /// bridge, right after the tables: a quiet figure from one cannot pass
+    /// for the other.
+    func testQuietOutputNamesTheTopology() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let common = ["pingpong", "--path", "socket", "--count", "200", "--warmup", "0.1", "--quiet"]
+        let direct = try runProgram(bin, common, timeout: 60)
+        XCTAssertEqual(direct.status, 0, direct.stdout + direct.stderr)
+        let captured = try runProgram(bin, common + ["--capture", dir + "/quiet.pcap"], timeout: 60)
+        XCTAssertEqual(captured.status, 0, captured.stdout + captured.stderr)
+        for (out, kind) in [(direct.stdout, "veth-pair"), (captured.stdout, "veth-bridge")] {
+            let lines = out.split(separator: "\n")
+            let topo = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("topology: \(kind) wirepath-") }, out)
+            // Just after the table (its header, rule and the socket row).
+            XCTAssertTrue(lines[topo - 1].hasPrefix("socket "), out)
+            XCTAssertFalse(out.contains("syscalls: "), "--quiet keeps the rest out: \(out)")
+        }
+        XCTAssertFalse(direct.stdout.contains("veth-bridge"), direct.stdout)
+        XCTAssertTrue(captured.stdout.contains("<-> wirepath-"), captured.stdout)
+    }
+
     /// Open-loop runs are verified like ping-pong runs: `pingpong --rate`
     /// and `compare --load` (its capacity flood and each load) under
     /// --verify strict exit 0 with a line that agrees for each, and
