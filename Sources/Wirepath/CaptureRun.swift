@@ -77,11 +77,16 @@ final class CaptureSession {
         guard let interface = c.interface else {
             throw ConfigError("--capture with --peer needs --capture-interface IF: the interface on this host that carries the test traffic")
         }
+        // The reflector is the peer: its port is the flow's, not --port
+        // (which only the built-in topology's reflector binds).
+        guard let reflectorPort = r.peer?.port else {
+            throw ConfigError("--capture-interface is for --peer runs (a bug: no peer and no topology)")
+        }
         var seen = "\(interface) on this host (the client's): it sees client→reflector frames as this host sends them and reflector→client frames as this host receives them"
         if r.paths.contains(.xdp) {
             seen += "; frames an XDP program on this interface redirects to an AF_XDP socket never reach libpcap, so xdp's replies are invisible here (the built-in topology's middle hop sees them)"
         }
-        return try CaptureSession(c, interface: interface, namespace: nil, reflectorPort: r.port, vantagePoint: seen,
+        return try CaptureSession(c, interface: interface, namespace: nil, reflectorPort: reflectorPort, vantagePoint: seen,
                                   directions: [WireDirection.clientToReflector.description, WireDirection.reflectorToClient.description])
     }
 
@@ -131,20 +136,7 @@ final class CaptureSession {
         let seenR2C = summary.runs.contains { $0.reflectorToClient.packets > 0 }
         if !seenC2R { record.notes.append("no client→reflector frame was seen at this vantage point") }
         if !seenR2C { record.notes.append("no reflector→client frame was seen at this vantage point") }
-        let dropped = stats.dropped + stats.interfaceDropped
-        let unattributedC2R = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
-        for i in runs.indices where runs[i].status != .unavailable {
-            var v = PathVerification(runs: [])
-            if let p = runs[i].pingpong, let id = p.runID {
-                v.runs.append(Verification.verify(p, runID: id, wire: summary.run(id), captureDropped: dropped,
-                                                  unattributedDamaged: unattributedC2R))
-            }
-            if let f = runs[i].flood, let id = f.runID {
-                v.runs.append(Verification.verify(f, runID: id, wire: summary.run(id), captureDropped: dropped,
-                                                  unattributedDamaged: unattributedC2R))
-            }
-            if !v.runs.isEmpty { runs[i].verification = v }
-        }
+        Verification.verify(&runs, against: summary, captureDropped: stats.dropped + stats.interfaceDropped)
         return record
     }
 

@@ -112,6 +112,7 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
             client: EndReport(role: "client", cost: PerPacketCost(cost, packets: max(replies.unique, 1)), counters: counters, napiID: info.napiID),
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1)) })
         result.hgrm = histogram.percentileDistribution
+        result.runID = plan.runID
         return result
     }
 }

@@ -15,7 +15,7 @@ struct CaptureFlags: ParsableArguments {
     @Option(name: .customLong("capture-interface"), help: ArgumentHelp("With --peer: the interface on this host to capture on.", valueName: "if"))
     var captureInterface: String?
 
-    @Option(help: ArgumentHelp("With --capture: 'report' prints disagreements between the program and the wire; 'strict' also exits 3 on any.", valueName: "report|strict"))
+    @Option(help: ArgumentHelp("With --capture: 'report' prints disagreements between the program and the wire; 'strict' also exits 3 on any, or when a measurement that ran could not be verified.", valueName: "report|strict"))
     var verify: String?
 
     static func parseSize(_ text: String) -> Int? {
@@ -78,10 +78,8 @@ enum CaptureOutput {
             print(TextReport.wireTable(s, labels: TextReport.runLabels(report)), terminator: "")
         }
         print(TextReport.verification(report), terminator: "")
-        let failedCapture = c.summary == nil
-        if request.capture?.verify == .strict && (report.verificationFindings > 0 || failedCapture) {
-            Output.stderr("error: --verify strict: " + (failedCapture ? "the capture could not be verified (see the notes above)"
-                : "\(report.verificationFindings) disagreements between the program's counters and the wire"))
+        if request.capture?.verify == .strict, let why = report.strictVerificationFailure {
+            Output.stderr("error: --verify strict: " + why)
             return true
         }
         return false
@@ -91,7 +89,7 @@ enum CaptureOutput {
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Audit a saved capture (pcap or pcapng): per run and direction, packets, gaps, duplicates, reordering and damage; with --expect, check it against a saved result.",
-        discussion: "Exit codes: 0 verified (or, without --expect, read); 1 the file cannot be read (not a capture, truncated, corrupt, unsupported link type or snaplen); 3 --expect found a disagreement; 64 bad arguments.")
+        discussion: "Exit codes: 0 verified (or, without --expect, read); 1 the file cannot be read (not a capture, truncated, corrupt, unsupported link type or snaplen), or the result has no run ids; 3 --expect found a disagreement, or a measurement of the result that the capture could not check; 64 bad arguments.")
 
     @Argument(help: "The capture file.")
     var file: String
@@ -101,6 +99,9 @@ struct Verify: ParsableCommand {
 
     @Option(help: "The reflector's UDP port, which tells the directions apart (default: the --expect file's, else 7000).")
     var port: UInt16?
+
+    @Option(help: ArgumentHelp("Write the counts per run and direction (and, with --expect, every check) as JSON (schema wirepath.verify/1) to FILE; '-' writes it to stdout instead of the text.", valueName: "file"))
+    var json: String?
 
     func run() throws {
         var report: WirepathReport?
@@ -128,30 +129,51 @@ struct Verify: ParsableCommand {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
         }
-        print("capture \(file): reflector port \(reflectorPort)")
-        print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
-        guard var r = report else { return }
-        let dropped = r.capture.map { $0.dropped + $0.interfaceDropped } ?? 0
-        let unattributed = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
-        for i in r.runs.indices {
-            var v = PathVerification(runs: [])
-            if let p = r.runs[i].pingpong, let id = p.runID {
-                v.runs.append(Verification.verify(p, runID: id, wire: summary.run(id), captureDropped: dropped, unattributedDamaged: unattributed))
-            }
-            if let f = r.runs[i].flood, let id = f.runID {
-                v.runs.append(Verification.verify(f, runID: id, wire: summary.run(id), captureDropped: dropped, unattributedDamaged: unattributed))
-            }
-            r.runs[i].verification = v.runs.isEmpty ? nil : v
+        // With `--json -` stdout carries the JSON alone.
+        let text = json != "-"
+        if text {
+            print("capture \(file): reflector port \(reflectorPort)")
+            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
         }
-        if !r.runs.contains(where: { $0.pingpong?.runID != nil || $0.flood?.runID != nil }) {
+        guard var r = report else {
+            try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary))
+            return
+        }
+        let dropped = r.capture.map { $0.dropped + $0.interfaceDropped } ?? 0
+        Verification.verify(&r.runs, against: summary, captureDropped: dropped)
+        if !r.runs.contains(where: { $0.verification != nil }) {
             Output.stderr("error: --expect \(expect ?? ""): the result has no run ids (written before captures existed?); nothing to check")
             throw ExitCode(1)
         }
-        print("")
-        print(TextReport.verification(r), terminator: "")
-        if r.verificationFindings > 0 {
-            Output.stderr("error: \(r.verificationFindings) disagreements between \(expect ?? "") and the capture")
+        if text {
+            print("")
+            print(TextReport.verification(r, listUnverified: true), terminator: "")
+        }
+        try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary, expect: expect, checked: r))
+        let unverified = r.unverifiedMeasurements.count
+        if r.verificationFindings > 0 || unverified > 0 {
+            var why: [String] = []
+            if r.verificationFindings > 0 { why.append("\(r.verificationFindings) disagreements between \(expect ?? "") and the capture") }
+            if unverified > 0 { why.append("\(unverified) measurements of \(expect ?? "") could not be checked") }
+            Output.stderr("error: " + why.joined(separator: "; "))
             throw ExitCode(3)
+        }
+    }
+
+    /// Writes --json's file, or stdout for '-'.
+    func writeJSON(_ audit: CaptureAuditReport) throws {
+        guard let json else { return }
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data: Data
+        do { data = try enc.encode(audit) } catch {
+            Output.stderr("error: --json: \(error)")
+            throw ExitCode(1)
+        }
+        if json == "-" {
+            FileHandle.standardOutput.write(data + Data("\n".utf8))
+        } else {
+            try Output.write(String(decoding: data, as: UTF8.self) + "\n", to: json)
         }
     }
 

@@ -136,7 +136,7 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Local ADDR[:PORT] for --peer runs.", valueName: "addr[:port]"))
     var bind: String?
 
-    @Flag(help: "Print only the table.")
+    @Flag(help: "Print only the tables and the topology line (and, with --capture, the capture and verification lines).")
     var quiet = false
 
     @OptionGroup var capture: CaptureFlags
@@ -218,8 +218,9 @@ enum Output {
         if !quiet {
             print("")
             print(TextReport.details(report), terminator: "")
-            let t = report.environment.topology
-            print("topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI)\(t.threadedNAPI == true ? " threaded-napi=true" : "") cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)")
+        }
+        print(TextReport.topologyLine(report), terminator: "")
+        if !quiet {
             print("syscalls: \(report.environment.syscallCounter); CPU: getrusage(RUSAGE_THREAD). sys/RTT = syscalls per round trip.")
         }
         if let csv {

@@ -25,6 +25,9 @@ public struct OpenLoopResult: Codable, Sendable, Equatable {
     public var reflector: EndReport?
     /// The latency histogram as HdrHistogram percentile-distribution text (µs).
     public var hgrm: String?
+    /// The run id its packets carried (for matching a capture); nil in
+    /// reports written before open-loop runs were verified.
+    public var runID: UInt64?
 
     public init(targetPps: Double, loadFraction: Double?, latency: LatencySummary, sent: UInt64, received: UInt64,
                 duplicated: UInt64, maxSendLagNs: UInt64, durationNs: UInt64, client: EndReport, reflector: EndReport?) {
@@ -40,6 +43,15 @@ public struct OpenLoopResult: Codable, Sendable, Equatable {
         self.durationNs = durationNs
         self.client = client
         self.reflector = reflector
+    }
+}
+
+extension OpenLoopResult {
+    /// "open-loop 50%" (compare --load) or "open-loop 20000 pps" (pingpong --rate):
+    /// the measurement's name in verification lines and tables.
+    public var measurementName: String {
+        if let f = loadFraction { return "open-loop \(TextReport.fmt(f * 100, 0))%" }
+        return "open-loop \(TextReport.fmt(targetPps, 0)) pps"
     }
 }
 

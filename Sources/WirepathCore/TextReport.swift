@@ -47,6 +47,15 @@ public enum TextReport {
         return fmt(c.cpuNsPerPacket, 0)
     }
 
+    /// "topology: veth-bridge wirepath-1-cli <-> ... veth-napi=false cpus
+    /// client=0 reflector=1; Linux ...": printed with every table, --quiet
+    /// included, because a figure means nothing without the topology it was
+    /// measured on (a captured run adds a bridge hop).
+    public static func topologyLine(_ report: WirepathReport) -> String {
+        let t = report.environment.topology
+        return "topology: \(t.kind) \(t.namespaces.joined(separator: " <-> ")) veth-napi=\(t.vethNAPI)\(t.threadedNAPI == true ? " threaded-napi=true" : "") cpus client=\(t.clientCPU.map(String.init) ?? "-") reflector=\(t.reflectorCPU.map(String.init) ?? "-"); \(report.environment.kernel)\n"
+    }
+
     /// The headline comparison table: one row per path.
     public static func comparison(_ report: WirepathReport) -> String {
         var rows: [[String]] = [[

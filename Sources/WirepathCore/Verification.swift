@@ -175,6 +175,78 @@ public enum Verification {
         return v
     }
 
+    /// Verifies an open-loop result (`pingpong --rate`, `compare --load`)
+    /// against its run on the wire: requests and replies as for a ping-pong,
+    /// except that many are in flight, so a reply is the client's whenever
+    /// it comes before the drain ends. A request with no reply is a loss.
+    public static func verify(_ o: OpenLoopResult, runID: UInt64, wire: WireRun?, captureDropped: UInt64,
+                              unattributedDamaged: UInt64 = 0) -> RunVerification {
+        // The program's latency runs from each request's due time, not from
+        // its send, so it is not set beside the wire RTT (programRTT nil).
+        var v = RunVerification(measurement: o.measurementName, runID: runID, checks: [], wire: wire, programRTT: nil,
+                                wireRTT: wire?.wireRTT, notes: [])
+        guard let w = wire else {
+            v.checks.append(missingRun(runID, sent: o.client.txPackets, captureDropped: captureDropped))
+            return v
+        }
+        let c2r = w.clientToReflector, r2c = w.reflectorToClient
+        let slack = captureDropped
+        v.checks.append(sent("client sent requests", program: o.client.txPackets, wire: c2r.unique + c2r.damaged,
+                             host: "client", slack: slack, unattributed: unattributedDamaged))
+        if let r = o.reflector {
+            if let n = w.reflectorRxInWindow {
+                v.checks.append(received("reflector received (window, control included)", program: r.rxPackets, wire: n,
+                                         host: "reflector", slack: slack))
+            } else {
+                v.notes.append("the reflector's window (begin and end requests) was not seen intact on the wire: its receive counter is not checked")
+            }
+            if let n = w.reflectorTxInWindow {
+                v.checks.append(sent("reflector sent (window, control included)", program: r.txPackets, wire: n,
+                                     host: "reflector", slack: slack, unattributed: 0))
+            }
+        }
+        v.checks.append(received("client received replies", program: o.received, wire: r2c.unique, host: "client", slack: slack))
+        v.checks.append(equal("duplicate replies", program: o.duplicated, wire: r2c.duplicates, slack: slack))
+        // The open-loop client drops a reply that fails its check without
+        // counting it, so there is no program count to compare.
+        let delivered = r2c.integrityFailures - r2c.integrityFailuresKernelDrops
+        if delivered > 0 {
+            v.notes.append("\(delivered) damaged replies reached the client, which the open-loop client does not count apart (they are among its lost)")
+        }
+        if o.lost > 0 {
+            let neverLeft = o.client.txPackets > c2r.unique + c2r.damaged ? o.client.txPackets - (c2r.unique + c2r.damaged) : 0
+            let noReply = c2r.unique > r2c.unique ? c2r.unique - r2c.unique : 0
+            let notTaken = r2c.unique > o.received ? r2c.unique - o.received : 0
+            v.notes.append("lost \(o.lost): \(c2r.gaps) request gaps on the wire (\(neverLeft) never reached it, \(c2r.damaged) damaged), "
+                + "\(noReply) requests crossed with no reply seen, \(notTaken) replies crossed but the client did not take them (late, after the drain, or dropped in its host)")
+        }
+        damageNotes(w, into: &v.notes)
+        return v
+    }
+
+    /// Verifies every measurement of every path that ran (ping-pong, flood
+    /// and each open-loop rate) against the capture and attaches the result
+    /// as the path's verification. `captureDropped` is the capture's own
+    /// loss; a measurement without a run id stays unverified (see
+    /// `WirepathReport.unverifiedMeasurements`).
+    public static func verify(_ runs: inout [PathRun], against summary: WireSummary, captureDropped: UInt64) {
+        let unattributed = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
+        for i in runs.indices where runs[i].status != .unavailable {
+            var v = PathVerification(runs: [])
+            if let p = runs[i].pingpong, let id = p.runID {
+                v.runs.append(verify(p, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed))
+            }
+            if let f = runs[i].flood, let id = f.runID {
+                v.runs.append(verify(f, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed))
+            }
+            for o in runs[i].openLoop {
+                guard let id = o.runID else { continue }
+                v.runs.append(verify(o, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed))
+            }
+            runs[i].verification = v.runs.isEmpty ? nil : v
+        }
+    }
+
     static func missingRun(_ id: UInt64, sent: UInt64, captureDropped: UInt64) -> WireCheck {
         WireCheck(name: "run on the wire", program: sent, wire: 0, status: captureDropped > 0 ? .unverifiable : .disagree,
                   message: "run 0x\(String(id, radix: 16)): the program sent \(sent) packets, the capture holds none of this run"

@@ -1,16 +1,19 @@
 /// Text for captures and their verification.
 extension TextReport {
     /// One line per verified measurement of each path, then each
-    /// disagreement and note on its own line.
-    public static func verification(_ report: WirepathReport) -> String {
+    /// disagreement and note on its own line; then a line for each
+    /// measurement left unverified (by default when the report's capture was
+    /// audited; `wirepath verify --expect` asks for them).
+    public static func verification(_ report: WirepathReport, listUnverified: Bool? = nil) -> String {
         var out = ""
         for run in report.runs {
-            guard let v = run.verification else {
-                if report.capture != nil && run.status == .ok { out += "verify \(run.path): no result to verify\n" }
-                continue
-            }
-            for r in v.runs {
+            for r in run.verification?.runs ?? [] {
                 out += verificationLine("\(run.path) \(r.measurement)", r)
+            }
+        }
+        if listUnverified ?? (report.capture?.summary != nil) {
+            for u in report.unverifiedMeasurements {
+                out += "verify \(u.label): NOT VERIFIED: \(u.reason)\n"
             }
         }
         return out
@@ -73,7 +76,16 @@ extension TextReport {
         }
         var out = table(rows, rightAlignFrom: 2)
         out += "\(s.frames) frames, \(s.bytes) bytes"
-        if let a = s.firstNs, let b = s.lastNs { out += " over \(fmt(Double(b - a) / 1e9, 3)) s" }
+        if let a = s.firstNs, let b = s.lastNs {
+            // Timestamps come from the file and need not grow: a clock that
+            // stepped back during the capture, frames merged from two
+            // captures or an edited file can end earlier than they start.
+            if b >= a {
+                out += " over \(fmt(Double(b - a) / 1e9, 3)) s"
+            } else {
+                out += " over -\(fmt(Double(a - b) / 1e9, 3)) s (the last frame's timestamp is before the first's: the clock stepped back, or the file was merged or edited)"
+            }
+        }
         out += "; foreign \(s.foreignTotal)"
         if !s.foreign.isEmpty { out += " (" + s.foreign.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")" }
         out += "; malformed \(s.malformedTotal)"
@@ -92,6 +104,7 @@ extension TextReport {
         for run in report.runs {
             if let id = run.pingpong?.runID { labels[id] = "\(run.path) pingpong" }
             if let id = run.flood?.runID { labels[id] = "\(run.path) flood" }
+            for o in run.openLoop { if let id = o.runID { labels[id] = "\(run.path) \(o.measurementName)" } }
         }
         return labels
     }
@@ -100,4 +113,86 @@ extension TextReport {
 extension WirepathReport {
     /// Every disagreement (and unverifiable count) the capture found.
     public var verificationFindings: Int { runs.reduce(0) { $0 + ($1.verification?.disagreements ?? 0) } }
+
+    /// Measurements of paths that ran but carry no verification: each
+    /// result (ping-pong, flood, every open-loop rate) should have one once
+    /// its capture was audited.
+    public var unverifiedMeasurements: [(label: String, reason: String)] {
+        var out: [(String, String)] = []
+        for run in runs where run.status != .unavailable {
+            let verified = Set((run.verification?.runs ?? []).map(\.runID))
+            var results: [(String, UInt64?)] = []
+            if let p = run.pingpong { results.append(("pingpong", p.runID)) }
+            if let f = run.flood { results.append(("flood", f.runID)) }
+            for o in run.openLoop { results.append((o.measurementName, o.runID)) }
+            for (name, id) in results {
+                guard let id else {
+                    out.append(("\(run.path) \(name)", "the result carries no run id, so its packets cannot be told apart in the capture"))
+                    continue
+                }
+                if !verified.contains(id) {
+                    out.append(("\(run.path) \(name)", "run 0x\(String(id, radix: 16)) was never checked against the capture"))
+                }
+            }
+        }
+        return out
+    }
+
+    /// Why `--verify strict` fails this report, or nil when it passes (or
+    /// when nothing was captured): a check that disagrees or could not be
+    /// made, a capture that could not be audited, or a measurement that ran
+    /// but was not verified, since strict must never pass on what it did
+    /// not check.
+    public var strictVerificationFailure: String? {
+        guard let c = capture else { return nil }
+        // The verification is attached right after the audit; without a
+        // summary there was none.
+        guard c.summary != nil else { return "the capture could not be verified (see the notes above)" }
+        var why: [String] = []
+        if verificationFindings > 0 {
+            why.append("\(verificationFindings) disagreements between the program's counters and the wire")
+        }
+        let unverified = unverifiedMeasurements
+        if !unverified.isEmpty {
+            why.append("\(unverified.count) measurements ran but were not verified (\(unverified.map(\.label).joined(separator: ", ")))")
+        }
+        return why.isEmpty ? nil : why.joined(separator: "; ")
+    }
+}
+
+/// What `wirepath verify --json` writes, for scripts: the capture's counts
+/// per run and direction and, with --expect, each measurement's checks.
+public struct CaptureAuditReport: Codable, Sendable, Equatable {
+    public static let schemaID = "wirepath.verify/1"
+    public var schema = CaptureAuditReport.schemaID
+    public var file: String
+    /// The reflector's UDP port that told the directions apart.
+    public var reflectorPort: UInt16
+    public var summary: WireSummary
+    /// With --expect: the result file, and each verified measurement.
+    public var expect: String?
+    public var verifications: [PathMeasurementVerification]?
+    /// With --expect: checks that disagree or could not be made, and
+    /// measurements that could not be checked ("socket open-loop 50%").
+    public var findings: Int?
+    public var unverified: [String]?
+
+    public struct PathMeasurementVerification: Codable, Sendable, Equatable {
+        public var path: String
+        public var verification: RunVerification
+    }
+
+    public init(file: String, reflectorPort: UInt16, summary: WireSummary, expect: String? = nil, checked report: WirepathReport? = nil) {
+        self.file = file
+        self.reflectorPort = reflectorPort
+        self.summary = summary
+        self.expect = expect
+        if let report {
+            verifications = report.runs.flatMap { run in
+                (run.verification?.runs ?? []).map { PathMeasurementVerification(path: run.label, verification: $0) }
+            }
+            findings = report.verificationFindings
+            unverified = report.unverifiedMeasurements.map(\.label)
+        }
+    }
 }

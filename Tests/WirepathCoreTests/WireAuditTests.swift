@@ -78,13 +78,17 @@ final class WireFrameTests: XCTestCase {
 
     /// Random mutations of valid frames (bit flips, truncation, random
     /// bytes, VLAN headers) never trap, and a damaged payload is never
-    /// taken for an intact one.
+    /// taken for an intact one. Every 200 mutated frames also go through the
+    /// audit, with timestamps in random order, and the audit's table and a
+    /// verification line are rendered: the report must not trap either.
     func testMutationsNeverTrap() {
         var rng = SystemRandomNumberGenerator()
         var ff = FrameFactory(runID: 99)
         let seeds = [ff.frame(kind: .ping, seq: 5), ff.frame(kind: .flood, seq: 9, vlanTags: 1),
                      ff.frame(kind: .control, seq: 2, op: .begin, body: [0])]
         var intactButChanged = 0
+        var batch: [([UInt8], Int)] = []
+        var rendered = 0
         for i in 0..<20_000 {
             var f = seeds[i % seeds.count]
             let original = f
@@ -97,6 +101,23 @@ final class WireFrameTests: XCTestCase {
             }
             let wire = Int.random(in: 0...3, using: &rng) == 0 ? f.count + Int.random(in: 0...64, using: &rng) : f.count
             let parsed = f.withUnsafeBytes { WireFrame.parse($0, wireLength: wire) }
+            batch.append((f, wire))
+            if batch.count == 200 {
+                // Seeds first, so the run is learned and the mutants count against it.
+                let a = WireAudit(reflectorPort: 7000, linkType: .ethernet, snaplen: 65535, timeoutNs: 1_000_000)
+                for s in seeds { s.withUnsafeBytes { a.learn($0, wireLength: s.count) } }
+                for (m, w) in batch { m.withUnsafeBytes { a.learn($0, wireLength: w) } }
+                a.endLearning()
+                for (m, w) in batch {
+                    m.withUnsafeBytes { a.add($0, wireLength: w, timestampNs: UInt64.random(in: 0...UInt64.max, using: &rng)) }
+                }
+                let summary = a.finish()
+                XCTAssertFalse(TextReport.wireTable(summary).isEmpty)
+                let v = Verification.verify(Self.pingpong(sent: 3, received: 2), runID: 99, wire: summary.run(99), captureDropped: 0)
+                XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
+                rendered += 1
+                batch = []
+            }
             if case .test(let t) = parsed, t.integrity == .ok, t.deliverable, f != original, i % 5 == 0 {
                 // A one-bit flip that leaves payload and checksums valid can
                 // only be in the Ethernet header (MACs are not checksummed).
@@ -104,6 +125,40 @@ final class WireFrameTests: XCTestCase {
             }
         }
         XCTAssertEqual(intactButChanged, 0, "a changed sequence number passed every check")
+        XCTAssertEqual(rendered, 100)
+    }
+
+    /// A ping-pong result with the given counts and an empty histogram.
+    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = sent
+        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
+                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
+    }
+
+    /// A capture whose last frame is older than its first (a clock stepped
+    /// back, merged files): the table renders, says so, and the run counts.
+    func testBackwardsTimestampsRender() throws {
+        var ff = FrameFactory(runID: 0xB4C)
+        let frames = ff.pingpong(count: 10)
+        let a = WireAudit(reflectorPort: 7000, linkType: .ethernet, snaplen: 65535, timeoutNs: 1_000_000)
+        for f in frames { f.withUnsafeBytes { a.learn($0, wireLength: f.count) } }
+        a.endLearning()
+        // From 10 s down to just over 9 s: every frame older than the one before.
+        for (i, f) in frames.enumerated() {
+            f.withUnsafeBytes { a.add($0, wireLength: f.count, timestampNs: 10_000_000_000 - UInt64(i) * 20_000_000) }
+        }
+        let s = a.finish()
+        XCTAssertLessThan(try XCTUnwrap(s.lastNs), try XCTUnwrap(s.firstNs))
+        let table = TextReport.wireTable(s)
+        XCTAssertTrue(table.contains("over -0.580 s (the last frame's timestamp is before the first's"), table)
+        let r = try XCTUnwrap(s.run(0xB4C))
+        XCTAssertEqual(r.clientToReflector.unique, 10)
+        // Each reply is older than its request: no wire RTT, never a wrapped one.
+        XCTAssertNil(r.wireRTT)
+        let v = Verification.verify(Self.pingpong(sent: 10, received: 10), runID: 0xB4C, wire: r, captureDropped: 0)
+        XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
     }
 }
 
@@ -188,6 +243,61 @@ final class WireAuditTests: XCTestCase {
         XCTAssertEqual(c2r.dataPackets, 30)
         // The reflector never receives the three: its window shows 27 + end.
         XCTAssertEqual(r.reflectorRxInWindow, 28)
+    }
+
+    /// An open-loop result (`pingpong --rate`, `compare --load`) is checked
+    /// like a ping-pong: requests sent, replies taken, duplicates; a
+    /// measurement that carries no run id is listed as not verified, and
+    /// strict verification fails on it instead of passing.
+    func testOpenLoopIsVerifiedAndStrictFailsOnAnUnverifiedOne() throws {
+        var ff = FrameFactory(runID: 0x0E11)
+        let s = WireAudit.run(ff.pingpong(count: 100))
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = 100
+        func open(received: UInt64, fraction: Double?, id: UInt64?) -> OpenLoopResult {
+            var o = OpenLoopResult(targetPps: 1000, loadFraction: fraction, latency: LatencySummary(LatencyHistogram.make()),
+                                   sent: 100, received: received, duplicated: 0, maxSendLagNs: 0, durationNs: 100_000_000,
+                                   client: client, reflector: nil)
+            o.runID = id
+            return o
+        }
+        let clean = Verification.verify(open(received: 100, fraction: nil, id: 0x0E11), runID: 0x0E11, wire: s.run(0x0E11), captureDropped: 0)
+        XCTAssertEqual(clean.measurement, "open-loop 1000 pps")
+        XCTAssertEqual(clean.disagreements, [], "\(clean.checks.map(\.message))")
+        XCTAssertEqual(clean.checks.map(\.name), ["client sent requests", "client received replies", "duplicate replies"])
+        XCTAssertNotNil(clean.wireRTT)
+        // One reply crossed the wire but the client never took it: located in its host.
+        let late = Verification.verify(open(received: 99, fraction: 0.5, id: 0x0E11), runID: 0x0E11, wire: s.run(0x0E11), captureDropped: 0)
+        XCTAssertEqual(late.measurement, "open-loop 50%")
+        XCTAssertEqual(late.disagreements, [])
+        XCTAssertEqual(late.located.map(\.name), ["client received replies"])
+        XCTAssertTrue(late.notes.contains { $0.hasPrefix("lost 1: 0 request gaps") }, "\(late.notes)")
+
+        let opts = PathOptionsRecord(payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, napiID: 0)
+        var run = PathRun(path: .socket, status: .ok, options: opts)
+        run.openLoop = [open(received: 100, fraction: nil, id: 0x0E11), open(received: 100, fraction: 0.5, id: nil)]
+        let topo = TopologyRecord(kind: "veth-bridge", namespaces: [], clientInterface: nil, reflectorInterface: nil, clientAddress: "a",
+                                  reflectorAddress: "b", mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+        var report = WirepathReport(command: "pingpong", startedAt: "", environment: EnvironmentRecord(kernel: "k", cpuModel: "c", cpus: 2,
+                                    wirepathVersion: "v", syscallCounter: "s", topology: topo),
+                                    settings: RunSettings(durationNs: nil, count: nil, warmupNs: 0, timeoutNs: 0, payloadSize: 64, batchSize: 32,
+                                                          wait: .block, busyPollMicros: nil, measurements: ["pingpong"]), runs: [run])
+        report.capture = CaptureRecord(file: "f", interface: "i", namespace: nil, vantagePoint: "v", directions: [], filter: "udp port 7000",
+                                       snaplen: 1522, bufferBytes: 1 << 26, timestampPrecision: "ns", written: 0, received: 0,
+                                       dropped: 0, interfaceDropped: 0, summary: s)
+        Verification.verify(&report.runs, against: s, captureDropped: 0)
+        XCTAssertEqual(report.runs[0].verification?.runs.map(\.measurement), ["open-loop 1000 pps"])
+        XCTAssertEqual(report.verificationFindings, 0)
+        XCTAssertEqual(report.unverifiedMeasurements.map(\.label), ["socket open-loop 50%"])
+        let text = TextReport.verification(report)
+        XCTAssertTrue(text.contains("verify socket open-loop 1000 pps (run 0xe11): agrees, 3 checks"), text)
+        XCTAssertTrue(text.contains("verify socket open-loop 50%: NOT VERIFIED: the result carries no run id"), text)
+        XCTAssertEqual(report.strictVerificationFailure, "1 measurements ran but were not verified (socket open-loop 50%)")
+        // With every measurement verified, strict passes.
+        report.runs[0].openLoop.removeLast()
+        Verification.verify(&report.runs, against: s, captureDropped: 0)
+        XCTAssertNil(report.strictVerificationFailure)
+        XCTAssertEqual(TextReport.runLabels(report)[0x0E11], "socket open-loop 1000 pps")
     }
 
     func testVerificationNamesTheDisagreement() throws {

@@ -15,9 +15,10 @@ func scratchDirectory(_ name: String) throws -> String {
 }
 
 /// Capture and verification on the real kernel: every path captured on the
-/// middle hop with zero disagreement, faults injected with tc netem on the
-/// client's link and found again in the capture, foreign traffic, and
-/// tshark's counts for the same file.
+/// middle hop with zero disagreement, faults injected on the client's link
+/// and found again in the capture (nftables netdev egress rules and an HTB
+/// class, not tc netem, which this kernel lacks: see `Fault`), foreign
+/// traffic, and tshark's counts for the same file.
 final class CaptureIntegrationTests: XCTestCase {
     var dir = ""
 
@@ -106,26 +107,9 @@ final class CaptureIntegrationTests: XCTestCase {
             XCTAssertLessThan(pp.wireRTT?.p50Ns ?? .max, run.pingpong?.latency.p50Ns ?? 0)
         }
         XCTAssertTrue(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }.isEmpty)
-        try checkTsharkAgrees(file: file, summary: try XCTUnwrap(capture.summary), port: 7000)
-    }
-
-    /// tshark's per-direction counts for the file and the test flow's port
-    /// equal the audit's (every captured frame there is a test packet).
-    func checkTsharkAgrees(file: String, summary: WireSummary, port: UInt16) throws {
-        guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("tshark missing under CI: `make deps` installs it") }
-            throw XCTSkip("tshark is not installed (`make deps` installs it)")
-        }
-        func count(_ filter: String) throws -> Int {
-            let r = try runProgram(tshark, ["-n", "-r", file, "-Y", filter, "-T", "fields", "-e", "frame.number"], timeout: 120)
-            XCTAssertEqual(r.status, 0, r.stderr)
-            return r.stdout.split(separator: "\n").count
-        }
-        let c2r = summary.runs.reduce(0) { $0 + $1.clientToReflector.packets }
-        let r2c = summary.runs.reduce(0) { $0 + $1.reflectorToClient.packets }
-        XCTAssertEqual(try count("udp.dstport==\(port)"), Int(c2r) + Int(summary.foreign["UDP, not a Wirepath payload"] ?? 0))
-        XCTAssertEqual(try count("udp.srcport==\(port)"), Int(r2c))
-        XCTAssertEqual(try count("frame"), Int(summary.frames))
+        let topology = report.environment.topology
+        try checkTsharkAgrees(file: file, client: topology.clientAddress, reflector: topology.reflectorAddress, port: 7000,
+                              summary: try XCTUnwrap(capture.summary))
     }
 
     /// Faults on the client's veth, on egress, before the vantage point.
@@ -151,7 +135,7 @@ final class CaptureIntegrationTests: XCTestCase {
     /// the Wirepath payload's kind byte (offset 5: 1 ping, 2 flood) and the
     /// top byte of its little-endian sequence number (offset 23) below 0x20,
     /// i.e. seq < 2^61. Control, warm-up and syscall-window packets pass.
-    static func windowData(_ kind: UInt8) -> String { "udp dport 7000 @ih,40,8 \(kind) @ih,184,8 < 32" }
+    static func windowData(_ kind: UInt8, port: UInt16 = 7000) -> String { "udp dport \(port) @ih,40,8 \(kind) @ih,184,8 < 32" }
 
     /// The loss timeout is 20 ms: long enough that a loaded host does not
     /// turn a slow reply into a loss, short enough that 40 real losses
@@ -307,9 +291,18 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertTrue(v.notes.contains { $0.contains("UdpInCsumErrors") }, "\(v.notes)")
     }
 
-    /// Foreign traffic mixed into a real capture (ARP, ICMP, UDP to other
-    /// ports, frames of another run, VLAN-tagged copies outside the
-    /// windows) is counted by kind, and the run still verifies.
+    /// Traffic that is not the measured run, mixed into a real capture,
+    /// never mixes into it:
+    /// - ARP, IPv6, ICMP and UDP to another port, before every 50th frame:
+    ///   counted as foreign, by kind;
+    /// - a VLAN-tagged (802.1Q) copy of the run's first frame, a warm-up
+    ///   ping, before the reflector's window opens: parsed through its tag
+    ///   and counted in the run's warm-up column, 4 bytes longer;
+    /// - after the last frame, once every window has closed, a whole run of
+    ///   another run id (begin, warm-up, 10 pings and echoes, end): its own
+    ///   row in the table, with its own counts, never the measured run's.
+    /// The measured run's counts are otherwise unchanged and it still
+    /// verifies against the saved result.
     func testForeignTrafficMixedInVerifies() throws {
         try requireRoot()
         let file = dir + "/clean.pcap", json = dir + "/clean.json"
@@ -319,14 +312,19 @@ final class CaptureIntegrationTests: XCTestCase {
         let enc = JSONEncoder()
         try enc.encode(report).write(to: URL(fileURLWithPath: json))
         XCTAssertEqual(report.runs.first?.verification?.disagreements, 0)
+        let id = try XCTUnwrap(report.runs.first?.pingpong?.runID)
+        let before = try XCTUnwrap(report.capture?.summary?.run(id))
 
-        // Rewrite the capture with foreign frames between every 50th frame.
         let mixed = dir + "/mixed.pcap"
         var reader = try CaptureFileReader(file)
         let writer = try CaptureFileWriter(mixed)
         var n = 0
         var injected: [String: UInt64] = [:]
         var other = ForeignFrames()
+        var macs: [Bool: [UInt8]] = [:] // toward the reflector → the capture's 12 MAC bytes
+        var lastNs: UInt64 = 0
+        var tagged: [UInt8] = []
+        func toReflector(_ f: [UInt8]) -> Bool { f.count >= 38 && (UInt16(f[36]) << 8 | UInt16(f[37])) == 7000 }
         try reader.forEach { ts, len, bytes in
             if n % 50 == 0 {
                 for (kind, f) in other.next() {
@@ -335,21 +333,121 @@ final class CaptureIntegrationTests: XCTestCase {
                 }
             }
             writer.write(bytes, timestampNs: ts, wireLength: len)
+            let frame = Array(bytes)
+            if macs[toReflector(frame)] == nil { macs[toReflector(frame)] = Array(frame[0..<12]) }
+            if n == 0 {
+                // The run's first frame is a warm-up ping, sent before the begin request.
+                guard case .test(let t) = frame.withUnsafeBytes({ WireFrame.parse($0, wireLength: len) }) else {
+                    return XCTFail("the capture's first frame is not a test packet")
+                }
+                XCTAssertGreaterThanOrEqual(t.header.seq, SequenceSpace.warmup)
+                XCTAssertEqual(t.destination.port, 7000)
+                tagged = frame
+                tagged.insert(contentsOf: [0x81, 0x00, 0x00, 0x64], at: 12) // 802.1Q, VLAN 100
+                writer.write(tagged, timestampNs: ts)
+            }
+            lastNs = ts
             n += 1
         }
+        // A run the result knows nothing of, with the capture's MAC
+        // addresses (a frame to another MAC would count as misaddressed).
+        let otherID: UInt64 = 0x0DD
+        var otherRun = FrameFactory(runID: otherID)
+        for (i, var f) in otherRun.pingpong(count: 10).enumerated() {
+            f.replaceSubrange(0..<12, with: try XCTUnwrap(macs[toReflector(f)]))
+            writer.write(f, timestampNs: lastNs + UInt64(i + 1) * 10_000)
+        }
         _ = consume writer
+
         let bin = try wirepathBinary()
         let out = try runProgram(bin, ["verify", mixed, "--expect", json])
         XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
-        XCTAssertTrue(out.stdout.contains("verify socket pingpong"), out.stdout)
-        XCTAssertTrue(out.stdout.contains("agrees"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("verify socket pingpong (run 0x\(String(id, radix: 16))): agrees"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("pingpong 0xdd "), "the other run has its own row: \(out.stdout)")
+
         let s = try CaptureAudit.audit(mixed, reflectorPort: 7000)
         XCTAssertEqual(s.foreign["ARP"], injected["ARP"])
         XCTAssertEqual(s.foreign["ICMP"], injected["ICMP"])
         XCTAssertEqual(s.foreign["UDP, other port"], injected["UDP, other port"])
         XCTAssertEqual(s.foreign["IPv6"], injected["IPv6"])
-        let id = try XCTUnwrap(report.runs.first?.pingpong?.runID)
-        XCTAssertEqual(s.run(id)?.clientToReflector.unique, 500)
+        XCTAssertEqual(s.foreignTotal, injected.values.reduce(0, +), "\(s.foreign)")
+        XCTAssertEqual(s.malformedTotal, 0)
+        XCTAssertEqual(s.runs.map(\.runID), [id, otherID])
+        // The tagged copy: one more warm-up frame of the run, 4 bytes longer than its original.
+        let run = try XCTUnwrap(s.run(id))
+        XCTAssertEqual(run.clientToReflector.packets, before.clientToReflector.packets + 1)
+        XCTAssertEqual(run.clientToReflector.warmupPackets, before.clientToReflector.warmupPackets + 1)
+        XCTAssertEqual(run.clientToReflector.bytes, before.clientToReflector.bytes + UInt64(tagged.count))
+        XCTAssertEqual(run.clientToReflector.unique, 500)
+        XCTAssertEqual(run.clientToReflector.duplicates, 0)
+        XCTAssertEqual(run.reflectorToClient, before.reflectorToClient)
+        XCTAssertEqual(run.reflectorRxInWindow, before.reflectorRxInWindow, "the copy came before the window")
+        // The other run: its own counts.
+        let o = try XCTUnwrap(s.run(otherID))
+        XCTAssertEqual(o.kind, "pingpong")
+        for d in WireDirection.allCases {
+            XCTAssertEqual(o.stats(d).unique, 10, "\(d)")
+            XCTAssertEqual(o.stats(d).packets, 15, "\(d): 3 warm-up, 10 pings, 2 control")
+            XCTAssertEqual(o.stats(d).damaged, 0, "\(d)")
+        }
+    }
+
+    /// `--quiet` still names the topology, the direct pair or the capture's
+    /// bridge, right after the tables: a quiet figure from one cannot pass
+    /// for the other.
+    func testQuietOutputNamesTheTopology() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let common = ["pingpong", "--path", "socket", "--count", "200", "--warmup", "0.1", "--quiet"]
+        let direct = try runProgram(bin, common, timeout: 60)
+        XCTAssertEqual(direct.status, 0, direct.stdout + direct.stderr)
+        let captured = try runProgram(bin, common + ["--capture", dir + "/quiet.pcap"], timeout: 60)
+        XCTAssertEqual(captured.status, 0, captured.stdout + captured.stderr)
+        for (out, kind) in [(direct.stdout, "veth-pair"), (captured.stdout, "veth-bridge")] {
+            let lines = out.split(separator: "\n")
+            let topo = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("topology: \(kind) wirepath-") }, out)
+            // Just after the table (its header, rule and the socket row).
+            XCTAssertTrue(lines[topo - 1].hasPrefix("socket "), out)
+            XCTAssertFalse(out.contains("syscalls: "), "--quiet keeps the rest out: \(out)")
+        }
+        XCTAssertFalse(direct.stdout.contains("veth-bridge"), direct.stdout)
+        XCTAssertTrue(captured.stdout.contains("<-> wirepath-"), captured.stdout)
+    }
+
+    /// Open-loop runs are verified like ping-pong runs: `pingpong --rate`
+    /// and `compare --load` (its capacity flood and each load) under
+    /// --verify strict exit 0 with a line that agrees for each, and
+    /// `wirepath verify --expect` checks the saved open-loop result again.
+    func testOpenLoopRunsAreVerified() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let file = dir + "/rate.pcap", json = dir + "/rate.json"
+        let rate = try runProgram(bin, ["pingpong", "--path", "socket", "--rate", "5000", "--count", "2000", "--warmup", "0.2",
+                                        "--capture", file, "--verify", "strict", "--json", json], timeout: 120)
+        XCTAssertEqual(rate.status, 0, rate.stdout + rate.stderr)
+        let line = try XCTUnwrap(rate.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket open-loop 5000 pps (run 0x") }, rate.stdout)
+        XCTAssertTrue(line.contains(": agrees, "), String(line))
+        XCTAssertTrue(line.contains("wire RTT p50"), String(line))
+        XCTAssertFalse(rate.stdout.contains("no result to verify"), rate.stdout)
+        XCTAssertFalse(rate.stdout.contains("NOT VERIFIED"), rate.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let o = try XCTUnwrap(report.runs.first?.openLoop.first)
+        let v = try XCTUnwrap(report.runs.first?.verification?.runs.first)
+        XCTAssertEqual(v.runID, o.runID)
+        XCTAssertEqual(v.wire?.clientToReflector.unique, o.sent)
+        XCTAssertEqual(v.wire?.reflectorToClient.unique, o.received)
+        let audit = try runProgram(bin, ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("socket open-loop 5000 pps 0x"), audit.stdout)
+
+        let load = try runProgram(bin, ["compare", "--paths", "socket", "--measurements", "pingpong", "--load", "10%,20%",
+                                        "--count", "1000", "--warmup", "0.1", "--flood-duration", "0.2",
+                                        "--capture", dir + "/load.pcap", "--verify", "strict"], timeout: 180)
+        XCTAssertEqual(load.status, 0, load.stdout + load.stderr)
+        for m in ["pingpong", "flood", "open-loop 10%", "open-loop 20%"] {
+            let l = load.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket \(m) (run 0x") }
+            XCTAssertTrue(l?.contains(": agrees, ") == true, "\(m): \(load.stdout)")
+        }
     }
 
     /// `compare --capture --verify strict` on every path exits 0 and prints
@@ -360,7 +458,7 @@ final class CaptureIntegrationTests: XCTestCase {
         let bin = try wirepathBinary()
         let paths = try capturablePaths().map(\.rawValue).joined(separator: ",")
         let file = dir + "/cli.pcap", json = dir + "/cli.json"
-        var args = ["compare", "--paths", paths, "--count", "500", "--warmup", "0.2", "--flood-duration", "0.2",
+        let args = ["compare", "--paths", paths, "--count", "500", "--warmup", "0.2", "--flood-duration", "0.2",
                     "--capture", file, "--verify", "strict", "--json", json]
         // The child finds the XDP program where this process found it.
         if let object = xdpObject() { setenv("WIREPATH_XDP_OBJECT", object, 1) }
@@ -372,6 +470,16 @@ final class CaptureIntegrationTests: XCTestCase {
         }
         let audit = try runProgram(bin, ["verify", file, "--expect", json])
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        // Plain `wirepath verify run.pcap`, from the file alone (no result,
+        // default port): the same numbers per run and direction, and the
+        // same totals, as the run printed; only the labels name less.
+        let plain = try runProgram(bin, ["verify", file])
+        XCTAssertEqual(plain.status, 0, plain.stdout + plain.stderr)
+        let fromRun = wireTableRows(run.stdout), fromFile = wireTableRows(plain.stdout)
+        XCTAssertEqual(fromRun.rows.count, 2 * 2 * paths.split(separator: ",").count, run.stdout)
+        XCTAssertEqual(fromFile.rows, fromRun.rows)
+        XCTAssertNotNil(fromRun.totals)
+        XCTAssertEqual(fromFile.totals, fromRun.totals)
         // The wire table is the same, from the run and from the file.
         func table(_ s: String) -> String {
             let lines = s.split(separator: "\n", omittingEmptySubsequences: false)
@@ -390,6 +498,244 @@ final class CaptureIntegrationTests: XCTestCase {
             XCTAssertEqual(ngAudit.status, 0, ngAudit.stdout + ngAudit.stderr)
             XCTAssertEqual(table(ngAudit.stdout), table(run.stdout))
         }
+    }
+}
+
+/// tshark's packet counts for a capture equal those `wirepath verify FILE
+/// --json -` prints, for each run and direction: tshark's display filters
+/// pick the direction by source and destination address and the
+/// reflector's port, and the run by its id in the payload (bytes 8-15,
+/// little-endian); the totals per direction, by address and port alone,
+/// hold every run. The CLI's counts also equal `summary`, the run's own
+/// audit of the file. All in one pass of tshark (`-z io,stat`).
+func checkTsharkAgrees(file: String, client: String, reflector: String, port: UInt16, summary: WireSummary,
+                       line: UInt = #line) throws {
+    guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("tshark missing under CI: `make deps` installs it", line: line) }
+        throw XCTSkip("tshark is not installed (`make deps` installs it)")
+    }
+    let out = try runProgram(try wirepathBinary(), ["verify", file, "--port", String(port), "--json", "-"])
+    XCTAssertEqual(out.status, 0, out.stderr, line: line)
+    let audit = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8))
+    XCTAssertEqual(audit.schema, "wirepath.verify/1", line: line)
+    XCTAssertEqual(audit.reflectorPort, port, line: line)
+    let cli = audit.summary
+    XCTAssertEqual(cli.runs.map(\.runID), summary.runs.map(\.runID), line: line)
+    for (a, b) in zip(cli.runs, summary.runs) {
+        for d in WireDirection.allCases {
+            XCTAssertEqual(a.stats(d).packets, b.stats(d).packets, "\(a.runIDHex) \(d)", line: line)
+            XCTAssertEqual(a.stats(d).unique, b.stats(d).unique, "\(a.runIDHex) \(d)", line: line)
+        }
+    }
+    XCTAssertGreaterThan(cli.runs.count, 0, line: line)
+
+    let toReflector = "ip.src==\(client) && ip.dst==\(reflector) && udp.dstport==\(port)"
+    let fromReflector = "ip.src==\(reflector) && ip.dst==\(client) && udp.srcport==\(port)"
+    var filters: [String] = [toReflector, fromReflector, "frame"]
+    var expected: [Int] = [
+        Int(cli.runs.reduce(0) { $0 + $1.clientToReflector.packets } + (cli.foreign[WireFrame.Foreign.notWirepath.rawValue] ?? 0)),
+        Int(cli.runs.reduce(0) { $0 + $1.reflectorToClient.packets }),
+        Int(cli.frames),
+    ]
+    for run in cli.runs {
+        let id = withUnsafeBytes(of: run.runID.littleEndian) { $0.map { String(format: "%02x", $0) }.joined(separator: ":") }
+        filters += ["\(toReflector) && udp.payload[8:8]==\(id)", "\(fromReflector) && udp.payload[8:8]==\(id)"]
+        expected += [Int(run.clientToReflector.packets), Int(run.reflectorToClient.packets)]
+    }
+    let stat = try runProgram(tshark, ["-n", "-q", "-r", file, "-z", "io,stat,0," + filters.joined(separator: ",")], timeout: 300)
+    XCTAssertEqual(stat.status, 0, stat.stderr, line: line)
+    // The one interval's row: "| 0.000 <> 0.850 | frames | bytes | frames | bytes | ...".
+    let row = try XCTUnwrap(stat.stdout.split(separator: "\n").first { $0.contains("<>") }, stat.stdout, line: line)
+    let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }.dropFirst()
+    let frames = cells.enumerated().filter { $0.offset % 2 == 0 }.map { Int($0.element) ?? -1 }
+    XCTAssertEqual(frames.count, filters.count, stat.stdout, line: line)
+    for (i, f) in filters.enumerated() where i < frames.count {
+        XCTAssertEqual(frames[i], expected[i], "tshark -Y '\(f)'", line: line)
+    }
+}
+
+/// The per-direction table in a command's output, as numbers: for each
+/// "RUNID direction", the cells after the direction (packets, bytes, ...,
+/// wire p50, wire p99), whatever the run's label (a run names its paths,
+/// `wirepath verify` without --expect only the kind); and the totals line
+/// under it ("N frames, M bytes over S s; foreign ...").
+func wireTableRows(_ output: String) -> (rows: [String: [String]], totals: String?) {
+    var rows: [String: [String]] = [:]
+    var run: String?
+    var totals: String?
+    var inTable = false
+    for line in output.split(separator: "\n") {
+        let words = line.split(separator: " ").map(String.init)
+        if words.first == "run" && words.contains("direction") { inTable = true; continue }
+        guard inTable else { continue }
+        if line.hasPrefix("---") { continue }
+        guard let d = words.firstIndex(where: { $0 == "client→reflector" || $0 == "reflector→client" }) else {
+            if totals == nil { totals = String(line) }
+            inTable = false
+            continue
+        }
+        if let id = words[..<d].first(where: { $0.hasPrefix("0x") }) { run = id }
+        rows["\(run ?? "?") \(words[d])"] = Array(words[(d + 1)...])
+    }
+    return (rows, totals)
+}
+
+/// `--capture` with `--peer`: two namespaces the test makes, `wirepath
+/// serve` in one on a port that is not the default, and the client in the
+/// other capturing on its own interface (`--capture-interface`).
+final class PeerCaptureTests: XCTestCase {
+    var dir = ""
+
+    override func setUpWithError() throws {
+        try requireRoot()
+        dir = try scratchDirectory(name.filter { $0.isLetter || $0.isNumber })
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: dir)
+    }
+
+    func requireNFT() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
+            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("nft missing under CI: `make deps` installs nftables") }
+            throw XCTSkip("nft is not installed (`make deps` installs nftables)")
+        }
+    }
+
+    /// A ping-pong of 2000 against the pair's reflector, captured on the
+    /// client's interface, with `extra` arguments.
+    func pingpong(_ pair: PeerNamespaces, file: String, _ extra: [String]) throws -> Ran {
+        try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "2000", "--warmup", "0.2",
+                            "--timeout", "50", "--capture", file, "--capture-interface", pair.clientInterface] + extra)
+    }
+
+    /// The capture filters on the peer's port (7301 here), not on --port's
+    /// default 7000: the run verifies under --verify strict, and the output
+    /// names the vantage point and the two directions it sees.
+    func testCaptureWithPeerFiltersOnThePeersPort() throws {
+        let pair = try PeerNamespaces(tag: "pcp", subnet: 5, port: 7301)
+        defer { pair.close() }
+        let file = dir + "/peer.pcap", json = dir + "/peer.json"
+        let r = try pingpong(pair, file: file, ["--verify", "strict", "--json", json])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("capture: \(file) on ca, filter \"udp port 7301 or (vlan and udp port 7301)\""), r.stdout)
+        XCTAssertTrue(r.stdout.contains("  vantage point: ca on this host (the client's): it sees client→reflector frames as this host sends them and reflector→client frames as this host receives them"), r.stdout)
+        let line = try XCTUnwrap(r.stdout.split(separator: "\n").first { $0.hasPrefix("verify socket pingpong") }, r.stdout)
+        XCTAssertTrue(line.contains(": agrees, "), String(line))
+        XCTAssertFalse(r.stdout.contains("no client→reflector frame"), r.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.capture?.directions, ["client→reflector", "reflector→client"])
+        let w = try XCTUnwrap(report.runs.first?.verification?.runs.first?.wire)
+        XCTAssertEqual(w.clientToReflector.unique, 2000)
+        XCTAssertEqual(w.reflectorToClient.unique, 2000)
+        // The saved capture checks against the saved result, on the port its filter names.
+        let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("capture \(file): reflector port 7301"), audit.stdout)
+        // Without --expect, from the file and the port alone: the numbers the run printed.
+        let plain = try runProgram(try wirepathBinary(), ["verify", file, "--port", "7301"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        let fromRun = wireTableRows(r.stdout), fromFile = wireTableRows(plain.stdout)
+        XCTAssertEqual(fromRun.rows.count, 2, r.stdout)
+        XCTAssertEqual(fromFile.rows, fromRun.rows)
+        XCTAssertEqual(fromFile.totals, fromRun.totals)
+        try checkTsharkAgrees(file: file, client: "198.19.5.1", reflector: pair.reflectorAddress, port: 7301,
+                              summary: try XCTUnwrap(report.capture?.summary))
+    }
+
+    /// Verdicts and exit codes on a real disagreement: 2% of the measured
+    /// pings dropped on the client's egress (an nftables netdev egress
+    /// chain runs before the packet tap libpcap reads, so the capture never
+    /// sees them): the client counted them sent, the wire shows them
+    /// missing. `--verify strict` exits 3 and says why; the default prints
+    /// the same disagreement and exits 0; `wirepath verify --expect` on the
+    /// saved pair exits 3 too.
+    func testStrictExitsThreeOnADisagreementAndReportExitsZero() throws {
+        try requireNFT()
+        let pair = try PeerNamespaces(tag: "pcd", subnet: 6, port: 7302)
+        defer { pair.close() }
+        try pair.nft(in: pair.client, """
+            table netdev wirepath_fault {
+              chain egress {
+                type filter hook egress device "\(pair.clientInterface)" priority 0; policy accept;
+                \(CaptureIntegrationTests.windowData(1, port: 7302)) numgen random mod 50 0 drop
+              }
+            }
+            """)
+        let strict = try pingpong(pair, file: dir + "/strict.pcap", ["--verify", "strict"])
+        XCTAssertEqual(strict.status, 3, strict.stdout + strict.stderr)
+        XCTAssertTrue(strict.stdout.contains("DISAGREE"), strict.stdout)
+        XCTAssertTrue(strict.stdout.contains("packets never left the host"), strict.stdout)
+        XCTAssertTrue(strict.stderr.contains("error: --verify strict:") && strict.stderr.contains("disagreements between the program's counters and the wire"), strict.stderr)
+
+        let file = dir + "/report.pcap", json = dir + "/report.json"
+        let report = try pingpong(pair, file: file, ["--json", json])
+        XCTAssertEqual(report.status, 0, report.stdout + report.stderr)
+        XCTAssertTrue(report.stdout.contains("DISAGREE"), report.stdout)
+        XCTAssertTrue(report.stdout.contains("  disagree: client counted 2000 sent, wire shows "), report.stdout)
+        XCTAssertFalse(report.stderr.contains("--verify strict"), report.stderr)
+
+        let audit = try runProgram(try wirepathBinary(), ["verify", file, "--expect", json])
+        XCTAssertEqual(audit.status, 3, audit.stdout + audit.stderr)
+        XCTAssertTrue(audit.stdout.contains("packets never left the host"), audit.stdout)
+        XCTAssertTrue(audit.stderr.contains("disagreements between \(json) and the capture"), audit.stderr)
+    }
+
+    /// Requests dropped at the reflector's ingress cross the client's wire
+    /// and are lost in the reflector's host: the capture locates that loss,
+    /// which is no disagreement, so --verify strict exits 0 and says where
+    /// the loss was.
+    func testLossLocatedInTheReflectorsHostPassesStrict() throws {
+        try requireNFT()
+        let pair = try PeerNamespaces(tag: "pcl", subnet: 7, port: 7303)
+        defer { pair.close() }
+        try pair.nft(in: pair.reflector, """
+            table netdev wirepath_fault {
+              chain ingress {
+                type filter hook ingress device "\(pair.reflectorInterface)" priority 0; policy accept;
+                \(CaptureIntegrationTests.windowData(1, port: 7303)) numgen random mod 50 0 drop
+              }
+            }
+            """)
+        let r = try pingpong(pair, file: dir + "/located.pcap", ["--verify", "strict"])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        XCTAssertTrue(r.stdout.contains("loss located: wire shows "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("lost in the reflector's host"), r.stdout)
+    }
+
+    /// A clean saved result checks against its capture (exit 0); the same
+    /// result edited to claim more sent pings than crossed does not (exit 3),
+    /// and a result edited to drop its run ids cannot be checked (exit 1).
+    func testVerifyExpectExitCodes() throws {
+        let pair = try PeerNamespaces(tag: "pce", subnet: 8, port: 7304)
+        defer { pair.close() }
+        let file = dir + "/clean.pcap", json = dir + "/clean.json"
+        let r = try pingpong(pair, file: file, ["--json", json])
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let bin = try wirepathBinary()
+        XCTAssertEqual(try runProgram(bin, ["verify", file, "--expect", json]).status, 0)
+
+        var report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        report.runs[0].pingpong?.client.txPackets += 5
+        let edited = dir + "/edited.json"
+        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: edited))
+        let bad = try runProgram(bin, ["verify", file, "--expect", edited])
+        XCTAssertEqual(bad.status, 3, bad.stdout + bad.stderr)
+        XCTAssertTrue(bad.stdout.contains("client counted 2005 sent, wire shows 2000: 5 packets never left the host"), bad.stdout)
+        // The same verdict as JSON, for scripts: stdout holds the JSON alone.
+        let js = try runProgram(bin, ["verify", file, "--expect", edited, "--json", "-"])
+        XCTAssertEqual(js.status, 3, js.stderr)
+        let audit = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(js.stdout.utf8))
+        XCTAssertEqual(audit.findings, 1)
+        XCTAssertEqual(audit.unverified, [])
+        XCTAssertEqual(audit.verifications?.map(\.path), ["socket"])
+        XCTAssertEqual(audit.verifications?.first?.verification.disagreements.map(\.name), ["client sent pings"])
+
+        report.runs[0].pingpong?.runID = nil
+        try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: edited))
+        let none = try runProgram(bin, ["verify", file, "--expect", edited])
+        XCTAssertEqual(none.status, 1, none.stdout + none.stderr)
+        XCTAssertTrue(none.stderr.contains("no run ids"), none.stderr)
     }
 }
 
@@ -429,14 +775,17 @@ final class CaptureFileTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    /// A small valid capture of a ping-pong run, built frame by frame.
-    func writeValidCapture(_ path: String, snaplen: Int = 65535, cut: Int? = nil, count: UInt64 = 20) throws -> UInt64 {
+    /// A small valid capture of a ping-pong run, built frame by frame, 10 µs
+    /// apart (or going back in time 10 µs a frame, with `backwards`).
+    func writeValidCapture(_ path: String, snaplen: Int = 65535, cut: Int? = nil, count: UInt64 = 20,
+                           backwards: Bool = false) throws -> UInt64 {
         let id: UInt64 = 0x5EED_0001
         var ff = FrameFactory(runID: id)
         let writer = try CaptureFileWriter(path, snaplen: snaplen)
         for (i, f) in ff.pingpong(count: count).enumerated() {
             let keep = cut.map { Array(f.prefix($0)) } ?? f
-            writer.write(keep, timestampNs: 1_000_000_000 + UInt64(i) * 10_000, wireLength: f.count)
+            let ts = backwards ? 2_000_000_000 - UInt64(i) * 10_000 : 1_000_000_000 + UInt64(i) * 10_000
+            writer.write(keep, timestampNs: ts, wireLength: f.count)
         }
         return id
     }
@@ -529,12 +878,32 @@ final class CaptureFileTests: XCTestCase {
         XCTAssertTrue(out.stderr.contains("not a wirepath result"), out.stderr)
     }
 
+    /// A valid capture whose last frame is older than its first (a clock
+    /// stepped back, or merged files) verifies from the CLI, and its table
+    /// says so instead of trapping on the span.
+    func testBackwardsTimestampsVerify() throws {
+        let path = dir + "/backwards.pcap"
+        let id = try writeValidCapture(path, backwards: true)
+        let out = try verify([path])
+        XCTAssertEqual(out.status, 0, out.stdout + out.stderr)
+        XCTAssertTrue(out.stdout.contains("over -0.000"), out.stdout)
+        XCTAssertTrue(out.stdout.contains("the last frame's timestamp is before the first's"), out.stdout)
+        let json = try verify([path, "--json", "-"])
+        XCTAssertEqual(json.status, 0, json.stderr)
+        let s = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(json.stdout.utf8)).summary
+        XCTAssertEqual(s.run(id)?.clientToReflector.unique, 20)
+        XCTAssertNil(s.run(id)?.wireRTT, "every reply is older than its request: no RTT, never a wrapped one")
+        XCTAssertGreaterThan(try XCTUnwrap(s.firstNs), try XCTUnwrap(s.lastNs))
+    }
+
     /// A few thousand random mutations of a valid capture file (bytes
-    /// flipped, overwritten, cut, lengths changed) are read and audited in
-    /// this process: each either audits or throws a CaptureError; none traps.
+    /// flipped, overwritten, cut, lengths changed, timestamps rewritten) are
+    /// read, audited and rendered (the per-direction table and a
+    /// verification line, as `wirepath verify` prints them) in this process:
+    /// each either audits or throws a CaptureError; none traps.
     func testMutatedCapturesNeverCrashTheReader() throws {
         let path = dir + "/ok.pcap"
-        _ = try writeValidCapture(path, count: 8)
+        let id = try writeValidCapture(path, count: 8)
         let valid = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
         var rng = SystemRandomNumberGenerator()
         let target = dir + "/m.pcap"
@@ -542,10 +911,14 @@ final class CaptureFileTests: XCTestCase {
         let deadline = Date().addingTimeInterval(40)
         for i in 0..<2000 where Date() < deadline {
             var m = valid
-            switch i % 4 {
+            switch i % 5 {
             case 0: for _ in 0..<Int.random(in: 1...4, using: &rng) { m[Int.random(in: 24..<m.count, using: &rng)] ^= UInt8(1 << Int.random(in: 0..<8, using: &rng)) }
             case 1: for _ in 0..<Int.random(in: 1...16, using: &rng) { m[Int.random(in: 0..<m.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng) }
             case 2: m = Array(m.prefix(Int.random(in: 0...m.count, using: &rng)))
+            case 3:
+                // The first record's timestamp (seconds, nanoseconds): often
+                // after every later frame's, so the capture runs backwards.
+                for off in 24..<32 { m[off] = UInt8.random(in: 0...255, using: &rng) }
             default:
                 // A record length field (caplen or len of some record).
                 let off = 24 + 8 + 4 * Int.random(in: 0...1, using: &rng)
@@ -554,7 +927,10 @@ final class CaptureFileTests: XCTestCase {
             }
             try Data(m).write(to: URL(fileURLWithPath: target))
             do {
-                _ = try CaptureAudit.audit(target, reflectorPort: 7000)
+                let s = try CaptureAudit.audit(target, reflectorPort: 7000, timeoutNs: 1_000_000)
+                XCTAssertFalse(TextReport.wireTable(s).isEmpty)
+                XCTAssertFalse(TextReport.verificationLine("socket pingpong", Verification.verify(
+                    Self.pingpong(sent: 8, received: 8), runID: id, wire: s.run(id), captureDropped: 0)).isEmpty)
                 audited += 1
             } catch {
                 refused += 1
@@ -563,5 +939,14 @@ final class CaptureFileTests: XCTestCase {
         }
         XCTAssertGreaterThan(audited + refused, 1000)
         XCTAssertGreaterThan(audited, 0)
+    }
+
+    /// A ping-pong result with the given counts and an empty histogram.
+    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = sent
+        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
+                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
     }
 }

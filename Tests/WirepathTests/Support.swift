@@ -91,3 +91,83 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
     _ = try server.join()
     return try outcome.get()
 }
+
+/// Two namespaces this test makes, joined by a veth pair (`ca` in the
+/// client's, `cb` in the reflector's, 198.19.`subnet`.1 and .2), with
+/// `wirepath serve` on `port` in the reflector's: a `--peer` run across
+/// real interfaces. `close()` (or deinit) stops the server and removes both
+/// namespaces, and whatever rules were put in them.
+final class PeerNamespaces {
+    let client: String
+    let reflector: String
+    let clientInterface = "ca"
+    let reflectorInterface = "cb"
+    let reflectorAddress: String
+    let port: UInt16
+    private var server: Process?
+
+    init(tag: String, subnet: Int, port: UInt16, path: String = "socket") throws {
+        client = "wirepath-\(getpid())-\(tag)A"
+        reflector = "wirepath-\(getpid())-\(tag)B"
+        reflectorAddress = "198.19.\(subnet).2"
+        self.port = port
+        do {
+            for args in [["netns", "add", client], ["netns", "add", reflector],
+                         ["link", "add", clientInterface, "netns", client, "type", "veth", "peer", "name", reflectorInterface, "netns", reflector],
+                         ["-n", client, "addr", "add", "198.19.\(subnet).1/24", "dev", clientInterface],
+                         ["-n", reflector, "addr", "add", "\(reflectorAddress)/24", "dev", reflectorInterface],
+                         ["-n", client, "link", "set", clientInterface, "up"], ["-n", reflector, "link", "set", reflectorInterface, "up"],
+                         ["-n", client, "link", "set", "lo", "up"], ["-n", reflector, "link", "set", "lo", "up"]] {
+                let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+                guard r.status == 0 else { throw ConfigError("ip \(args.joined(separator: " ")): \(r.stderr)") }
+            }
+            let s = Process()
+            s.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            s.arguments = ["netns", "exec", reflector, try wirepathBinary(), "serve", "--path", path,
+                           "--bind", "\(reflectorAddress):\(port)", "--duration", "120"]
+            s.standardOutput = FileHandle.nullDevice
+            s.standardError = FileHandle.nullDevice
+            try s.run()
+            server = s
+            // Ready once its socket is bound.
+            let until = Date().addingTimeInterval(10)
+            while Date() < until {
+                let ss = try runProgram("/usr/sbin/ip", ["netns", "exec", reflector, "ss", "-Hunl", "sport", "= :\(port)"], timeout: 10)
+                if !ss.stdout.isEmpty { break }
+                usleep(50_000)
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// `wirepath ARGS` in the client's namespace.
+    func runClient(_ args: [String], timeout: TimeInterval = 120) throws -> Ran {
+        try runProgram("/usr/sbin/ip", ["netns", "exec", client, try wirepathBinary()] + args, timeout: timeout)
+    }
+
+    /// `--peer ADDR:PORT` for the reflector.
+    var peer: String { "\(reflectorAddress):\(port)" }
+
+    /// Loads an nft ruleset into one of the two namespaces.
+    func nft(in namespace: String, _ ruleset: String) throws {
+        let f = NSTemporaryDirectory() + "wirepath-\(getpid())-\(namespace.suffix(8)).nft"
+        try ruleset.write(toFile: f, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "nft", "-f", f], timeout: 10)
+        guard r.status == 0 else { throw ConfigError("nft in \(namespace): \(r.stderr)") }
+    }
+
+    func close() {
+        if let s = server {
+            if s.isRunning { s.interrupt() }
+            s.waitUntilExit()
+            server = nil
+        }
+        _ = try? ip("netns", "del", client)
+        _ = try? ip("netns", "del", reflector)
+    }
+
+    deinit { close() }
+}
