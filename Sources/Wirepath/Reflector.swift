@@ -116,7 +116,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         if active, let f = fault, report.echoed >= f.afterEchoes {
             // Injected stall (tests): the reflector stops answering for a while, once.
             fault = nil
-            sleepNanos(f.stallNs)
+            Sys.sleep(nanos: f.stallNs)
         }
         if others == 0 {
             // The common case: the whole batch is pings; echo it in place.

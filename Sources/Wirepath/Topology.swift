@@ -247,7 +247,7 @@ public final class Topology: @unchecked Sendable {
         for ns in list() {
             let rest = ns.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
-            if kill(pid, 0) != 0 && Glibc.errno == ESRCH {
+            if !Sys.processExists(pid) {
                 XDPLeftovers.clear(namespace: ns)
                 try? IP.run(["netns", "del", ns])
                 removed.append(ns)
