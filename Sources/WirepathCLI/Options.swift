@@ -171,6 +171,14 @@ enum Output {
         FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
     }
 
+    /// After SIGINT or SIGTERM: says what happened, and gives the exit code
+    /// a shell expects of a process that signal stopped, 128 + its number
+    /// (130 for SIGINT, 143 for SIGTERM), so a script can tell them apart.
+    static func interrupted(_ what: String) -> ExitCode {
+        stderr("interrupted: \(what)")
+        return ExitCode(128 + Interrupt.signal)
+    }
+
     /// Writes a text file, making its directory; a failure names the file and the reason.
     static func write(_ text: String, to path: String) throws {
         do {
@@ -204,7 +212,7 @@ enum Output {
             stderr("error: \(e.message)")
             // Ctrl-C during setup also kills the `ip` child, whose failure
             // lands here: it is an interruption, not a setup error.
-            if Interrupt.requested { stderr("interrupted: nothing measured; namespaces removed"); throw ExitCode(130) }
+            if Interrupt.requested { throw interrupted("nothing measured; namespaces removed") }
             throw ExitCode(2)
         }
         print(TextReport.comparison(report), terminator: "")
@@ -236,10 +244,7 @@ enum Output {
         }
         let verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
         try then?(report)
-        if Interrupt.requested {
-            stderr("interrupted: partial results above; namespaces removed")
-            throw ExitCode(130)
-        }
+        if Interrupt.requested { throw interrupted("partial results above; namespaces removed") }
         let failed = report.runs.filter { $0.status == .failed }
         for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
         if !failed.isEmpty { throw ExitCode(1) }

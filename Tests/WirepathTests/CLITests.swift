@@ -56,10 +56,30 @@ final class CLITests: XCTestCase {
 
     func testSIGINTEndsWithin2sAndLeavesNoNamespace() throws {
         try requireRoot()
+        try stopMidMeasurement(["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGINT, expect: 130)
+    }
+
+    /// SIGTERM (what `kill` and service managers send) ends a flood like
+    /// Ctrl-C does, with the shell's code for it: 128 + 15.
+    func testSIGTERMEndsAFloodWithin2sWithExit143() throws {
+        try requireRoot()
+        try stopMidMeasurement(["flood", "--path", "mmsg", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGTERM, expect: 143)
+    }
+
+    func testSIGTERMEndsACompareWithin2sWithExit143() throws {
+        try requireRoot()
+        try stopMidMeasurement(["compare", "--paths", "socket,mmsg", "--duration", "30", "--flood-duration", "30", "--repeat", "1",
+                                "--warmup", "0.2", "--quiet"], with: SIGTERM, expect: 143)
+    }
+
+    /// Starts `args` on the built-in topology, sends `signal` once its
+    /// namespaces exist (mid-measurement), and checks that it ends within
+    /// 2 s with `expect` and leaves no namespace of its pid.
+    func stopMidMeasurement(_ args: [String], with signal: Int32, expect: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
         let bin = try wirepathBinary()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = ["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"]
+        p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -67,17 +87,68 @@ final class CLITests: XCTestCase {
         let ns = "wirepath-\(p.processIdentifier)-cli"
         let appear = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear { usleep(20_000) }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), file: file, line: line)
         usleep(700_000)
+        kill(p.processIdentifier, signal)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        let took = Date().timeIntervalSince(sent)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        XCTAssertLessThan(took, 2.0, "\(args[0]): signal \(signal) took \(took) s", file: file, line: line)
+        XCTAssertEqual(p.terminationReason, .exit, "\(args[0]) was killed by the signal instead of handling it", file: file, line: line)
+        XCTAssertEqual(p.terminationStatus, expect, "\(args[0]) after signal \(signal)", file: file, line: line)
+        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") }, file: file, line: line)
+    }
+
+    /// `serve` runs until Ctrl-C: SIGINT ends it within 2 s with its summary
+    /// printed, its socket closed (the port binds again) and exit 130.
+    func testSIGINTEndsServeCleanly() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-serve"
+        defer { _ = try? ip("netns", "del", a) }
+        XCTAssertEqual(try ip("netns", "add", a).status, 0)
+        XCTAssertEqual(try ip("-n", a, "link", "set", "lo", "up").status, 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        // `ip netns exec` execs the program, so the pid is wirepath's.
+        p.arguments = ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7310"]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        final class Sink: @unchecked Sendable {
+            let lock = NSLock()
+            var data = Data()
+            var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+        }
+        let sink = Sink()
+        err.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            sink.lock.lock(); sink.data.append(d); sink.lock.unlock()
+        }
+        try p.run()
+        // Signal once it serves (its handler is installed by then).
+        let ready = Date().addingTimeInterval(15)
+        while !sink.text.contains("serving") && p.isRunning && Date() < ready { usleep(10_000) }
+        XCTAssertTrue(p.isRunning, "serve ended on its own: \(sink.text)")
         kill(p.processIdentifier, SIGINT)
         let sent = Date()
         while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
+        usleep(100_000)
+        err.fileHandleForReading.readabilityHandler = nil
+        let stderr = sink.text
         XCTAssertLessThan(took, 2.0, "SIGINT took \(took) s")
-        XCTAssertEqual(p.terminationStatus, 130)
-        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") })
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("serving socket on 127.0.0.1:7310"), stderr)
+        XCTAssertTrue(stderr.contains("served 0 measured windows"), "the summary is printed: \(stderr)")
+        // The socket is gone: the port binds again at once.
+        let again = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7310", "--duration", "0.2"], timeout: 20)
+        XCTAssertEqual(again.status, 0, again.stderr)
     }
 
     /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
