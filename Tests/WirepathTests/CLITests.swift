@@ -224,6 +224,103 @@ final class CLITests: XCTestCase {
     }
 }
 
+/// `wirepath topo up|status|down` as a user runs them, on a topology named
+/// for this test (`--name`), so that no other run's `wirepath-topo-*` is
+/// touched.
+final class TopoCLITests: XCTestCase {
+    /// up prints the namespaces, interfaces, MACs and addresses; status
+    /// lists them; down removes them and a dead run's leftovers, and leaves
+    /// a live run's namespace alone.
+    func testUpStatusDownKeepsALiveRunsNamespace() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let name = "tp\(getpid())"
+        // A live run: a sleeping child whose pid tags a namespace.
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        let live = "wirepath-\(sleeper.processIdentifier)-x"
+        // A killed run: a pid that cannot exist (above pid_max).
+        let dead = "wirepath-4194371-cli"
+        defer {
+            sleeper.terminate(); sleeper.waitUntilExit()
+            for ns in [live, dead, "wirepath-\(name)-cli", "wirepath-\(name)-ref"] where wirepathNamespaces().contains(ns) {
+                _ = try? ip("netns", "del", ns)
+            }
+        }
+        XCTAssertEqual(try ip("netns", "add", live).status, 0)
+
+        let up = try runProgram(bin, ["topo", "up", "--name", name], timeout: 60)
+        XCTAssertEqual(up.status, 0, up.stderr)
+        for s in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", "wpc0", "wpr0", "198.18.0.1/24", "198.18.0.2/24"] {
+            XCTAssertTrue(up.stdout.contains(s), "topo up prints \(s): \(up.stdout)")
+        }
+        XCTAssertNotNil(up.stdout.range(of: #"MAC ([0-9a-f]{2}:){5}[0-9a-f]{2}"#, options: .regularExpression), up.stdout)
+
+        // After `up`, whose own sweep would remove it.
+        XCTAssertEqual(try ip("netns", "add", dead).status, 0)
+        let status = try runProgram(bin, ["topo", "status"], timeout: 30)
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let listed = status.stdout.split(separator: "\n").map(String.init)
+        for ns in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", live, dead] { XCTAssertTrue(listed.contains(ns), "status lists \(ns): \(listed)") }
+
+        let down = try runProgram(bin, ["topo", "down", "--name", name], timeout: 60)
+        XCTAssertEqual(down.status, 0, down.stderr)
+        let after = wirepathNamespaces()
+        XCTAssertFalse(after.contains { $0.hasPrefix("wirepath-\(name)-") }, "down leaves nothing of its topology: \(after)")
+        XCTAssertFalse(after.contains(dead), "down removes a killed run's leftovers")
+        XCTAssertTrue(after.contains(live), "down must leave a live run's namespace alone")
+        let removedLine = down.stdout.split(separator: "\n").first { $0.hasPrefix("removed:") }.map(String.init) ?? ""
+        for ns in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", dead] { XCTAssertTrue(removedLine.contains(ns), down.stdout) }
+        let keptLine = down.stdout.split(separator: "\n").first { $0.hasPrefix("left alone") }.map(String.init) ?? ""
+        XCTAssertTrue(keptLine.contains(live), "down reports the live run it left alone: \(down.stdout)")
+        XCTAssertFalse(keptLine.contains(name))
+    }
+
+    func testBadNameIsRefused() throws {
+        let bin = try wirepathBinary()
+        for bad in ["123", "Topo", "a-b", "abcdefghijklmnopq"] {
+            let r = try runProgram(bin, ["topo", "down", "--name", bad], timeout: 30)
+            XCTAssertEqual(r.status, 64, bad)
+            XCTAssertTrue(r.stderr.contains("never looks like a run's pid"), r.stderr)
+        }
+    }
+
+    /// Ctrl-C during `topo up`: setup stops, what was made is removed, and
+    /// the exit code says SIGINT (without a handler the signal killed it
+    /// halfway and left half a topology).
+    func testSIGINTDuringUpLeavesNothing() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let name = "ti\(getpid())"
+        defer {
+            for ns in wirepathNamespaces() where ns.hasPrefix("wirepath-\(name)-") { _ = try? ip("netns", "del", ns) }
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        // --veth-napi adds ethtool steps, so setup is surely still running.
+        p.arguments = ["topo", "up", "--name", name, "--veth-napi"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let first = "/run/netns/wirepath-\(name)-cli"
+        let appear = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: first) && p.isRunning && Date() < appear { usleep(500) }
+        XCTAssertTrue(p.isRunning, "setup ended before the namespace was seen")
+        kill(p.processIdentifier, SIGINT)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        let took = Date().timeIntervalSince(sent)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        XCTAssertLessThan(took, 2.0)
+        XCTAssertEqual(p.terminationReason, .exit, "killed by SIGINT: no handler")
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(name)-") }, [], "half a topology was left")
+    }
+}
+
 final class DoctorTests: XCTestCase {
     func testDoctorJSONListsEveryPathWithAState() throws {
         try requireRoot()
