@@ -159,6 +159,35 @@ final class PathIntegrationTests: XCTestCase {
         }
     }
 
+    /// `--busy-poll 50`: with `--veth-napi` the socket and mmsg sockets get
+    /// a NAPI id (both ends) and the result records it; without, they have
+    /// none and the note says busy-poll had no effect.
+    func testBusyPollReportsWhetherTheSocketHadANAPIID() throws {
+        try requireRoot()
+        for vethNAPI in [false, true] {
+            var r = request([.socket, .mmsg], [.pingpong], count: 1000)
+            r.busyPollMicros = 50
+            r.vethNAPI = vethNAPI
+            let report = try Runner.run(r)
+            XCTAssertEqual(report.runs.map(\.path), [.socket, .mmsg])
+            XCTAssertEqual(report.environment.topology.vethNAPI, vethNAPI)
+            for run in report.runs {
+                let what = "\(run.path), veth-napi \(vethNAPI)"
+                XCTAssertEqual(run.status, .ok, "\(what): \(run.reason ?? "")")
+                let p = try XCTUnwrap(run.pingpong, what)
+                XCTAssertEqual(p.received, 1000, what)
+                XCTAssertEqual(p.lost, 0, what)
+                XCTAssertEqual(run.options.busyPollMicros, 50, what)
+                XCTAssertEqual(run.options.hadNAPIID, vethNAPI, "\(what): NAPI id \(run.options.napiID)")
+                XCTAssertEqual(run.options.napiID != 0, vethNAPI, what)
+                XCTAssertEqual(p.client.napiID != 0, vethNAPI, "\(what): client")
+                XCTAssertEqual((p.reflector?.napiID ?? 0) != 0, vethNAPI, "\(what): reflector")
+                XCTAssertEqual(run.notes.contains { $0.contains("busy-poll 50 µs has no effect here") }, !vethNAPI, "\(what): \(run.notes)")
+            }
+        }
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
+    }
+
     func testFloodBatchingShowsInKernelSyscallCount() throws {
         try requireRoot()
         let report = try Runner.run(request([.socket, .mmsg], [.flood]))
