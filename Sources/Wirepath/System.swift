@@ -120,6 +120,30 @@ enum Sys {
         _ = try check(r, op())
     }
 
+    /// setsockopt(SO_BINDTODEVICE): the socket sends and receives only
+    /// through interface `name` (its routes and its packets only). EPERM:
+    /// binding needs CAP_NET_RAW; ENODEV: no such interface here.
+    static func bindToDevice(_ fd: CInt, _ name: String) throws(PathError) {
+        let r = retryEINTR {
+            name.withCString { Int(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(strlen($0) + 1))) }
+        }
+        if r < 0 {
+            let e = Int32(-r)
+            throw error("setsockopt(SO_BINDTODEVICE, \(name))", e,
+                        hint: e == EPERM ? "binding a socket to an interface needs CAP_NET_RAW: run as root, or leave out --interface" : nil)
+        }
+    }
+
+    /// getsockopt(SO_BINDTODEVICE): the interface the socket is bound to,
+    /// or nil when it is not bound (or the kernel refuses).
+    static func boundDevice(_ fd: CInt) -> String? {
+        var name = [CChar](repeating: 0, count: Int(IFNAMSIZ))
+        var len = socklen_t(name.count)
+        let r = retryEINTR { Int(getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, &name, &len)) }
+        guard r == 0, len > 0 else { return nil }
+        return String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// getsockopt for an int-sized option; returns the value or -errno.
     static func getOption(_ fd: CInt, _ level: CInt, _ name: CInt) -> Int {
         var v: CInt = 0

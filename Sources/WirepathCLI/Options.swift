@@ -29,6 +29,9 @@ struct PathTuning: ParsableArguments {
     @Flag(name: .customLong("uring-zc"), help: "uring path: send with IORING_OP_SENDMSG_ZC (Linux 6.1+, usage reports 6.2+) and report whether the kernel copied anyway (on veth and loopback it does). Each buffer is reused only after the kernel's notification.")
     var uringZeroCopy = false
 
+    @Option(help: ArgumentHelp("With --peer or serve: the interface to use. socket, mmsg and uring bind their socket to it (SO_BINDTODEVICE); xdp attaches its program to it (Wirepath attaches only to interfaces it created or that you name here). It must exist in this network namespace. The built-in topology uses its own veth ends.", valueName: "name"))
+    var interface: String?
+
     @OptionGroup var xdp: XDPOptions
 
     @Option(name: .customLong("uring-napi"), help: ArgumentHelp(
@@ -48,7 +51,7 @@ struct PathTuning: ParsableArguments {
     /// A validated configuration for one end; errors name the range.
     func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload) throws -> PathConfig {
         do {
-            var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
+            var c = try PathConfig.validated(path: path, local: local, peer: peer, interface: interface, payloadSize: payloadSize, batchSize: batch,
                                              wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
                                              uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
                                              uringNAPIMicros: uringNAPI, uringBatchWaitMicros: uringBatchWait)
@@ -72,6 +75,7 @@ struct PathTuning: ParsableArguments {
         r.uringSQPollIdleMillis = uringSQPoll
         r.uringZeroCopy = uringZeroCopy
         try xdp.apply(to: &r)
+        r.interface = interface
         r.uringNAPIMicros = uringNAPI
         r.uringBatchWaitMicros = uringBatchWait
     }

@@ -204,6 +204,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("did not answer"), r.stderr)
     }
 
+    /// `--interface` on socket and mmsg: a missing interface is named with
+    /// the fix and the command fails (it used to run, ignoring it); without
+    /// --peer it is refused, since the built-in topology has its own ends.
+    func testMissingInterfaceIsNamedForSocketAndMmsg() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-noif"
+        defer { _ = try? ip("netns", "del", a) }
+        _ = try ip("netns", "add", a)
+        _ = try ip("-n", a, "link", "set", "lo", "up")
+        for path in ["socket", "mmsg"] {
+            let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", path, "--interface", "nosuch0",
+                                                     "--peer", "127.0.0.1:7330", "--count", "10", "--warmup", "0", "--quiet"], timeout: 30)
+            XCTAssertNotEqual(r.status, 0, "\(path): \(r.stdout)")
+            XCTAssertTrue(r.stderr.contains("no interface 'nosuch0'") && r.stderr.contains("ip link"), "\(path): \(r.stderr)")
+            let serve = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--path", path, "--interface", "nosuch0",
+                                                         "--bind", "127.0.0.1:7331", "--duration", "5"], timeout: 30)
+            XCTAssertNotEqual(serve.status, 0, "serve \(path)")
+            XCTAssertTrue(serve.stderr.contains("no interface 'nosuch0'"), "serve \(path): \(serve.stderr)")
+        }
+        let local = try runProgram(bin, ["pingpong", "--path", "socket", "--interface", "lo", "--count", "10"], timeout: 30)
+        XCTAssertEqual(local.status, 2)
+        XCTAssertTrue(local.stderr.contains("is for --peer runs and serve"), local.stderr)
+    }
+
     func testBusyPortIsNamed() throws {
         try requireRoot()
         let bin = try wirepathBinary()

@@ -188,6 +188,40 @@ final class PathIntegrationTests: XCTestCase {
         XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
     }
 
+    /// `interface` on the socket paths: a name that is not in the namespace
+    /// is an error naming it and the fix; one that is binds the socket to it.
+    func testInterfaceIsCheckedAndBound() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())if")
+        defer { t.down() }
+        let local = Endpoint(address: t.clientAddress.address, port: 0)
+        let thread = try OSThread(name: "interface", netns: t.clientNamespace, cpu: nil) { () throws -> [String] in
+            var bound: [String] = []
+            for kind in [PathKind.socket, .mmsg] {
+                let missing = try PathConfig.validated(path: kind, local: local, interface: "nosuch0")
+                let bad = kind == .socket ? Result { _ = try SocketPath(missing) } : Result { _ = try MmsgPath(missing) }
+                guard case .failure(let e as PathError) = bad else { XCTFail("\(kind): opened on a missing interface"); continue }
+                XCTAssertEqual(e.errno, ENODEV, "\(kind)")
+                XCTAssertTrue(e.description.contains("no interface 'nosuch0'") && e.description.contains("ip link"), e.description)
+                let on = try PathConfig.validated(path: kind, local: local, interface: t.clientInterface)
+                let plain = try PathConfig.validated(path: kind, local: local)
+                if kind == .socket {
+                    let p = try SocketPath(on)
+                    bound.append(Sys.boundDevice(p.socket.fd) ?? "")
+                    XCTAssertTrue(p.info.notes.contains { $0.contains("bound to \(t.clientInterface)") }, "\(p.info.notes)")
+                    XCTAssertEqual(Sys.boundDevice(try SocketPath(plain).socket.fd) ?? "", "", "no --interface, no binding")
+                } else {
+                    let p = try MmsgPath(on)
+                    bound.append(Sys.boundDevice(p.socket.fd) ?? "")
+                    XCTAssertEqual(Sys.boundDevice(try MmsgPath(plain).socket.fd) ?? "", "", "no --interface, no binding")
+                }
+            }
+            return bound
+        }
+        XCTAssertEqual(try thread.join(), [t.clientInterface, t.clientInterface])
+        t.down()
+    }
+
     func testFloodBatchingShowsInKernelSyscallCount() throws {
         try requireRoot()
         let report = try Runner.run(request([.socket, .mmsg], [.flood]))
