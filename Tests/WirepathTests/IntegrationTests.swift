@@ -222,6 +222,76 @@ final class PathIntegrationTests: XCTestCase {
         t.down()
     }
 
+    /// The flood sink checks each packet's integrity, as the ping-pong client
+    /// does: flood packets of the run that the test itself corrupts and sends
+    /// (a plain UDP socket in the client's namespace) are counted as
+    /// integrity failures, never as received.
+    func testFloodSinkCountsCorruptedPacketsApart() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())fi")
+        defer { t.down() }
+        for kind in [PathKind.socket, .mmsg] {
+            let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7240)
+            let reflectorConfig = try PathConfig.validated(path: kind, local: reflectorEP)
+            let clientConfig = try PathConfig.validated(path: kind, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
+            let plan = MeasurementPlan(durationNs: 600_000_000, count: nil, warmupNs: 0, timeoutNs: 1_000_000_000)
+            let serverStop = StopSignal(), injectorStop = StopSignal()
+            let ready = Latch()
+            let server = try OSThread(name: "sink", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+                do { return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
+            }
+            XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000), "\(kind) sink did not start")
+            // Flood packets of this very run, stamped as the sender does and
+            // then corrupted in the body, every 2 ms while the flood runs.
+            let injector = try OSThread(name: "corrupter", netns: t.clientNamespace, cpu: nil) { () -> Int in
+                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                precondition(fd >= 0)
+                defer { close(fd) }
+                var to = sockaddr_in()
+                to.sin_family = sa_family_t(AF_INET)
+                to.sin_port = reflectorEP.port.bigEndian
+                to.sin_addr = in_addr(s_addr: reflectorEP.address.bigEndian)
+                let stamper = PayloadStamper(runID: plan.runID, size: 64)
+                var packet = [UInt8](repeating: 0, count: 64)
+                var sent = 0
+                while !injectorStop.requested {
+                    packet.withUnsafeMutableBytes { b in
+                        stamper.prepare(b)
+                        // Its own sequence range: if it were counted it would add to `received`.
+                        stamper.stamp(b, kind: .flood, seq: (1 << 40) + UInt64(sent), timestamp: Sys.monotonicNanos())
+                        b[50] ^= 0x5A
+                    }
+                    let n = packet.withUnsafeBytes { b in
+                        withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                    }
+                    if n == 64 { sent += 1 }
+                    usleep(2_000)
+                }
+                return sent
+            }
+            let client = try OSThread(name: "flood", netns: t.clientNamespace, cpu: nil) { () throws -> FloodResult in
+                try Shim.flood(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal()).0
+            }
+            let outcome = Result { try client.join() }
+            injectorStop.request()
+            let injected = try injector.join()
+            serverStop.request()
+            _ = try server.join()
+            let f = try outcome.get()
+            XCTAssertGreaterThan(injected, 100, "\(kind)")
+            let bad = try XCTUnwrap(f.integrityFailures, "\(kind): the sink reports integrity failures")
+            XCTAssertGreaterThan(bad, 0, "\(kind): the corrupted packets were not counted as integrity failures")
+            XCTAssertLessThanOrEqual(bad, UInt64(injected), "\(kind)")
+            XCTAssertLessThanOrEqual(f.received, f.sent, "\(kind): corrupted packets counted as received")
+            XCTAssertEqual(f.received + f.lost, f.sent, "\(kind)")
+            XCTAssertTrue(TextReport.details(WirepathReport(
+                command: "flood", startedAt: "", environment: EnvironmentRecord(kernel: "", cpuModel: "", cpus: 1, wirepathVersion: "", syscallCounter: "", topology: t.record(clientCPU: nil, reflectorCPU: nil)),
+                settings: RunSettings(durationNs: nil, count: nil, warmupNs: 0, timeoutNs: 0, payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, measurements: []),
+                runs: [PathRun(path: kind, status: .ok, options: PathOptionsRecord(clientConfig, napiID: 0), flood: f)])).contains("arrived corrupted"))
+        }
+        t.down()
+    }
+
     func testFloodBatchingShowsInKernelSyscallCount() throws {
         try requireRoot()
         let report = try Runner.run(request([.socket, .mmsg], [.flood]))

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import XCTest
 @testable import Wirepath
+@testable import WirepathCore
 
 /// The System layer's contract: every raw syscall is wrapped once, in
 /// System.swift, and EINTR is retried there and nowhere else.
@@ -78,5 +79,12 @@ final class SystemLayerTests: XCTestCase {
             }
         }
         XCTAssertEqual(hits, [], "raw calls outside System.swift")
+    }
+}
+
+final class ControlMessageTests: XCTestCase {
+    /// The reflector's report, every field, fits in one control packet.
+    func testPeerReportFitsTheControlSlot() {
+        XCTAssertLessThanOrEqual(PayloadHeader.size + PeerReport.fieldCount * 8, ControlMessage.slotSize)
     }
 }
