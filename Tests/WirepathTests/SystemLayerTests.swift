@@ -88,3 +88,57 @@ final class ControlMessageTests: XCTestCase {
         XCTAssertLessThanOrEqual(PayloadHeader.size + PeerReport.fieldCount * 8, ControlMessage.slotSize)
     }
 }
+
+/// The test helpers' own contract: under CI=true nothing skips silently.
+final class SupportTests: XCTestCase {
+    func testMissingBinaryFailsUnderCIAndSkipsOtherwise() {
+        let nowhere = ["/nonexistent/wirepath"]
+        guard case .failure(let ci) = locateWirepath(nowhere, environment: ["CI": "true"]) else { return XCTFail("found a binary in /nonexistent") }
+        guard case .fail(let why) = ci.missing else { return XCTFail("under CI=true a missing binary must fail the test, not skip it") }
+        XCTAssertTrue(why.contains("swift build"), why)
+        guard case .failure(let local) = locateWirepath(nowhere, environment: [:]) else { return XCTFail() }
+        guard case .skip = local.missing else { return XCTFail("outside CI a missing binary skips") }
+        XCTAssertEqual(try? locateWirepath(["/nonexistent/wirepath", "/bin/true"], environment: ["CI": "true"]).get(), "/bin/true")
+    }
+
+    func testMissingFailsOnlyUnderCI() {
+        XCTAssertEqual(Missing("x", environment: ["CI": "true"]), .fail("x"))
+        XCTAssertEqual(Missing("x", environment: ["CI": "false"]), .skip("x"))
+        XCTAssertEqual(Missing("x", environment: [:]), .skip("x"))
+    }
+}
+
+/// `make test`'s closing line, counted by .ci/test-summary.
+final class TestSummaryTests: XCTestCase {
+    func testEachTestIsCountedOnceByItsVerdict() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        // One test passed; one failed and then skipped (a skip under CI=true),
+        // which XCTest counts in both totals; one skipped; one failed two
+        // assertions; one crashed the process before its verdict.
+        let log = """
+            Test Case 'A.testPass' started at 2026-01-01 00:00:00.000
+            Test Case 'A.testPass' passed (0.010 seconds)
+            Test Case 'A.testCI' started at 2026-01-01 00:00:00.000
+            /x/Support.swift:30: error: A.testCI : failed - this test needs root; CI=true turns the skip into a failure
+            /x/Support.swift:31: A.testCI : Test skipped - failed under CI: this test needs root
+            Test Case 'A.testCI' failed (0.001 seconds)
+            Test Case 'A.testSkip' started at 2026-01-01 00:00:00.000
+            /x/A.swift:9: A.testSkip : Test skipped - needs root
+            Test Case 'A.testSkip' skipped (0.001 seconds)
+            Test Case 'A.testTwo' started at 2026-01-01 00:00:00.000
+            /x/A.swift:12: error: A.testTwo : XCTAssertEqual failed
+            /x/A.swift:13: error: A.testTwo : XCTAssertEqual failed
+            Test Case 'A.testTwo' failed (0.002 seconds)
+            Test Suite 'A' failed at 2026-01-01 00:00:00.100
+            \t Executed 4 tests, with 2 tests skipped and 3 failures (0 unexpected) in 0.014 (0.014) seconds
+            Test Case 'B.testCrash' started at 2026-01-01 00:00:00.200
+
+            """
+        let file = NSTemporaryDirectory() + "wirepath-\(getpid())-test.log"
+        try log.write(toFile: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        let r = try runProgram(root.appendingPathComponent(".ci/test-summary").path, [file], timeout: 10)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, "1 passed, 3 failed, 1 skipped (1 without a verdict: the test process crashed)\n")
+    }
+}
