@@ -151,6 +151,86 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
     }
 
+    /// The issue's done-when, from the command line: `compare --paths
+    /// socket,mmsg --json r.json` writes every figure for both paths and
+    /// both ends, and the environment (shorter, and one run per path).
+    func testCompareJSONHasEveryFigureForBothPathsAndEnds() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-compare.json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "1", "--repeat", "1", "--flood-duration", "1",
+                                     "--warmup", "0.2", "--json", json, "--quiet"], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        XCTAssertEqual(obj["schema"] as? String, "wirepath.report/1")
+        func number(_ o: [String: Any]?, _ k: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Double? {
+            let v = o?[k] as? NSNumber
+            XCTAssertNotNil(v, "\(what).\(k) missing", file: file, line: line)
+            return v?.doubleValue
+        }
+        // The environment: kernel, CPU, topology; the run's payload size, batch and wait.
+        let env = try XCTUnwrap(obj["environment"] as? [String: Any])
+        XCTAssertTrue((env["kernel"] as? String ?? "").hasPrefix("Linux "), "\(env)")
+        XCTAssertFalse((env["cpuModel"] as? String ?? "").isEmpty)
+        _ = number(env, "cpus", "environment")
+        let topo = try XCTUnwrap(env["topology"] as? [String: Any])
+        XCTAssertEqual(topo["kind"] as? String, "veth-pair")
+        XCTAssertEqual((topo["namespaces"] as? [String])?.count, 2)
+        for k in ["clientAddress", "reflectorAddress", "clientInterface", "reflectorInterface"] { XCTAssertNotNil(topo[k] as? String, "topology.\(k)") }
+        _ = number(topo, "mtu", "topology")
+        XCTAssertNotNil(topo["vethNAPI"] as? Bool)
+        let settings = try XCTUnwrap(obj["settings"] as? [String: Any])
+        XCTAssertEqual(number(settings, "payloadSize", "settings"), 64)
+        XCTAssertEqual(number(settings, "batchSize", "settings"), 32)
+        XCTAssertEqual(settings["wait"] as? String, "block")
+
+        let runs = try XCTUnwrap(obj["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.compactMap { $0["path"] as? String }, ["socket", "mmsg"])
+        for run in runs {
+            let path = run["path"] as? String ?? "?"
+            XCTAssertEqual(run["status"] as? String, "ok", "\(path): \(run["reason"] ?? "")")
+            // The path's options.
+            let options = try XCTUnwrap(run["options"] as? [String: Any], path)
+            XCTAssertEqual(number(options, "payloadSize", "\(path).options"), 64)
+            XCTAssertEqual(number(options, "batchSize", "\(path).options"), 32)
+            XCTAssertEqual(options["wait"] as? String, "block", path)
+            XCTAssertNotNil(options["hadNAPIID"] as? Bool, path)
+            // Ping-pong: the latency figures, and lost, duplicated, reordered.
+            let pp = try XCTUnwrap(run["pingpong"] as? [String: Any], path)
+            let lat = try XCTUnwrap(pp["latency"] as? [String: Any], path)
+            for k in ["minNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "p9999Ns", "maxNs", "meanNs", "stddevNs", "count"] {
+                _ = number(lat, k, "\(path).pingpong.latency")
+            }
+            XCTAssertGreaterThan(number(lat, "count", path) ?? 0, 0)
+            XCTAssertLessThanOrEqual(number(lat, "p50Ns", path) ?? 1, number(lat, "p9999Ns", path) ?? 0)
+            for k in ["sent", "received", "lost", "duplicated", "reordered", "integrityFailures"] { _ = number(pp, k, "\(path).pingpong") }
+            // Flood: pps and bps at each end, and the loss.
+            let fl = try XCTUnwrap(run["flood"] as? [String: Any], path)
+            for k in ["sent", "received", "lost", "lossRatio", "txPps", "rxPps", "txPayloadBps", "rxPayloadBps", "txFrameBps", "rxFrameBps"] {
+                _ = number(fl, k, "\(path).flood")
+            }
+            XCTAssertGreaterThan(number(fl, "rxPps", path) ?? 0, 0)
+            // Both ends of both measurements: syscalls, user and system CPU
+            // per packet, context switches, packets per call.
+            for (measurement, m, ends) in [("pingpong", pp, ["client", "reflector"]), ("flood", fl, ["sender", "receiver"])] {
+                for end in ends {
+                    let what = "\(path).\(measurement).\(end)"
+                    let e = try XCTUnwrap(m[end] as? [String: Any], what)
+                    for k in ["rxPacketsPerCall", "txPacketsPerCall", "rxPackets", "txPackets", "rxCalls", "txCalls"] { _ = number(e, k, what) }
+                    let cost = try XCTUnwrap(e["cost"] as? [String: Any], "\(what).cost")
+                    for k in ["syscallsPerPacket", "userNsPerPacket", "systemNsPerPacket", "cpuNsPerPacket", "contextSwitchesPerPacket"] {
+                        _ = number(cost, k, "\(what).cost")
+                    }
+                    let raw = try XCTUnwrap(cost["raw"] as? [String: Any], "\(what).cost.raw")
+                    for k in ["voluntaryContextSwitches", "involuntaryContextSwitches", "userNs", "systemNs"] { _ = number(raw, k, "\(what).cost.raw") }
+                }
+            }
+            let receiver = fl["receiver"] as? [String: Any]
+            XCTAssertGreaterThanOrEqual(number(receiver, "rxPacketsPerCall", "\(path).flood.receiver") ?? 0, 1, "the receiver's packets per receive call")
+        }
+    }
+
     /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
     func testServeAndPeerAcrossNamespacesTheTestMakes() throws {
         try requireRoot()
