@@ -292,6 +292,69 @@ final class PathIntegrationTests: XCTestCase {
         t.down()
     }
 
+    /// Opening and dropping socket and mmsg paths many times, in every wait
+    /// mode, and failing to open them (busy port, missing interface),
+    /// leaves no descriptor or mapping: each owner releases once.
+    func testOpenAndCloseLeavesNoDescriptor() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())fd")
+        defer { t.down() }
+        let local = Endpoint(address: t.clientAddress.address, port: 0)
+        let sink = Endpoint(address: t.reflectorAddress.address, port: 9)
+        let thread = try OSThread(name: "open-close", netns: t.clientNamespace, cpu: nil) { () throws -> (Int, Int, Int, Int) in
+            func fds() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count ?? -1 }
+            func maps() -> Int { ((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? "").split(separator: "\n").count }
+            // One of each first, so lazily loaded libraries do not count as leaks.
+            do { _ = try SocketPath(PathConfig.validated(path: .socket, local: local)); _ = try MmsgPath(PathConfig.validated(path: .mmsg, local: local)) }
+            let (fd0, map0) = (fds(), maps())
+            for round in 0..<20 {
+                for wait in WaitMode.allCases {
+                    for busyPoll in [nil, 50] as [Int?] {
+                        let c = try PathConfig.validated(path: .socket, local: local, batchSize: [1, 32, 1024][round % 3], wait: wait, busyPollMicros: busyPoll)
+                        var batch = PacketBatch(capacity: 4, slotSize: 1500)
+                        for i in 0..<4 { batch.setLength(i, 64); batch.setEndpoint(i, sink) }
+                        do {
+                            var p = try SocketPath(c)
+                            // epoll adds its instance to the socket.
+                            XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 2 : 1), "socket \(wait)")
+                            XCTAssertEqual(try p.receive(into: &batch), 0, "nothing was sent")
+                            batch.count = 4
+                            XCTAssertEqual(try p.send(&batch), 4)
+                        }
+                        do {
+                            var c = c
+                            c.path = .mmsg
+                            var p = try MmsgPath(c)
+                            XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 2 : 1), "mmsg \(wait)")
+                            XCTAssertEqual(try p.receive(into: &batch), 0, "nothing was sent")
+                            batch.count = 4
+                            XCTAssertEqual(try p.send(&batch), 4)
+                        }
+                        XCTAssertEqual(fds(), fd0, "round \(round), \(wait), busy-poll \(String(describing: busyPoll))")
+                    }
+                }
+            }
+            // Failed opens release what they took: a busy port, a missing interface.
+            do {
+                let held = try SocketPath(PathConfig.validated(path: .socket, local: Endpoint(address: local.address, port: 7250)))
+                for wait in WaitMode.allCases {
+                    let busy = try PathConfig.validated(path: .mmsg, local: Endpoint(address: local.address, port: 7250), wait: wait)
+                    XCTAssertThrowsError(try { _ = try MmsgPath(busy) }())
+                    XCTAssertThrowsError(try { _ = try SocketPath(busy) }())
+                    let missing = try PathConfig.validated(path: .socket, local: local, interface: "nosuch0", wait: wait)
+                    XCTAssertThrowsError(try { _ = try SocketPath(missing) }())
+                }
+                XCTAssertEqual(fds(), fd0 + 1, "only the socket holding the port")
+                _ = held.socket.fd
+            }
+            return (fd0, fds(), map0, maps())
+        }
+        let (fdBefore, fdAfter, mapsBefore, mapsAfter) = try thread.join()
+        XCTAssertEqual(fdAfter, fdBefore)
+        XCTAssertEqual(mapsAfter, mapsBefore)
+        t.down()
+    }
+
     func testFloodBatchingShowsInKernelSyscallCount() throws {
         try requireRoot()
         let report = try Runner.run(request([.socket, .mmsg], [.flood]))
