@@ -213,10 +213,11 @@ enum Output {
             defer { ticker?.finish() }
             report = try Runner.run(request, progress: { ticker?.phase($0) })
         } catch let e as ConfigError {
-            stderr("error: \(e.message)")
-            // Ctrl-C during setup also kills the `ip` child, whose failure
-            // lands here: it is an interruption, not a setup error.
+            // A signal during setup stops it at the next step (or kills the
+            // `ip` child, on a terminal's Ctrl-C), and the failure lands
+            // here: it is an interruption, not a setup error.
             if Interrupt.requested { throw interrupted("nothing measured; namespaces removed") }
+            stderr("error: \(e.message)")
             throw ExitCode(2)
         }
         print(TextReport.comparison(report), terminator: "")
