@@ -47,15 +47,13 @@ compare: build
 
 # Unit and integration tests (integration needs root; under CI=true a skip fails).
 # The suite is XCTest only; Swift Testing is disabled so that its empty run
-# prints no misleading closing line. The last line is "N passed, N failed".
+# prints no misleading closing line. The last line is "N passed, N failed,
+# N skipped", counted per test by .ci/test-summary (also when tests fail);
+# the exit code is the test run's.
 test: deps bpf
 	$(SWIFT) build --build-tests
-	set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log
-	@line=$$(grep -E "Executed [0-9]+ tests?, with" .build/test.log | tail -1); \
-	  total=$$(echo "$$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/'); \
-	  skipped=$$(echo "$$line" | grep -oE '[0-9]+ tests? skipped' | grep -oE '^[0-9]+' || echo 0); \
-	  failed=$$(echo "$$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/'); \
-	  echo "$$((total - failed - skipped)) passed, $$failed failed, $$skipped skipped"
+	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log; rc=$$?; \
+	  .ci/test-summary .build/test.log; exit $$rc
 
 bench: build
 	bench/sockperf_vs_wirepath.sh

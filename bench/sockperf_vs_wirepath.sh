@@ -65,8 +65,8 @@ stop_pid() {
 ns_exists() { ip netns list 2>/dev/null | awk '{print $1}' | grep -qx -- "$1"; }
 
 # Removes the topology this script created. Only our two namespaces are
-# deleted (not `wirepath topo down`, which removes every wirepath-*
-# namespace, including those of test runs going on at the same time).
+# deleted, by name (`wirepath topo down` would also sweep other runs' dead
+# leftovers, which is not this script's business).
 topo_down() {
     local ns pid
     [[ $OWN_TOPO == 1 ]] || return 0
@@ -106,7 +106,7 @@ for cpu in "$CLI_CPU" "$REF_CPU"; do
 done
 [[ $CLI_CPU != "$REF_CPU" ]] || log "warning: client and reflector share CPU $CLI_CPU"
 for ns in "$CLI_NS" "$REF_NS"; do
-    ns_exists "$ns" && die "namespace $ns already exists (another run, or a leftover); remove it with \`ip netns del $ns\` (or \`wirepath topo down\`, which removes every wirepath-* namespace) and retry"
+    ns_exists "$ns" && die "namespace $ns already exists (another run, or a leftover); remove it with \`ip netns del $ns\` (or \`wirepath topo down\`, which removes the topo-up topology and dead runs' leftovers) and retry"
 done
 mkdir -p "$OUT" || die "cannot create $OUT"
 RAW="$OUT/sockperf_vs_wirepath-raw"

@@ -137,9 +137,9 @@ public enum SyscallTracepoint {
         }
         if let v = readID() { return .success(v) }
         // tracefs may not be mounted (the brief says so): mount it once.
-        if mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, nil) != 0 {
-            let e = Glibc.errno
-            return .failure(ConfigError("tracefs not mounted and mount failed (\(Sys.errnoName(e))); run as root or `mount -t tracefs tracefs /sys/kernel/tracing`"))
+        let r = Sys.mount("tracefs", at: "/sys/kernel/tracing", type: "tracefs")
+        if r < 0 {
+            return .failure(ConfigError("tracefs not mounted and mount failed (\(Sys.errnoName(Int32(-r)))); run as root or `mount -t tracefs tracefs /sys/kernel/tracing`"))
         }
         if let v = readID() { return .success(v) }
         return .failure(ConfigError("raw_syscalls:sys_enter tracepoint not found in tracefs; the kernel needs CONFIG_FTRACE_SYSCALLS"))

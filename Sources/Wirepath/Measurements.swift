@@ -289,7 +289,7 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         let second = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
 
         let info = path.info
-        return FloodResult(
+        var result = FloodResult(
             payloadSize: config.payloadSize, sent: sent,
             received: main?.floodUnique ?? 0,
             duplicated: main?.floodDuplicates ?? 0,
@@ -299,5 +299,7 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
             sender: EndReport(role: "sender", cost: PerPacketCost(cost, packets: max(sent, 1), syscallWindow: cost2, syscallPackets: sent2),
                               counters: senderCounters, napiID: info.napiID),
             receiver: main.map { EndReport(reflector: $0, packets: max($0.floodUnique, 1), syscallWindow: second, syscallPackets: second?.floodUnique ?? 0) })
+        result.integrityFailures = main?.floodIntegrityFailures
+        return result
     }
 }

@@ -94,6 +94,14 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
                 others += 1
                 floods += 1
                 if inWindow {
+                    // The check covers the whole payload, the sequence number
+                    // included, as the ping-pong client's does: a corrupted
+                    // packet is counted apart, never as received. It reads
+                    // the slot in place (no allocation per packet).
+                    guard rx.withBytes(i, { Integrity.verify($0) }) else {
+                        report.floodIntegrityFailures &+= 1
+                        continue
+                    }
                     tracker.record(h.seq)
                     if report.firstRxNs == 0 { report.firstRxNs = now }
                     report.lastRxNs = now
@@ -116,7 +124,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         if active, let f = fault, report.echoed >= f.afterEchoes {
             // Injected stall (tests): the reflector stops answering for a while, once.
             fault = nil
-            sleepNanos(f.stallNs)
+            Sys.sleep(nanos: f.stallNs)
         }
         if others == 0 {
             // The common case: the whole batch is pings; echo it in place.

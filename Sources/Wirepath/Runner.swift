@@ -189,6 +189,9 @@ public enum Runner {
         // the other runs' packets would cross the wire unverified, so a
         // captured comparison runs each path once and says so.
         var request = request
+        if request.peer == nil, let name = request.interface {
+            throw ConfigError("--interface \(name) is for --peer runs and serve; the built-in topology uses its own veth ends (wpc0, wpr0): leave it out")
+        }
         let captureLimitedRepeats = request.capture != nil && request.repeats > 1
         if captureLimitedRepeats { request.repeats = 1 }
         let started = ISO8601DateFormatter().string(from: Date())
@@ -323,6 +326,10 @@ public enum Runner {
             var x = r.xdp
             if x.peerMAC == nil, let peerMAC { x.peerMAC = try MACAddress.parse(peerMAC) }
             c = try c.with(xdp: x, interface: interface ?? r.interface)
+        } else if r.peer != nil {
+            // --interface with --peer: the socket paths bind to it. On the
+            // built-in topology they use its veth ends as routed.
+            c = try c.with(interface: r.interface)
         }
         return c
     }

@@ -118,12 +118,6 @@ final class Latch: Sendable {
     }
 }
 
-func sleepNanos(_ ns: UInt64) {
-    var ts = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
-    var rest = timespec()
-    while nanosleep(&ts, &rest) != 0 && Glibc.errno == EINTR && !Interrupt.requested { ts = rest }
-}
-
 public enum Clock {
     /// CLOCK_MONOTONIC in nanoseconds.
     @inline(__always) public static func now() -> UInt64 { Sys.monotonicNanos() }

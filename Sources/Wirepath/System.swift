@@ -19,14 +19,17 @@ enum Sys {
     /// Runs `body` (one C call), retrying on EINTR. Returns the call's
     /// result, or `-errno`. The call reports failure as -1 with errno set
     /// (libc), or with `returnsNegativeErrno` as `-errno` itself (liburing,
-    /// which leaves errno alone).
+    /// which leaves errno alone). `unless` is asked after each EINTR; when it
+    /// says so the call is not retried and -EINTR is returned (a sleep that
+    /// SIGINT should cut short).
     @inline(__always)
-    static func retryEINTR(returnsNegativeErrno: Bool = false, _ body: () -> Int) -> Int {
+    static func retryEINTR(returnsNegativeErrno: Bool = false, unless giveUp: () -> Bool = { false },
+                           _ body: () -> Int) -> Int {
         while true {
             let r = body()
             if r >= 0 { return r }
             let e = returnsNegativeErrno ? Int32(-r) : Glibc.errno
-            if e != EINTR { return -Int(e) }
+            if e != EINTR || giveUp() { return -Int(e) }
         }
     }
 
@@ -115,6 +118,30 @@ enum Sys {
         var v = tv
         let r = retryEINTR { Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<timeval>.size))) }
         _ = try check(r, op())
+    }
+
+    /// setsockopt(SO_BINDTODEVICE): the socket sends and receives only
+    /// through interface `name` (its routes and its packets only). EPERM:
+    /// binding needs CAP_NET_RAW; ENODEV: no such interface here.
+    static func bindToDevice(_ fd: CInt, _ name: String) throws(PathError) {
+        let r = retryEINTR {
+            name.withCString { Int(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(strlen($0) + 1))) }
+        }
+        if r < 0 {
+            let e = Int32(-r)
+            throw error("setsockopt(SO_BINDTODEVICE, \(name))", e,
+                        hint: e == EPERM ? "binding a socket to an interface needs CAP_NET_RAW: run as root, or leave out --interface" : nil)
+        }
+    }
+
+    /// getsockopt(SO_BINDTODEVICE): the interface the socket is bound to,
+    /// or nil when it is not bound (or the kernel refuses).
+    static func boundDevice(_ fd: CInt) -> String? {
+        var name = [CChar](repeating: 0, count: Int(IFNAMSIZ))
+        var len = socklen_t(name.count)
+        let r = retryEINTR { Int(getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, &name, &len)) }
+        guard r == 0, len > 0 else { return nil }
+        return String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// getsockopt for an int-sized option; returns the value or -errno.
@@ -333,10 +360,31 @@ enum Sys {
 
     // MARK: Time, threads, namespaces
 
-    /// nanosleep(2) for `nanos`; an EINTR ends the sleep early.
+    /// clock_nanosleep(2) on CLOCK_MONOTONIC for `nanos`. The deadline is
+    /// absolute (TIMER_ABSTIME), so a retry after EINTR sleeps only what is
+    /// left. The only handlers Wirepath installs are SIGINT's and SIGTERM's
+    /// (`Interrupt`): once one has run the sleep ends early, so teardown
+    /// never waits for it. clock_nanosleep returns the error number itself.
     static func sleep(nanos: UInt64) {
-        var ts = timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
-        _ = nanosleep(&ts, nil)
+        let end = monotonicNanos() &+ nanos
+        var deadline = timespec(tv_sec: Int(end / 1_000_000_000), tv_nsec: Int(end % 1_000_000_000))
+        _ = retryEINTR(returnsNegativeErrno: true, unless: { Interrupt.requested }) {
+            -Int(clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &deadline, nil))
+        }
+    }
+
+    /// kill(2) with signal 0: whether process `pid` exists. EPERM means it
+    /// does (it belongs to someone else); only ESRCH means it is gone.
+    static func processExists(_ pid: pid_t) -> Bool {
+        let r = retryEINTR { Int(Glibc.kill(pid, 0)) }
+        return r != -Int(ESRCH)
+    }
+
+    /// mount(2) of a pseudo filesystem (`source` of type `type`, no data) at
+    /// `target`. Returns 0 or -errno (EPERM: no CAP_SYS_ADMIN; EBUSY:
+    /// mounted there already; ENODEV: the kernel lacks the filesystem).
+    static func mount(_ source: String, at target: String, type: String) -> Int {
+        retryEINTR { Int(Glibc.mount(source, target, type, 0, nil)) }
     }
 
     /// gettid(2): the calling thread's id.

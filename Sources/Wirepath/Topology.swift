@@ -68,10 +68,13 @@ public final class Topology: @unchecked Sendable {
         sweepStale()
         let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire)
         if list().contains(t.clientNamespace) || list().contains(t.reflectorNamespace) {
-            throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; run `wirepath topo down` first")
+            let down = tag == persistentTag ? "wirepath topo down" : validPersistentTag(tag) ? "wirepath topo down --name \(tag)" : "ip netns del"
+            throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; remove them with `\(down)` first")
         }
         do {
             try t.create()
+            // A signal during the last step: the caller is about to stop.
+            try checkInterrupt()
         } catch {
             t.down()
             throw error
@@ -79,28 +82,48 @@ public final class Topology: @unchecked Sendable {
         return t
     }
 
+    /// SIGINT or SIGTERM during setup: stop before the next step, so that
+    /// `up` removes what it made (the handler only sets a flag, and the `ip`
+    /// child of a `kill PID` keeps running, so nothing else stops setup).
+    static func checkInterrupt() throws {
+        if Interrupt.requested {
+            throw ConfigError("interrupted (signal \(Interrupt.signal)) while setting up the topology; what was made is removed")
+        }
+    }
+
+    /// One setup command, after checking for an interruption.
+    private func step(_ args: [String]) throws {
+        try Topology.checkInterrupt()
+        try IP.run(args)
+    }
+
+    private func stepExec(_ ns: String, _ args: [String]) throws {
+        try Topology.checkInterrupt()
+        try IP.exec(ns, args)
+    }
+
     private func create() throws {
         isUp = true
-        try IP.run(["netns", "add", clientNamespace])
-        try IP.run(["netns", "add", reflectorNamespace])
+        try step(["netns", "add", clientNamespace])
+        try step(["netns", "add", reflectorNamespace])
         // Created straight inside the namespaces, so the names never collide
         // in the root namespace. One queue per direction: AF_XDP binds to one.
         if let wireNamespace {
             try createWire(wireNamespace)
         } else {
-            try IP.run(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "1", "numrxqueues", "1",
-                        "type", "veth", "peer", "name", reflectorInterface, "netns", reflectorNamespace,
-                        "numtxqueues", "1", "numrxqueues", "1"])
+            try step(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "1", "numrxqueues", "1",
+                      "type", "veth", "peer", "name", reflectorInterface, "netns", reflectorNamespace,
+                      "numtxqueues", "1", "numrxqueues", "1"])
         }
         for (ns, dev, addr) in [(clientNamespace, clientInterface, clientAddress), (reflectorNamespace, reflectorInterface, reflectorAddress)] {
-            try IP.run(["-n", ns, "link", "set", "lo", "up"])
-            try IP.run(["-n", ns, "link", "set", dev, "mtu", "\(mtu)"])
-            try IP.run(["-n", ns, "addr", "add", "\(addr.addressString)/24", "dev", dev])
-            try IP.run(["-n", ns, "link", "set", dev, "up"])
+            try step(["-n", ns, "link", "set", "lo", "up"])
+            try step(["-n", ns, "link", "set", dev, "mtu", "\(mtu)"])
+            try step(["-n", ns, "addr", "add", "\(addr.addressString)/24", "dev", dev])
+            try step(["-n", ns, "link", "set", dev, "up"])
             if vethNAPI {
                 // veth receives through NAPI (and so gives sockets a NAPI id for
                 // busy polling) only with GRO on; TSO off keeps packets unmerged.
-                try IP.exec(ns, ["ethtool", "-K", dev, "gro", "on", "tso", "off"])
+                try stepExec(ns, ["ethtool", "-K", dev, "gro", "on", "tso", "off"])
             }
         }
         if threadedNAPI {
@@ -112,8 +135,8 @@ public final class Topology: @unchecked Sendable {
         clientMAC = try IP.mac(clientNamespace, clientInterface)
         reflectorMAC = try IP.mac(reflectorNamespace, reflectorInterface)
         // Static neighbours: no ARP exchange inside a measured window.
-        try IP.run(["-n", clientNamespace, "neigh", "replace", reflectorAddress.addressString, "lladdr", reflectorMAC, "dev", clientInterface, "nud", "permanent"])
-        try IP.run(["-n", reflectorNamespace, "neigh", "replace", clientAddress.addressString, "lladdr", clientMAC, "dev", reflectorInterface, "nud", "permanent"])
+        try step(["-n", clientNamespace, "neigh", "replace", reflectorAddress.addressString, "lladdr", reflectorMAC, "dev", clientInterface, "nud", "permanent"])
+        try step(["-n", reflectorNamespace, "neigh", "replace", clientAddress.addressString, "lladdr", clientMAC, "dev", reflectorInterface, "nud", "permanent"])
     }
 
     /// The middle hop: a veth pair from each end into the wire namespace and
@@ -122,19 +145,19 @@ public final class Topology: @unchecked Sendable {
     /// on the direct pair (the xdp path writes that MAC into its frames).
     /// Learning, no STP: the ports forward at once.
     private func createWire(_ ns: String) throws {
-        try IP.run(["netns", "add", ns])
-        try IP.run(["-n", ns, "link", "set", "lo", "up"])
+        try step(["netns", "add", ns])
+        try step(["-n", ns, "link", "set", "lo", "up"])
         for (end, endNS, port) in [(clientInterface, clientNamespace, wireClientPort), (reflectorInterface, reflectorNamespace, wireReflectorPort)] {
-            try IP.run(["link", "add", end, "netns", endNS, "numtxqueues", "1", "numrxqueues", "1",
-                        "type", "veth", "peer", "name", port, "netns", ns, "numtxqueues", "1", "numrxqueues", "1"])
+            try step(["link", "add", end, "netns", endNS, "numtxqueues", "1", "numrxqueues", "1",
+                      "type", "veth", "peer", "name", port, "netns", ns, "numtxqueues", "1", "numrxqueues", "1"])
         }
-        try IP.run(["-n", ns, "link", "add", bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
+        try step(["-n", ns, "link", "add", bridge, "type", "bridge", "stp_state", "0", "forward_delay", "0"])
         for port in [wireClientPort, wireReflectorPort] {
-            try IP.run(["-n", ns, "link", "set", port, "mtu", "\(mtu)", "master", bridge])
-            if vethNAPI { try IP.exec(ns, ["ethtool", "-K", port, "gro", "on", "tso", "off"]) }
-            try IP.run(["-n", ns, "link", "set", port, "up"])
+            try step(["-n", ns, "link", "set", port, "mtu", "\(mtu)", "master", bridge])
+            if vethNAPI { try stepExec(ns, ["ethtool", "-K", port, "gro", "on", "tso", "off"]) }
+            try step(["-n", ns, "link", "set", port, "up"])
         }
-        try IP.run(["-n", ns, "link", "set", bridge, "mtu", "\(mtu)", "up"])
+        try step(["-n", ns, "link", "set", bridge, "mtu", "\(mtu)", "up"])
     }
 
     /// Writes 1 to the device's `threaded` attribute: its NAPI polls then
@@ -224,19 +247,43 @@ public final class Topology: @unchecked Sendable {
         return names.filter { $0.hasPrefix(prefix) }.sorted()
     }
 
-    /// Removes every `wirepath-` namespace; returns the names removed.
-    @discardableResult
-    public static func downAll() throws -> [String] {
+    /// What `down(persistent:)` did: the namespaces it removed and those it
+    /// left alone (live runs, and names that are not a run's).
+    public struct DownResult: Sendable, Equatable {
+        public var removed: [String]
+        public var kept: [String]
+    }
+
+    /// The tag of `wirepath topo up`'s persistent topology.
+    public static let persistentTag = "topo"
+
+    /// Whether `name` can tag a persistent topology: a lower-case letter,
+    /// then letters and digits (at most 16), so it never looks like a run's
+    /// pid and never spans a `-`.
+    public static func validPersistentTag(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first), name.unicodeScalars.count <= 16 else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) }
+    }
+
+    /// `wirepath topo down`: removes the persistent topology tagged `tag`
+    /// (`wirepath-topo-*` by default) and the namespaces of runs whose
+    /// process is gone (`sweepStale`). A live run's namespaces, and names
+    /// this tool did not make as a run or a persistent topology, are left
+    /// alone and listed in `kept`: a concurrent `compare` or test keeps its
+    /// topology.
+    public static func down(persistent tag: String = persistentTag) throws -> DownResult {
         try Privileges.requireNetAdmin(for: "removing namespaces")
+        guard validPersistentTag(tag) else { throw ConfigError("bad topology name '\(tag)': expected a lower-case letter, then letters and digits (at most 16)") }
         var removed: [String] = []
-        for ns in list() {
+        for ns in list() where ns.hasPrefix("\(prefix)\(tag)-") {
             // A killed xdp run leaves its program attached; detach it (and
             // any libxdp pin) before the namespace and its veth go.
             XDPLeftovers.clear(namespace: ns)
             try IP.run(["netns", "del", ns])
             removed.append(ns)
         }
-        return removed
+        removed += sweepStale()
+        return DownResult(removed: removed.sorted(), kept: list())
     }
 
     /// Removes namespaces left by runs whose process is gone (kill -9).
@@ -247,7 +294,7 @@ public final class Topology: @unchecked Sendable {
         for ns in list() {
             let rest = ns.dropFirst(prefix.count)
             guard let dash = rest.firstIndex(of: "-"), let pid = Int32(rest[..<dash]) else { continue }
-            if kill(pid, 0) != 0 && Glibc.errno == ESRCH {
+            if !Sys.processExists(pid) {
                 XDPLeftovers.clear(namespace: ns)
                 try? IP.run(["netns", "del", ns])
                 removed.append(ns)

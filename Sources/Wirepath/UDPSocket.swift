@@ -10,7 +10,8 @@ struct UDPSocket: ~Copyable {
     private(set) var busyPollMicros: Int?
     private(set) var preferBusyPoll = false
 
-    /// Opens, configures and binds a socket for `config`.
+    /// Opens, configures and binds a socket for `config`; with
+    /// `config.interface`, bound to that interface (which must exist here).
     ///
     /// `block` mode gets `SO_RCVTIMEO` of one wait tick, so a blocking receive
     /// returns EAGAIN at least every tick and the caller can check deadlines
@@ -34,6 +35,16 @@ struct UDPSocket: ~Copyable {
             }
             if (try? Sys.setOption(fd, SOL_SOCKET, SO_SNDBUFFORCE, bufBytes, "setsockopt(SO_SNDBUFFORCE)")) == nil {
                 try Sys.setOption(fd, SOL_SOCKET, SO_SNDBUF, bufBytes, "setsockopt(SO_SNDBUF)")
+            }
+            if let ifname = config.interface {
+                // --interface with --peer or serve: a name that is not here is
+                // an error, never a silent run on whatever route the kernel picks.
+                guard Sys.interfaceIndex(ifname) != 0 else {
+                    throw Sys.error("if_nametoindex(\(ifname))", ENODEV,
+                                    hint: "no interface '\(ifname)' in this network namespace; list them with `ip link`, fix --interface, or leave it out")
+                }
+                try Sys.bindToDevice(fd, ifname)
+                notes.append("socket bound to \(ifname) (SO_BINDTODEVICE)")
             }
             if let usec = config.busyPollMicros, usec > 0 {
                 try Sys.setOption(fd, SOL_SOCKET, WP_SO_BUSY_POLL, CInt(usec), "setsockopt(SO_BUSY_POLL, \(usec))")

@@ -566,7 +566,7 @@ struct XSKSocket: ~Copyable {
                 do throws(PathError) {
                     return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, zeroCopy: zeroCopy, fallback: fallback)
                 } catch where error.errno == EBUSY && Sys.monotonicNanos() < deadline {
-                    sleepNanos(10_000_000)
+                    Sys.sleep(nanos: 10_000_000)
                 }
             }
         }
@@ -828,7 +828,7 @@ enum Neighbour {
         var empty: UInt8 = 0
         _ = withUnsafePointer(to: &sa) { Sys.sendto(fd, &empty, 0, $0, flags: WP_MSG_DONTWAIT) }
         for _ in 0..<40 {
-            sleepNanos(25_000_000)
+            Sys.sleep(nanos: 25_000_000)
             if let mac = lookup(hop, interface: interface) { return mac }
         }
         throw PathError(operation: "neighbour of \(Endpoint(address: hop, port: 0).addressString) on \(interface)", errno: EHOSTUNREACH, errnoName: "EHOSTUNREACH",

@@ -29,6 +29,9 @@ struct PathTuning: ParsableArguments {
     @Flag(name: .customLong("uring-zc"), help: "uring path: send with IORING_OP_SENDMSG_ZC (Linux 6.1+, usage reports 6.2+) and report whether the kernel copied anyway (on veth and loopback it does). Each buffer is reused only after the kernel's notification.")
     var uringZeroCopy = false
 
+    @Option(help: ArgumentHelp("With --peer or serve: the interface to use. socket, mmsg and uring bind their socket to it (SO_BINDTODEVICE); xdp attaches its program to it (Wirepath attaches only to interfaces it created or that you name here). It must exist in this network namespace. The built-in topology uses its own veth ends.", valueName: "name"))
+    var interface: String?
+
     @OptionGroup var xdp: XDPOptions
 
     @Option(name: .customLong("uring-napi"), help: ArgumentHelp(
@@ -48,7 +51,7 @@ struct PathTuning: ParsableArguments {
     /// A validated configuration for one end; errors name the range.
     func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload) throws -> PathConfig {
         do {
-            var c = try PathConfig.validated(path: path, local: local, peer: peer, payloadSize: payloadSize, batchSize: batch,
+            var c = try PathConfig.validated(path: path, local: local, peer: peer, interface: interface, payloadSize: payloadSize, batchSize: batch,
                                              wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
                                              uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
                                              uringNAPIMicros: uringNAPI, uringBatchWaitMicros: uringBatchWait)
@@ -72,6 +75,7 @@ struct PathTuning: ParsableArguments {
         r.uringSQPollIdleMillis = uringSQPoll
         r.uringZeroCopy = uringZeroCopy
         try xdp.apply(to: &r)
+        r.interface = interface
         r.uringNAPIMicros = uringNAPI
         r.uringBatchWaitMicros = uringBatchWait
     }
@@ -171,6 +175,14 @@ enum Output {
         FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
     }
 
+    /// After SIGINT or SIGTERM: says what happened, and gives the exit code
+    /// a shell expects of a process that signal stopped, 128 + its number
+    /// (130 for SIGINT, 143 for SIGTERM), so a script can tell them apart.
+    static func interrupted(_ what: String) -> ExitCode {
+        stderr("interrupted: \(what)")
+        return ExitCode(128 + Interrupt.signal)
+    }
+
     /// Writes a text file, making its directory; a failure names the file and the reason.
     static func write(_ text: String, to path: String) throws {
         do {
@@ -201,10 +213,11 @@ enum Output {
             defer { ticker?.finish() }
             report = try Runner.run(request, progress: { ticker?.phase($0) })
         } catch let e as ConfigError {
+            // A signal during setup stops it at the next step (or kills the
+            // `ip` child, on a terminal's Ctrl-C), and the failure lands
+            // here: it is an interruption, not a setup error.
+            if Interrupt.requested { throw interrupted("nothing measured; namespaces removed") }
             stderr("error: \(e.message)")
-            // Ctrl-C during setup also kills the `ip` child, whose failure
-            // lands here: it is an interruption, not a setup error.
-            if Interrupt.requested { stderr("interrupted: nothing measured; namespaces removed"); throw ExitCode(130) }
             throw ExitCode(2)
         }
         print(TextReport.comparison(report), terminator: "")
@@ -237,10 +250,7 @@ enum Output {
         }
         let verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
         try then?(report)
-        if Interrupt.requested {
-            stderr("interrupted: partial results above; namespaces removed")
-            throw ExitCode(130)
-        }
+        if Interrupt.requested { throw interrupted("partial results above; namespaces removed") }
         let failed = report.runs.filter { $0.status == .failed }
         for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
         if !failed.isEmpty { throw ExitCode(1) }

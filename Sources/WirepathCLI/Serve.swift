@@ -41,5 +41,9 @@ struct Serve: ParsableCommand {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
         }
+        // Ctrl-C is how a serve without --duration ends: the summary above is
+        // complete and the socket is closed, and the exit code says which
+        // signal ended it, as for the other commands.
+        if Interrupt.requested { throw Output.interrupted("stopped serving; socket closed") }
     }
 }

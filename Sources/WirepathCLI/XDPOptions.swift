@@ -28,9 +28,6 @@ struct XDPOptions: ParsableArguments {
     @Flag(name: .customLong("xdp-drop-flood"), help: "xdp path, ceiling mode: the receiver's XDP program drops flood packets (XDP_DROP) instead of handing them to the socket, to measure what the sender can feed an XDP program that does nothing.")
     var dropFlood = false
 
-    @Option(help: ArgumentHelp("xdp path: the interface to attach to with --peer or serve (the built-in topology uses its own veth ends). Wirepath attaches only to interfaces it created or that you name here.", valueName: "name"))
-    var interface: String?
-
     func settings() throws -> XDPSettings {
         do {
             var s = XDPSettings()
@@ -51,20 +48,19 @@ struct XDPOptions: ParsableArguments {
     func validate() throws {
         do {
             try settings().validate(mtu: 1500)
-            if let interface, interface.isEmpty || interface.utf8.count > 15 { throw ConfigError("bad --interface '\(interface)': expected 1-15 characters") }
         } catch let e as ConfigError {
             throw ValidationError(e.message)
         }
     }
 
-    /// `config` with the xdp settings, when it is for the xdp path.
+    /// `config` with the xdp settings, when it is for the xdp path (the
+    /// interface, `--interface`, is already in `config`).
     func apply(to config: PathConfig) throws -> PathConfig {
         guard config.path == .xdp else { return config }
-        do { return try config.with(xdp: settings(), interface: interface) } catch let e as ConfigError { throw ValidationError(e.message) }
+        do { return try config.with(xdp: settings()) } catch let e as ConfigError { throw ValidationError(e.message) }
     }
 
     func apply(to r: inout RunRequest) throws {
         r.xdp = try settings()
-        r.interface = interface
     }
 }

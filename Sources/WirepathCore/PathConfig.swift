@@ -7,7 +7,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
     public var local: Endpoint
     /// The default destination (the reflector), if this end starts conversations.
     public var peer: Endpoint?
-    /// Interface name, for paths that bind to a device (xdp) and for MTU look-ups.
+    /// Interface name: xdp attaches to it; socket, mmsg and uring bind their
+    /// socket to it (SO_BINDTODEVICE). nil: any, as routing decides.
     public var interface: String?
     /// UDP payload bytes, including the Wirepath header.
     public var payloadSize: Int
@@ -67,6 +68,22 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
     public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
 
+    /// An interface name the kernel could have: 1-15 bytes (IFNAMSIZ - 1).
+    static func checkInterfaceName(_ name: String) throws(ConfigError) {
+        if name.isEmpty || name.utf8.count > 15 {
+            throw ConfigError("bad interface name '\(name)': expected 1-15 characters")
+        }
+    }
+
+    /// This configuration on interface `name` (nil leaves it as it is).
+    public func with(interface name: String?) throws(ConfigError) -> PathConfig {
+        guard let name else { return self }
+        try PathConfig.checkInterfaceName(name)
+        var c = self
+        c.interface = name
+        return c
+    }
+
     public static func validated(
         path: PathKind,
         local: Endpoint,
@@ -114,9 +131,7 @@ public struct PathConfig: Sendable, Codable, Equatable {
         guard (0...1_000_000).contains(uringBatchWaitMicros) else {
             throw ConfigError("bad --uring-batch-wait \(uringBatchWaitMicros) µs: expected 0-1000000 (0 turns it off)")
         }
-        if let interface, interface.isEmpty || interface.utf8.count > 15 {
-            throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
-        }
+        if let interface { try checkInterfaceName(interface) }
         return PathConfig(
             path: path, local: local, peer: peer, interface: interface,
             payloadSize: payloadSize, batchSize: batchSize, wait: wait,

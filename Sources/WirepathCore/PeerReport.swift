@@ -11,6 +11,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var floodUnique: UInt64 = 0
     public var floodDuplicates: UInt64 = 0
     public var floodReordered: UInt64 = 0
+    /// Flood packets of this run whose integrity check failed: counted here
+    /// and never as received.
+    public var floodIntegrityFailures: UInt64 = 0
     /// Packets from another run or not Wirepath packets at all.
     public var foreign: UInt64 = 0
     /// First and last data packet of the window on the reflector's clock.
@@ -44,8 +47,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL
     /// wakeups; then the send_zc notifications, copied and zero-copy.
     /// Then xdp: a presence flag (1 when the reflector's path is xdp) and
-    /// its counters (`XDPCounters.wireFieldCount`).
-    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount
+    /// its counters (`XDPCounters.wireFieldCount`). Then the flood packets
+    /// that failed the integrity check.
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -70,6 +74,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(zcZeroCopy)
         f.append(xdp == nil ? 0 : 1)
         f += (xdp ?? XDPCounters()).wire
+        f.append(floodIntegrityFailures)
         return f
     }
 
@@ -99,6 +104,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         if f.count >= x + 1 + XDPCounters.wireFieldCount, f[x] == 1 {
             r.xdp = XDPCounters(wire: f[(x + 1)..<(x + 1 + XDPCounters.wireFieldCount)])
         }
+        let integrity = x + 1 + XDPCounters.wireFieldCount
+        if f.count > integrity { r.floodIntegrityFailures = f[integrity] }
         return r
     }
 

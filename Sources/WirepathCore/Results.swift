@@ -104,6 +104,11 @@ public struct FloodResult: Codable, Sendable, Equatable {
     public var lost: UInt64
     public var duplicated: UInt64
     public var reordered: UInt64
+    /// Flood packets of this run that reached the receiver corrupted (the
+    /// payload's integrity check failed): not in `received`, so also in
+    /// `lost`. nil when the receiver did not report it (a reflector, or a
+    /// report, from before the sink checked).
+    public var integrityFailures: UInt64?
     public var senderDurationNs: UInt64
     /// From the receiver's first to last packet.
     public var receiverSpanNs: UInt64

@@ -175,7 +175,9 @@ public enum TextReport {
             }
             if let f = run.flood {
                 out += "  flood: sent \(f.sent) in \(fmt(Double(f.senderDurationNs) / 1e9, 2)) s (\(fmt(f.txPps / 1e6, 3)) Mpps, \(fmt(f.txFrameBps / 1e9, 3)) Gbit/s frames), "
-                out += "received \(f.received) (\(fmt(f.rxPps / 1e6, 3)) Mpps, \(fmt(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(fmt(f.lossRatio * 100, 2))%)\n"
+                out += "received \(f.received) (\(fmt(f.rxPps / 1e6, 3)) Mpps, \(fmt(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(fmt(f.lossRatio * 100, 2))%)"
+                if let bad = f.integrityFailures, bad > 0 { out += ", of which \(bad) arrived corrupted (integrity check failed)" }
+                out += "\n"
                 out += "  flood batching: sender \(fmt(f.sender.txPacketsPerCall, 1)) pkts/send call"
                 if let r = f.receiver {
                     out += ", receiver \(fmt(r.rxPacketsPerCall, 1)) pkts/receive call"

@@ -99,3 +99,20 @@ final class SequenceTrackerTests: XCTestCase {
         XCTAssertEqual(t.record(3), .inOrder)
     }
 }
+
+/// The flood sink's integrity failures cross the wire to the client.
+final class FloodIntegrityReportTests: XCTestCase {
+    func testPeerReportCarriesFloodIntegrityFailuresAtTheEnd() {
+        var r = PeerReport(path: .mmsg)
+        r.floodUnique = 990
+        r.floodIntegrityFailures = 10
+        let f = r.encode()
+        XCTAssertEqual(f.count, PeerReport.fieldCount)
+        XCTAssertEqual(f.last, 10, "appended after every older field")
+        XCTAssertEqual(PeerReport.decode(f), r)
+        // A reflector from before the check: decodes, with none.
+        let older = PeerReport.decode(Array(f.dropLast()))
+        XCTAssertEqual(older?.floodUnique, 990)
+        XCTAssertEqual(older?.floodIntegrityFailures, 0)
+    }
+}

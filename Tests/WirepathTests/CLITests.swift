@@ -58,10 +58,30 @@ final class CLITests: XCTestCase {
 
     func testSIGINTEndsWithin2sAndLeavesNoNamespace() throws {
         try requireRoot()
+        try stopMidMeasurement(["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGINT, expect: 130)
+    }
+
+    /// SIGTERM (what `kill` and service managers send) ends a flood like
+    /// Ctrl-C does, with the shell's code for it: 128 + 15.
+    func testSIGTERMEndsAFloodWithin2sWithExit143() throws {
+        try requireRoot()
+        try stopMidMeasurement(["flood", "--path", "mmsg", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGTERM, expect: 143)
+    }
+
+    func testSIGTERMEndsACompareWithin2sWithExit143() throws {
+        try requireRoot()
+        try stopMidMeasurement(["compare", "--paths", "socket,mmsg", "--duration", "30", "--flood-duration", "30", "--repeat", "1",
+                                "--warmup", "0.2", "--quiet"], with: SIGTERM, expect: 143)
+    }
+
+    /// Starts `args` on the built-in topology, sends `signal` once its
+    /// namespaces exist (mid-measurement), and checks that it ends within
+    /// 2 s with `expect` and leaves no namespace of its pid.
+    func stopMidMeasurement(_ args: [String], with signal: Int32, expect: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
         let bin = try wirepathBinary()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = ["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"]
+        p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
@@ -69,17 +89,148 @@ final class CLITests: XCTestCase {
         let ns = "wirepath-\(p.processIdentifier)-cli"
         let appear = Date().addingTimeInterval(10)
         while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear { usleep(20_000) }
-        XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), file: file, line: line)
         usleep(700_000)
+        kill(p.processIdentifier, signal)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        let took = Date().timeIntervalSince(sent)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        XCTAssertLessThan(took, 2.0, "\(args[0]): signal \(signal) took \(took) s", file: file, line: line)
+        XCTAssertEqual(p.terminationReason, .exit, "\(args[0]) was killed by the signal instead of handling it", file: file, line: line)
+        XCTAssertEqual(p.terminationStatus, expect, "\(args[0]) after signal \(signal)", file: file, line: line)
+        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") }, file: file, line: line)
+    }
+
+    /// `serve` runs until Ctrl-C: SIGINT ends it within 2 s with its summary
+    /// printed, its socket closed (the port binds again) and exit 130.
+    func testSIGINTEndsServeCleanly() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-serve"
+        defer { _ = try? ip("netns", "del", a) }
+        XCTAssertEqual(try ip("netns", "add", a).status, 0)
+        XCTAssertEqual(try ip("-n", a, "link", "set", "lo", "up").status, 0)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        // `ip netns exec` execs the program, so the pid is wirepath's.
+        p.arguments = ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7310"]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        final class Sink: @unchecked Sendable {
+            let lock = NSLock()
+            var data = Data()
+            var text: String { lock.lock(); defer { lock.unlock() }; return String(decoding: data, as: UTF8.self) }
+        }
+        let sink = Sink()
+        err.fileHandleForReading.readabilityHandler = { h in
+            let d = h.availableData
+            sink.lock.lock(); sink.data.append(d); sink.lock.unlock()
+        }
+        try p.run()
+        // Signal once it serves (its handler is installed by then).
+        let ready = Date().addingTimeInterval(15)
+        while !sink.text.contains("serving") && p.isRunning && Date() < ready { usleep(10_000) }
+        XCTAssertTrue(p.isRunning, "serve ended on its own: \(sink.text)")
         kill(p.processIdentifier, SIGINT)
         let sent = Date()
         while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
+        usleep(100_000)
+        err.fileHandleForReading.readabilityHandler = nil
+        let stderr = sink.text
         XCTAssertLessThan(took, 2.0, "SIGINT took \(took) s")
-        XCTAssertEqual(p.terminationStatus, 130)
-        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") })
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertEqual(p.terminationStatus, 130, stderr)
+        XCTAssertTrue(stderr.contains("serving socket on 127.0.0.1:7310"), stderr)
+        XCTAssertTrue(stderr.contains("served 0 measured windows"), "the summary is printed: \(stderr)")
+        // The socket is gone: the port binds again at once.
+        let again = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7310", "--duration", "0.2"], timeout: 20)
+        XCTAssertEqual(again.status, 0, again.stderr)
+    }
+
+    /// The issue's done-when, from the command line: `compare --paths
+    /// socket,mmsg --json r.json` writes every figure for both paths and
+    /// both ends, and the environment (shorter, and one run per path).
+    func testCompareJSONHasEveryFigureForBothPathsAndEnds() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-compare.json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "1", "--repeat", "1", "--flood-duration", "1",
+                                     "--warmup", "0.2", "--json", json, "--quiet"], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        XCTAssertEqual(obj["schema"] as? String, "wirepath.report/1")
+        func number(_ o: [String: Any]?, _ k: String, _ what: String, file: StaticString = #filePath, line: UInt = #line) -> Double? {
+            let v = o?[k] as? NSNumber
+            XCTAssertNotNil(v, "\(what).\(k) missing", file: file, line: line)
+            return v?.doubleValue
+        }
+        // The environment: kernel, CPU, topology; the run's payload size, batch and wait.
+        let env = try XCTUnwrap(obj["environment"] as? [String: Any])
+        XCTAssertTrue((env["kernel"] as? String ?? "").hasPrefix("Linux "), "\(env)")
+        XCTAssertFalse((env["cpuModel"] as? String ?? "").isEmpty)
+        _ = number(env, "cpus", "environment")
+        let topo = try XCTUnwrap(env["topology"] as? [String: Any])
+        XCTAssertEqual(topo["kind"] as? String, "veth-pair")
+        XCTAssertEqual((topo["namespaces"] as? [String])?.count, 2)
+        for k in ["clientAddress", "reflectorAddress", "clientInterface", "reflectorInterface"] { XCTAssertNotNil(topo[k] as? String, "topology.\(k)") }
+        _ = number(topo, "mtu", "topology")
+        XCTAssertNotNil(topo["vethNAPI"] as? Bool)
+        let settings = try XCTUnwrap(obj["settings"] as? [String: Any])
+        XCTAssertEqual(number(settings, "payloadSize", "settings"), 64)
+        XCTAssertEqual(number(settings, "batchSize", "settings"), 32)
+        XCTAssertEqual(settings["wait"] as? String, "block")
+
+        let runs = try XCTUnwrap(obj["runs"] as? [[String: Any]])
+        XCTAssertEqual(runs.compactMap { $0["path"] as? String }, ["socket", "mmsg"])
+        for run in runs {
+            let path = run["path"] as? String ?? "?"
+            XCTAssertEqual(run["status"] as? String, "ok", "\(path): \(run["reason"] ?? "")")
+            // The path's options.
+            let options = try XCTUnwrap(run["options"] as? [String: Any], path)
+            XCTAssertEqual(number(options, "payloadSize", "\(path).options"), 64)
+            XCTAssertEqual(number(options, "batchSize", "\(path).options"), 32)
+            XCTAssertEqual(options["wait"] as? String, "block", path)
+            XCTAssertNotNil(options["hadNAPIID"] as? Bool, path)
+            // Ping-pong: the latency figures, and lost, duplicated, reordered.
+            let pp = try XCTUnwrap(run["pingpong"] as? [String: Any], path)
+            let lat = try XCTUnwrap(pp["latency"] as? [String: Any], path)
+            for k in ["minNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "p9999Ns", "maxNs", "meanNs", "stddevNs", "count"] {
+                _ = number(lat, k, "\(path).pingpong.latency")
+            }
+            XCTAssertGreaterThan(number(lat, "count", path) ?? 0, 0)
+            XCTAssertLessThanOrEqual(number(lat, "p50Ns", path) ?? 1, number(lat, "p9999Ns", path) ?? 0)
+            for k in ["sent", "received", "lost", "duplicated", "reordered", "integrityFailures"] { _ = number(pp, k, "\(path).pingpong") }
+            // Flood: pps and bps at each end, and the loss.
+            let fl = try XCTUnwrap(run["flood"] as? [String: Any], path)
+            for k in ["sent", "received", "lost", "lossRatio", "txPps", "rxPps", "txPayloadBps", "rxPayloadBps", "txFrameBps", "rxFrameBps"] {
+                _ = number(fl, k, "\(path).flood")
+            }
+            XCTAssertGreaterThan(number(fl, "rxPps", path) ?? 0, 0)
+            // Both ends of both measurements: syscalls, user and system CPU
+            // per packet, context switches, packets per call.
+            for (measurement, m, ends) in [("pingpong", pp, ["client", "reflector"]), ("flood", fl, ["sender", "receiver"])] {
+                for end in ends {
+                    let what = "\(path).\(measurement).\(end)"
+                    let e = try XCTUnwrap(m[end] as? [String: Any], what)
+                    for k in ["rxPacketsPerCall", "txPacketsPerCall", "rxPackets", "txPackets", "rxCalls", "txCalls"] { _ = number(e, k, what) }
+                    let cost = try XCTUnwrap(e["cost"] as? [String: Any], "\(what).cost")
+                    for k in ["syscallsPerPacket", "userNsPerPacket", "systemNsPerPacket", "cpuNsPerPacket", "contextSwitchesPerPacket"] {
+                        _ = number(cost, k, "\(what).cost")
+                    }
+                    let raw = try XCTUnwrap(cost["raw"] as? [String: Any], "\(what).cost.raw")
+                    for k in ["voluntaryContextSwitches", "involuntaryContextSwitches", "userNs", "systemNs"] { _ = number(raw, k, "\(what).cost.raw") }
+                }
+            }
+            let receiver = fl["receiver"] as? [String: Any]
+            XCTAssertGreaterThanOrEqual(number(receiver, "rxPacketsPerCall", "\(path).flood.receiver") ?? 0, 1, "the receiver's packets per receive call")
+        }
     }
 
     /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
@@ -135,6 +286,31 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("did not answer"), r.stderr)
     }
 
+    /// `--interface` on socket and mmsg: a missing interface is named with
+    /// the fix and the command fails (it used to run, ignoring it); without
+    /// --peer it is refused, since the built-in topology has its own ends.
+    func testMissingInterfaceIsNamedForSocketAndMmsg() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = "wirepath-\(getpid())-noif"
+        defer { _ = try? ip("netns", "del", a) }
+        _ = try ip("netns", "add", a)
+        _ = try ip("-n", a, "link", "set", "lo", "up")
+        for path in ["socket", "mmsg"] {
+            let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", path, "--interface", "nosuch0",
+                                                     "--peer", "127.0.0.1:7330", "--count", "10", "--warmup", "0", "--quiet"], timeout: 30)
+            XCTAssertNotEqual(r.status, 0, "\(path): \(r.stdout)")
+            XCTAssertTrue(r.stderr.contains("no interface 'nosuch0'") && r.stderr.contains("ip link"), "\(path): \(r.stderr)")
+            let serve = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--path", path, "--interface", "nosuch0",
+                                                         "--bind", "127.0.0.1:7331", "--duration", "5"], timeout: 30)
+            XCTAssertNotEqual(serve.status, 0, "serve \(path)")
+            XCTAssertTrue(serve.stderr.contains("no interface 'nosuch0'"), "serve \(path): \(serve.stderr)")
+        }
+        let local = try runProgram(bin, ["pingpong", "--path", "socket", "--interface", "lo", "--count", "10"], timeout: 30)
+        XCTAssertEqual(local.status, 2)
+        XCTAssertTrue(local.stderr.contains("is for --peer runs and serve"), local.stderr)
+    }
+
     func testBusyPortIsNamed() throws {
         try requireRoot()
         let bin = try wirepathBinary()
@@ -152,6 +328,103 @@ final class CLITests: XCTestCase {
         let second = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7300", "--duration", "1"], timeout: 20)
         XCTAssertNotEqual(second.status, 0)
         XCTAssertTrue(second.stderr.contains("EADDRINUSE") && second.stderr.contains("busy"), second.stderr)
+    }
+}
+
+/// `wirepath topo up|status|down` as a user runs them, on a topology named
+/// for this test (`--name`), so that no other run's `wirepath-topo-*` is
+/// touched.
+final class TopoCLITests: XCTestCase {
+    /// up prints the namespaces, interfaces, MACs and addresses; status
+    /// lists them; down removes them and a dead run's leftovers, and leaves
+    /// a live run's namespace alone.
+    func testUpStatusDownKeepsALiveRunsNamespace() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let name = "tp\(getpid())"
+        // A live run: a sleeping child whose pid tags a namespace.
+        let sleeper = Process()
+        sleeper.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        sleeper.arguments = ["60"]
+        try sleeper.run()
+        let live = "wirepath-\(sleeper.processIdentifier)-x"
+        // A killed run: a pid that cannot exist (above pid_max).
+        let dead = "wirepath-4194371-cli"
+        defer {
+            sleeper.terminate(); sleeper.waitUntilExit()
+            for ns in [live, dead, "wirepath-\(name)-cli", "wirepath-\(name)-ref"] where wirepathNamespaces().contains(ns) {
+                _ = try? ip("netns", "del", ns)
+            }
+        }
+        XCTAssertEqual(try ip("netns", "add", live).status, 0)
+
+        let up = try runProgram(bin, ["topo", "up", "--name", name], timeout: 60)
+        XCTAssertEqual(up.status, 0, up.stderr)
+        for s in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", "wpc0", "wpr0", "198.18.0.1/24", "198.18.0.2/24"] {
+            XCTAssertTrue(up.stdout.contains(s), "topo up prints \(s): \(up.stdout)")
+        }
+        XCTAssertNotNil(up.stdout.range(of: #"MAC ([0-9a-f]{2}:){5}[0-9a-f]{2}"#, options: .regularExpression), up.stdout)
+
+        // After `up`, whose own sweep would remove it.
+        XCTAssertEqual(try ip("netns", "add", dead).status, 0)
+        let status = try runProgram(bin, ["topo", "status"], timeout: 30)
+        XCTAssertEqual(status.status, 0, status.stderr)
+        let listed = status.stdout.split(separator: "\n").map(String.init)
+        for ns in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", live, dead] { XCTAssertTrue(listed.contains(ns), "status lists \(ns): \(listed)") }
+
+        let down = try runProgram(bin, ["topo", "down", "--name", name], timeout: 60)
+        XCTAssertEqual(down.status, 0, down.stderr)
+        let after = wirepathNamespaces()
+        XCTAssertFalse(after.contains { $0.hasPrefix("wirepath-\(name)-") }, "down leaves nothing of its topology: \(after)")
+        XCTAssertFalse(after.contains(dead), "down removes a killed run's leftovers")
+        XCTAssertTrue(after.contains(live), "down must leave a live run's namespace alone")
+        let removedLine = down.stdout.split(separator: "\n").first { $0.hasPrefix("removed:") }.map(String.init) ?? ""
+        for ns in ["wirepath-\(name)-cli", "wirepath-\(name)-ref", dead] { XCTAssertTrue(removedLine.contains(ns), down.stdout) }
+        let keptLine = down.stdout.split(separator: "\n").first { $0.hasPrefix("left alone") }.map(String.init) ?? ""
+        XCTAssertTrue(keptLine.contains(live), "down reports the live run it left alone: \(down.stdout)")
+        XCTAssertFalse(keptLine.contains(name))
+    }
+
+    func testBadNameIsRefused() throws {
+        let bin = try wirepathBinary()
+        for bad in ["123", "Topo", "a-b", "abcdefghijklmnopq"] {
+            let r = try runProgram(bin, ["topo", "down", "--name", bad], timeout: 30)
+            XCTAssertEqual(r.status, 64, bad)
+            XCTAssertTrue(r.stderr.contains("never looks like a run's pid"), r.stderr)
+        }
+    }
+
+    /// Ctrl-C during `topo up`: setup stops, what was made is removed, and
+    /// the exit code says SIGINT (without a handler the signal killed it
+    /// halfway and left half a topology).
+    func testSIGINTDuringUpLeavesNothing() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let name = "ti\(getpid())"
+        defer {
+            for ns in wirepathNamespaces() where ns.hasPrefix("wirepath-\(name)-") { _ = try? ip("netns", "del", ns) }
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        // --veth-napi adds ethtool steps, so setup is surely still running.
+        p.arguments = ["topo", "up", "--name", name, "--veth-napi"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        let first = "/run/netns/wirepath-\(name)-cli"
+        let appear = Date().addingTimeInterval(10)
+        while !FileManager.default.fileExists(atPath: first) && p.isRunning && Date() < appear { usleep(500) }
+        XCTAssertTrue(p.isRunning, "setup ended before the namespace was seen")
+        kill(p.processIdentifier, SIGINT)
+        let sent = Date()
+        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        let took = Date().timeIntervalSince(sent)
+        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+        p.waitUntilExit()
+        XCTAssertLessThan(took, 2.0)
+        XCTAssertEqual(p.terminationReason, .exit, "killed by SIGINT: no handler")
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(name)-") }, [], "half a topology was left")
     }
 }
 

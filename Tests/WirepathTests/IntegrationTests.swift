@@ -159,6 +159,202 @@ final class PathIntegrationTests: XCTestCase {
         }
     }
 
+    /// `--busy-poll 50`: with `--veth-napi` the socket and mmsg sockets get
+    /// a NAPI id (both ends) and the result records it; without, they have
+    /// none and the note says busy-poll had no effect.
+    func testBusyPollReportsWhetherTheSocketHadANAPIID() throws {
+        try requireRoot()
+        for vethNAPI in [false, true] {
+            var r = request([.socket, .mmsg], [.pingpong], count: 1000)
+            r.busyPollMicros = 50
+            r.vethNAPI = vethNAPI
+            let report = try Runner.run(r)
+            XCTAssertEqual(report.runs.map(\.path), [.socket, .mmsg])
+            XCTAssertEqual(report.environment.topology.vethNAPI, vethNAPI)
+            for run in report.runs {
+                let what = "\(run.path), veth-napi \(vethNAPI)"
+                XCTAssertEqual(run.status, .ok, "\(what): \(run.reason ?? "")")
+                let p = try XCTUnwrap(run.pingpong, what)
+                XCTAssertEqual(p.received, 1000, what)
+                XCTAssertEqual(p.lost, 0, what)
+                XCTAssertEqual(run.options.busyPollMicros, 50, what)
+                XCTAssertEqual(run.options.hadNAPIID, vethNAPI, "\(what): NAPI id \(run.options.napiID)")
+                XCTAssertEqual(run.options.napiID != 0, vethNAPI, what)
+                XCTAssertEqual(p.client.napiID != 0, vethNAPI, "\(what): client")
+                XCTAssertEqual((p.reflector?.napiID ?? 0) != 0, vethNAPI, "\(what): reflector")
+                XCTAssertEqual(run.notes.contains { $0.contains("busy-poll 50 µs has no effect here") }, !vethNAPI, "\(what): \(run.notes)")
+            }
+        }
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
+    }
+
+    /// `interface` on the socket paths: a name that is not in the namespace
+    /// is an error naming it and the fix; one that is binds the socket to it.
+    func testInterfaceIsCheckedAndBound() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())if")
+        defer { t.down() }
+        let local = Endpoint(address: t.clientAddress.address, port: 0)
+        let thread = try OSThread(name: "interface", netns: t.clientNamespace, cpu: nil) { () throws -> [String] in
+            var bound: [String] = []
+            for kind in [PathKind.socket, .mmsg] {
+                let missing = try PathConfig.validated(path: kind, local: local, interface: "nosuch0")
+                let bad = kind == .socket ? Result { _ = try SocketPath(missing) } : Result { _ = try MmsgPath(missing) }
+                guard case .failure(let e as PathError) = bad else { XCTFail("\(kind): opened on a missing interface"); continue }
+                XCTAssertEqual(e.errno, ENODEV, "\(kind)")
+                XCTAssertTrue(e.description.contains("no interface 'nosuch0'") && e.description.contains("ip link"), e.description)
+                let on = try PathConfig.validated(path: kind, local: local, interface: t.clientInterface)
+                let plain = try PathConfig.validated(path: kind, local: local)
+                if kind == .socket {
+                    let p = try SocketPath(on)
+                    bound.append(Sys.boundDevice(p.socket.fd) ?? "")
+                    XCTAssertTrue(p.info.notes.contains { $0.contains("bound to \(t.clientInterface)") }, "\(p.info.notes)")
+                    XCTAssertEqual(Sys.boundDevice(try SocketPath(plain).socket.fd) ?? "", "", "no --interface, no binding")
+                } else {
+                    let p = try MmsgPath(on)
+                    bound.append(Sys.boundDevice(p.socket.fd) ?? "")
+                    XCTAssertEqual(Sys.boundDevice(try MmsgPath(plain).socket.fd) ?? "", "", "no --interface, no binding")
+                }
+            }
+            return bound
+        }
+        XCTAssertEqual(try thread.join(), [t.clientInterface, t.clientInterface])
+        t.down()
+    }
+
+    /// The flood sink checks each packet's integrity, as the ping-pong client
+    /// does: flood packets of the run that the test itself corrupts and sends
+    /// (a plain UDP socket in the client's namespace) are counted as
+    /// integrity failures, never as received.
+    func testFloodSinkCountsCorruptedPacketsApart() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())fi")
+        defer { t.down() }
+        for kind in [PathKind.socket, .mmsg] {
+            let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7240)
+            let reflectorConfig = try PathConfig.validated(path: kind, local: reflectorEP)
+            let clientConfig = try PathConfig.validated(path: kind, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
+            let plan = MeasurementPlan(durationNs: 600_000_000, count: nil, warmupNs: 0, timeoutNs: 1_000_000_000)
+            let serverStop = StopSignal(), injectorStop = StopSignal()
+            let ready = Latch()
+            let server = try OSThread(name: "sink", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+                do { return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
+            }
+            XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000), "\(kind) sink did not start")
+            // Flood packets of this very run, stamped as the sender does and
+            // then corrupted in the body, every 2 ms while the flood runs.
+            let injector = try OSThread(name: "corrupter", netns: t.clientNamespace, cpu: nil) { () -> Int in
+                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+                precondition(fd >= 0)
+                defer { close(fd) }
+                var to = sockaddr_in()
+                to.sin_family = sa_family_t(AF_INET)
+                to.sin_port = reflectorEP.port.bigEndian
+                to.sin_addr = in_addr(s_addr: reflectorEP.address.bigEndian)
+                let stamper = PayloadStamper(runID: plan.runID, size: 64)
+                var packet = [UInt8](repeating: 0, count: 64)
+                var sent = 0
+                while !injectorStop.requested {
+                    packet.withUnsafeMutableBytes { b in
+                        stamper.prepare(b)
+                        // Its own sequence range: if it were counted it would add to `received`.
+                        stamper.stamp(b, kind: .flood, seq: (1 << 40) + UInt64(sent), timestamp: Sys.monotonicNanos())
+                        b[50] ^= 0x5A
+                    }
+                    let n = packet.withUnsafeBytes { b in
+                        withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                    }
+                    if n == 64 { sent += 1 }
+                    usleep(2_000)
+                }
+                return sent
+            }
+            let client = try OSThread(name: "flood", netns: t.clientNamespace, cpu: nil) { () throws -> FloodResult in
+                try Shim.flood(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal()).0
+            }
+            let outcome = Result { try client.join() }
+            injectorStop.request()
+            let injected = try injector.join()
+            serverStop.request()
+            _ = try server.join()
+            let f = try outcome.get()
+            XCTAssertGreaterThan(injected, 100, "\(kind)")
+            let bad = try XCTUnwrap(f.integrityFailures, "\(kind): the sink reports integrity failures")
+            XCTAssertGreaterThan(bad, 0, "\(kind): the corrupted packets were not counted as integrity failures")
+            XCTAssertLessThanOrEqual(bad, UInt64(injected), "\(kind)")
+            XCTAssertLessThanOrEqual(f.received, f.sent, "\(kind): corrupted packets counted as received")
+            XCTAssertEqual(f.received + f.lost, f.sent, "\(kind)")
+            XCTAssertTrue(TextReport.details(WirepathReport(
+                command: "flood", startedAt: "", environment: EnvironmentRecord(kernel: "", cpuModel: "", cpus: 1, wirepathVersion: "", syscallCounter: "", topology: t.record(clientCPU: nil, reflectorCPU: nil)),
+                settings: RunSettings(durationNs: nil, count: nil, warmupNs: 0, timeoutNs: 0, payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, measurements: []),
+                runs: [PathRun(path: kind, status: .ok, options: PathOptionsRecord(clientConfig, napiID: 0), flood: f)])).contains("arrived corrupted"))
+        }
+        t.down()
+    }
+
+    /// Opening and dropping socket and mmsg paths many times, in every wait
+    /// mode, and failing to open them (busy port, missing interface),
+    /// leaves no descriptor or mapping: each owner releases once.
+    func testOpenAndCloseLeavesNoDescriptor() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())fd")
+        defer { t.down() }
+        let local = Endpoint(address: t.clientAddress.address, port: 0)
+        let sink = Endpoint(address: t.reflectorAddress.address, port: 9)
+        let thread = try OSThread(name: "open-close", netns: t.clientNamespace, cpu: nil) { () throws -> (Int, Int, Int, Int) in
+            func fds() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd"))?.count ?? -1 }
+            func maps() -> Int { ((try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8)) ?? "").split(separator: "\n").count }
+            // One of each first, so lazily loaded libraries do not count as leaks.
+            do { _ = try SocketPath(PathConfig.validated(path: .socket, local: local)); _ = try MmsgPath(PathConfig.validated(path: .mmsg, local: local)) }
+            let (fd0, map0) = (fds(), maps())
+            for round in 0..<20 {
+                for wait in WaitMode.allCases {
+                    for busyPoll in [nil, 50] as [Int?] {
+                        let c = try PathConfig.validated(path: .socket, local: local, batchSize: [1, 32, 1024][round % 3], wait: wait, busyPollMicros: busyPoll)
+                        var batch = PacketBatch(capacity: 4, slotSize: 1500)
+                        for i in 0..<4 { batch.setLength(i, 64); batch.setEndpoint(i, sink) }
+                        do {
+                            var p = try SocketPath(c)
+                            // epoll adds its instance to the socket.
+                            XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 2 : 1), "socket \(wait)")
+                            XCTAssertEqual(try p.receive(into: &batch), 0, "nothing was sent")
+                            batch.count = 4
+                            XCTAssertEqual(try p.send(&batch), 4)
+                        }
+                        do {
+                            var c = c
+                            c.path = .mmsg
+                            var p = try MmsgPath(c)
+                            XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 2 : 1), "mmsg \(wait)")
+                            XCTAssertEqual(try p.receive(into: &batch), 0, "nothing was sent")
+                            batch.count = 4
+                            XCTAssertEqual(try p.send(&batch), 4)
+                        }
+                        XCTAssertEqual(fds(), fd0, "round \(round), \(wait), busy-poll \(String(describing: busyPoll))")
+                    }
+                }
+            }
+            // Failed opens release what they took: a busy port, a missing interface.
+            do {
+                let held = try SocketPath(PathConfig.validated(path: .socket, local: Endpoint(address: local.address, port: 7250)))
+                for wait in WaitMode.allCases {
+                    let busy = try PathConfig.validated(path: .mmsg, local: Endpoint(address: local.address, port: 7250), wait: wait)
+                    XCTAssertThrowsError(try { _ = try MmsgPath(busy) }())
+                    XCTAssertThrowsError(try { _ = try SocketPath(busy) }())
+                    let missing = try PathConfig.validated(path: .socket, local: local, interface: "nosuch0", wait: wait)
+                    XCTAssertThrowsError(try { _ = try SocketPath(missing) }())
+                }
+                XCTAssertEqual(fds(), fd0 + 1, "only the socket holding the port")
+                _ = held.socket.fd
+            }
+            return (fd0, fds(), map0, maps())
+        }
+        let (fdBefore, fdAfter, mapsBefore, mapsAfter) = try thread.join()
+        XCTAssertEqual(fdAfter, fdBefore)
+        XCTAssertEqual(mapsAfter, mapsBefore)
+        t.down()
+    }
+
     func testFloodBatchingShowsInKernelSyscallCount() throws {
         try requireRoot()
         let report = try Runner.run(request([.socket, .mmsg], [.flood]))

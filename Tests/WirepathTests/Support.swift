@@ -4,27 +4,61 @@ import Glibc
 @testable import Wirepath
 import WirepathCore
 
+/// What a test does when something it needs is missing: it skips, except
+/// under CI=true, where a skip would hide that the test never ran, so it fails.
+enum Missing: Equatable {
+    case skip(String)
+    case fail(String)
+
+    init(_ why: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self = environment["CI"] == "true" ? .fail(why) : .skip(why)
+    }
+
+    /// Records the failure (under CI) and ends the test.
+    func end(file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        switch self {
+        case .fail(let why):
+            XCTFail("\(why); CI=true turns the skip into a failure", file: file, line: line)
+            throw XCTSkip("failed under CI: \(why)")
+        case .skip(let why):
+            throw XCTSkip(why)
+        }
+    }
+}
+
 /// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
 func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
     if geteuid() == 0 { return }
-    if ProcessInfo.processInfo.environment["CI"] == "true" {
-        XCTFail("this test needs root (network namespaces); CI=true turns the skip into a failure", file: file, line: line)
-        throw XCTSkip("failed: not root under CI")
-    }
-    throw XCTSkip("needs root: creates network namespaces and veth pairs")
+    try Missing("this test needs root: it creates network namespaces and veth pairs").end(file: file, line: line)
 }
 
-/// The built `wirepath` executable (debug build beside the tests, or $WIREPATH_BIN).
-func wirepathBinary() throws -> String {
-    if let env = ProcessInfo.processInfo.environment["WIREPATH_BIN"] { return env }
+/// Where the built `wirepath` executable may be: $WIREPATH_BIN, beside the
+/// test bundle, or the debug build.
+func wirepathCandidates() -> [String] {
+    if let env = ProcessInfo.processInfo.environment["WIREPATH_BIN"] { return [env] }
     let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    let candidates = [
+    return [
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wirepath").path,
         Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("wirepath").path,
         root.appendingPathComponent(".build/debug/wirepath").path,
     ]
-    for c in candidates where FileManager.default.isExecutableFile(atPath: c) { return c }
-    throw XCTSkip("wirepath binary not found (build it with `swift build`); looked in \(candidates)")
+}
+
+/// The first executable candidate, or what to do without one: a command
+/// line test that cannot find the binary skips, and fails under CI=true.
+func locateWirepath(_ candidates: [String], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<String, MissingBinary> {
+    if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return .success(found) }
+    return .failure(MissingBinary(missing: Missing("wirepath binary not found (build it with `swift build`); looked in \(candidates)", environment: environment)))
+}
+
+struct MissingBinary: Error, Equatable { let missing: Missing }
+
+/// The built `wirepath` executable (debug build beside the tests, or $WIREPATH_BIN).
+func wirepathBinary(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    switch locateWirepath(wirepathCandidates()) {
+    case .success(let path): return path
+    case .failure(let e): try e.missing.end(file: file, line: line)
+    }
 }
 
 struct Ran {
