@@ -105,7 +105,7 @@ public enum Doctor {
                 }
                 let probed = Sys.monotonicNanos()
                 let end = probed + holdNs
-                while !Interrupt.requested && Sys.monotonicNanos() < end { sleepNanos(10_000_000) }
+                while !Interrupt.requested && Sys.monotonicNanos() < end { Sys.sleep(nanos: 10_000_000) }
                 let removing = Sys.monotonicNanos()
                 veth.down()
                 let ms = (probed - started + Sys.monotonicNanos() - removing) / 1_000_000

@@ -48,7 +48,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(fl.status, 0, fl.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/fl/index.html"))
         // A file where the directory should go: refused at once, nothing measured.
-        FileManager.default.createFile(atPath: dir + "/file", contents: Data())
+        XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/file", contents: Data()))
         let started = Date()
         let bad = try runProgram(bin, ["flood", "--path", "socket", "--duration", "5", "--report", dir + "/file/sub"], timeout: 60)
         XCTAssertNotEqual(bad.status, 0)
@@ -236,29 +236,13 @@ final class CLITests: XCTestCase {
     /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
     func testServeAndPeerAcrossNamespacesTheTestMakes() throws {
         try requireRoot()
-        let bin = try wirepathBinary()
-        let a = "wirepath-\(getpid())-peerA", b = "wirepath-\(getpid())-peerB"
-        defer { _ = try? ip("netns", "del", a); _ = try? ip("netns", "del", b) }
-        for args in [["netns", "add", a], ["netns", "add", b],
-                     ["link", "add", "pa", "netns", a, "type", "veth", "peer", "name", "pb", "netns", b],
-                     ["-n", a, "addr", "add", "198.19.1.1/24", "dev", "pa"], ["-n", b, "addr", "add", "198.19.1.2/24", "dev", "pb"],
-                     ["-n", a, "link", "set", "pa", "up"], ["-n", b, "link", "set", "pb", "up"],
-                     ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"]] {
-            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
-            XCTAssertEqual(r.status, 0, "ip \(args): \(r.stderr)")
-        }
-        for path in ["socket", "mmsg", "uring"] {
-            let server = Process()
-            server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            server.arguments = ["netns", "exec", b, bin, "serve", "--path", path, "--bind", "198.19.1.2:7100", "--duration", "30"]
-            server.standardOutput = FileHandle.nullDevice
-            server.standardError = FileHandle.nullDevice
-            try server.run()
-            defer { server.interrupt(); server.waitUntilExit() }
-            usleep(300_000)
+        for (i, path) in ["socket", "mmsg", "uring"].enumerated() {
+            // A fresh pair per path: `serve` runs the path under test.
+            let pair = try PeerNamespaces(tag: "peer\(i)", subnet: 1, port: 7100, path: path)
+            defer { pair.close() }
             let json = NSTemporaryDirectory() + "wp-peer-\(getpid())-\(path).json"
-            let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", path, "--peer", "198.19.1.2:7100",
-                                                     "--count", "3000", "--warmup", "0.2", "--json", json], timeout: 60)
+            let r = try pair.runClient(["pingpong", "--path", path, "--peer", pair.peer,
+                                        "--count", "3000", "--warmup", "0.2", "--json", json], timeout: 60)
             XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
             let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
             let run = (obj?["runs"] as? [[String: Any]])?.first

@@ -143,10 +143,7 @@ final class CaptureIntegrationTests: XCTestCase {
     /// and as reordered, which the assertions allow for.
     func runWithFault(_ path: PathKind, _ m: MeasurementKind, _ fault: Fault, count: UInt64 = 2000,
                       timeoutNs: UInt64 = 20_000_000) throws -> (WirepathReport, RunVerification) {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("nft missing under CI: `make deps` installs nftables") }
-            throw XCTSkip("nft is not installed (`make deps` installs nftables)")
-        }
+        try requireNFT()
         var r = request([path], [m], count: count, timeoutNs: timeoutNs, file: dir + "/fault.pcap")
         r.afterTopologyUp = { t in
             // Everything here lives in the run's client namespace and goes
@@ -511,8 +508,7 @@ final class CaptureIntegrationTests: XCTestCase {
 func checkTsharkAgrees(file: String, client: String, reflector: String, port: UInt16, summary: WireSummary,
                        line: UInt = #line) throws {
     guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("tshark missing under CI: `make deps` installs it", line: line) }
-        throw XCTSkip("tshark is not installed (`make deps` installs it)")
+        try Missing("tshark is not installed (`make deps` installs it)").end(line: line)
     }
     let out = try runProgram(try wirepathBinary(), ["verify", file, "--port", String(port), "--json", "-"])
     XCTAssertEqual(out.status, 0, out.stderr, line: line)
@@ -595,12 +591,6 @@ final class PeerCaptureTests: XCTestCase {
         try? FileManager.default.removeItem(atPath: dir)
     }
 
-    func requireNFT() throws {
-        guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("nft missing under CI: `make deps` installs nftables") }
-            throw XCTSkip("nft is not installed (`make deps` installs nftables)")
-        }
-    }
 
     /// A ping-pong of 2000 against the pair's reflector, captured on the
     /// client's interface, with `extra` arguments.
@@ -948,5 +938,12 @@ final class CaptureFileTests: XCTestCase {
         return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
                               lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
                               timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
+    }
+}
+
+/// The fault tests' nftables; missing, they skip, and under CI=true fail.
+func requireNFT(file: StaticString = #filePath, line: UInt = #line) throws {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
+        try Missing("nft is not installed (`make deps` installs nftables)").end(file: file, line: line)
     }
 }

@@ -158,16 +158,13 @@ final class CompareTerminalAndPeerTests: XCTestCase {
     /// on the built-in topology: the same measurement sequence.
     func testPeerRunsLoadRateAndTune() throws {
         try requireRoot()
-        let bin = try wirepathBinary()
-        let pair = try NamespacePair(tag: "olpeer", subnet: "198.19.7")
-        defer { pair.remove() }
-        let server = try pair.serve(bin, ["--path", "socket", "--bind", "\(pair.bAddress):7300", "--duration", "60"])
-        defer { server.interrupt(); server.waitUntilExit() }
+        let pair = try PeerNamespaces(tag: "olpeer", subnet: 17, port: 7310)
+        defer { pair.close() }
         let json = NSTemporaryDirectory() + "wp-olpeer-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
-        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", pair.a, bin, "compare", "--paths", "socket", "--peer", "\(pair.bAddress):7300",
-                                                 "--duration", "0.5", "--warmup", "0.1", "--flood-duration", "0.5",
-                                                 "--load", "50%", "--rate", "1000", "--repeat", "1", "--tune", "--quiet", "--json", json], timeout: 120)
+        let r = try pair.runClient(["compare", "--paths", "socket", "--peer", pair.peer,
+                                    "--duration", "0.5", "--warmup", "0.1", "--flood-duration", "0.5",
+                                    "--load", "50%", "--rate", "1000", "--repeat", "1", "--tune", "--quiet", "--json", json])
         XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
         let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
         XCTAssertEqual(report.environment.topology.kind, "peer")
@@ -181,50 +178,5 @@ final class CompareTerminalAndPeerTests: XCTestCase {
             XCTAssertTrue(run.openLoop.allSatisfy { $0.received > 0 }, run.label)
         }
         XCTAssertTrue(report.runs[1].notes.contains { $0.contains("tuned at this end only") })
-    }
-}
-
-/// Two namespaces a test makes itself, joined by a veth pair (a side
-/// `A.1`, b side `A.2` in `subnet`), for `serve` / `--peer` runs. The
-/// names carry the test process's pid, so a killed run's pair is found by
-/// `topo down` and never collides with another run.
-struct NamespacePair {
-    let a: String, b: String
-    let aAddress: String, bAddress: String
-
-    init(tag: String, subnet: String) throws {
-        a = "wirepath-\(getpid())-\(tag)A"
-        b = "wirepath-\(getpid())-\(tag)B"
-        aAddress = subnet + ".1"
-        bAddress = subnet + ".2"
-        let (ia, ib) = ("\(tag)a", "\(tag)b")
-        for args in [["netns", "add", a], ["netns", "add", b],
-                     ["link", "add", ia, "netns", a, "type", "veth", "peer", "name", ib, "netns", b],
-                     ["-n", a, "addr", "add", aAddress + "/24", "dev", ia], ["-n", b, "addr", "add", bAddress + "/24", "dev", ib],
-                     ["-n", a, "link", "set", ia, "up"], ["-n", b, "link", "set", ib, "up"],
-                     ["-n", a, "link", "set", "lo", "up"], ["-n", b, "link", "set", "lo", "up"]] {
-            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
-            guard r.status == 0 else {
-                remove()
-                throw ConfigError("test setup failed: ip \(args.joined(separator: " ")): \(r.stderr)")
-            }
-        }
-    }
-
-    /// Starts `wirepath serve ARGS` in namespace b; waits until it listens.
-    func serve(_ bin: String, _ args: [String]) throws -> Process {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        server.arguments = ["netns", "exec", b, bin, "serve"] + args
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        usleep(300_000)
-        return server
-    }
-
-    func remove() {
-        _ = try? ip("netns", "del", a)
-        _ = try? ip("netns", "del", b)
     }
 }
