@@ -247,7 +247,8 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
         let start = Sys.monotonicNanos()
         let limit = start + durationNs
         var seq = first
-        let end = first &+ count
+        // Saturating: `count` may be .max (a window bounded by time alone).
+        let end = count > UInt64.max - first ? UInt64.max : first + count
         var now = start
         LiveProgress.reset()
         while seq < end && now < limit && !stop.requested {
@@ -266,6 +267,15 @@ struct FloodClient<P: PacketPath & ~Copyable>: ~Copyable {
     mutating func run() throws(PathError) -> FloodResult {
         var meter = CostMeter()
         var control = ControlClient(runID: plan.runID, peer: peer)
+
+        // Warm-up: the same flood before any window opens, in its own
+        // sequence range. The sink counts only an open window, and a capture
+        // files these under warm-up, so they are discarded at both ends; the
+        // measured window then starts with rings, caches, neighbour entries
+        // and the receiver's buffers warm, as the ping-pong's does.
+        if plan.warmupNs > 0 {
+            _ = try blast(from: SequenceSpace.warmup, count: .max, durationNs: plan.warmupNs)
+        }
 
         // Window 1: rate and CPU, no tracepoint attached.
         _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)

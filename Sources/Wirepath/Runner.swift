@@ -125,6 +125,9 @@ public struct RunRequest: Sendable {
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
     public var floodDurationNs: UInt64 = 2_000_000_000
+    /// `flood --count N`: packets to send, whichever of this and the
+    /// duration comes first (nil: the duration alone).
+    public var floodCount: UInt64?
     /// Open loop: `pingpong` sends at this fixed rate (pps) instead of one in flight.
     public var rate: Double?
     /// `compare --rate`: open-loop runs at these fixed rates (pps), after
@@ -141,6 +144,9 @@ public struct RunRequest: Sendable {
     /// Fault injection for tests: the reflector pauses once.
     var reflectorFault: ReflectorFault?
     public var vethNAPI = false
+    /// The MTU that bounds the payload: the built-in topology's, or, with
+    /// --peer, that of the device toward the peer (set by `Runner.run`).
+    var mtu = 1500
     /// Built-in topology: threaded NAPI on both veth ends, each pinned to
     /// its end's CPU (implies `vethNAPI`).
     public var vethThreadedNAPI = false
@@ -160,6 +166,10 @@ public struct RunRequest: Sendable {
     /// tests and tools that inject faults on its links. What it adds to the
     /// links goes with the namespaces.
     public var afterTopologyUp: (@Sendable (Topology) throws -> Void)?
+    /// Called after the last path, while the built-in topology still
+    /// exists: for tests that read what their faults did (qdisc and device
+    /// drop counters) before the namespaces go.
+    public var beforeTopologyDown: (@Sendable (Topology) -> Void)?
 
     public init(paths: [PathKind], measurements: [MeasurementKind], plan: MeasurementPlan) {
         self.paths = paths
@@ -201,9 +211,10 @@ public enum Runner {
         var topologyNotes: [String] = []
         var capture: CaptureSession?
         if let peer = request.peer {
-            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: nil, reflectorInterface: nil,
+            request.mtu = HostMTU.toward(peer, interface: request.interface) ?? 1500
+            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: request.interface, reflectorInterface: nil,
                                             clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
-                                            mtu: 1500, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+                                            mtu: request.mtu, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
             for kind in request.paths {
@@ -249,6 +260,7 @@ public enum Runner {
                     runs.append(run)
                 }
             }
+            request.beforeTopologyDown?(topology)
         }
         let captureRecord = capture?.finish(&runs, timeoutNs: request.plan.timeoutNs)
         let env = EnvironmentRecord(
@@ -317,7 +329,7 @@ public enum Runner {
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?,
                        interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
         var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
-                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros,
+                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, mtu: r.mtu,
                                  uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
                                  uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros,
                                  uringBatchWaitMicros: r.uringBatchWaitMicros)
@@ -383,7 +395,7 @@ public enum Runner {
                 case .flood:
                     progress("\(kind): flood\(ends.against)")
                     plan.durationNs = r.floodDurationNs
-                    plan.count = nil
+                    plan.count = r.floodCount
                     let (f, info) = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
                     run.flood = f
                     options.napiID = max(options.napiID, f.receiver?.napiID ?? 0)
@@ -396,7 +408,7 @@ public enum Runner {
                 var plan = r.plan
                 plan.runID = MeasurementPlan.newRunID()
                 plan.durationNs = r.floodDurationNs
-                plan.count = nil
+                plan.count = r.floodCount
                 run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
             }
             var points: [(rate: Double, fraction: Double?)] = []

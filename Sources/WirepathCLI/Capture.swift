@@ -107,7 +107,14 @@ struct Verify: ParsableCommand {
         var report: WirepathReport?
         if let expect {
             do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: expect))
+                let data: Data
+                do {
+                    data = try Data(contentsOf: URL(fileURLWithPath: expect))
+                } catch {
+                    // A missing or unreadable file is not a malformed result: say which.
+                    Output.stderr("error: --expect \(expect): cannot read it (\((error as NSError).localizedDescription)); pass a file written by --json")
+                    throw ExitCode(1)
+                }
                 let r = try JSONDecoder().decode(WirepathReport.self, from: data)
                 guard r.schema == WirepathReport.schemaID else {
                     Output.stderr("error: \(expect): schema '\(r.schema)', expected '\(WirepathReport.schemaID)'")

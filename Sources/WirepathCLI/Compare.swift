@@ -51,6 +51,7 @@ struct Compare: ParsableCommand {
     }
 
     func validate() throws {
+        try path.validateSize(peer: measure.peer)
         _ = try parsedPaths()
         _ = try parsedMeasurements()
         if !(1...50).contains(`repeat`) { throw ValidationError("--repeat must be 1-50") }

@@ -26,6 +26,7 @@ struct PingPong: ParsableCommand {
 
     func validate() throws {
         if let rate, !(rate >= 1 && rate <= 50_000_000) { throw ValidationError("--rate must be 1-50000000 packets per second") }
+        try path.validateSize(peer: measure.peer)
     }
     @OptionGroup var path: PathOptions
     @OptionGroup var measure: RunOptions
@@ -53,12 +54,16 @@ struct Flood: ParsableCommand {
     @OptionGroup var measure: RunOptions
     @OptionGroup var report: ReportOption
 
+    func validate() throws { try path.validateSize(peer: measure.peer) }
+
     func run() throws {
         var r = RunRequest(paths: [try single.kind()], measurements: [.flood], plan: measure.plan(defaultDuration: 5))
         try path.apply(to: &r)
         try measure.apply(to: &r)
-        r.floodDurationNs = r.plan.durationNs ?? 5_000_000_000
-        if let c = measure.count { r.plan.count = c }
+        // --count alone runs until that many packets left, bounded by the
+        // longest window a plan allows; --duration alone, or 5 s.
+        r.floodCount = measure.count
+        r.floodDurationNs = r.plan.durationNs ?? (measure.count != nil ? r.plan.maxDurationNs : 5_000_000_000)
         r.command = "flood"
         try report.prepare()
         try Output.execute(r, json: measure.json, quiet: measure.quiet, csv: measure.csv, hgrm: measure.hgrm) { [report, quiet = measure.quiet] result in

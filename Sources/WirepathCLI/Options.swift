@@ -49,10 +49,11 @@ struct PathTuning: ParsableArguments {
     }
 
     /// A validated configuration for one end; errors name the range.
-    func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload) throws -> PathConfig {
+    func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload,
+                mtu: Int = 1500) throws -> PathConfig {
         do {
             var c = try PathConfig.validated(path: path, local: local, peer: peer, interface: interface, payloadSize: payloadSize, batchSize: batch,
-                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, uringBuffers: uringBuffers,
+                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, mtu: mtu, uringBuffers: uringBuffers,
                                              uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
                                              uringNAPIMicros: uringNAPI, uringBatchWaitMicros: uringBatchWait)
             c.preferBusyPoll = preferBusyPoll
@@ -84,7 +85,7 @@ struct PathTuning: ParsableArguments {
 /// Options of the client commands: the tuning of both ends plus payload
 /// size, port and the built-in topology's mode.
 struct PathOptions: ParsableArguments {
-    @Option(help: "UDP payload bytes including the 40-byte Wirepath header (40-1472 at MTU 1500).")
+    @Option(help: "UDP payload bytes including the 40-byte Wirepath header: 40-1472 on the built-in topology (MTU 1500); with --peer, up to the MTU of the device toward the peer minus 28.")
     var size: Int = PathConfig.defaultPayload
 
     @Option(help: "Reflector UDP port.")
@@ -98,8 +99,12 @@ struct PathOptions: ParsableArguments {
 
     @OptionGroup var tuning: PathTuning
 
-    func validate() throws {
-        _ = try tuning.config(path: .socket, local: .any, payloadSize: size)
+    /// The payload size against the MTU it will meet: the built-in
+    /// topology's 1500, or the device's toward --peer. Called from each
+    /// client command's `validate`, which sees both option groups.
+    func validateSize(peer: String?) throws {
+        let mtu = peer.flatMap { try? Endpoint.parse($0) }.flatMap { HostMTU.toward($0, interface: tuning.interface) } ?? 1500
+        _ = try tuning.config(path: .socket, local: .any, payloadSize: size, mtu: mtu)
     }
 
     func apply(to r: inout RunRequest) throws {
@@ -113,13 +118,13 @@ struct PathOptions: ParsableArguments {
 
 /// Options that bound a measurement and say where results go.
 struct RunOptions: ParsableArguments {
-    @Option(help: "Seconds of measured ping-pong (after warm-up).")
+    @Option(help: "Seconds measured after the warm-up: the ping-pong (compare's flood has --flood-duration), or the flood of `flood`.")
     var duration: Double?
 
     @Option(help: "Round trips (ping-pong) or packets (flood) to measure; the run ends at whichever of --duration and --count comes first.")
     var count: UInt64?
 
-    @Option(help: "Seconds of warm-up that are discarded.")
+    @Option(help: "Seconds of warm-up before each measured window, discarded: ping-pong, open loop and flood alike.")
     var warmup: Double = 1
 
     @Option(help: "Milliseconds after which a ping with no reply counts as lost.")
@@ -311,7 +316,8 @@ final class ProgressLine: @unchecked Sendable {
         lastPackets = 0
         let warm = Double(request.plan.warmupNs) / 1e9
         if text.contains("flood") {
-            planned = Double(request.floodDurationNs) / 1e9 * 1.25
+            // A flood bounded by --count alone ends when the packets are out: no estimate.
+            planned = request.floodCount != nil && request.plan.durationNs == nil ? 0 : Double(request.floodDurationNs) / 1e9 * 1.25
         } else if text.contains("open-loop") || text.contains("pingpong") {
             planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
         } else {
@@ -326,7 +332,7 @@ final class ProgressLine: @unchecked Sendable {
     static func estimate(_ r: RunRequest) -> Double {
         let warm = Double(r.plan.warmupNs) / 1e9
         let window = Double(r.plan.durationNs ?? 0) / 1e9
-        let flood = Double(r.floodDurationNs) / 1e9
+        let flood = r.floodCount != nil && r.plan.durationNs == nil ? 0 : Double(r.floodDurationNs) / 1e9
         var perPath = 0.0
         for m in r.measurements {
             perPath += m == .flood ? flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3

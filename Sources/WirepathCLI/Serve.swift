@@ -25,7 +25,9 @@ struct Serve: ParsableCommand {
         Interrupt.install()
         let local: Endpoint
         do { local = try Endpoint.parse(bind, defaultPort: 7000) } catch { throw ValidationError("--bind: \(error.message)") }
-        let config = try tuning.config(path: try single.kind(), local: local)
+        // Receive slots fit the largest payload this host can be sent.
+        let config = try tuning.config(path: try single.kind(), local: local,
+                                       mtu: HostMTU.at(local, interface: tuning.interface) ?? 1500)
         let stop = StopSignal()
         if let duration {
             Thread.detachNewThread {

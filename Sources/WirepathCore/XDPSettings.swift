@@ -70,6 +70,12 @@ public struct XDPSettings: Codable, Sendable, Equatable {
         guard (Self.minFrameSize...Self.maxFrameSize).contains(frameSize), frameSize & (frameSize - 1) == 0 else {
             throw ConfigError("bad --xdp-frame-size \(frameSize): expected a power of two from \(Self.minFrameSize) to \(Self.maxFrameSize) (an aligned UMEM frame is at most one page)")
         }
+        let largestMTU = Self.maxFrameSize - Self.kernelHeadroom - Framing.ethernetHeaderSize
+        guard mtu <= largestMTU else {
+            // One packet per frame, and a frame is at most a page: a jumbo
+            // MTU would need multi-buffer AF_XDP, which this path does not use.
+            throw ConfigError("xdp: MTU \(mtu) does not fit one \(Self.maxFrameSize)-byte UMEM frame (\(Self.kernelHeadroom) bytes of kernel headroom, one packet per frame); set the device's MTU to \(largestMTU) or less for the xdp path")
+        }
         guard frameSize - Self.kernelHeadroom >= mtu + Framing.ethernetHeaderSize else {
             throw ConfigError("bad --xdp-frame-size \(frameSize): a frame holds \(Self.kernelHeadroom) bytes of kernel headroom and one \(mtu + Framing.ethernetHeaderSize)-byte packet at MTU \(mtu); use 4096")
         }

@@ -161,9 +161,18 @@ final class FramingTests: XCTestCase {
         let c = try base.with(xdp: s, interface: "wpc0")
         XCTAssertEqual(c.interface, "wpc0")
         XCTAssertEqual(c.xdp.ringSize, 64)
-        // A 2048-byte frame cannot hold the headroom and a 9000-byte MTU frame.
+        // No frame holds the headroom and a 9000-byte MTU packet: the error
+        // says the MTU is the problem and names the largest that fits.
         let jumbo = try PathConfig.validated(path: .xdp, local: local, mtu: 9000)
-        XCTAssertThrowsError(try jumbo.with(xdp: XDPSettings())) { XCTAssertTrue("\($0)".contains("headroom"), "\($0)") }
+        XCTAssertThrowsError(try jumbo.with(xdp: XDPSettings())) {
+            XCTAssertTrue("\($0)".contains("headroom") && "\($0)".contains("MTU to 3826 or less"), "\($0)")
+        }
+        // 3000 fits a 4096-byte frame but not a 2048-byte one.
+        var small = XDPSettings()
+        small.frameSize = 2048
+        let mid = try PathConfig.validated(path: .xdp, local: local, mtu: 3000)
+        XCTAssertNoThrow(try mid.with(xdp: XDPSettings()))
+        XCTAssertThrowsError(try mid.with(xdp: small)) { XCTAssertTrue("\($0)".contains("use 4096"), "\($0)") }
         XCTAssertThrowsError(try XDPMode.parse("fast")) { XCTAssertTrue("\($0)".contains("auto, zerocopy, copy"), "\($0)") }
         XCTAssertThrowsError(try XDPAttachMode.parse("hw")) { XCTAssertTrue("\($0)".contains("native, skb"), "\($0)") }
     }

@@ -34,6 +34,33 @@ final class WireFrameTests: XCTestCase {
         XCTAssertEqual(three.withUnsafeBytes { WireFrame.parse($0, wireLength: three.count) }, .malformed(.tooManyVLANTags))
     }
 
+    /// Linux cooked captures (`tcpdump -i any`: SLL, and SLL2 since
+    /// libpcap 1.10) carry the same frame behind another link header: the
+    /// test header, the flow and the sender's MAC parse as from Ethernet.
+    func testCookedCapturesParseLikeEthernet() throws {
+        var ff = FrameFactory(runID: 0x5C11)
+        let eth = ff.frame(kind: .ping, seq: 9, vlanTags: 1)
+        guard case .test(let want) = eth.withUnsafeBytes({ WireFrame.parse($0, wireLength: eth.count) }) else { return XCTFail() }
+        let src = Array(eth[6..<12]), proto = Array(eth[12..<14]), rest = Array(eth[14...])
+        // SLL: packet type, ARPHRD_ETHER, address length 6, address (8, padded), protocol.
+        let sll: [UInt8] = [0, 4, 0, 1, 0, 6] + src + [0, 0] + proto + rest
+        // SLL2: protocol, reserved, ifindex, ARPHRD_ETHER, packet type, address length 6, address (8).
+        let sll2: [UInt8] = proto + [0, 0] + [0, 0, 0, 3] + [0, 1] + [4, 6] + src + [0, 0] + rest
+        for (link, frame) in [(WireFrame.LinkType.linuxSLL, sll), (.linuxSLL2, sll2)] {
+            guard case .test(let t) = frame.withUnsafeBytes({ WireFrame.parse($0, wireLength: frame.count, linkType: link) }) else {
+                return XCTFail("\(link): not parsed as a test frame")
+            }
+            XCTAssertEqual(t.header, want.header, "\(link)")
+            XCTAssertEqual(t.vlanTags, 1, "\(link)")
+            XCTAssertEqual(t.destination, want.destination, "\(link)")
+            XCTAssertEqual(t.sourceMAC, want.sourceMAC, "\(link)")
+            XCTAssertEqual(t.integrity, .ok, "\(link)")
+            XCTAssertEqual(t.udpChecksum, .valid, "\(link)")
+            let cut = Array(frame.prefix(link == .linuxSLL ? 15 : 19))
+            XCTAssertEqual(cut.withUnsafeBytes { WireFrame.parse($0, wireLength: cut.count, linkType: link) }, .malformed(.truncatedLinkHeader))
+        }
+    }
+
     func testOffloadedChecksumIsRecognisedNotBlamed() {
         var ff = FrameFactory(runID: 7)
         var f = ff.frame(kind: .ping, seq: 1)

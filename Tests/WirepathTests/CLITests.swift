@@ -61,6 +61,47 @@ final class CLITests: XCTestCase {
         try stopMidMeasurement(["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGINT, expect: 130)
     }
 
+    /// With --capture the run has a third namespace (the wire) and a
+    /// capture thread: Ctrl-C still ends it in time and leaves neither.
+    func testSIGINTDuringACapturedRunLeavesNothing() throws {
+        try requireRoot()
+        let file = NSTemporaryDirectory() + "wp-sigcap-\(getpid()).pcap"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try stopMidMeasurement(["pingpong", "--duration", "30", "--warmup", "0.2", "--quiet", "--capture", file], with: SIGINT, expect: 130)
+    }
+
+    /// Without privileges the command says which capabilities it needs,
+    /// before it touches anything.
+    func testWithoutPrivilegesTheCapabilityIsNamed() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        // `nobody` runs a copy it can read; it has no capabilities at all.
+        let copy = NSTemporaryDirectory() + "wp-nopriv-\(getpid())"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: bin, toPath: copy)
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        let r = try runProgram("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+                                                   copy, "pingpong", "--duration", "1"], timeout: 30)
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("CAP_NET_ADMIN"), r.stderr)
+    }
+
+    func testVerifyExpectNamesAMissingFile() throws {
+        let bin = try wirepathBinary()
+        let pcap = NSTemporaryDirectory() + "wp-expect-missing-\(getpid()).pcap"
+        // A valid, empty capture: the error must be about --expect, not the pcap.
+        var header = Data()
+        for v: UInt32 in [0xa1b2c3d4] { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        for v: UInt16 in [2, 4] { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        for v: UInt32 in [0, 0, 65535, 1] { withUnsafeBytes(of: v.littleEndian) { header.append(contentsOf: $0) } }
+        try header.write(to: URL(fileURLWithPath: pcap))
+        defer { try? FileManager.default.removeItem(atPath: pcap) }
+        let r = try runProgram(bin, ["verify", pcap, "--expect", "/nonexistent/result.json"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("--expect /nonexistent/result.json: cannot read it"), r.stderr)
+        XCTAssertFalse(r.stderr.contains("not a wirepath result"), r.stderr)
+    }
+
     /// SIGTERM (what `kill` and service managers send) ends a flood like
     /// Ctrl-C does, with the shell's code for it: 128 + 15.
     func testSIGTERMEndsAFloodWithin2sWithExit143() throws {
@@ -234,6 +275,28 @@ final class CLITests: XCTestCase {
     }
 
     /// A third party's own namespaces: `serve` in one, `pingpong --peer` in the other.
+    /// `flood --count N` sends exactly N measured packets, after a warm-up
+    /// flood that the wire carries and the sink does not count.
+    func testFloodCountAndWarmup() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let dir = NSTemporaryDirectory() + "wp-floodcount-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let r = try runProgram(bin, ["flood", "--path", "mmsg", "--count", "5000", "--warmup", "0.3", "--quiet",
+                                     "--capture", dir + "/f.pcap", "--verify", "strict", "--json", dir + "/f.json"], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr + r.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/f.json")))
+        let f = try XCTUnwrap(report.runs.first?.flood)
+        XCTAssertEqual(f.sent, 5000)
+        XCTAssertEqual(f.received + f.lost, 5000)
+        let out = try runProgram(bin, ["verify", dir + "/f.pcap", "--json", "-"])
+        XCTAssertEqual(out.status, 0, out.stderr)
+        let run = try XCTUnwrap(try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8)).summary.runs.first)
+        XCTAssertEqual(run.clientToReflector.dataPackets, 5000, "the measured window on the wire")
+        XCTAssertGreaterThan(run.clientToReflector.warmupPackets, 1000, "0.3 s of warm-up flood crossed the wire")
+    }
+
     func testServeAndPeerAcrossNamespacesTheTestMakes() throws {
         try requireRoot()
         for (i, path) in ["socket", "mmsg", "uring"].enumerated() {
@@ -254,6 +317,29 @@ final class CLITests: XCTestCase {
             XCTAssertEqual((obj?["environment"] as? [String: Any]).flatMap { ($0["topology"] as? [String: Any])?["kind"] as? String }, "peer")
             try? FileManager.default.removeItem(atPath: json)
         }
+    }
+
+    /// With --peer, --size is bounded by the MTU of the device toward the
+    /// peer, not the built-in topology's 1500: on a 9000-byte veth an
+    /// 8000-byte payload crosses intact (the serve sized its slots for it),
+    /// and 9000 is refused with the range that device allows.
+    func testPeerSizeFollowsTheDevicesMTU() throws {
+        try requireRoot()
+        let pair = try PeerNamespaces(tag: "jumbo", subnet: 18, port: 7320, mtu: 9000)
+        defer { pair.close() }
+        let json = NSTemporaryDirectory() + "wp-jumbo-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let ok = try pair.runClient(["pingpong", "--path", "mmsg", "--peer", pair.peer, "--size", "8000", "--count", "500",
+                                     "--warmup", "0.1", "--quiet", "--json", json], timeout: 60)
+        XCTAssertEqual(ok.status, 0, ok.stderr + ok.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.environment.topology.mtu, 9000)
+        let p = try XCTUnwrap(report.runs.first?.pingpong)
+        XCTAssertEqual(p.received, 500)
+        XCTAssertEqual(p.integrityFailures, 0)
+        let tooBig = try pair.runClient(["pingpong", "--path", "mmsg", "--peer", pair.peer, "--size", "9000", "--count", "10"], timeout: 30)
+        XCTAssertEqual(tooBig.status, 64, tooBig.stderr)
+        XCTAssertTrue(tooBig.stderr.contains("40-8972") && tooBig.stderr.contains("MTU 9000"), tooBig.stderr)
     }
 
     func testPeerThatDoesNotAnswerFailsClearly() throws {

@@ -166,6 +166,10 @@ final class CaptureIntegrationTests: XCTestCase {
                 try run(["tc", "qdisc", "add", "dev", dev, "root", "handle", "1:", "htb", "default", "10"])
                 try run(["tc", "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", "10gbit"])
                 try run(["tc", "class", "add", "dev", dev, "parent", "1:", "classid", "1:20", "htb", "rate", rate, "ceil", rate])
+                // Leaf queues deep enough for a whole window, so that the
+                // qdisc reorders and never drops; what is dropped is counted below.
+                try run(["tc", "qdisc", "add", "dev", dev, "parent", "1:10", "handle", "10:", "pfifo", "limit", "20000"])
+                try run(["tc", "qdisc", "add", "dev", dev, "parent", "1:20", "handle", "20:", "pfifo", "limit", "20000"])
             }
             let chain = """
                 table netdev wirepath_fault {
@@ -177,12 +181,36 @@ final class CaptureIntegrationTests: XCTestCase {
                 """
             try run(["nft", "-f"], input: chain)
         }
+        let drops = egressDrops
+        drops.value = nil
+        r.beforeTopologyDown = { t in drops.value = Self.egressDrops(t) }
         let report = try Runner.run(r)
         let run = try XCTUnwrap(report.runs.first)
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let v = try XCTUnwrap(run.verification?.runs.first)
         XCTAssertTrue(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }.isEmpty, "namespace (and its rules) left behind")
         return (report, v)
+    }
+
+    final class Drops: @unchecked Sendable { var value: UInt64? }
+    /// What the client's egress dropped in the last `runWithFault`, read
+    /// just before its namespaces went: the qdiscs' drops plus the veth's
+    /// own (a full backlog on the far side), i.e. every packet lost between
+    /// the client's socket and the capture's vantage point.
+    let egressDrops = Drops()
+
+    static func egressDrops(_ t: Topology) -> UInt64? {
+        func json(_ args: [String]) -> Any? {
+            guard let r = try? runProgram("/usr/sbin/ip", ["netns", "exec", t.clientNamespace] + args, timeout: 10), r.status == 0 else { return nil }
+            return try? JSONSerialization.jsonObject(with: Data(r.stdout.utf8))
+        }
+        guard let qdiscs = json(["tc", "-s", "-j", "qdisc", "show", "dev", t.clientInterface]) as? [[String: Any]],
+              let links = json(["ip", "-s", "-j", "link", "show", "dev", t.clientInterface]) as? [[String: Any]],
+              let tx = (links.first?["stats64"] as? [String: Any])?["tx"] as? [String: Any] else { return nil }
+        // The root HTB counts its leaves' drops again: count the leaves (and a lone root).
+        let leaves = qdiscs.filter { ($0["parent"] as? String) != nil || qdiscs.count == 1 }
+        let qdiscDrops = leaves.reduce(0) { $0 + (($1["drops"] as? Int) ?? 0) }
+        return UInt64(qdiscDrops) + UInt64((tx["dropped"] as? Int) ?? 0)
     }
 
     /// 2% loss before the wire: the wire's gaps are the program's losses,
@@ -241,7 +269,14 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertGreaterThan(w.clientToReflector.reordered, 0)
         XCTAssertEqual(f.reordered, w.clientToReflector.reordered, "\(v.checks.map(\.message))")
         XCTAssertEqual(v.checks.first { $0.name == "reordered" }?.status, .agree)
+        // Whatever did not reach the wire was dropped on the client's egress,
+        // and counted there (the counters also hold drops of warm-up and
+        // syscall-window packets, hence at most): the program and the capture
+        // still agree, and with nothing dropped nothing may disagree.
+        let drops = try XCTUnwrap(egressDrops.value, "the egress counters could not be read")
+        XCTAssertLessThanOrEqual(f.sent - w.clientToReflector.dataPackets, drops, "\(v.disagreements.map(\.message))")
         XCTAssertTrue(v.disagreements.allSatisfy { $0.name == "sender sent" }, "\(v.disagreements.map(\.message))")
+        if drops == 0 { XCTAssertEqual(v.disagreements, [], "\(v.disagreements.map(\.message))") }
     }
 
     /// 2% corruption (one payload byte) before the wire, with the UDP

@@ -140,7 +140,7 @@ final class PeerNamespaces {
     let port: UInt16
     private var server: Process?
 
-    init(tag: String, subnet: Int, port: UInt16, path: String = "socket") throws {
+    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500) throws {
         client = "wirepath-\(getpid())-\(tag)A"
         reflector = "wirepath-\(getpid())-\(tag)B"
         reflectorAddress = "198.19.\(subnet).2"
@@ -150,7 +150,8 @@ final class PeerNamespaces {
                          ["link", "add", clientInterface, "netns", client, "type", "veth", "peer", "name", reflectorInterface, "netns", reflector],
                          ["-n", client, "addr", "add", "198.19.\(subnet).1/24", "dev", clientInterface],
                          ["-n", reflector, "addr", "add", "\(reflectorAddress)/24", "dev", reflectorInterface],
-                         ["-n", client, "link", "set", clientInterface, "up"], ["-n", reflector, "link", "set", reflectorInterface, "up"],
+                         ["-n", client, "link", "set", clientInterface, "mtu", "\(mtu)", "up"],
+                         ["-n", reflector, "link", "set", reflectorInterface, "mtu", "\(mtu)", "up"],
                          ["-n", client, "link", "set", "lo", "up"], ["-n", reflector, "link", "set", "lo", "up"]] {
                 let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
                 guard r.status == 0 else { throw ConfigError("ip \(args.joined(separator: " ")): \(r.stderr)") }
