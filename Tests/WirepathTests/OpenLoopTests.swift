@@ -97,24 +97,32 @@ final class OpenLoopTests: XCTestCase {
 }
 
 final class CompareArtifactsTests: XCTestCase {
-    /// The command a user runs: --load, --repeat, --csv and --hgrm together.
+    /// The issue's command on two paths: --load 10%,50%,90% --repeat 3 with
+    /// --csv and --hgrm (the four-path run with --report is rendered in
+    /// Chromium by WirepathReportTests).
     func testCompareWritesCSVAndHgrmAndRecommends() throws {
         try requireRoot()
         let bin = try wirepathBinary()
         let dir = NSTemporaryDirectory() + "wp-artifacts-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "0.3", "--flood-duration", "0.3", "--warmup", "0.1",
-                                     "--load", "50%", "--repeat", "2", "--csv", dir + "/r.csv", "--hgrm", dir], timeout: 120)
+                                     "--load", "10%,50%,90%", "--repeat", "3", "--csv", dir + "/r.csv", "--hgrm", dir], timeout: 180)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("recommendation:"), r.stdout)
         XCTAssertFalse(r.stderr.contains("\u{1B}[K"), "no progress line when stderr is not a terminal")
         XCTAssertTrue(r.stdout.contains("run-to-run spread"), r.stdout)
         XCTAssertTrue(r.stdout.contains("latency under load"), r.stdout)
         let csv = try String(contentsOfFile: dir + "/r.csv", encoding: .utf8)
-        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 2 * 3, csv)
-        for name in ["socket-pingpong.hgrm", "mmsg-pingpong.hgrm", "socket-load-50.hgrm", "mmsg-load-50.hgrm"] {
-            XCTAssertTrue(FileManager.default.fileExists(atPath: dir + "/" + name), name)
+        // Per path: pingpong, flood and three loads.
+        XCTAssertEqual(csv.split(separator: "\n").count, 1 + 2 * 5, csv)
+        for path in ["socket", "mmsg"] {
+            for m in ["pingpong", "load-10", "load-50", "load-90"] {
+                XCTAssertTrue(FileManager.default.fileExists(atPath: "\(dir)/\(path)-\(m).hgrm"), "\(path)-\(m).hgrm")
+            }
         }
+        // Each verdict carries its numbers, and the spread of the 3 runs.
+        XCTAssertTrue(r.stdout.contains("p99 at 50% load"), r.stdout)
+        XCTAssertTrue(r.stdout.range(of: #"(socket|mmsg)\s+3\s"#, options: .regularExpression) != nil, "3 runs in the spread table: \(r.stdout)")
     }
 }
 
