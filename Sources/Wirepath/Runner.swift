@@ -150,6 +150,9 @@ public struct RunRequest: Sendable {
     /// Built-in topology: threaded NAPI on both veth ends, each pinned to
     /// its end's CPU (implies `vethNAPI`).
     public var vethThreadedNAPI = false
+    /// Built-in topology: the middle hop (the bridge a capture listens on)
+    /// without a capture, to measure what the hop itself costs.
+    public var middleHop = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).
@@ -202,6 +205,9 @@ public enum Runner {
         if request.peer == nil, let name = request.interface {
             throw ConfigError("--interface \(name) is for --peer runs and serve; the built-in topology uses its own veth ends (wpc0, wpr0): leave it out")
         }
+        if let peer = request.peer, request.middleHop {
+            throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
+        }
         let captureLimitedRepeats = request.capture != nil && request.repeats > 1
         if captureLimitedRepeats { request.repeats = 1 }
         let started = ISO8601DateFormatter().string(from: Date())
@@ -235,7 +241,8 @@ public enum Runner {
         } else {
             // A capture gets the middle hop; without one the direct pair, so
             // no measurement pays for a hop it does not use.
-            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI, wire: request.capture != nil)
+            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
+                                           wire: request.capture != nil || request.middleHop)
             defer { topology.down() }
             progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
             let clientCPU: Int? = cpus >= 2 ? 0 : nil

@@ -97,6 +97,9 @@ struct PathOptions: ParsableArguments {
     @Flag(name: .customLong("veth-threaded-napi"), help: "Built-in topology: veth NAPI mode with each end's NAPI in a kernel thread pinned to that end's CPU, so the receiver's stack (or XDP program) runs on the receiving CPU as behind a NIC, not in the sender's softirq. A spin wait then shares its CPU with that thread.")
     var vethThreadedNAPI = false
 
+    @Flag(name: .customLong("middle-hop"), help: "Built-in topology: put the bridge that --capture uses between the ends, without capturing, to measure what the hop itself adds (a captured run always has it).")
+    var middleHop = false
+
     @OptionGroup var tuning: PathTuning
 
     /// The payload size against the MTU it will meet: the built-in
@@ -113,6 +116,7 @@ struct PathOptions: ParsableArguments {
         r.port = port
         r.vethNAPI = vethNAPI
         r.vethThreadedNAPI = vethThreadedNAPI
+        r.middleHop = middleHop
     }
 }
 

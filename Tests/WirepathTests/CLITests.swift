@@ -342,6 +342,26 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(tooBig.stderr.contains("40-8972") && tooBig.stderr.contains("MTU 9000"), tooBig.stderr)
     }
 
+    /// --middle-hop builds the captured runs' bridge without capturing, so
+    /// the hop's own cost can be measured; against --peer it is refused.
+    func testMiddleHopWithoutCapture() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let json = NSTemporaryDirectory() + "wp-hop-\(getpid()).json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let r = try runProgram(bin, ["pingpong", "--path", "socket", "--middle-hop", "--count", "500", "--warmup", "0.1",
+                                     "--quiet", "--json", json], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("topology: veth-bridge"), r.stdout)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        XCTAssertEqual(report.environment.topology.kind, "veth-bridge")
+        XCTAssertNil(report.capture)
+        XCTAssertEqual(report.runs.first?.pingpong?.received, 500)
+        let peer = try runProgram(bin, ["pingpong", "--middle-hop", "--peer", "198.18.0.2:7000", "--count", "1"], timeout: 30)
+        XCTAssertEqual(peer.status, 2, peer.stderr)
+        XCTAssertTrue(peer.stderr.contains("--middle-hop"), peer.stderr)
+    }
+
     func testPeerThatDoesNotAnswerFailsClearly() throws {
         try requireRoot()
         let bin = try wirepathBinary()
