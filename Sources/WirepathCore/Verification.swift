@@ -98,6 +98,23 @@ public enum VerifyMode: String, Codable, Sendable, CaseIterable {
 }
 
 public enum Verification {
+    /// The reflector's own counters over its window (control packets
+    /// included) against the frames of that window on the wire: the same for
+    /// a closed and an open loop.
+    static func reflectorWindow(_ reflector: EndReport?, wire w: WireRun, slack: UInt64, into v: inout RunVerification) {
+        guard let r = reflector else { return }
+        if let n = w.reflectorRxInWindow {
+            v.checks.append(received("reflector received (window, control included)", program: r.rxPackets, wire: n,
+                                     host: "reflector", slack: slack))
+        } else {
+            v.notes.append("the reflector's window (begin and end requests) was not seen intact on the wire: its receive counter is not checked")
+        }
+        if let n = w.reflectorTxInWindow {
+            v.checks.append(sent("reflector sent (window, control included)", program: r.txPackets, wire: n,
+                                 host: "reflector", slack: slack, unattributed: 0))
+        }
+    }
+
     /// Verifies a ping-pong result against its run on the wire.
     /// `captureDropped` is the capture's own loss (pcap_stats).
     public static func verify(_ p: PingPongResult, runID: UInt64, wire: WireRun?, captureDropped: UInt64,
@@ -113,18 +130,7 @@ public enum Verification {
         // Pings the client handed to the kernel in the window.
         v.checks.append(sent("client sent pings", program: p.client.txPackets, wire: c2r.unique + c2r.damaged,
                              host: "client", slack: slack, unattributed: unattributedDamaged))
-        if let r = p.reflector {
-            if let n = w.reflectorRxInWindow {
-                v.checks.append(received("reflector received (window, control included)", program: r.rxPackets, wire: n,
-                                         host: "reflector", slack: slack))
-            } else {
-                v.notes.append("the reflector's window (begin and end requests) was not seen intact on the wire: its receive counter is not checked")
-            }
-            if let n = w.reflectorTxInWindow {
-                v.checks.append(sent("reflector sent (window, control included)", program: r.txPackets, wire: n,
-                                     host: "reflector", slack: slack, unattributed: 0))
-            }
-        }
+        reflectorWindow(p.reflector, wire: w, slack: slack, into: &v)
         // Unique replies the client took: in time (received) or late.
         v.checks.append(received("client received replies", program: p.received + p.reordered, wire: r2c.unique,
                                  host: "client", slack: slack))
@@ -193,18 +199,7 @@ public enum Verification {
         let slack = captureDropped
         v.checks.append(sent("client sent requests", program: o.client.txPackets, wire: c2r.unique + c2r.damaged,
                              host: "client", slack: slack, unattributed: unattributedDamaged))
-        if let r = o.reflector {
-            if let n = w.reflectorRxInWindow {
-                v.checks.append(received("reflector received (window, control included)", program: r.rxPackets, wire: n,
-                                         host: "reflector", slack: slack))
-            } else {
-                v.notes.append("the reflector's window (begin and end requests) was not seen intact on the wire: its receive counter is not checked")
-            }
-            if let n = w.reflectorTxInWindow {
-                v.checks.append(sent("reflector sent (window, control included)", program: r.txPackets, wire: n,
-                                     host: "reflector", slack: slack, unattributed: 0))
-            }
-        }
+        reflectorWindow(o.reflector, wire: w, slack: slack, into: &v)
         v.checks.append(received("client received replies", program: o.received, wire: r2c.unique, host: "client", slack: slack))
         v.checks.append(equal("duplicate replies", program: o.duplicated, wire: r2c.duplicates, slack: slack))
         // The open-loop client drops a reply that fails its check without

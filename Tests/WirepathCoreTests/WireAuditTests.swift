@@ -140,7 +140,7 @@ final class WireFrameTests: XCTestCase {
                 }
                 let summary = a.finish()
                 XCTAssertFalse(TextReport.wireTable(summary).isEmpty)
-                let v = Verification.verify(Self.pingpong(sent: 3, received: 2), runID: 99, wire: summary.run(99), captureDropped: 0)
+                let v = Verification.verify(FrameFactory.pingpongResult(sent: 3, received: 2), runID: 99, wire: summary.run(99), captureDropped: 0)
                 XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
                 rendered += 1
                 batch = []
@@ -153,15 +153,6 @@ final class WireFrameTests: XCTestCase {
         }
         XCTAssertEqual(intactButChanged, 0, "a changed sequence number passed every check")
         XCTAssertEqual(rendered, 100)
-    }
-
-    /// A ping-pong result with the given counts and an empty histogram.
-    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
-        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
-        client.txPackets = sent
-        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
-                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
-                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
     }
 
     /// A capture whose last frame is older than its first (a clock stepped
@@ -184,7 +175,7 @@ final class WireFrameTests: XCTestCase {
         XCTAssertEqual(r.clientToReflector.unique, 10)
         // Each reply is older than its request: no wire RTT, never a wrapped one.
         XCTAssertNil(r.wireRTT)
-        let v = Verification.verify(Self.pingpong(sent: 10, received: 10), runID: 0xB4C, wire: r, captureDropped: 0)
+        let v = Verification.verify(FrameFactory.pingpongResult(sent: 10, received: 10), runID: 0xB4C, wire: r, captureDropped: 0)
         XCTAssertFalse(TextReport.verificationLine("socket pingpong", v).isEmpty)
     }
 }

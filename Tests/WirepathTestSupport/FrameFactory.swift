@@ -73,3 +73,15 @@ public struct FrameFactory {
         return out
     }
 }
+
+extension FrameFactory {
+    /// The program's side of a ping-pong with the given counts and an empty
+    /// histogram, to verify frames from this factory against.
+    public static func pingpongResult(sent: UInt64, received: UInt64) -> PingPongResult {
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = sent
+        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
+                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
+    }
+}

@@ -149,10 +149,8 @@ final class CLITests: XCTestCase {
     func testSIGINTEndsServeCleanly() throws {
         try requireRoot()
         let bin = try wirepathBinary()
-        let a = "wirepath-\(getpid())-serve"
+        let a = try scratchNamespace("serve")
         defer { _ = try? ip("netns", "del", a) }
-        XCTAssertEqual(try ip("netns", "add", a).status, 0)
-        XCTAssertEqual(try ip("-n", a, "link", "set", "lo", "up").status, 0)
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         // `ip netns exec` execs the program, so the pid is wirepath's.
@@ -365,10 +363,8 @@ final class CLITests: XCTestCase {
     func testPeerThatDoesNotAnswerFailsClearly() throws {
         try requireRoot()
         let bin = try wirepathBinary()
-        let a = "wirepath-\(getpid())-mute"
+        let a = try scratchNamespace("mute")
         defer { _ = try? ip("netns", "del", a) }
-        _ = try ip("netns", "add", a)
-        _ = try ip("-n", a, "link", "set", "lo", "up")
         _ = try ip("-n", a, "addr", "add", "198.18.9.1/32", "dev", "lo")
         let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--peer", "198.18.9.1:7999",
                                                  "--count", "10", "--warmup", "0", "--timeout", "5"], timeout: 30)
@@ -382,10 +378,8 @@ final class CLITests: XCTestCase {
     func testMissingInterfaceIsNamedForSocketAndMmsg() throws {
         try requireRoot()
         let bin = try wirepathBinary()
-        let a = "wirepath-\(getpid())-noif"
+        let a = try scratchNamespace("noif")
         defer { _ = try? ip("netns", "del", a) }
-        _ = try ip("netns", "add", a)
-        _ = try ip("-n", a, "link", "set", "lo", "up")
         for path in ["socket", "mmsg"] {
             let r = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "pingpong", "--path", path, "--interface", "nosuch0",
                                                      "--peer", "127.0.0.1:7330", "--count", "10", "--warmup", "0", "--quiet"], timeout: 30)
@@ -404,10 +398,8 @@ final class CLITests: XCTestCase {
     func testBusyPortIsNamed() throws {
         try requireRoot()
         let bin = try wirepathBinary()
-        let a = "wirepath-\(getpid())-busy"
+        let a = try scratchNamespace("busy")
         defer { _ = try? ip("netns", "del", a) }
-        _ = try ip("netns", "add", a)
-        _ = try ip("-n", a, "link", "set", "lo", "up")
         let first = Process()
         first.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
         first.arguments = ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7300", "--duration", "10"]

@@ -679,14 +679,7 @@ final class PeerCaptureTests: XCTestCase {
         try requireNFT()
         let pair = try PeerNamespaces(tag: "pcd", subnet: 6, port: 7302)
         defer { pair.close() }
-        try pair.nft(in: pair.client, """
-            table netdev wirepath_fault {
-              chain egress {
-                type filter hook egress device "\(pair.clientInterface)" priority 0; policy accept;
-                \(CaptureIntegrationTests.windowData(1, port: 7302)) numgen random mod 50 0 drop
-              }
-            }
-            """)
+        try pair.dropTwoPercentOfPings(.clientEgress)
         let strict = try pingpong(pair, file: dir + "/strict.pcap", ["--verify", "strict"])
         XCTAssertEqual(strict.status, 3, strict.stdout + strict.stderr)
         XCTAssertTrue(strict.stdout.contains("DISAGREE"), strict.stdout)
@@ -714,14 +707,7 @@ final class PeerCaptureTests: XCTestCase {
         try requireNFT()
         let pair = try PeerNamespaces(tag: "pcl", subnet: 7, port: 7303)
         defer { pair.close() }
-        try pair.nft(in: pair.reflector, """
-            table netdev wirepath_fault {
-              chain ingress {
-                type filter hook ingress device "\(pair.reflectorInterface)" priority 0; policy accept;
-                \(CaptureIntegrationTests.windowData(1, port: 7303)) numgen random mod 50 0 drop
-              }
-            }
-            """)
+        try pair.dropTwoPercentOfPings(.reflectorIngress)
         let r = try pingpong(pair, file: dir + "/located.pcap", ["--verify", "strict"])
         XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
         XCTAssertTrue(r.stdout.contains("loss located: wire shows "), r.stdout)
@@ -955,7 +941,7 @@ final class CaptureFileTests: XCTestCase {
                 let s = try CaptureAudit.audit(target, reflectorPort: 7000, timeoutNs: 1_000_000)
                 XCTAssertFalse(TextReport.wireTable(s).isEmpty)
                 XCTAssertFalse(TextReport.verificationLine("socket pingpong", Verification.verify(
-                    Self.pingpong(sent: 8, received: 8), runID: id, wire: s.run(id), captureDropped: 0)).isEmpty)
+                    FrameFactory.pingpongResult(sent: 8, received: 8), runID: id, wire: s.run(id), captureDropped: 0)).isEmpty)
                 audited += 1
             } catch {
                 refused += 1
@@ -965,20 +951,31 @@ final class CaptureFileTests: XCTestCase {
         XCTAssertGreaterThan(audited + refused, 1000)
         XCTAssertGreaterThan(audited, 0)
     }
-
-    /// A ping-pong result with the given counts and an empty histogram.
-    static func pingpong(sent: UInt64, received: UInt64) -> PingPongResult {
-        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
-        client.txPackets = sent
-        return PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: sent, received: received,
-                              lost: sent - received, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
-                              timeoutNs: 100_000_000, warmupNs: 0, durationNs: 1, client: client, reflector: nil)
-    }
 }
 
 /// The fault tests' nftables; missing, they skip, and under CI=true fail.
 func requireNFT(file: StaticString = #filePath, line: UInt = #line) throws {
     guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
         try Missing("nft is not installed (`make deps` installs nftables)").end(file: file, line: line)
+    }
+}
+
+extension PeerNamespaces {
+    enum DropPoint { case clientEgress, reflectorIngress }
+
+    /// Drops 2% of the measured window's pings with an nftables netdev
+    /// chain: on the client's egress (before the capture's tap there, so
+    /// the wire never sees them) or on the reflector's ingress (after the
+    /// wire, a loss the capture can locate).
+    func dropTwoPercentOfPings(_ at: DropPoint) throws {
+        let (namespace, hook, device) = at == .clientEgress ? (client, "egress", clientInterface) : (reflector, "ingress", reflectorInterface)
+        try nft(in: namespace, """
+            table netdev wirepath_fault {
+              chain \(hook) {
+                type filter hook \(hook) device "\(device)" priority 0; policy accept;
+                \(CaptureIntegrationTests.windowData(1, port: port)) numgen random mod 50 0 drop
+              }
+            }
+            """)
     }
 }

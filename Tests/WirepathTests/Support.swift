@@ -95,6 +95,20 @@ func runProgram(_ exe: String, _ args: [String], timeout: TimeInterval = 120) th
 
 func ip(_ args: String...) throws -> Ran { try runProgram("/usr/sbin/ip", args, timeout: 30) }
 
+/// A namespace of this test process (`wirepath-<pid>-TAG`, so a killed
+/// run's is swept) with only its loopback up; the caller removes it.
+func scratchNamespace(_ tag: String) throws -> String {
+    let name = "wirepath-\(getpid())-\(tag)"
+    for args in [["netns", "add", name], ["-n", name, "link", "set", "lo", "up"]] {
+        let r = try runProgram("/usr/sbin/ip", args, timeout: 30)
+        guard r.status == 0 else {
+            _ = try? ip("netns", "del", name)
+            throw ConfigError("test setup failed: ip \(args.joined(separator: " ")): \(r.stderr)")
+        }
+    }
+    return name
+}
+
 func wirepathNamespaces() -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("wirepath-") }.sorted()
 }
