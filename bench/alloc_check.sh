@@ -3,6 +3,8 @@
 # traffic per packet: counts malloc, swift_retain and swift_release with
 # perf uprobes over two runs of each path that differ only in packet count.
 # If the counts do not grow with the packets, the per-packet loop is clean.
+# Ping-pong (client and reflector, block and spin) and flood (sender and
+# sink, packets counted as round trips are: N1 and N2 of them).
 #
 # Needs root and linux-perf. Environment: WIREPATH (default: release build),
 # N1/N2 round trips (default 2000/6000). Exit 0 when every path is clean,
@@ -23,19 +25,21 @@ cleanup() { perf probe -q -d 'probe_libc:malloc' -d 'probe_libswiftCore:*' 2>/de
 trap cleanup EXIT
 EVENTS=probe_libc:malloc,probe_libswiftCore:swift_retain,probe_libswiftCore:swift_release
 
-count() { # path n wait -> "malloc retain release"
-    timeout 120 perf stat -x, -e "$EVENTS" "$WIREPATH" pingpong --path "$1" --count "$2" --wait "$3" --warmup 0 --timeout 1000 --quiet 2>&1 >/dev/null \
+count() { # path n wait measurement -> "malloc retain release"
+    timeout 120 perf stat -x, -e "$EVENTS" "$WIREPATH" "$4" --path "$1" --count "$2" --wait "$3" --warmup 0 --timeout 1000 --quiet 2>&1 >/dev/null \
         | awk -F, '/probe/ {printf "%s ", $1}'
 }
 
 status=0
-printf '%-11s %-28s %-28s %s\n' path "calls at $N1 RTT" "calls at $N2 RTT" "per extra RTT (malloc retain release)"
+printf '%-12s %-28s %-28s %s\n' path "calls at $N1 RTT/pkt" "calls at $N2 RTT/pkt" "per extra RTT or packet (malloc retain release)"
 # block sleeps in the kernel; spin polls, so every empty poll is a counted EAGAIN.
-for path in socket mmsg uring xdp socket:spin mmsg:spin uring:spin xdp:spin; do
+for path in socket mmsg uring xdp socket:spin mmsg:spin uring:spin xdp:spin \
+            socket:flood mmsg:flood uring:flood xdp:flood; do
     wait=block; [[ $path == *:spin ]] && wait=spin
+    m=pingpong; [[ $path == *:flood ]] && m=flood
     p=${path%%:*}
-    a=($(count $p $N1 $wait)); b=($(count $p $N2 $wait))
-    if [[ ${#a[@]} -ne 3 || ${#b[@]} -ne 3 ]]; then printf '%-11s unavailable or failed\n' $path; continue; fi
+    a=($(count $p $N1 $wait $m)); b=($(count $p $N2 $wait $m))
+    if [[ ${#a[@]} -ne 3 || ${#b[@]} -ne 3 ]]; then printf '%-12s unavailable or failed\n' $path; continue; fi
     per=""
     for i in 0 1 2; do
         d=$(( b[i] - a[i] ))
@@ -44,7 +48,7 @@ for path in socket mmsg uring xdp socket:spin mmsg:spin uring:spin xdp:spin; do
         # dozen calls between runs; a per-packet cost adds thousands.
         (( d * 10 > N2 - N1 )) && status=1
     done
-    printf '%-11s %-28s %-28s %s\n' $path "${a[*]}" "${b[*]}" "$per"
+    printf '%-12s %-28s %-28s %s\n' $path "${a[*]}" "${b[*]}" "$per"
 done
 [[ $status -eq 0 ]] && echo "clean: no allocation or retain/release per packet" || echo "NOT clean: see the per-RTT column"
 exit $status
