@@ -109,7 +109,8 @@ public enum Recommendation {
             return v.tie.isEmpty ? "no pick" : "a tie of " + v.tie.map(\.rawValue).joined(separator: " and ")
         }
         guard all.pick == plain.pick && all.tie == plain.tie else {
-            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain))"
+            let now = all.pickLabel.map { "\(name(all)) (\($0))" } ?? name(all)
+            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain)), with the tuned rows it is \(now)"
         }
         if let label = all.pickLabel, label.contains("+") {
             return "tuning does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
