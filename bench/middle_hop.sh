@@ -39,17 +39,28 @@ die() { log "error: $*"; exit 2; }
 command -v python3 >/dev/null || die "python3 is missing"
 mkdir -p "$RAW" || die "cannot create $RAW"
 
-# A wirepath stopped by `timeout` (TERM) removes its own namespaces; one that
-# had to be killed leaves wirepath-PID-*, which only this script knows to be
-# its own: remove exactly those.
+# wirepath names its namespaces after its own pid, which is not timeout's:
+# the shell writes its pid to $RAW/pid, then becomes wirepath. A wirepath
+# stopped by TERM removes its namespaces itself; one that had to be killed
+# leaves wirepath-PID-*, which only this script knows to be its own, so
+# exactly those are removed. On Ctrl-C the running wirepath gets TERM
+# (through timeout, which passes it on) before the script exits.
 CHILD=
 sweep() {
-    local ns
-    [[ -n $CHILD ]] || return 0
-    for ns in $(ip netns list | awk '{print $1}' | grep "^wirepath-$CHILD-"); do ip netns del "$ns" 2>/dev/null; done
+    local pid ns
+    [[ -s $RAW/pid ]] || return 0
+    pid=$(cat "$RAW/pid")
+    for ns in $(ip netns list | awk '{print $1}' | grep "^wirepath-$pid-"); do ip netns del "$ns" 2>/dev/null; done
+    : >"$RAW/pid"
 }
-trap 'sweep; exit 130' INT TERM
-trap 'sweep' EXIT
+stop_child() {
+    [[ -n $CHILD ]] && kill -0 "$CHILD" 2>/dev/null && { kill -TERM "$CHILD" 2>/dev/null; wait "$CHILD" 2>/dev/null; }
+    CHILD=
+    sweep
+}
+trap 'stop_child; exit 130' INT
+trap 'stop_child; exit 143' TERM
+trap 'stop_child' EXIT
 
 run() {   # run VARIANT ROUND: one ping-pong, its JSON in $RAW
     local variant=$1 round=$2 extra=()
@@ -57,13 +68,15 @@ run() {   # run VARIANT ROUND: one ping-pong, its JSON in $RAW
         hop) extra=(--middle-hop) ;;
         capture) extra=(--capture "$RAW/$round.pcap") ;;
     esac
-    timeout -k 5 $((DURATION + 60)) "$WIREPATH" pingpong --path socket --wait block --size 64 \
+    : >"$RAW/pid"
+    timeout -k 5 $((DURATION + 60)) bash -c 'echo $$ >"$0"; exec "$@"' "$RAW/pid" \
+        "$WIREPATH" pingpong --path socket --wait block --size 64 \
         --warmup 1 --duration "$DURATION" --quiet --json "$RAW/$variant-$round.json" "${extra[@]}" \
         > "$RAW/$variant-$round.log" 2>&1 &
     CHILD=$!
     wait "$CHILD" || die "$variant round $round failed: $(tail -3 "$RAW/$variant-$round.log")"
-    sweep
     CHILD=
+    sweep
     rm -f "$RAW/$round.pcap"
 }
 

@@ -178,7 +178,9 @@ final class DoctorVeth {
         try Privileges.requireNetAdmin(for: "the doctor's temporary veth")
         let v = DoctorVeth(namespace: "\(Topology.prefix)\(tag)-doctor")
         if Topology.list().contains(v.namespace) {
-            throw ConfigError("namespace \(v.namespace) already exists; another doctor of this process is running")
+            // Its pid is ours, so the stale sweep keeps it: a doctor of an
+            // earlier process that had this pid and was killed left it.
+            throw ConfigError("namespace \(v.namespace) already exists: left over from a killed doctor whose pid this process now has; remove it with `ip netns del \(v.namespace)` and run doctor again")
         }
         v.isUp = true
         do {

@@ -12,6 +12,9 @@ public struct ServeSummary: Sendable {
     public var windows: Int = 0
     public var echoed: UInt64 = 0
     public var foreign: UInt64 = 0
+    /// Flood packets of a warm-up (sent before a window opens, in the
+    /// warm-up sequence range): expected, discarded, and not foreign.
+    public var warmupFlood: UInt64 = 0
     public var lastReport: PeerReport?
 }
 
@@ -105,6 +108,9 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
                     tracker.record(h.seq)
                     if report.firstRxNs == 0 { report.firstRxNs = now }
                     report.lastRxNs = now
+                } else if !active && h.seq >= SequenceSpace.warmup {
+                    // A flood's warm-up arrives before its window opens.
+                    summary.warmupFlood &+= 1
                 } else {
                     summary.foreign &+= 1
                     if active { report.foreign &+= 1 }

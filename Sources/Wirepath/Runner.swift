@@ -205,6 +205,9 @@ public enum Runner {
         if request.peer == nil, let name = request.interface {
             throw ConfigError("--interface \(name) is for --peer runs and serve; the built-in topology uses its own veth ends (wpc0, wpr0): leave it out")
         }
+        if let peer = request.peer, request.vethNAPI || request.vethThreadedNAPI {
+            throw ConfigError("--veth-napi and --veth-threaded-napi shape the built-in topology's veth pair; against --peer \(peer) set the NIC up yourself (GRO, napi_defer_hard_irqs): leave them out")
+        }
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
@@ -300,7 +303,7 @@ public enum Runner {
     /// topology is never changed: a comparison never mixes topologies.
     static func tuned(_ kind: PathKind, _ r: RunRequest) -> (RunRequest, String)? {
         var t = r
-        let napi = r.vethNAPI
+        let napi = r.peer == nil && r.vethNAPI
         switch kind {
         case .socket where napi, .mmsg where napi:
             t.wait = .block
@@ -419,7 +422,7 @@ public enum Runner {
                 run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
             }
             var points: [(rate: Double, fraction: Double?)] = []
-            if !r.loads.isEmpty {
+            if !r.loads.isEmpty && !stop.requested {
                 // Capacity is what the receiver took in, not what the sender offered.
                 let capacity = run.flood?.rxPps ?? 0
                 guard capacity > 0 else { throw ConfigError("\(kind): the flood measured no capacity, so --load has nothing to scale") }

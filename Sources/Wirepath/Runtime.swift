@@ -39,6 +39,13 @@ public enum Interrupt {
             action.sa_flags = Int32(SA_RESTART)
             sigaction(sig, &action, nil)
         }
+        // A write to a closed pipe (an `ip -batch` that exited early, or
+        // `wirepath ... | head`) must fail with EPIPE where the teardown can
+        // still run, not kill the process with its namespaces still up.
+        var ignore = sigaction()
+        ignore.__sigaction_handler.sa_handler = SIG_IGN
+        sigemptyset(&ignore.sa_mask)
+        sigaction(SIGPIPE, &ignore, nil)
     }
 
     /// For tests that reuse a process.

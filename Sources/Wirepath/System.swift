@@ -130,7 +130,7 @@ enum Sys {
         if r < 0 {
             let e = Int32(-r)
             throw error("setsockopt(SO_BINDTODEVICE, \(name))", e,
-                        hint: e == EPERM ? "binding a socket to an interface needs CAP_NET_RAW: run as root, or leave out --interface" : nil)
+                        hint: e == EPERM ? "binding a socket to an interface needs CAP_NET_RAW before Linux 5.7 (and to change an existing binding): run as root, or leave out --interface" : nil)
         }
     }
 

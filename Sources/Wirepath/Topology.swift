@@ -356,8 +356,11 @@ enum IP {
         if let stdin { p.standardInput = stdin }
         try p.run()
         if let stdin, let input {
-            // Small (a few commands): fits the pipe buffer, so this never blocks.
-            stdin.fileHandleForWriting.write(Data(input.utf8))
+            // Small (a few commands): fits the pipe buffer, so this never
+            // blocks. If the tool exited first, the write fails with EPIPE
+            // (SIGPIPE is ignored, see Interrupt.install) and its exit
+            // status below says why.
+            try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
             try? stdin.fileHandleForWriting.close()
         }
         let o = out.fileHandleForReading.readDataToEndOfFile()

@@ -31,8 +31,7 @@ struct DoctorCommand: ParsableCommand {
         Interrupt.install()
         let report = Doctor.run(interface: interface, holdNs: UInt64(max(0, probeHold) * 1e9))
         if Interrupt.requested {
-            FileHandle.standardError.write(Data("interrupted: the doctor's temporary namespace was removed\n".utf8))
-            throw ExitCode(130)
+            throw Output.interrupted(interface == nil ? "the doctor's temporary namespace was removed" : "nothing was changed on \(interface!)")
         }
         if json {
             let enc = JSONEncoder()

@@ -321,7 +321,7 @@ final class ProgressLine: @unchecked Sendable {
         let warm = Double(request.plan.warmupNs) / 1e9
         if text.contains("flood") {
             // A flood bounded by --count alone ends when the packets are out: no estimate.
-            planned = request.floodCount != nil && request.plan.durationNs == nil ? 0 : Double(request.floodDurationNs) / 1e9 * 1.25
+            planned = request.floodCount != nil && request.plan.durationNs == nil ? 0 : warm + Double(request.floodDurationNs) / 1e9 * 1.25
         } else if text.contains("open-loop") || text.contains("pingpong") {
             planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
         } else {
@@ -339,9 +339,10 @@ final class ProgressLine: @unchecked Sendable {
         let flood = r.floodCount != nil && r.plan.durationNs == nil ? 0 : Double(r.floodDurationNs) / 1e9
         var perPath = 0.0
         for m in r.measurements {
-            perPath += m == .flood ? flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3
+            // A flood has its warm-up too.
+            perPath += m == .flood ? warm + flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3
         }
-        if !r.loads.isEmpty && !r.measurements.contains(.flood) { perPath += flood * 1.25 + 0.3 }
+        if !r.loads.isEmpty && !r.measurements.contains(.flood) { perPath += warm + flood * 1.25 + 0.3 }
         perPath += Double(r.loads.count + r.rates.count) * (warm + window + 0.3)
         return 1 + perPath * Double(r.paths.count * r.repeats * (r.tune ? 2 : 1))
     }

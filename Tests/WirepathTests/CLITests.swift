@@ -192,6 +192,34 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stderr)
     }
 
+    /// A flood's warm-up reaches the sink before the window opens: `serve`
+    /// counts it as warm-up, never as foreign traffic.
+    func testServeCountsAFloodsWarmupApartFromForeign() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        let a = try scratchNamespace("warm")
+        defer { _ = try? ip("netns", "del", a) }
+        final class Box: @unchecked Sendable { var ran: Ran? }
+        let box = Box()
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            box.ran = try? runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--path", "mmsg", "--bind", "127.0.0.1:7341",
+                                                       "--duration", "4"], timeout: 30)
+            done.signal()
+        }
+        usleep(500_000)
+        let f = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "flood", "--path", "mmsg", "--peer", "127.0.0.1:7341",
+                                                 "--count", "3000", "--warmup", "0.2", "--quiet"], timeout: 30)
+        XCTAssertEqual(f.status, 0, f.stderr)
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        let served = try XCTUnwrap(box.ran)
+        XCTAssertEqual(served.status, 0, served.stderr)
+        let line = try XCTUnwrap(served.stderr.split(separator: "\n").first { $0.contains("served ") }, served.stderr)
+        XCTAssertTrue(line.contains("foreign 0,"), String(line))
+        let warm = line.components(separatedBy: "flood warm-up ").last.flatMap { UInt64($0.trimmingCharacters(in: .whitespaces)) }
+        XCTAssertGreaterThan(warm ?? 0, 100, String(line))
+    }
+
     /// The done-when, from the command line: `compare --paths
     /// socket,mmsg --json r.json` writes every figure for both paths and
     /// both ends, and the environment (shorter, and one run per path).
@@ -358,6 +386,10 @@ final class CLITests: XCTestCase {
         let peer = try runProgram(bin, ["pingpong", "--middle-hop", "--peer", "198.18.0.2:7000", "--count", "1"], timeout: 30)
         XCTAssertEqual(peer.status, 2, peer.stderr)
         XCTAssertTrue(peer.stderr.contains("--middle-hop"), peer.stderr)
+        // So are the flags that shape the built-in veth pair.
+        let napi = try runProgram(bin, ["pingpong", "--veth-napi", "--peer", "198.18.0.2:7000", "--count", "1"], timeout: 30)
+        XCTAssertEqual(napi.status, 2, napi.stderr)
+        XCTAssertTrue(napi.stderr.contains("--veth-napi and --veth-threaded-napi shape the built-in topology"), napi.stderr)
     }
 
     func testPeerThatDoesNotAnswerFailsClearly() throws {
