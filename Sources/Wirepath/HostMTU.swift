@@ -29,17 +29,19 @@ public enum HostMTU {
         for link in links {
             guard let name = link["ifname"] as? String, let mtu = link["mtu"] as? Int else { continue }
             let addrs = (link["addr_info"] as? [[String: Any]] ?? []).compactMap { $0["local"] as? String }
-            if !wildcard && addrs.contains(local.addressString) { return min(mtu, 65535) }
-            if wildcard && name != "lo" { best = max(best ?? 0, min(mtu, 65535)) }
+            if !wildcard && addrs.contains(local.addressString) { return ipv4(mtu) }
+            if wildcard && name != "lo" { best = max(best ?? 0, ipv4(mtu)) }
         }
         return best
     }
 
-    /// The device's MTU, clamped to 65535: an IPv4 packet cannot be larger,
-    /// whatever the device allows (the loopback's is 65536).
     static func of(_ device: String) -> Int? {
         (try? String(contentsOfFile: "/sys/class/net/\(device)/mtu", encoding: .utf8))
             .flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-            .map { min($0, 65535) }
+            .map(ipv4)
     }
+
+    /// A device MTU as an IPv4 bound: no IPv4 packet exceeds 65535 bytes,
+    /// whatever the device allows (the loopback's is 65536).
+    static func ipv4(_ mtu: Int) -> Int { min(mtu, 65535) }
 }

@@ -226,20 +226,10 @@ public enum Runner {
                                             mtu: request.mtu, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
-            for kind in request.paths {
-                if stop.requested { break }
-                runs.append(repeated(request.repeats, stop: stop, progress: progress) {
-                    runRemote(kind, request, peer: peer, stop: stop, progress: progress)
-                })
-                if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
-                    var run = repeated(request.repeats, stop: stop, progress: progress) {
-                        runRemote(kind, tuned, peer: peer, stop: stop, progress: { progress("\($0) (tuned)") })
-                    }
-                    run.variant = "tuned: \(what)"
-                    // The reflector is someone else's `serve`: its flags stay as they were started.
-                    run.notes.append("tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with")
-                    runs.append(run)
-                }
+            // The reflector is someone else's `serve`: its flags stay as they were started.
+            runs = runEachPath(request, stop: stop, progress: progress,
+                               tunedNote: "tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with") {
+                runRemote($0, $1, peer: peer, stop: stop, progress: $2)
             }
         } else {
             // A capture gets the middle hop; without one the direct pair, so
@@ -257,18 +247,8 @@ public enum Runner {
             // Runs before the topology's own defer: the capture stops (after
             // the last path) while its namespace still exists.
             defer { capture?.stop() }
-            for kind in request.paths {
-                if stop.requested { break }
-                runs.append(repeated(request.repeats, stop: stop, progress: progress) {
-                    runLocal(kind, request, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: progress)
-                })
-                if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
-                    var run = repeated(request.repeats, stop: stop, progress: progress) {
-                        runLocal(kind, tuned, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: { progress("\($0) (tuned)") })
-                    }
-                    run.variant = "tuned: \(what)"
-                    runs.append(run)
-                }
+            runs = runEachPath(request, stop: stop, progress: progress, tunedNote: nil) {
+                runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
             }
             request.beforeTopologyDown?(topology)
         }
@@ -289,6 +269,25 @@ public enum Runner {
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
         return report
+    }
+
+    /// Every requested path, repeated, each followed by its tuned row when
+    /// `--tune` asked for one (with `tunedNote` added to it): the same on
+    /// the built-in topology and against --peer; `once` runs one path once.
+    static func runEachPath(_ request: RunRequest, stop: StopSignal, progress: @escaping (String) -> Void, tunedNote: String?,
+                            _ once: (PathKind, RunRequest, @escaping (String) -> Void) -> PathRun) -> [PathRun] {
+        var runs: [PathRun] = []
+        for kind in request.paths {
+            if stop.requested { break }
+            runs.append(repeated(request.repeats, stop: stop, progress: progress) { once(kind, request, progress) })
+            if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
+                var run = repeated(request.repeats, stop: stop, progress: progress) { once(kind, tuned, { progress("\($0) (tuned)") }) }
+                run.variant = "tuned: \(what)"
+                if let tunedNote { run.notes.append(tunedNote) }
+                runs.append(run)
+            }
+        }
+        return runs
     }
 
     /// The best-known low-latency configuration of a path on this kind of
@@ -381,6 +380,14 @@ public enum Runner {
                                             stop: StopSignal, progress: (String) -> Void) -> PathRun {
         var run = start
         var options = run.options
+        // A flood window: --flood-duration (or flood's --duration), and flood's --count.
+        func flood() throws -> (FloodResult, PathInfo) {
+            var plan = r.plan
+            plan.runID = MeasurementPlan.newRunID()
+            plan.durationNs = r.floodDurationNs
+            plan.count = r.floodCount
+            return try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
+        }
         do {
             for m in r.measurements {
                 if stop.requested { break }
@@ -404,9 +411,7 @@ public enum Runner {
                     }
                 case .flood:
                     progress("\(kind): flood\(ends.against)")
-                    plan.durationNs = r.floodDurationNs
-                    plan.count = r.floodCount
-                    let (f, info) = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
+                    let (f, info) = try flood()
                     run.flood = f
                     options.napiID = max(options.napiID, f.receiver?.napiID ?? 0)
                     run.merge(notes: info.notes)
@@ -415,11 +420,7 @@ public enum Runner {
             }
             if !r.loads.isEmpty && !stop.requested && run.flood == nil {
                 progress("\(kind): flood (capacity for --load)\(ends.against)")
-                var plan = r.plan
-                plan.runID = MeasurementPlan.newRunID()
-                plan.durationNs = r.floodDurationNs
-                plan.count = r.floodCount
-                run.flood = try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }.0
+                run.flood = try flood().0
             }
             var points: [(rate: Double, fraction: Double?)] = []
             if !r.loads.isEmpty && !stop.requested {

@@ -321,12 +321,18 @@ final class ProgressLine: @unchecked Sendable {
         let warm = Double(request.plan.warmupNs) / 1e9
         if text.contains("flood") {
             // A flood bounded by --count alone ends when the packets are out: no estimate.
-            planned = request.floodCount != nil && request.plan.durationNs == nil ? 0 : warm + Double(request.floodDurationNs) / 1e9 * 1.25
+            planned = Self.floodWindow(request).map { warm + $0 * 1.25 } ?? 0
         } else if text.contains("open-loop") || text.contains("pingpong") {
             planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
         } else {
             planned = 0
         }
+    }
+
+    /// A flood's window in seconds; nil for `flood --count` without
+    /// --duration, which ends when the packets are out.
+    static func floodWindow(_ r: RunRequest) -> Double? {
+        r.floodCount != nil && r.plan.durationNs == nil ? nil : Double(r.floodDurationNs) / 1e9
     }
 
     /// Seconds the whole request should take: each path's measurements
@@ -336,7 +342,7 @@ final class ProgressLine: @unchecked Sendable {
     static func estimate(_ r: RunRequest) -> Double {
         let warm = Double(r.plan.warmupNs) / 1e9
         let window = Double(r.plan.durationNs ?? 0) / 1e9
-        let flood = r.floodCount != nil && r.plan.durationNs == nil ? 0 : Double(r.floodDurationNs) / 1e9
+        let flood = floodWindow(r) ?? 0
         var perPath = 0.0
         for m in r.measurements {
             // A flood has its warm-up too.

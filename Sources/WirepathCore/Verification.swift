@@ -115,39 +115,58 @@ public enum Verification {
         }
     }
 
+    /// What a closed and an open loop check alike, in order: the run is on
+    /// the wire, the client's requests reached it, the reflector's window,
+    /// the replies the client took and their duplicates. Returns the run on
+    /// the wire, or nil when the capture holds none of it (then `v` says so
+    /// and is complete).
+    static func requestsAndReplies(_ v: inout RunVerification, wire: WireRun?, requestsLabel: String, requestsSent: UInt64,
+                                   reflector: EndReport?, repliesTaken: UInt64, duplicated: UInt64,
+                                   captureDropped: UInt64, unattributedDamaged: UInt64) -> WireRun? {
+        guard let w = wire else {
+            v.checks.append(missingRun(v.runID, sent: requestsSent, captureDropped: captureDropped))
+            return nil
+        }
+        let c2r = w.clientToReflector, r2c = w.reflectorToClient
+        let slack = captureDropped
+        v.checks.append(sent(requestsLabel, program: requestsSent, wire: c2r.unique + c2r.damaged,
+                             host: "client", slack: slack, unattributed: unattributedDamaged))
+        reflectorWindow(reflector, wire: w, slack: slack, into: &v)
+        v.checks.append(received("client received replies", program: repliesTaken, wire: r2c.unique, host: "client", slack: slack))
+        v.checks.append(equal("duplicate replies", program: duplicated, wire: r2c.duplicates, slack: slack))
+        return w
+    }
+
+    /// Where a loop's lost requests went, from the wire's view of them.
+    static func lostNote(lost: UInt64, requestsSent: UInt64, repliesTaken: UInt64, wire w: WireRun, notTakenWhy: String = "") -> String {
+        let c2r = w.clientToReflector, r2c = w.reflectorToClient
+        let neverLeft = requestsSent > c2r.unique + c2r.damaged ? requestsSent - (c2r.unique + c2r.damaged) : 0
+        let noReply = c2r.unique > r2c.unique ? c2r.unique - r2c.unique : 0
+        let notTaken = r2c.unique > repliesTaken ? r2c.unique - repliesTaken : 0
+        return "lost \(lost): \(c2r.gaps) request gaps on the wire (\(neverLeft) never reached it, \(c2r.damaged) damaged), "
+            + "\(noReply) requests crossed with no reply seen, \(notTaken) replies crossed but the client did not take them" + notTakenWhy
+    }
+
     /// Verifies a ping-pong result against its run on the wire.
     /// `captureDropped` is the capture's own loss (pcap_stats).
     public static func verify(_ p: PingPongResult, runID: UInt64, wire: WireRun?, captureDropped: UInt64,
                               unattributedDamaged: UInt64 = 0) -> RunVerification {
         var v = RunVerification(measurement: "pingpong", runID: runID, checks: [], wire: wire, programRTT: p.latency,
                                 wireRTT: wire?.wireRTT, notes: [])
-        guard let w = wire else {
-            v.checks.append(missingRun(runID, sent: p.client.txPackets, captureDropped: captureDropped))
-            return v
-        }
-        let c2r = w.clientToReflector, r2c = w.reflectorToClient
-        let slack = captureDropped
-        // Pings the client handed to the kernel in the window.
-        v.checks.append(sent("client sent pings", program: p.client.txPackets, wire: c2r.unique + c2r.damaged,
-                             host: "client", slack: slack, unattributed: unattributedDamaged))
-        reflectorWindow(p.reflector, wire: w, slack: slack, into: &v)
         // Unique replies the client took: in time (received) or late.
-        v.checks.append(received("client received replies", program: p.received + p.reordered, wire: r2c.unique,
-                                 host: "client", slack: slack))
-        v.checks.append(equal("duplicate replies", program: p.duplicated, wire: r2c.duplicates, slack: slack))
+        let taken = p.received + p.reordered
+        guard let w = requestsAndReplies(&v, wire: wire, requestsLabel: "client sent pings", requestsSent: p.client.txPackets,
+                                         reflector: p.reflector, repliesTaken: taken, duplicated: p.duplicated,
+                                         captureDropped: captureDropped, unattributedDamaged: unattributedDamaged) else { return v }
+        let r2c = w.reflectorToClient
         // Integrity failures the client can see are the ones its kernel delivers.
         let delivered = r2c.integrityFailures - r2c.integrityFailuresKernelDrops
         v.checks.append(equal("reply integrity failures", program: p.integrityFailures, wire: delivered, slack: 0))
         if w.lateReplies > 0 || p.reordered > 0 {
             v.notes.append("late replies (after the \(p.timeoutNs / 1_000_000) ms timeout): program \(p.reordered), wire \(w.lateReplies) (wire RTT over the timeout; the clocks differ, so this is not checked)")
         }
-        // Where the lost pings went.
         if p.lost > 0 {
-            let neverLeft = p.client.txPackets > c2r.unique + c2r.damaged ? p.client.txPackets - (c2r.unique + c2r.damaged) : 0
-            let noReply = c2r.unique > r2c.unique ? c2r.unique - r2c.unique : 0
-            let notTaken = r2c.unique > p.received + p.reordered ? r2c.unique - (p.received + p.reordered) : 0
-            v.notes.append("lost \(p.lost): \(c2r.gaps) request gaps on the wire (\(neverLeft) never reached it, \(c2r.damaged) damaged), "
-                + "\(noReply) requests crossed with no reply seen, \(notTaken) replies crossed but the client did not take them")
+            v.notes.append(lostNote(lost: p.lost, requestsSent: p.client.txPackets, repliesTaken: taken, wire: w))
         }
         damageNotes(w, into: &v.notes)
         return v
@@ -191,17 +210,10 @@ public enum Verification {
         // its send, so it is not set beside the wire RTT (programRTT nil).
         var v = RunVerification(measurement: o.measurementName, runID: runID, checks: [], wire: wire, programRTT: nil,
                                 wireRTT: wire?.wireRTT, notes: [])
-        guard let w = wire else {
-            v.checks.append(missingRun(runID, sent: o.client.txPackets, captureDropped: captureDropped))
-            return v
-        }
-        let c2r = w.clientToReflector, r2c = w.reflectorToClient
-        let slack = captureDropped
-        v.checks.append(sent("client sent requests", program: o.client.txPackets, wire: c2r.unique + c2r.damaged,
-                             host: "client", slack: slack, unattributed: unattributedDamaged))
-        reflectorWindow(o.reflector, wire: w, slack: slack, into: &v)
-        v.checks.append(received("client received replies", program: o.received, wire: r2c.unique, host: "client", slack: slack))
-        v.checks.append(equal("duplicate replies", program: o.duplicated, wire: r2c.duplicates, slack: slack))
+        guard let w = requestsAndReplies(&v, wire: wire, requestsLabel: "client sent requests", requestsSent: o.client.txPackets,
+                                         reflector: o.reflector, repliesTaken: o.received, duplicated: o.duplicated,
+                                         captureDropped: captureDropped, unattributedDamaged: unattributedDamaged) else { return v }
+        let r2c = w.reflectorToClient
         // The open-loop client drops a reply that fails its check without
         // counting it, so there is no program count to compare.
         let delivered = r2c.integrityFailures - r2c.integrityFailuresKernelDrops
@@ -209,11 +221,8 @@ public enum Verification {
             v.notes.append("\(delivered) damaged replies reached the client, which the open-loop client does not count apart (they are among its lost)")
         }
         if o.lost > 0 {
-            let neverLeft = o.client.txPackets > c2r.unique + c2r.damaged ? o.client.txPackets - (c2r.unique + c2r.damaged) : 0
-            let noReply = c2r.unique > r2c.unique ? c2r.unique - r2c.unique : 0
-            let notTaken = r2c.unique > o.received ? r2c.unique - o.received : 0
-            v.notes.append("lost \(o.lost): \(c2r.gaps) request gaps on the wire (\(neverLeft) never reached it, \(c2r.damaged) damaged), "
-                + "\(noReply) requests crossed with no reply seen, \(notTaken) replies crossed but the client did not take them (late, after the drain, or dropped in its host)")
+            v.notes.append(lostNote(lost: o.lost, requestsSent: o.client.txPackets, repliesTaken: o.received, wire: w,
+                                   notTakenWhy: " (late, after the drain, or dropped in its host)"))
         }
         damageNotes(w, into: &v.notes)
         return v
