@@ -1,35 +1,43 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
-// Layout (see README "Architecture"):
-//   WirepathCore  – the PacketPath protocol and value types; no syscalls.
-//   Wirepath      – the Linux paths (one file each), System.swift, topology,
-//                   measurements; the library other programs import.
-//   CWirepath     – the few Linux calls Swift cannot import (one small C file).
-//   CLiburing     – liburing (links -luring) and what of it Swift cannot import.
-//   CXDP          – libxdp and libbpf (links -lxdp -lbpf) for the AF_XDP path,
-//                   with the header shared with the XDP program in bpf/.
-//   WirepathReport – the self-contained HTML report (`--report DIR`), built
-//                   with Plot; its charts are inline SVG.
-//   CPcap         – libpcap (links -lpcap).
+// Layout (docs/architecture.md has the picture). Arrows point one way:
+//
+//   WirepathIO  <-  WirepathUring, WirepathXDP, WirepathModel
+//   WirepathModel  <-  WirepathCapture, WirepathRender
+//   all of the above  <-  WirepathBench  <-  WirepathCLI
+//
+//   WirepathIO      – the shim's core: PacketPath, PacketBatch, Endpoint,
+//                     PathConfig, counters, errors, the syscall layer and the
+//                     socket and mmsg paths. Links libc only (CWirepath is the
+//                     few Linux calls Swift cannot import, no library).
+//   WirepathUring   – the uring path (links -luring through CLiburing).
+//   WirepathXDP     – the xdp path (links -lxdp -lbpf through CXDP, with the
+//                     header shared with the XDP program in bpf/).
+//   WirepathModel   – pure values: payload codec, statistics, results,
+//                     recommendation, wire audit, verification.
 //   WirepathCapture – live capture and pcap files over CPcap. Its own target
-//                   because <pcap/bpf.h> and libbpf's <linux/bpf.h> both define
-//                   struct bpf_insn: one Swift target that sees CPcap and CXDP
-//                   fails to compile, so it imports CPcap @_implementationOnly
-//                   and Wirepath, the CLI and the tests see only its Swift API.
-//   WirepathCLI   – the `wirepath` command: parses arguments, prints.
+//                     because <pcap/bpf.h> and libbpf's <linux/bpf.h> both
+//                     define struct bpf_insn: one Swift target that sees CPcap
+//                     and CXDP fails to compile, so it imports CPcap
+//                     @_implementationOnly and the rest sees only its Swift API.
+//   WirepathBench   – the benchmark: runner, clients, reflector, control
+//                     protocol, topology, cost meter, capture orchestration,
+//                     doctor. A client of the shim, not part of it.
+//   WirepathRender  – text, CSV, hgrm, verification, doctor and HTML output.
+//   WirepathCLI     – the `wirepath` command: parses arguments, prints.
 let package = Package(
     name: "wirepath",
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "wirepath", targets: ["WirepathCLI"]),
-        .library(name: "Wirepath", targets: ["Wirepath", "WirepathCore"]),
+        .library(name: "WirepathIO", targets: ["WirepathIO"]),
+        .library(name: "WirepathUring", targets: ["WirepathUring"]),
+        .library(name: "WirepathXDP", targets: ["WirepathXDP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
-        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/JohnSundell/Plot", from: "0.14.0"),
     ],
     targets: [
@@ -38,63 +46,80 @@ let package = Package(
         .target(name: "CXDP", linkerSettings: [.linkedLibrary("xdp"), .linkedLibrary("bpf")]),
         .target(name: "CPcap", linkerSettings: [.linkedLibrary("pcap")]),
         .target(
-            name: "WirepathCore",
+            name: "WirepathIO",
+            dependencies: ["CWirepath"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
+            name: "WirepathUring",
+            dependencies: ["WirepathIO", "CWirepath", "CLiburing"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
+            name: "WirepathXDP",
+            dependencies: ["WirepathIO", "CWirepath", "CXDP"],
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
+        .target(
+            name: "WirepathModel",
             dependencies: [
+                "WirepathIO",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
             name: "WirepathCapture",
-            dependencies: ["WirepathCore", "CPcap"],
+            dependencies: ["WirepathModel", "WirepathIO", "CPcap"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
-            name: "Wirepath",
+            name: "WirepathBench",
             dependencies: [
-                "WirepathCore", "WirepathCapture", "CWirepath", "CLiburing", "CXDP",
-                .product(name: "SystemPackage", package: "swift-system"),
-                .product(name: "Logging", package: "swift-log"),
+                "WirepathIO", "WirepathUring", "WirepathXDP", "WirepathModel", "WirepathCapture",
+                "CWirepath", "CLiburing", "CXDP",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .target(
-            name: "WirepathReport",
-            dependencies: ["WirepathCore", .product(name: "Plot", package: "Plot")],
+            name: "WirepathRender",
+            dependencies: ["WirepathModel", "WirepathIO", .product(name: "Plot", package: "Plot")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .executableTarget(
             name: "WirepathCLI",
             dependencies: [
-                "WirepathReport",
-                "Wirepath", "WirepathCore", "WirepathCapture",
+                "WirepathRender", "WirepathBench", "WirepathModel", "WirepathIO", "WirepathCapture",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
-        // Test helpers both test targets use (test targets cannot import
+        // Test helpers the test targets share (test targets cannot import
         // each other). A plain target: only the test targets depend on it.
         .target(
             name: "WirepathTestSupport",
-            dependencies: ["WirepathCore"],
+            dependencies: ["WirepathModel", "WirepathIO"],
             path: "Tests/WirepathTestSupport",
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
-            name: "WirepathCoreTests",
-            dependencies: ["WirepathCore", "WirepathTestSupport", .product(name: "Histogram", package: "hdrhistogram-swift")],
+            name: "WirepathModelTests",
+            dependencies: ["WirepathModel", "WirepathIO", "WirepathRender", "WirepathTestSupport",
+                           .product(name: "Histogram", package: "hdrhistogram-swift")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
-            name: "WirepathReportTests",
-            dependencies: ["WirepathReport", "WirepathCore", .product(name: "Histogram", package: "hdrhistogram-swift"),
+            name: "WirepathRenderTests",
+            dependencies: ["WirepathRender", "WirepathModel", "WirepathIO",
+                           .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "Plot", package: "Plot")],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
         .testTarget(
-            name: "WirepathTests",
-            dependencies: ["Wirepath", "WirepathCore", "WirepathCapture", "WirepathTestSupport"],
+            name: "WirepathBenchTests",
+            dependencies: ["WirepathBench", "WirepathIO", "WirepathUring", "WirepathXDP", "WirepathModel",
+                           "WirepathCapture", "WirepathRender", "WirepathTestSupport"],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
     ]

@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import Wirepath
+import WirepathBench
 import WirepathCapture
-import WirepathCore
+import WirepathIO
+import WirepathModel
 
 /// `--capture` and its companions, on compare, pingpong and flood.
 struct CaptureFlags: ParsableArguments {

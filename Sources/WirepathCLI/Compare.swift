@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
-import Wirepath
-import WirepathCore
-import WirepathReport
+import WirepathBench
+import WirepathIO
+import WirepathModel
+import WirepathRender
 
 struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(

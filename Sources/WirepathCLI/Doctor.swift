@@ -1,8 +1,9 @@
 import ArgumentParser
 import Foundation
 import Glibc
-import Wirepath
-import WirepathCore
+import WirepathBench
+import WirepathIO
+import WirepathModel
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

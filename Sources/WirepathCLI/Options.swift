@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Wirepath
-import WirepathCore
+import WirepathBench
+import WirepathIO
+import WirepathModel
 
 /// Path options that both ends take (client commands and `serve`). A new
 /// path option goes here once, plus RunRequest and Runner.config.
@@ -176,97 +177,6 @@ struct RunOptions: ParsableArguments {
     }
 }
 
-enum Output {
-    static func stderr(_ s: String) {
-        // stdout is block-buffered when redirected; flush it first so that a
-        // `2>&1` log keeps the report and these lines in the order they happened.
-        fflush(stdout)
-        FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
-    }
-
-    /// After SIGINT or SIGTERM: says what happened, and gives the exit code
-    /// a shell expects of a process that signal stopped, 128 + its number
-    /// (130 for SIGINT, 143 for SIGTERM), so a script can tell them apart.
-    static func interrupted(_ what: String) -> ExitCode {
-        stderr("interrupted: \(what)")
-        return ExitCode(128 + Interrupt.signal)
-    }
-
-    /// Writes a text file, making its directory; a failure names the file and the reason.
-    static func write(_ text: String, to path: String) throws {
-        do {
-            let dir = (path as NSString).deletingLastPathComponent
-            if !dir.isEmpty { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-            try text.write(toFile: path, atomically: true, encoding: .utf8)
-        } catch {
-            stderr("error: cannot write \(path): \((error as NSError).localizedDescription)")
-            throw ExitCode(1)
-        }
-    }
-
-    static func writeJSON(_ report: WirepathReport, to path: String) throws {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try enc.encode(report).write(to: URL(fileURLWithPath: path))
-    }
-
-    /// Runs a request with signal handling and prints the report. `then`
-    /// gets the report once it is printed (`compare --report` writes HTML there).
-    static func execute(_ request: RunRequest, json: String?, quiet: Bool, csv: String? = nil, hgrm: String? = nil,
-                        goal: Goal? = nil, recommend: Bool = false,
-                        then: ((WirepathReport) throws -> Void)? = nil) throws {
-        Interrupt.install()
-        let report: WirepathReport
-        do {
-            let ticker = quiet || isatty(2) == 0 ? nil : ProgressLine(request)
-            defer { ticker?.finish() }
-            report = try Runner.run(request, progress: { ticker?.phase($0) })
-        } catch let e as ConfigError {
-            // A signal during setup stops it at the next step (or kills the
-            // `ip` child, on a terminal's Ctrl-C), and the failure lands
-            // here: it is an interruption, not a setup error.
-            if Interrupt.requested { throw interrupted("nothing measured; namespaces removed") }
-            stderr("error: \(e.message)")
-            throw ExitCode(2)
-        }
-        print(TextReport.comparison(report), terminator: "")
-        let load = TextReport.loadTable(report)
-        if !load.isEmpty { print("\n" + load, terminator: "") }
-        let spread = TextReport.spreadTable(report)
-        if !spread.isEmpty { print("\n" + spread, terminator: "") }
-        if recommend, let verdicts = report.recommendation {
-            print("\n" + Recommendation.render(goal.map { g in verdicts.filter { $0.goal == g } } ?? verdicts, report: report), terminator: "")
-        }
-        if !quiet {
-            print("")
-            print(TextReport.details(report), terminator: "")
-        }
-        print(TextReport.topologyLine(report), terminator: "")
-        if !quiet {
-            print("syscalls: \(report.environment.syscallCounter); CPU: getrusage(RUSAGE_THREAD). sys/RTT = syscalls per round trip.")
-        }
-        if let csv {
-            try write(CSVReport.render(report), to: csv)
-            if !quiet { stderr("wrote \(csv)") }
-        }
-        if let hgrm {
-            for f in HgrmFiles.files(report) { try write(f.text, to: hgrm + "/" + f.name) }
-            if !quiet { stderr("wrote \(HgrmFiles.files(report).count) .hgrm files into \(hgrm)") }
-        }
-        if let json {
-            try writeJSON(report, to: json)
-            if !quiet { stderr("wrote \(json)") }
-        }
-        let verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
-        try then?(report)
-        if Interrupt.requested { throw interrupted("partial results above; namespaces removed") }
-        let failed = report.runs.filter { $0.status == .failed }
-        for f in failed { stderr("error: \(f.path): \(f.reason ?? "failed")") }
-        if !failed.isEmpty { throw ExitCode(1) }
-        if verifyFailed { throw ExitCode(3) }
-    }
-}
-
 /// Options whose value may be left out (`--uring-sqpoll[=IDLE_MS]`), which
 /// ArgumentParser cannot express: before parsing, a bare `--uring-sqpoll` is
 /// rewritten to `--uring-sqpoll=DEFAULT`. Only the `=` form carries a value.
@@ -281,101 +191,5 @@ enum OptionalValueOptions {
             if !rest, let value = defaults[a] { out.append("\(a)=\(value)") } else { out.append(a) }
         }
         return out
-    }
-}
-
-/// The live progress line on a terminal: the current path and measurement,
-/// the time left in it, and the packet rate. Silent when stderr is not a
-/// terminal, and with --quiet.
-final class ProgressLine: @unchecked Sendable {
-    private let lock = NSLock()
-    private var label = "setting up the topology"
-    private var phaseStart = Date()
-    private var planned: Double = 0
-    private var lastPackets: UInt64 = 0
-    private var lastTick = Date()
-    private var done = false
-    private let request: RunRequest
-    private var thread: Thread?
-    private let runStart = Date()
-    /// The whole run's expected length, for "run ~N s left".
-    private let runPlanned: Double
-
-    init(_ request: RunRequest) {
-        self.request = request
-        runPlanned = Self.estimate(request)
-        let t = Thread { [weak self] in
-            while let self, self.tick() { Thread.sleep(forTimeInterval: 0.25) }
-        }
-        thread = t
-        t.start()
-    }
-
-    /// Called by the runner at each new measurement.
-    func phase(_ text: String) {
-        lock.lock()
-        defer { lock.unlock() }
-        label = text
-        phaseStart = Date()
-        lastPackets = 0
-        let warm = Double(request.plan.warmupNs) / 1e9
-        if text.contains("flood") {
-            // A flood bounded by --count alone ends when the packets are out: no estimate.
-            planned = Self.floodWindow(request).map { warm + $0 * 1.25 } ?? 0
-        } else if text.contains("open-loop") || text.contains("pingpong") {
-            planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
-        } else {
-            planned = 0
-        }
-    }
-
-    /// A flood's window in seconds; nil for `flood --count` without
-    /// --duration, which ends when the packets are out.
-    static func floodWindow(_ r: RunRequest) -> Double? {
-        r.floodCount != nil && r.plan.durationNs == nil ? nil : Double(r.floodDurationNs) / 1e9
-    }
-
-    /// Seconds the whole request should take: each path's measurements
-    /// (a count-bounded ping-pong is counted as its warm-up only), times
-    /// the repeats and the tuned rows, plus about 0.3 s of setup for each
-    /// measurement (threads, rings, programs, the syscall window).
-    static func estimate(_ r: RunRequest) -> Double {
-        let warm = Double(r.plan.warmupNs) / 1e9
-        let window = Double(r.plan.durationNs ?? 0) / 1e9
-        let flood = floodWindow(r) ?? 0
-        var perPath = 0.0
-        for m in r.measurements {
-            // A flood has its warm-up too.
-            perPath += m == .flood ? warm + flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3
-        }
-        if !r.loads.isEmpty && !r.measurements.contains(.flood) { perPath += warm + flood * 1.25 + 0.3 }
-        perPath += Double(r.loads.count + r.rates.count) * (warm + window + 0.3)
-        return 1 + perPath * Double(r.paths.count * r.repeats * (r.tune ? 2 : 1))
-    }
-
-    /// One redraw; false once finished.
-    private func tick() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if done { return false }
-        let now = Date()
-        let packets = LiveProgress.packets
-        let dt = now.timeIntervalSince(lastTick)
-        let rate = packets >= lastPackets && dt > 0 ? Double(packets - lastPackets) / dt : 0
-        lastPackets = packets
-        lastTick = now
-        let elapsed = now.timeIntervalSince(phaseStart)
-        var left = planned > 0 ? String(format: ", ~%.1f s left", max(planned - elapsed, 0)) : ""
-        left += String(format: " (run ~%.0f s left)", max(runPlanned - now.timeIntervalSince(runStart), 0))
-        let line = String(format: "\r\u{1B}[K[%@] %.1f s%@, %@ pkt/s", label, elapsed, left, TextReport.fmt(rate, 0))
-        FileHandle.standardError.write(line.data(using: .utf8)!)
-        return true
-    }
-
-    func finish() {
-        lock.lock()
-        done = true
-        lock.unlock()
-        FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
     }
 }

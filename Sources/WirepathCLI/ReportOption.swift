@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import WirepathCore
-import WirepathReport
+import WirepathIO
+import WirepathModel
+import WirepathRender
 
 /// `--report DIR` for every measuring command: the HTML report and the
 /// .hgrm files beside it.

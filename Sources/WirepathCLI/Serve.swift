@@ -1,7 +1,8 @@
 import ArgumentParser
 import Foundation
-import Wirepath
-import WirepathCore
+import WirepathBench
+import WirepathIO
+import WirepathModel
 
 struct Serve: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
-import Wirepath
-import WirepathCore
+import WirepathBench
+import WirepathIO
+import WirepathModel
 
 struct Topo: ParsableCommand {
     static let configuration = CommandConfiguration(

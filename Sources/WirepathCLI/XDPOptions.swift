@@ -1,6 +1,7 @@
 import ArgumentParser
-import Wirepath
-import WirepathCore
+import WirepathBench
+import WirepathIO
+import WirepathModel
 
 /// The xdp path's options, taken by both ends (client commands and `serve`).
 struct XDPOptions: ParsableArguments {

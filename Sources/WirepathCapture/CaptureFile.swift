@@ -1,4 +1,5 @@
-import WirepathCore
+import WirepathIO
+import WirepathModel
 
 /// A pcap or pcapng file open for reading: the one owner of its handle.
 public struct CaptureFileReader: ~Copyable {

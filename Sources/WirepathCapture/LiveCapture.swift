@@ -1,4 +1,5 @@
-import WirepathCore
+import WirepathIO
+import WirepathModel
 
 /// What a live capture is asked to do.
 public struct CaptureOptions: Sendable, Equatable {

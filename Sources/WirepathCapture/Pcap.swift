@@ -15,7 +15,8 @@
 // `pcap_dumper_t *` are held as `OpaquePointer`, every C struct is a local.
 @_implementationOnly import CPcap
 import Glibc
-import WirepathCore
+import WirepathIO
+import WirepathModel
 
 /// An error from libpcap or a syscall: the operation, pcap's own message or
 /// the errno, and what to do about it.

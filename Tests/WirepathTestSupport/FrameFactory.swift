@@ -1,7 +1,8 @@
 // Shared by the test targets (WirepathCoreTests and WirepathTests), which
 // cannot import each other: the frames of a run as they cross a wire, with
 // full checksums, built by the library's own framing code.
-import WirepathCore
+import WirepathIO
+import WirepathModel
 
 /// Builds the frames of a run as they cross a wire, for parser and audit tests.
 public struct FrameFactory {

@@ -1,0 +1,148 @@
+import Foundation
+import WirepathCapture
+import WirepathIO
+import WirepathModel
+
+/// `--capture FILE`: what to capture and how to judge it.
+public struct CaptureRequest: Sendable, Equatable {
+    public var file: String
+    public var bufferBytes = CaptureOptions.defaultBufferBytes
+    public var snaplen = CaptureOptions.defaultSnaplen
+    /// With --peer: the interface to capture on (the built-in topology
+    /// captures on its middle hop and ignores this).
+    public var interface: String?
+    public var verify = VerifyMode.report
+
+    public init(file: String) { self.file = file }
+}
+
+/// One run's capture: a thread, in the namespace of the interface, that
+/// writes every frame of the test flow to the file for the whole run; then
+/// the audit of that file against each path's results.
+final class CaptureSession {
+    let options: CaptureOptions
+    let namespace: String?
+    let vantagePoint: String
+    let directions: [String]
+    let reflectorPort: UInt16
+    let stopFlag = StopSignal()
+    private let thread: OSThread<CaptureStats>
+    private var joined = false
+    private var outcome: Result<CaptureStats, Error>?
+
+    /// Starts the capture and returns once it is listening (activated, with
+    /// its filter set), so that no packet of the first path is missed.
+    init(_ request: CaptureRequest, interface: String, namespace: String?, reflectorPort: UInt16,
+         vantagePoint: String, directions: [String]) throws {
+        options = CaptureOptions(interface: interface, file: request.file, reflectorPort: reflectorPort,
+                                 snaplen: request.snaplen, bufferBytes: request.bufferBytes)
+        self.namespace = namespace
+        self.vantagePoint = vantagePoint
+        self.directions = directions
+        self.reflectorPort = reflectorPort
+        let ready = Latch()
+        let options = options
+        let stop = stopFlag
+        thread = try OSThread(name: "capture", netns: namespace, cpu: nil) { () throws -> CaptureStats in
+            var capture: LiveCapture
+            do {
+                capture = try LiveCapture(options)
+            } catch {
+                ready.fail()
+                throw error
+            }
+            ready.open()
+            // Ends when asked, after the last path, or on SIGINT/SIGTERM.
+            return try capture.run(stop: { stop.requested })
+        }
+        guard ready.wait(timeoutNs: 5_000_000_000) else {
+            stopFlag.request()
+            let error: Error
+            do { _ = try thread.join(); error = ConfigError("the capture on \(interface) did not start within 5 s") } catch let e { error = e }
+            joined = true
+            throw ConfigError("--capture: \(error)")
+        }
+    }
+
+    /// Starts the capture the request asks for, on the built-in topology's
+    /// middle hop or, with --peer, on --capture-interface.
+    static func start(_ r: RunRequest, topology: Topology?) throws -> CaptureSession? {
+        guard let c = r.capture else { return nil }
+        if let t = topology {
+            guard let ns = t.wireNamespace else { throw ConfigError("--capture needs the topology's middle hop (a bug: the topology was made without it)") }
+            return try CaptureSession(
+                c, interface: t.wireClientPort, namespace: ns, reflectorPort: r.port,
+                vantagePoint: "\(t.wireClientPort) in \(ns): the bridge's port facing the client; it sees each client→reflector frame as it leaves the client's veth and each reflector→client frame as the bridge hands it to that veth",
+                directions: [WireDirection.clientToReflector.description, WireDirection.reflectorToClient.description])
+        }
+        guard let interface = c.interface else {
+            throw ConfigError("--capture with --peer needs --capture-interface IF: the interface on this host that carries the test traffic")
+        }
+        // The reflector is the peer: its port is the flow's, not --port
+        // (which only the built-in topology's reflector binds).
+        guard let reflectorPort = r.peer?.port else {
+            throw ConfigError("--capture-interface is for --peer runs (a bug: no peer and no topology)")
+        }
+        var seen = "\(interface) on this host (the client's): it sees client→reflector frames as this host sends them and reflector→client frames as this host receives them"
+        if r.paths.contains(.xdp) {
+            seen += "; frames an XDP program on this interface redirects to an AF_XDP socket never reach libpcap, so xdp's replies are invisible here (the built-in topology's middle hop sees them)"
+        }
+        return try CaptureSession(c, interface: interface, namespace: nil, reflectorPort: reflectorPort, vantagePoint: seen,
+                                  directions: [WireDirection.clientToReflector.description, WireDirection.reflectorToClient.description])
+    }
+
+    /// Stops the capture after the last path and waits for its thread:
+    /// called before the topology goes, while the namespace exists.
+    func stop() {
+        guard !joined else { return }
+        stopFlag.request()
+        outcome = Result { try thread.join() }
+        joined = true
+    }
+
+    /// Audits the file and attaches each path's verification. The capture's
+    /// own failure is reported in the record, never as a path's.
+    func finish(_ runs: inout [PathRun], timeoutNs: UInt64) -> CaptureRecord {
+        stop()
+        var record = CaptureRecord(
+            file: options.file, interface: options.interface, namespace: namespace, vantagePoint: vantagePoint,
+            directions: directions, filter: options.filter, snaplen: options.snaplen, bufferBytes: options.bufferBytes,
+            timestampPrecision: "unknown", written: 0, received: 0, dropped: 0, interfaceDropped: 0)
+        let stats: CaptureStats
+        do {
+            stats = try (outcome ?? .failure(ConfigError("the capture was never started"))).get()
+        } catch {
+            record.notes.append("the capture failed: \(error); nothing was verified")
+            return record
+        }
+        record.snaplen = stats.snaplen
+        record.timestampPrecision = stats.nanosecondTimestamps ? "ns" : "µs"
+        record.written = stats.written
+        record.received = stats.received
+        record.dropped = stats.dropped
+        record.interfaceDropped = stats.interfaceDropped
+        record.notes += stats.warnings
+        if stats.dropped > 0 {
+            record.notes.append("the capture itself dropped \(stats.dropped) frames for want of buffer: a count the wire shows short by up to that many is unverifiable, not the path's loss; raise --capture-buffer")
+        }
+        let summary: WireSummary
+        do {
+            summary = try CaptureAudit.audit(options.file, reflectorPort: reflectorPort, timeoutNs: timeoutNs)
+        } catch {
+            record.notes.append("the capture file could not be audited: \(error)")
+            return record
+        }
+        record.summary = summary
+        let seenC2R = summary.runs.contains { $0.clientToReflector.packets > 0 }
+        let seenR2C = summary.runs.contains { $0.reflectorToClient.packets > 0 }
+        if !seenC2R { record.notes.append("no client→reflector frame was seen at this vantage point") }
+        if !seenR2C { record.notes.append("no reflector→client frame was seen at this vantage point") }
+        Verification.verify(&runs, against: summary, captureDropped: stats.dropped + stats.interfaceDropped)
+        return record
+    }
+
+    deinit {
+        // A run that threw before `finish` still stops and joins its thread.
+        stop()
+    }
+}

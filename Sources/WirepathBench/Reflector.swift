@@ -1,0 +1,247 @@
+import WirepathIO
+import WirepathModel
+
+/// A fault a test injects into the reflector: one pause of `stallNs` after
+/// `afterEchoes` echoed packets of a measured window.
+struct ReflectorFault: Sendable {
+    var afterEchoes: UInt64
+    var stallNs: UInt64
+}
+
+/// What a reflector did over its whole life (not one window).
+public struct ServeSummary: Sendable {
+    public var windows: Int = 0
+    public var echoed: UInt64 = 0
+    public var foreign: UInt64 = 0
+    /// Flood packets of a warm-up (sent before a window opens, in the
+    /// warm-up sequence range): expected, discarded, and not foreign.
+    public var warmupFlood: UInt64 = 0
+    public var lastReport: PeerReport?
+}
+
+/// The reflector and flood sink, generic over the path so that every call is
+/// statically dispatched. It echoes ping packets to their source, counts flood
+/// packets, and answers control packets that open and close a measured window.
+///
+/// Ping packets are echoed whatever their run id (the client's warm-up comes
+/// before its window opens); only packets of the open window's run are counted.
+struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
+    var path: P
+    let stop: StopSignal
+    var rx: PacketBatch
+    var tx: PacketBatch
+    var ctl: PacketBatch
+    var tracker = SequenceTracker()
+    var meter = CostMeter()
+    var summary = ServeSummary()
+    /// Test-only fault: pause once, after this many echoes.
+    var fault: ReflectorFault?
+
+    // The open window.
+    var session: UInt64 = 0
+    var active = false
+    var report: PeerReport
+    var countersAtBegin = PathCounters()
+    var cachedReportSeq: UInt64 = 0
+    var cachedReport: [UInt64] = []
+    /// What the path was last told it receives (`PacketPath.expect`).
+    var traffic = ReceiveTraffic.requests
+
+    init(path: consuming P, config: PathConfig, stop: StopSignal) {
+        self.path = path
+        self.stop = stop
+        let slot = max(config.mtu, ControlMessage.slotSize)
+        rx = PacketBatch(capacity: config.batchSize, slotSize: slot)
+        tx = PacketBatch(capacity: config.batchSize, slotSize: slot)
+        ctl = PacketBatch(capacity: 1, slotSize: ControlMessage.slotSize)
+        report = PeerReport(path: P.kind)
+    }
+
+    /// Serves until `stop` is requested, or `idleExitNs` passes with no packet.
+    mutating func run(idleExitNs: UInt64? = nil) throws(PathError) -> ServeSummary {
+        var lastPacket = Sys.monotonicNanos()
+        while !stop.requested {
+            let n = try path.receive(into: &rx)
+            if n == 0 {
+                if let idle = idleExitNs, Sys.monotonicNanos() - lastPacket > idle { break }
+                continue
+            }
+            let now = Sys.monotonicNanos()
+            lastPacket = now
+            try handle(n, now: now)
+        }
+        return summary
+    }
+
+    private mutating func handle(_ n: Int, now: UInt64) throws(PathError) {
+        var pings = 0
+        var floods = 0
+        var others = 0
+        for i in 0..<n {
+            let parsed = rx.withBytes(i) { PayloadHeader.parse($0) }
+            guard case .header(let h) = parsed else {
+                summary.foreign &+= 1
+                if active { report.foreign &+= 1 }
+                others += 1
+                continue
+            }
+            let inWindow = active && h.runID == session
+            switch h.kind {
+            case .ping:
+                pings += 1
+                if inWindow {
+                    report.echoed &+= 1
+                    if report.firstRxNs == 0 { report.firstRxNs = now }
+                    report.lastRxNs = now
+                }
+            case .flood:
+                others += 1
+                floods += 1
+                if inWindow {
+                    // The check covers the whole payload, the sequence number
+                    // included, as the ping-pong client's does: a corrupted
+                    // packet is counted apart, never as received. It reads
+                    // the slot in place (no allocation per packet).
+                    guard rx.withBytes(i, { Integrity.verify($0) }) else {
+                        report.floodIntegrityFailures &+= 1
+                        continue
+                    }
+                    tracker.record(h.seq)
+                    if report.firstRxNs == 0 { report.firstRxNs = now }
+                    report.lastRxNs = now
+                } else if !active && h.seq >= SequenceSpace.warmup {
+                    // A flood's warm-up arrives before its window opens.
+                    summary.warmupFlood &+= 1
+                } else {
+                    summary.foreign &+= 1
+                    if active { report.foreign &+= 1 }
+                }
+            case .control:
+                others += 1
+                try control(h, slot: i)
+            }
+        }
+        // A flood may wait for the packets behind it; a ping may not.
+        if pings > 0 {
+            setTraffic(.requests)
+        } else if floods > 0 {
+            setTraffic(.stream)
+        }
+        guard pings > 0 else { return }
+        if active, let f = fault, report.echoed >= f.afterEchoes {
+            // Injected stall (tests): the reflector stops answering for a while, once.
+            fault = nil
+            Sys.sleep(nanos: f.stallNs)
+        }
+        if others == 0 {
+            // The common case: the whole batch is pings; echo it in place.
+            try sendAll(&path, &rx, stop)
+        } else {
+            var k = 0
+            for i in 0..<n {
+                let isPing = rx.withBytes(i) { b -> Bool in
+                    if case .header(let h) = PayloadHeader.parse(b), h.kind == .ping { return true }
+                    return false
+                }
+                if isPing { tx.copySlot(k, from: rx, i); k += 1 }
+            }
+            tx.count = k
+            try sendAll(&path, &tx, stop)
+        }
+        summary.echoed &+= UInt64(pings)
+    }
+
+    private mutating func setTraffic(_ t: ReceiveTraffic) {
+        guard t != traffic else { return }
+        traffic = t
+        path.expect(t)
+    }
+
+}
+
+/// Sends the whole batch, retrying a full queue until stopped.
+func sendAll<P: PacketPath & ~Copyable>(_ path: inout P, _ batch: inout PacketBatch, _ stop: StopSignal) throws(PathError) {
+    var remaining = batch.count
+    var done = try path.send(&batch)
+    var tries = 0
+    while done < remaining && !stop.requested && tries < 100_000 {
+        // Rare: a short send (full queue). Move the unsent tail to the front and retry.
+        for i in done..<remaining { batch.copySlotWithin(i - done, from: i) }
+        remaining -= done
+        batch.count = remaining
+        done = try path.send(&batch)
+        tries += 1
+    }
+}
+
+extension Reflector where P: ~Copyable {
+
+    private mutating func control(_ h: PayloadHeader, slot i: Int) throws(PathError) {
+        let from = rx.endpoint(i)
+        guard rx.withBytes(i, { Integrity.verify($0) }) else { summary.foreign &+= 1; return }
+        switch ControlOp(rawValue: h.op) {
+        case .begin:
+            if !(active && session == h.runID) {
+                session = h.runID
+                active = true
+                report = PeerReport(path: P.kind)
+                tracker.reset()
+                countersAtBegin = path.counters
+                // Body word 0, bit 0: count syscalls in this window.
+                let flags = rx.withBytes(i) { ControlMessage.body($0).first ?? 0 }
+                meter.start(countSyscalls: flags & 1 != 0)
+            }
+            ControlMessage.write(ctl, op: .beginAck, runID: h.runID, seq: h.seq, to: from)
+        case .end:
+            // Whatever comes next (a ping-pong, another window) starts as requests.
+            setTraffic(.requests)
+            if active && session == h.runID {
+                let cost = meter.stop()
+                active = false
+                let c = path.counters.since(countersAtBegin)
+                report.rxPackets = c.rxPackets
+                report.rxBytes = c.rxBytes
+                report.txPackets = c.txPackets
+                report.rxCalls = c.rxCalls
+                report.rxNonEmptyCalls = c.rxNonEmptyCalls
+                report.txCalls = c.txCalls
+                report.waitCalls = c.waitCalls
+                report.multishotRearms = c.multishotRearms
+                report.xdp = P.kind == .xdp ? c.xdp : nil
+                report.sqpollWakeups = c.sqpollWakeups
+                report.zcCopied = c.zcCopied
+                report.zcZeroCopy = c.zcZeroCopy
+                report.errnos = c.errnos.byName
+                report.floodUnique = tracker.unique
+                report.floodDuplicates = tracker.duplicates
+                report.floodReordered = tracker.reordered
+                report.cost = cost
+                report.napiID = path.info.napiID
+                cachedReport = report.encode()
+                summary.windows += 1
+                summary.lastReport = report
+            } else if session != h.runID {
+                // An end for a window we never opened: answer with nothing, so
+                // the client reports the reflector's figures as missing.
+                cachedReport = []
+            }
+            ControlMessage.write(ctl, op: .report, runID: h.runID, seq: h.seq, to: from, body: cachedReport)
+        default:
+            return
+        }
+        ctl.count = 1
+        _ = try path.send(&ctl)
+    }
+}
+
+extension PacketBatch {
+    /// Moves slot `from` to slot `to` within this batch (for short-send retries).
+    func copySlotWithin(_ to: Int, from: Int) {
+        guard to != from else { return }
+        withMutableBytes(to) { dst in
+            withBytes(from) { src in dst.copyMemory(from: src) }
+        }
+        setLength(to, length(from))
+        setEndpoint(to, endpoint(from))
+    }
+}

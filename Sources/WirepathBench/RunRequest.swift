@@ -1,0 +1,98 @@
+import Foundation
+import Glibc
+import WirepathIO
+import WirepathModel
+import WirepathUring
+import WirepathXDP
+
+/// A comparison or single measurement, as the CLI asks for it.
+public struct RunRequest: Sendable {
+    public var paths: [PathKind]
+    public var measurements: [MeasurementKind]
+    public var payloadSize = PathConfig.defaultPayload
+    public var batchSize = PathConfig.defaultBatch
+    public var wait = WaitMode.block
+    public var busyPollMicros: Int?
+    public var preferBusyPoll = false
+    /// Buffers in the uring path's provided-buffer ring (power of two, 1-32768).
+    public var uringBuffers = PathConfig.defaultUringBuffers
+    /// uring: SQPOLL with this `sq_thread_idle` (ms); nil leaves it off.
+    public var uringSQPollIdleMillis: Int?
+    /// uring: send_zc from owned slots.
+    public var uringZeroCopy = false
+    /// uring: IORING_REGISTER_NAPI busy-poll µs; nil leaves it off.
+    public var uringNAPIMicros: Int?
+    /// uring: a flood receiver's batch wait (µs; 0 off).
+    public var uringBatchWaitMicros = PathConfig.defaultUringBatchWaitMicros
+    public var port: UInt16 = 7000
+    public var plan: MeasurementPlan
+    /// Flood window length (the ping-pong uses `plan`).
+    public var floodDurationNs: UInt64 = 2_000_000_000
+    /// `flood --count N`: packets to send, whichever of this and the
+    /// duration comes first (nil: the duration alone).
+    public var floodCount: UInt64?
+    /// Open loop: `pingpong` sends at this fixed rate (pps) instead of one in flight.
+    public var rate: Double?
+    /// `compare --rate`: open-loop runs at these fixed rates (pps), after
+    /// the closed loop, for every path.
+    public var rates: [Double] = []
+    /// `compare --load`: open-loop runs at these fractions of each path's
+    /// own measured flood capacity (a flood is run first if none was asked for).
+    public var loads: [Double] = []
+    /// Runs of each path; the tables show the median run and the spread.
+    public var repeats = 1
+    /// Also run each path in its best-known low-latency configuration
+    /// (`Runner.tuned`) and show both.
+    public var tune = false
+    /// Fault injection for tests: the reflector pauses once.
+    var reflectorFault: ReflectorFault?
+    public var vethNAPI = false
+    /// The MTU that bounds the payload: the built-in topology's, or, with
+    /// --peer, that of the device toward the peer (set by `Runner.run`).
+    var mtu = 1500
+    /// Built-in topology: threaded NAPI on both veth ends, each pinned to
+    /// its end's CPU (implies `vethNAPI`).
+    public var vethThreadedNAPI = false
+    /// Built-in topology: the middle hop (the bridge a capture listens on)
+    /// without a capture, to measure what the hop itself costs.
+    public var middleHop = false
+    /// A remote reflector: no topology is built.
+    public var peer: Endpoint?
+    /// Local address for --peer runs (default: any).
+    public var bind: Endpoint?
+    /// xdp: its settings, and the interface for --peer runs (the built-in
+    /// topology names its own veth ends).
+    public var xdp = XDPSettings()
+    public var interface: String?
+    public var command = "compare"
+    /// --capture: a middle hop in the built-in topology (or the
+    /// --capture-interface with --peer), and verification of every path.
+    public var capture: CaptureRequest?
+    /// Called once the built-in topology is up, before the first path: for
+    /// tests and tools that inject faults on its links. What it adds to the
+    /// links goes with the namespaces.
+    public var afterTopologyUp: (@Sendable (Topology) throws -> Void)?
+    /// Called after the last path, while the built-in topology still
+    /// exists: for tests that read what their faults did (qdisc and device
+    /// drop counters) before the namespaces go.
+    public var beforeTopologyDown: (@Sendable (Topology) -> Void)?
+
+    public init(paths: [PathKind], measurements: [MeasurementKind], plan: MeasurementPlan) {
+        self.paths = paths
+        self.measurements = measurements
+        self.plan = plan
+    }
+}
+
+extension PathOptionsRecord {
+    init(_ r: RunRequest, path: PathKind) {
+        self.init(payloadSize: r.payloadSize, batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, napiID: 0)
+        if path == .uring {
+            uringBuffers = r.uringBuffers
+            uringSQPollIdleMillis = r.uringSQPollIdleMillis
+            uringZeroCopy = r.uringZeroCopy
+            uringNAPIMicros = r.uringNAPIMicros
+            uringBatchWaitMicros = r.uringBatchWaitMicros
+        }
+    }
+}

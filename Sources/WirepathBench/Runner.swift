@@ -1,0 +1,359 @@
+import Foundation
+import Glibc
+import WirepathIO
+import WirepathModel
+import WirepathUring
+import WirepathXDP
+
+/// Runs a request end to end: topology, both ends per path, results.
+public enum Runner {
+    public static func run(_ request: RunRequest, stop: StopSignal = StopSignal(),
+                           progress: @escaping (String) -> Void = { _ in }) throws -> WirepathReport {
+        // A capture verifies the run whose figures are reported; with repeats
+        // the other runs' packets would cross the wire unverified, so a
+        // captured comparison runs each path once and says so.
+        var request = request
+        if request.peer == nil, let name = request.interface {
+            throw ConfigError("--interface \(name) is for --peer runs and serve; the built-in topology uses its own veth ends (wpc0, wpr0): leave it out")
+        }
+        if let peer = request.peer, request.vethNAPI || request.vethThreadedNAPI {
+            throw ConfigError("--veth-napi and --veth-threaded-napi shape the built-in topology's veth pair; against --peer \(peer) set the NIC up yourself (GRO, napi_defer_hard_irqs): leave them out")
+        }
+        if let peer = request.peer, request.middleHop {
+            throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
+        }
+        let captureLimitedRepeats = request.capture != nil && request.repeats > 1
+        if captureLimitedRepeats { request.repeats = 1 }
+        let started = ISO8601DateFormatter().string(from: Date())
+        let cpus = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        var runs: [PathRun] = []
+        let topologyRecord: TopologyRecord
+        var topologyNotes: [String] = []
+        var capture: CaptureSession?
+        if let peer = request.peer {
+            request.mtu = HostMTU.toward(peer, interface: request.interface) ?? 1500
+            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: request.interface, reflectorInterface: nil,
+                                            clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
+                                            mtu: request.mtu, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+            capture = try CaptureSession.start(request, topology: nil)
+            defer { capture?.stop() }
+            // The reflector is someone else's `serve`: its flags stay as they were started.
+            runs = runEachPath(request, stop: stop, progress: progress,
+                               tunedNote: "tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with") {
+                runRemote($0, $1, peer: peer, stop: stop, progress: $2)
+            }
+        } else {
+            // A capture gets the middle hop; without one the direct pair, so
+            // no measurement pays for a hop it does not use.
+            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
+                                           wire: request.capture != nil || request.middleHop)
+            defer { topology.down() }
+            progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
+            let clientCPU: Int? = cpus >= 2 ? 0 : nil
+            let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
+            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            topologyNotes = topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            try request.afterTopologyUp?(topology)
+            capture = try CaptureSession.start(request, topology: topology)
+            // Runs before the topology's own defer: the capture stops (after
+            // the last path) while its namespace still exists.
+            defer { capture?.stop() }
+            runs = runEachPath(request, stop: stop, progress: progress, tunedNote: nil) {
+                runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+            }
+            request.beforeTopologyDown?(topology)
+        }
+        let captureRecord = capture?.finish(&runs, timeoutNs: request.plan.timeoutNs)
+        let env = EnvironmentRecord(
+            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Shim.version,
+            syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
+        let settings = RunSettings(
+            durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
+            timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
+            wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
+        if captureLimitedRepeats {
+            for i in runs.indices { runs[i].notes.append("--capture verifies one run per path, so --repeat was reduced to 1") }
+        }
+        for i in runs.indices { runs[i].notes += topologyNotes }
+        var report = WirepathReport(command: request.command, startedAt: started, environment: env, settings: settings, runs: runs)
+        report.capture = captureRecord
+        let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
+        report.recommendation = Recommendation.make(report, spreads: spreads)
+        return report
+    }
+
+    /// Every requested path, repeated, each followed by its tuned row when
+    /// `--tune` asked for one (with `tunedNote` added to it): the same on
+    /// the built-in topology and against --peer; `once` runs one path once.
+    static func runEachPath(_ request: RunRequest, stop: StopSignal, progress: @escaping (String) -> Void, tunedNote: String?,
+                            _ once: (PathKind, RunRequest, @escaping (String) -> Void) -> PathRun) -> [PathRun] {
+        var runs: [PathRun] = []
+        for kind in request.paths {
+            if stop.requested { break }
+            runs.append(repeated(request.repeats, stop: stop, progress: progress) { once(kind, request, progress) })
+            if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
+                var run = repeated(request.repeats, stop: stop, progress: progress) { once(kind, tuned, { progress("\($0) (tuned)") }) }
+                run.variant = "tuned: \(what)"
+                if let tunedNote { run.notes.append(tunedNote) }
+                runs.append(run)
+            }
+        }
+        return runs
+    }
+
+    /// The best-known low-latency configuration of a path on this kind of
+    /// host, or nil when the request already runs it. Measured here (see
+    /// the README's tables): with a NAPI id to poll (`--veth-napi`), a blocking wait with SO_BUSY_POLL 50 µs
+    /// matches spinning at a sixth of the syscalls (socket, mmsg), and
+    /// uring's IORING_REGISTER_NAPI beats its spin; without one, busy
+    /// polling does nothing and busy waiting (`--wait spin`) is the lever,
+    /// since the wake-up dominates a veth RTT. xdp in copy mode has no NAPI
+    /// id, so it spins. Against --peer, whether the NIC gives a NAPI id is
+    /// unknown, so spinning, which needs none, is the tuned wait. The
+    /// topology is never changed: a comparison never mixes topologies.
+    static func tuned(_ kind: PathKind, _ r: RunRequest) -> (RunRequest, String)? {
+        var t = r
+        let napi = r.peer == nil && r.vethNAPI
+        switch kind {
+        case .socket where napi, .mmsg where napi:
+            t.wait = .block
+            t.busyPollMicros = 50
+        case .uring where napi:
+            t.wait = .block
+            t.uringNAPIMicros = 50
+        default:
+            t.wait = .spin
+        }
+        var what: [String] = []
+        if t.wait != r.wait { what.append("wait \(t.wait)") }
+        if t.busyPollMicros != r.busyPollMicros { what.append("busy-poll \(t.busyPollMicros!)") }
+        if t.uringNAPIMicros != r.uringNAPIMicros { what.append("uring-napi \(t.uringNAPIMicros!)") }
+        return what.isEmpty ? nil : (t, what.joined(separator: " "))
+    }
+
+    /// Runs one path `n` times; returns the median run with the spread attached.
+    static func repeated(_ n: Int, stop: StopSignal, progress: (String) -> Void, _ once: () -> PathRun) -> PathRun {
+        guard n > 1 else { return once() }
+        var runs: [PathRun] = []
+        for i in 0..<n where !stop.requested {
+            progress("repeat \(i + 1)/\(n)")
+            runs.append(once())
+        }
+        let pick = RunSpread.representative(runs)
+        var run = runs[pick]
+        run.spread = RunSpread(runs)
+        run.notes.append("figures from the median of \(runs.count) runs (run \(pick + 1)); spread in the JSON and the tables")
+        return run
+    }
+
+    static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?,
+                       interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
+        var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
+                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, mtu: r.mtu,
+                                 uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
+                                 uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros,
+                                 uringBatchWaitMicros: r.uringBatchWaitMicros)
+        c.preferBusyPoll = r.preferBusyPoll
+        if kind == .xdp {
+            var x = r.xdp
+            if x.peerMAC == nil, let peerMAC { x.peerMAC = try MACAddress.parse(peerMAC) }
+            c = try c.with(xdp: x, interface: interface ?? r.interface)
+        } else if r.peer != nil {
+            // --interface with --peer: the socket paths bind to it. On the
+            // built-in topology they use its veth ends as routed.
+            c = try c.with(interface: r.interface)
+        }
+        return c
+    }
+
+    static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
+                         stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
+        let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
+        let options = PathOptionsRecord(r, path: kind)
+        do {
+            _ = try config(kind, r, local: clientEP, peer: reflectorEP)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: options)
+        }
+        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
+        let run = PathRun(path: kind, status: .ok, options: options)
+        let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
+                             reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
+        return measure(kind, r, ends: ends, run: run, stop: stop, progress: progress)
+    }
+
+    /// The measurements of one path, the same sequence whether the reflector
+    /// is a thread on the built-in topology or a `serve` at --peer: closed or
+    /// open-loop ping-pong, flood, then the open-loop points (--load scaled to
+    /// the flood's capacity, --rate absolute).
+    static func measure<E: MeasurementEnds>(_ kind: PathKind, _ r: RunRequest, ends: E, run start: PathRun,
+                                            stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        var run = start
+        var options = run.options
+        // A flood window: --flood-duration (or flood's --duration), and flood's --count.
+        func flood() throws -> (FloodResult, PathInfo) {
+            var plan = r.plan
+            plan.runID = MeasurementPlan.newRunID()
+            plan.durationNs = r.floodDurationNs
+            plan.count = r.floodCount
+            return try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
+        }
+        do {
+            for m in r.measurements {
+                if stop.requested { break }
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                switch m {
+                case .pingpong:
+                    if let rate = r.rate {
+                        progress("\(kind): open-loop ping-pong at \(Int(rate)) pps\(ends.against)")
+                        let (o, info) = try ends.run { c, peer in try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop) }
+                        run.openLoop.append(o)
+                        run.merge(notes: info.notes)
+                        if let x = info.xdp { options.xdp = x }
+                    } else {
+                        progress("\(kind): pingpong\(ends.against)")
+                        let (p, info) = try ends.run { c, peer in try Shim.pingpong(c, peer: peer, plan: plan, stop: stop) }
+                        run.pingpong = p
+                        options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID)
+                        run.merge(notes: info.notes)
+                        if let x = info.xdp { options.xdp = x }
+                    }
+                case .flood:
+                    progress("\(kind): flood\(ends.against)")
+                    let (f, info) = try flood()
+                    run.flood = f
+                    options.napiID = max(options.napiID, f.receiver?.napiID ?? 0)
+                    run.merge(notes: info.notes)
+                    if let x = info.xdp { options.xdp = x }
+                }
+            }
+            if !r.loads.isEmpty && !stop.requested && run.flood == nil {
+                progress("\(kind): flood (capacity for --load)\(ends.against)")
+                run.flood = try flood().0
+            }
+            var points: [(rate: Double, fraction: Double?)] = []
+            if !r.loads.isEmpty && !stop.requested {
+                // Capacity is what the receiver took in, not what the sender offered.
+                let capacity = run.flood?.rxPps ?? 0
+                guard capacity > 0 else { throw ConfigError("\(kind): the flood measured no capacity, so --load has nothing to scale") }
+                points += r.loads.map { (capacity * $0, $0) }
+            }
+            points += r.rates.map { ($0, nil) }
+            for point in points where !stop.requested {
+                progress(point.fraction.map { "\(kind): open-loop at \(Int(($0 * 100).rounded()))% of \(Int(point.rate / $0)) pps" }
+                         ?? "\(kind): open-loop at \(Int(point.rate)) pps")
+                var plan = r.plan
+                plan.runID = MeasurementPlan.newRunID()
+                let (o, _) = try ends.run { c, peer in
+                    try Shim.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop)
+                }
+                run.openLoop.append(o)
+            }
+            options.hadNAPIID = options.napiID != 0
+            run.options = options
+        } catch let u as PathUnavailable {
+            return PathRun(path: kind, status: .unavailable, reason: u.reason, options: options)
+        } catch {
+            var failed = PathRun(path: kind, status: .failed, reason: "\(error)", options: options, pingpong: run.pingpong, flood: run.flood)
+            failed.openLoop = run.openLoop
+            failed.notes = run.notes
+            return failed
+        }
+        if stop.requested { run.notes.append("stopped early by signal") }
+        return run
+    }
+
+    /// Both ends of one measurement on the built-in topology: a reflector
+    /// thread in the reflector's namespace and a client thread in the
+    /// client's, each pinned; the reflector stops when the client is done.
+    struct LocalEnds: MeasurementEnds {
+        var against: String { "" }
+        let kind: PathKind
+        let request: RunRequest
+        let topology: Topology
+        let clientCPU: Int?
+        let reflectorCPU: Int?
+        let reflectorEP: Endpoint
+        let clientEP: Endpoint
+        let stop: StopSignal
+
+        func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
+            // xdp attaches to the topology's own veth ends, with each other's
+            // MAC as the next hop (the reflector also learns it).
+            let reflectorConfig = try Runner.config(kind, request, local: reflectorEP, peer: nil,
+                                                    interface: topology.reflectorInterface, peerMAC: topology.clientMAC)
+            let clientConfig = try Runner.config(kind, request, local: clientEP, peer: reflectorEP,
+                                                 interface: topology.clientInterface, peerMAC: topology.reflectorMAC)
+            let serverStop = StopSignal()
+            let ready = Latch()
+            let fault = request.reflectorFault
+            let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
+                do {
+                    return try Shim.serve(reflectorConfig, stop: serverStop, fault: fault, ready: { ready.open() })
+                } catch {
+                    ready.fail()
+                    throw error
+                }
+            }
+            let peer = reflectorEP
+            let kind = self.kind
+            let clientThread = try OSThread(name: "client", netns: topology.clientNamespace, cpu: clientCPU) { () throws -> T in
+                guard ready.wait(timeoutNs: 5_000_000_000) else {
+                    throw ConfigError("the \(kind) reflector did not start")
+                }
+                return try client(clientConfig, peer)
+            }
+            let outcome = Result { try clientThread.join() }
+            serverStop.request()
+            let serverOutcome = Result { try server.join() }
+            // When both ends failed, the reflector's error is the cause (the
+            // client's is then "the reflector did not start").
+            if case .failure = outcome, case .failure(let e) = serverOutcome { throw e }
+            let value = try outcome.get()
+            _ = try serverOutcome.get()
+            return value
+        }
+    }
+
+    static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: (String) -> Void) -> PathRun {
+        let local = r.bind ?? Endpoint.any
+        let c: PathConfig
+        do {
+            c = try config(kind, r, local: local, peer: peer)
+        } catch {
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r, path: kind))
+        }
+        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
+        let run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
+        return measure(kind, r, ends: RemoteEnds(config: c, peer: peer), run: run, stop: stop, progress: progress)
+    }
+
+    /// Only the client runs here; the reflector is a `serve` at --peer,
+    /// running with its own flags.
+    struct RemoteEnds: MeasurementEnds {
+        let config: PathConfig
+        let peer: Endpoint
+        var against: String { " against \(peer)" }
+
+        func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
+            try client(config, peer)
+        }
+    }
+}
+
+/// Where a measurement's two ends run: `run` gets the client's
+/// configuration and the reflector's address, and returns once both ends
+/// are done.
+protocol MeasurementEnds {
+    /// Added to progress lines (" against ADDR:PORT" for a remote reflector).
+    var against: String { get }
+    func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T
+}
+
+extension PathRun {
+    mutating func merge(notes more: [String]) {
+        for note in more where !notes.contains(note) { notes.append(note) }
+    }
+}

@@ -1,0 +1,72 @@
+import CWirepath
+import Glibc
+
+/// Path 1: one `sendto` per packet sent, one `recvfrom` per packet received.
+///
+/// Waits: `block` sleeps in `recvfrom` (bounded by SO_RCVTIMEO), `epoll`
+/// calls `epoll_wait` then `recvfrom`, `spin` calls a non-blocking `recvfrom`
+/// in the caller's loop (each empty poll is a counted EAGAIN).
+public struct SocketPath: PacketPath, ~Copyable {
+    public static let kind = PathKind.socket
+
+    let socket: UDPSocket
+    let waiter: EpollWaiter
+    let wait: WaitMode
+    let tickMillis: CInt
+    /// Scratch address for recvfrom/sendto, allocated once.
+    let address: UnsafeMutablePointer<sockaddr_in>
+    public private(set) var counters = PathCounters()
+
+    public init(_ config: PathConfig) throws(PathError) {
+        let socket = try UDPSocket(config)
+        waiter = try EpollWaiter(watching: socket.fd, enabled: config.wait == .epoll)
+        self.socket = socket
+        wait = config.wait
+        tickMillis = CInt(config.waitTickMillis)
+        address = .allocate(capacity: 1)
+        address.initialize(to: sockaddr_in())
+    }
+
+    deinit { address.deallocate() }
+
+    public var info: PathInfo { socket.info() }
+
+    public mutating func receive(into batch: inout PacketBatch) throws(PathError) -> Int {
+        batch.count = 0
+        if waiter.enabled {
+            counters.waitCalls &+= 1
+            guard try waiter.wait(timeoutMillis: tickMillis) else { return 0 }
+        }
+        counters.rxCalls &+= 1
+        let r = Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0)
+        if r < 0 {
+            try classify(r, &counters, "recvfrom")
+            return 0
+        }
+        batch.setLength(0, r)
+        batch.setEndpoint(0, Endpoint(address.pointee))
+        batch.count = 1
+        counters.rxNonEmptyCalls &+= 1
+        counters.rxPackets &+= 1
+        counters.rxBytes &+= UInt64(r)
+        return 1
+    }
+
+    public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        var sent = 0
+        while sent < batch.count {
+            address.pointee = sockaddr_in(batch.endpoint(sent))
+            counters.txCalls &+= 1
+            let r = Sys.sendto(socket.fd, batch.slotPointer(sent), batch.length(sent), address, flags: 0)
+            if r < 0 {
+                // A full send queue ends the batch early; the caller resends.
+                try classify(r, &counters, "sendto")
+                break
+            }
+            counters.txPackets &+= 1
+            counters.txBytes &+= UInt64(r)
+            sent += 1
+        }
+        return sent
+    }
+}

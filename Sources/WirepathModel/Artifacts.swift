@@ -1,0 +1,76 @@
+import WirepathIO
+/// Results in the formats other tools read: CSV for spreadsheets and
+/// scripts, `.hgrm` for HdrHistogram's plotter and wrk2-style tooling.
+public enum CSVReport {
+    public static let header = [
+        "path", "measurement", "status", "payload_bytes", "batch", "wait", "busy_poll_us", "napi_id",
+        "target_pps", "count", "lost", "min_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "p99_99_us", "max_us",
+        "tx_pps", "rx_pps", "syscalls_per_pkt_client", "syscalls_per_pkt_reflector",
+        "cpu_ns_per_pkt_client", "cpu_ns_per_pkt_reflector", "reason",
+    ]
+
+    /// One row per path and measurement (pingpong, flood, each open-loop load).
+    public static func render(_ report: WirepathReport) -> String {
+        var rows = [header]
+        for run in report.runs {
+            let o = run.options
+            let common = [run.label]
+            let opts = [o.payloadSize, o.batchSize].map(String.init) + [o.wait.rawValue, o.busyPollMicros.map(String.init) ?? "", String(o.napiID)]
+            func row(_ m: String, target: Double?, count: UInt64?, lost: UInt64?, lat: LatencySummary?, tx: Double?, rx: Double?,
+                     client: EndReport?, reflector: EndReport?) -> [String] {
+                let l: [String] = lat.map { s in [s.minNs, s.p50Ns, s.p90Ns, s.p99Ns, s.p999Ns, s.p9999Ns, s.maxNs].map { us($0) } }
+                    ?? [String](repeating: "", count: 7)
+                return common + [m, run.status.rawValue] + opts
+                    + [target.map { num($0) } ?? "", count.map(String.init) ?? "", lost.map(String.init) ?? ""] + l
+                    + [tx.map { num($0) } ?? "", rx.map { num($0) } ?? "",
+                       client?.cost?.syscallsPerPacket.map { num($0) } ?? "", reflector?.cost?.syscallsPerPacket.map { num($0) } ?? "",
+                       client?.cost.map { num($0.cpuNsPerPacket) } ?? "", reflector?.cost.map { num($0.cpuNsPerPacket) } ?? "",
+                       run.reason ?? ""]
+            }
+            if run.status != .ok {
+                rows.append(row("-", target: nil, count: nil, lost: nil, lat: nil, tx: nil, rx: nil, client: nil, reflector: nil))
+                continue
+            }
+            if let p = run.pingpong {
+                rows.append(row("pingpong", target: nil, count: p.received, lost: p.lost, lat: p.latency, tx: nil, rx: nil,
+                                client: p.client, reflector: p.reflector))
+            }
+            if let f = run.flood {
+                rows.append(row("flood", target: nil, count: f.received, lost: f.lost, lat: nil, tx: f.txPps, rx: f.rxPps,
+                                client: f.sender, reflector: f.receiver))
+            }
+            for ol in run.openLoop {
+                let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))%" } ?? "openloop"
+                rows.append(row(m, target: ol.targetPps, count: ol.received, lost: ol.lost, lat: ol.latency, tx: ol.achievedPps, rx: nil,
+                                client: ol.client, reflector: ol.reflector))
+            }
+        }
+        return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    static func us(_ ns: UInt64) -> String { TextReport.fmt(Double(ns) / 1000, 3) }
+    static func num(_ x: Double) -> String { TextReport.fmt(x, 3) }
+
+    /// RFC 4180 quoting.
+    static func field(_ s: String) -> String {
+        guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return s }
+        return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
+    }
+}
+
+/// The `.hgrm` files of a report: one per path and latency measurement.
+public enum HgrmFiles {
+    public static func files(_ report: WirepathReport) -> [(name: String, text: String)] {
+        var out: [(String, String)] = []
+        for run in report.runs {
+            if let h = run.pingpong?.hgrm { out.append(("\(run.label)-pingpong.hgrm", h)) }
+            for ol in run.openLoop {
+                guard let h = ol.hgrm else { continue }
+                let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))" } ?? "openloop-\(Int(ol.targetPps))pps"
+                out.append(("\(run.label)-\(m).hgrm", h))
+            }
+        }
+        return out
+    }
+}
+

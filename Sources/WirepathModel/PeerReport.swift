@@ -1,0 +1,131 @@
+import WirepathIO
+/// What the reflector counted in a measured window, sent back to the client in
+/// the body of a control packet so that both ends are reported even when they
+/// run on different hosts.
+public struct PeerReport: Codable, Sendable, Equatable {
+    public var path: PathKind
+    public var rxPackets: UInt64 = 0
+    public var rxBytes: UInt64 = 0
+    /// Ping packets echoed back.
+    public var echoed: UInt64 = 0
+    /// Flood packets of this run: unique, duplicated, reordered.
+    public var floodUnique: UInt64 = 0
+    public var floodDuplicates: UInt64 = 0
+    public var floodReordered: UInt64 = 0
+    /// Flood packets of this run whose integrity check failed: counted here
+    /// and never as received.
+    public var floodIntegrityFailures: UInt64 = 0
+    /// Packets from another run or not Wirepath packets at all.
+    public var foreign: UInt64 = 0
+    /// First and last data packet of the window on the reflector's clock.
+    public var firstRxNs: UInt64 = 0
+    public var lastRxNs: UInt64 = 0
+    public var napiID: UInt32 = 0
+    public var rxCalls: UInt64 = 0
+    public var rxNonEmptyCalls: UInt64 = 0
+    public var txCalls: UInt64 = 0
+    public var txPackets: UInt64 = 0
+    public var waitCalls: UInt64 = 0
+    public var errnos: [String: UInt64] = [:]
+    public var cost: ThreadCost?
+    /// uring: multishot receives re-armed in the window.
+    public var multishotRearms: UInt64 = 0
+    /// uring with SQPOLL: enters made only to wake the SQ poll thread.
+    public var sqpollWakeups: UInt64 = 0
+    /// uring with send_zc: notifications that said copied / zero-copy.
+    public var zcCopied: UInt64 = 0
+    public var zcZeroCopy: UInt64 = 0
+    /// xdp: kicks, the XDP program's verdicts and the socket's drops in the window.
+    public var xdp: XDPCounters?
+
+    public init(path: PathKind) { self.path = path }
+
+    /// The fields of the first encoding; a reflector that predates the ones
+    /// appended after them still decodes, with those fields 0.
+    static let baseFieldCount = 18 + 7 + ExpectedErrno.allCases.count
+    /// New fields go at the end so that every older field keeps its position:
+    /// multishot re-arms; then the kernel thread's CPU ns (`UInt64.max`: no
+    /// kernel thread), the number in its `iou-sqp-N` name and the SQPOLL
+    /// wakeups; then the send_zc notifications, copied and zero-copy.
+    /// Then xdp: a presence flag (1 when the reflector's path is xdp) and
+    /// its counters (`XDPCounters.wireFieldCount`). Then the flood packets
+    /// that failed the integrity check.
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1
+
+    /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
+    public func encode() -> [UInt64] {
+        var f: [UInt64] = [
+            UInt64(PathKind.allCases.firstIndex(of: path)!), rxPackets, rxBytes, echoed,
+            floodUnique, floodDuplicates, floodReordered, foreign, firstRxNs, lastRxNs,
+            UInt64(napiID), rxCalls, rxNonEmptyCalls, txCalls, txPackets, waitCalls,
+            cost == nil ? 0 : 1, 0,
+        ]
+        if let c = cost {
+            f += [c.syscalls ?? .max, c.userNs, c.systemNs, c.voluntaryContextSwitches,
+                  c.involuntaryContextSwitches, c.wallNs, 0]
+        } else {
+            f += [UInt64](repeating: 0, count: 7)
+        }
+        for e in ExpectedErrno.allCases { f.append(errnos[e.name] ?? 0) }
+        f.append(multishotRearms)
+        f.append(cost?.kernelThreadNs ?? .max)
+        f.append(cost?.extraThreads.first.flatMap(Self.sqpollThreadNumber) ?? 0)
+        f.append(sqpollWakeups)
+        f.append(zcCopied)
+        f.append(zcZeroCopy)
+        f.append(xdp == nil ? 0 : 1)
+        f += (xdp ?? XDPCounters()).wire
+        f.append(floodIntegrityFailures)
+        return f
+    }
+
+    public static func decode(_ f: [UInt64]) -> PeerReport? {
+        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count else { return nil }
+        var r = PeerReport(path: PathKind.allCases[Int(f[0])])
+        r.rxPackets = f[1]; r.rxBytes = f[2]; r.echoed = f[3]
+        r.floodUnique = f[4]; r.floodDuplicates = f[5]; r.floodReordered = f[6]; r.foreign = f[7]
+        r.firstRxNs = f[8]; r.lastRxNs = f[9]; r.napiID = UInt32(truncatingIfNeeded: f[10])
+        r.rxCalls = f[11]; r.rxNonEmptyCalls = f[12]; r.txCalls = f[13]; r.txPackets = f[14]; r.waitCalls = f[15]
+        if f[16] == 1 {
+            r.cost = ThreadCost(
+                syscalls: f[18] == .max ? nil : f[18],
+                syscallsUnavailable: f[18] == .max ? "not measurable at the reflector" : nil,
+                userNs: f[19], systemNs: f[20], voluntaryContextSwitches: f[21],
+                involuntaryContextSwitches: f[22], wallNs: f[23])
+        }
+        for (i, e) in ExpectedErrno.allCases.enumerated() where f[25 + i] > 0 { r.errnos[e.name] = f[25 + i] }
+        if f.count > baseFieldCount { r.multishotRearms = f[baseFieldCount] }
+        if f.count > baseFieldCount + 2, f[baseFieldCount + 1] != .max, r.cost != nil {
+            r.cost?.kernelThreadNs = f[baseFieldCount + 1]
+            r.cost?.extraThreads = ["iou-sqp-\(f[baseFieldCount + 2])"]
+        }
+        if f.count > baseFieldCount + 3 { r.sqpollWakeups = f[baseFieldCount + 3] }
+        if f.count > baseFieldCount + 5 { r.zcCopied = f[baseFieldCount + 4]; r.zcZeroCopy = f[baseFieldCount + 5] }
+        let x = baseFieldCount + 6
+        if f.count >= x + 1 + XDPCounters.wireFieldCount, f[x] == 1 {
+            r.xdp = XDPCounters(wire: f[(x + 1)..<(x + 1 + XDPCounters.wireFieldCount)])
+        }
+        let integrity = x + 1 + XDPCounters.wireFieldCount
+        if f.count > integrity { r.floodIntegrityFailures = f[integrity] }
+        return r
+    }
+
+    /// N of a thread named `iou-sqp-N` (the kernel names an SQPOLL thread
+    /// after the thread that created the ring), for the wire encoding.
+    static func sqpollThreadNumber(_ name: String) -> UInt64? {
+        guard name.hasPrefix("iou-sqp-") else { return nil }
+        return UInt64(name.dropFirst("iou-sqp-".count))
+    }
+}
+
+/// Control opcodes, carried in the header's `op` field of `.control` packets.
+/// The client drives the reflector's measured window with them; every request
+/// is idempotent and retried, because UDP may drop it.
+public enum ControlOp: UInt16, Sendable {
+    /// Start a window for the header's run id: reset counters, start cost.
+    case begin = 1
+    case beginAck = 2
+    /// End the window: stop cost, reply with a `PeerReport`.
+    case end = 3
+    case report = 4
+}

@@ -1,0 +1,272 @@
+import WirepathIO
+/// Run-to-run spread of one path's headline figures over `--repeat` runs.
+public struct RunSpread: Codable, Sendable, Equatable {
+    public struct Range: Codable, Sendable, Equatable {
+        public var min: Double
+        public var median: Double
+        public var max: Double
+        public var width: Double { max - min }
+
+        public init?(_ xs: [Double]) {
+            guard !xs.isEmpty else { return nil }
+            let s = xs.sorted()
+            min = s.first!
+            max = s.last!
+            median = s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        }
+    }
+
+    public var repeats: Int
+    public var p50Ns: Range?
+    public var p99Ns: Range?
+    public var rxPps: Range?
+    public var cpuNsPerPacket: Range?
+    /// The p99 the latency verdict ranks by under load (the load nearest 50%).
+    public var loadP99Ns: Range?
+
+    /// Summarises repeated runs of one path (only the runs that succeeded).
+    public init(_ runs: [PathRun]) {
+        let ok = runs.filter { $0.status == .ok }
+        repeats = ok.count
+        p50Ns = Range(ok.compactMap { $0.pingpong.map { Double($0.latency.p50Ns) } })
+        p99Ns = Range(ok.compactMap { $0.pingpong.map { Double($0.latency.p99Ns) } })
+        rxPps = Range(ok.compactMap { $0.flood.map(\.rxPps) })
+        cpuNsPerPacket = Range(ok.compactMap { Recommendation.floodCPU($0) })
+        loadP99Ns = Range(ok.compactMap { run in run.openLoop.isEmpty ? nil : Recommendation.latency(run)?.ns })
+    }
+
+    /// The run whose headline figure is the median: it stands for the path in
+    /// the tables, so no figure there is cherry-picked from the best run.
+    public static func representative(_ runs: [PathRun]) -> Int {
+        let ok = runs.indices.filter { runs[$0].status == .ok }
+        guard !ok.isEmpty else { return 0 }
+        let key: (Int) -> Double = { i in
+            if let p = runs[i].pingpong { return Double(p.latency.p50Ns) }
+            return -(runs[i].flood?.rxPps ?? 0)
+        }
+        let sorted = ok.sorted { key($0) < key($1) }
+        return sorted[(sorted.count - 1) / 2]
+    }
+}
+
+/// Which path to pick for a goal, with the reasons in numbers.
+public enum Goal: String, CaseIterable, Codable, Sendable {
+    /// Lowest tail latency (p99; at 50% load when `--load` ran).
+    case latency
+    /// Most packets per second received in the flood.
+    case throughput
+    /// Least CPU per packet, both ends of the flood together.
+    case efficiency
+}
+
+public struct Verdict: Codable, Sendable, Equatable {
+    public var goal: Goal
+    /// nil when no path produced the figure, or when the best two are within
+    /// the run-to-run spread (`tie` then names them).
+    public var pick: PathKind?
+    public var tie: [PathKind]
+    public var summary: String
+    public var reasons: [String]
+    /// The winning row's label ("uring", or "uring+spin" for a tuned row).
+    public var pickLabel: String?
+}
+
+public enum Recommendation {
+    static func floodCPU(_ run: PathRun) -> Double? {
+        guard let f = run.flood, let s = f.sender.cost?.cpuNsPerPacket else { return nil }
+        return s + (f.receiver?.cost?.cpuNsPerPacket ?? 0)
+    }
+
+    /// The latency figure a goal ranks by: p99 at the load nearest 50% when
+    /// open-loop runs exist (latency under load is what a service sees), else
+    /// the closed-loop p99.
+    static func latency(_ run: PathRun) -> (ns: Double, label: String)? {
+        if let o = run.openLoop.filter({ $0.loadFraction != nil }).min(by: { abs($0.loadFraction! - 0.5) < abs($1.loadFraction! - 0.5) }) {
+            return (Double(o.latency.p99Ns), "p99 at \(TextReport.fmt(o.loadFraction! * 100, 0))% load")
+        }
+        return run.pingpong.map { (Double($0.latency.p99Ns), "p99 closed loop") }
+    }
+
+    static func us(_ ns: Double) -> String { TextReport.fmt(ns / 1000, 1) + " µs" }
+
+    public static func make(_ report: WirepathReport, spreads: [PathKind: RunSpread] = [:]) -> [Verdict] {
+        Goal.allCases.map { goal in
+            var v = verdict(report, goal: goal, spreads: spreads)
+            if let line = tuningEffect(report, goal: goal, spreads: spreads, with: v) { v.reasons.append(line) }
+            return v
+        }
+    }
+
+    /// With `--tune`, whether the tuned rows change the verdict: the verdict
+    /// over the default configurations alone, set beside the one over all
+    /// rows. nil when no tuned row ran.
+    static func tuningEffect(_ report: WirepathReport, goal: Goal, spreads: [PathKind: RunSpread], with all: Verdict) -> String? {
+        guard report.runs.contains(where: { $0.variant != nil && $0.status == .ok }) else { return nil }
+        var defaults = report
+        defaults.runs = report.runs.filter { $0.variant == nil }
+        let plain = verdict(defaults, goal: goal, spreads: spreads)
+        func name(_ v: Verdict) -> String {
+            if let p = v.pick { return p.rawValue }
+            return v.tie.isEmpty ? "no pick" : "a tie of " + v.tie.map(\.rawValue).joined(separator: " and ")
+        }
+        guard all.pick == plain.pick && all.tie == plain.tie else {
+            let now = all.pickLabel.map { "\(name(all)) (\($0))" } ?? name(all)
+            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain)), with the tuned rows it is \(now)"
+        }
+        if let label = all.pickLabel, label.contains("+") {
+            return "tuning does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
+        }
+        return "tuning does not change this verdict: the tuned rows do not beat it"
+    }
+
+    public static func verdict(_ report: WirepathReport, goal: Goal, spreads: [PathKind: RunSpread] = [:]) -> Verdict {
+        let ok = report.runs.filter { $0.status == .ok }
+        let excluded = report.runs.filter { $0.status != .ok }.map { "\($0.path) excluded: \($0.reason ?? $0.status.rawValue)" }
+        // (path, value, label, spread width); lower is better except throughput.
+        var scored: [(PathKind, Double, String, Double?, String)] = []
+        for run in ok {
+            let spread = run.variant == nil ? spreads[run.path] : run.spread
+            switch goal {
+            case .latency:
+                if let (v, label) = latency(run) {
+                    scored.append((run.path, v, label, run.openLoop.isEmpty ? spread?.p99Ns?.width : spread?.loadP99Ns?.width, run.label))
+                }
+            case .throughput:
+                if let f = run.flood { scored.append((run.path, f.rxPps, "rx", spread?.rxPps?.width, run.label)) }
+            case .efficiency:
+                if let c = floodCPU(run) { scored.append((run.path, c, "CPU/pkt", spread?.cpuNsPerPacket?.width, run.label)) }
+            }
+        }
+        let higherIsBetter = goal == .throughput
+        scored.sort { higherIsBetter ? $0.1 > $1.1 : $0.1 < $1.1 }
+        func show(_ v: Double) -> String {
+            switch goal {
+            case .latency: us(v)
+            case .throughput: TextReport.fmt(v / 1e6, 3) + " Mpps"
+            case .efficiency: TextReport.fmt(v, 0) + " ns/pkt"
+            }
+        }
+        guard let best = scored.first else {
+            return Verdict(goal: goal, pick: nil, tie: [], summary: "\(goal): no path measured it", reasons: excluded)
+        }
+        var reasons: [String] = []
+        // The runner-up is the best row of another path: a tuned row beating
+        // its own default says nothing about which path to pick.
+        let runnerUp = scored.dropFirst().first { $0.0 != best.0 } ?? scored.dropFirst().first
+        if let r = runnerUp {
+            var line = "\(best.4): \(best.2) \(show(best.1)) vs \(r.4) \(show(r.1))"
+            if let bRun = ok.first(where: { $0.label == best.4 }), let rRun = ok.first(where: { $0.label == r.4 }) {
+                // The syscall figure of the measurement the goal ranks by:
+                // a round trip's for latency, the flood sender's otherwise.
+                if goal == .latency, let bs = bRun.pingpong?.client.cost?.syscallsPerPacket,
+                   let rs = rRun.pingpong?.client.cost?.syscallsPerPacket {
+                    line += ", \(TextReport.fmt(bs, 2)) syscalls/round trip vs \(TextReport.fmt(rs, 2)) (client)"
+                } else if let bs = bRun.flood?.sender.cost?.syscallsPerPacket, let rs = rRun.flood?.sender.cost?.syscallsPerPacket {
+                    line += ", \(TextReport.fmt(bs, bs < 0.1 ? 3 : 2)) syscalls/pkt vs \(TextReport.fmt(rs, rs < 0.1 ? 3 : 2)) (flood sender)"
+                }
+            }
+            reasons.append(line)
+        }
+        reasons += excluded
+        // The uncertainty: a gap smaller than either path's run-to-run spread is no gap.
+        if let r = runnerUp {
+            let gap = abs(best.1 - r.1)
+            let widths = [best.3, r.3].compactMap { $0 }
+            if let w = widths.max(), gap <= w {
+                return Verdict(goal: goal, pick: nil, tie: [best.0, r.0],
+                               summary: "\(goal): \(best.4) and \(r.4) tie: they differ by \(show(gap)), less than the run-to-run spread (\(show(w)))",
+                               reasons: reasons)
+            }
+            if widths.isEmpty {
+                reasons.append("uncertainty not measured: run with --repeat 3 or more to see the run-to-run spread")
+            }
+        }
+        return Verdict(goal: goal, pick: best.0, tie: [], summary: "\(goal): \(best.4) (\(best.2) \(show(best.1)))", reasons: reasons,
+                       pickLabel: best.4)
+    }
+
+    /// What configuration a path ran in: its wait, batching, busy polling
+    /// and (uring) SQPOLL, NAPI and batch wait. With `--tune`, what the
+    /// tuned row measured beside it; without, the lever left untried.
+    static func configuration(_ run: PathRun, tuned: PathRun?) -> String {
+        let o = run.options
+        var parts: [String] = ["wait \(o.wait)"]
+        if run.path != .socket { parts.append("batch \(o.batchSize)") }
+        if let b = o.busyPollMicros {
+            parts.append(o.hadNAPIID ? "busy-poll \(b) µs (NAPI id \(o.napiID))" : "busy-poll \(b) µs had no NAPI id, so no effect")
+        } else {
+            parts.append("busy-poll off")
+        }
+        if run.path == .uring {
+            parts.append(o.uringSQPollIdleMillis.map { "SQPOLL on (idle \($0) ms)" } ?? "SQPOLL off")
+            if let n = o.uringNAPIMicros { parts.append("uring NAPI busy-poll \(n) µs") }
+            if let w = o.uringBatchWaitMicros { parts.append(w > 0 ? "batch wait \(w) µs" : "batch wait off") }
+        }
+        var line = "\(run.label) ran with " + parts.joined(separator: ", ")
+        if let tuned, tuned.status == .ok {
+            var effect: [String] = []
+            if let a = latency(run), let b = latency(tuned) { effect.append("\(a.label) \(us(b.ns)) vs \(us(a.ns))") }
+            if let a = run.flood?.rxPps, let b = tuned.flood?.rxPps {
+                effect.append("rx \(TextReport.fmt(b / 1e6, 3)) vs \(TextReport.fmt(a / 1e6, 3)) Mpps")
+            }
+            if let a = floodCPU(run), let b = floodCPU(tuned) { effect.append("CPU/pkt \(TextReport.fmt(b, 0)) vs \(TextReport.fmt(a, 0)) ns") }
+            line += "; tuned (\(tuned.label)): " + (effect.isEmpty ? "no figure to compare" : effect.joined(separator: ", "))
+        } else if tuned == nil {
+            line += " (untried here: " + untried(run) + ")"
+        }
+        return line
+    }
+
+    /// The lever this path's configuration left alone, as the flags that pull it.
+    static func untried(_ run: PathRun) -> String {
+        let o = run.options
+        var levers: [String] = []
+        if o.wait != .spin { levers.append("--tune measures busy waiting") }
+        switch run.path {
+        case .socket, .mmsg:
+            if o.busyPollMicros == nil { levers.append("--busy-poll 50 --veth-napi can move this path's latency a lot") }
+        case .uring:
+            if o.uringSQPollIdleMillis == nil { levers.append("--uring-sqpoll=1000 moves submission to a kernel thread, trading its CPU for syscalls") }
+            if o.uringNAPIMicros == nil { levers.append("--uring-napi 50 --veth-napi busy-polls from the ring") }
+        case .xdp:
+            levers.append("busy polling needs zero-copy, which this interface may lack (see the xdp notes)")
+        }
+        return levers.joined(separator: "; ")
+    }
+
+    /// The configuration lines that follow the verdicts, in the terminal and
+    /// in the HTML report: one per path as it ran by default, then the
+    /// topology's caveat.
+    public static func configurationLines(_ report: WirepathReport) -> [String] {
+        let ok = report.runs.filter { $0.status == .ok }
+        var lines = ok.filter { $0.variant == nil }.map { run in
+            configuration(run, tuned: report.runs.first { $0.path == run.path && $0.variant != nil })
+        }
+        if let t = topologyCaveat(report) { lines.append(t) }
+        return lines
+    }
+
+    /// On the built-in veth topology without threaded NAPI, a veth runs the
+    /// receiver's stack (or XDP program) in the sender's softirq, so a flood
+    /// rate is bounded by the sender's CPU: said next to any flood verdict.
+    static func topologyCaveat(_ report: WirepathReport) -> String? {
+        let t = report.environment.topology
+        guard t.kind.hasPrefix("veth"), t.threadedNAPI != true,
+              report.runs.contains(where: { $0.status == .ok && $0.flood != nil }) else { return nil }
+        return "topology: on this veth pair each packet's receive (stack or XDP program) runs on the sending CPU, so flood rates measure the sender's CPU as much as the path (untried here: --veth-threaded-napi runs it on the receiving CPU, as behind a NIC)"
+    }
+
+    public static func render(_ verdicts: [Verdict], report: WirepathReport) -> String {
+        var out = "recommendation:\n"
+        for v in verdicts {
+            out += "  \(v.summary)\n"
+            for r in v.reasons { out += "    - \(r)\n" }
+        }
+        let config = configurationLines(report)
+        if !config.isEmpty {
+            out += "  configuration (part of the verdict: another one can change it):\n"
+            for c in config { out += "    - \(c)\n" }
+        }
+        return out
+    }
+}

@@ -1,0 +1,230 @@
+import CWirepath
+import CXDP
+import Foundation
+import Glibc
+import WirepathIO
+
+/// Path 4: AF_XDP through libxdp, with Wirepath's own XDP program
+/// (bpf/xsk_redirect.bpf.c) and Ethernet/IPv4/UDP framing in Swift.
+///
+/// Objects, each with one owner, released in this order when the path goes
+/// (Swift runs a struct's `deinit` body, then destroys its stored properties
+/// in declaration order; a nested owner goes after its parent's body):
+/// 1. `program`: the XDP program attached to `config.interface`; detached
+///    first, so the interface hands every packet to the kernel stack again.
+/// 2. `socket`: the XSK with its RX and TX rings; it owns the UMEM, so the
+///    socket is deleted before the UMEM it uses (xsk_umem__delete refuses
+///    with EBUSY otherwise), and the UMEM's memory is unmapped last.
+/// 3. `port`: a kernel UDP socket bound to the local address and port, which
+///    holds the port (an ephemeral one when 0) so that nothing else in the
+///    namespace takes it.
+///
+/// UMEM: `ringSize` frames of `frameSize` bytes. The first half belongs to
+/// receive (in the fill ring, the RX ring, or briefly held here while a
+/// receive copies it out), the second half to transmit (free here, in the TX
+/// ring, or in the completion ring). Each ring has `ringSize` entries, twice
+/// the frames of its direction, because the kernel publishes its consumption
+/// of the fill and TX rings late (it advances the shared consumer index only
+/// when its cached batch runs out): up to half a ring of entries can be
+/// consumed but not yet shown free. With half the entries as frames, a
+/// reserve on the fill ring for frames just taken off RX, or on the TX ring
+/// for free TX frames, always succeeds, and a frame is never in two rings.
+///
+/// Receive: peek the RX ring, copy each UDP payload into the caller's batch
+/// (the slots are the caller's memory; UMEM pointers never leave this file),
+/// release the RX entries, then give the same frames back to the fill ring.
+/// Send: harvest the completion ring, build a full frame per packet in a free
+/// TX frame (MACs, both checksums computed in Swift), reserve and submit, and
+/// kick with sendto(MSG_DONTWAIT) when `xsk_ring_prod__needs_wakeup` says
+/// so; copy mode always does, and sends at most 32 frames per kick, so a
+/// larger batch takes one kick per 32.
+///
+/// Waits: `block` is poll(2) on the XSK for one wait tick; in copy mode poll
+/// also transmits up to 32 TX descriptors, so a send of up to 32 packets
+/// leaves its kick to that poll and a round trip costs one syscall per end.
+/// `epoll` is epoll_wait on the XSK (which does not reliably run the
+/// socket's poll, so sends kick); `spin` peeks at the RX ring and enters the
+/// kernel only for a kick the rings ask for (the fill ring's need_wakeup, the
+/// TX ring's, or a TX kick left pending).
+public struct XDPPath: PacketPath, ~Copyable {
+    public static let kind = PathKind.xdp
+    /// Copy mode transmits at most this many descriptors per kick (the
+    /// kernel's TX_BATCH_SIZE in net/xdp/xsk.c); the kick returns EAGAIN
+    /// when more are left.
+    static let copyModeKickBatch = 32
+
+    let program: XDPProgram
+    let socket: XSKSocket
+    let port: PortReservation
+    let waiter: EpollWaiter
+    let frames: FrameState
+    let wait: WaitMode
+    let tickMillis: CInt
+    let local: Endpoint
+    let localMAC: MACAddress
+    /// The next hop for destinations this socket has not heard from.
+    let nextHopMAC: MACAddress?
+    let busyPollKicks: Bool
+    let runInfo: XDPRunInfo
+    let notes: [String]
+    var txFree: Int
+    var ipID: UInt16 = 1
+    /// A TX kick returned before the kernel took every descriptor.
+    var txKickPending = false
+    /// Block mode, copy mode: descriptors submitted without a kick, for the
+    /// next receive's poll() to transmit (see `send`).
+    var txDeferred = 0
+    /// Whether a send's last chunk may leave its kick to the next poll().
+    let deferKickToPoll: Bool
+    var own = PathCounters()
+
+    public init(_ config: PathConfig) throws(PathError) {
+        XDPLibrary.prepare()
+        guard let ifname = config.interface else {
+            throw PathError(operation: "xdp path", errno: EINVAL, errnoName: "EINVAL",
+                            hint: "name the interface to attach to with --interface; wirepath attaches XDP programs only to interfaces it created or that you name")
+        }
+        let ifindex = Sys.interfaceIndex(ifname)
+        guard ifindex != 0 else {
+            throw Sys.error("if_nametoindex(\(ifname))", ENODEV, hint: "no interface \(ifname) in this network namespace; check --interface")
+        }
+        let objectPath: String
+        switch XDPObject.locate(config.xdp.objectPath) {
+        case .success(let p): objectPath = p
+        case .failure(let why): throw PathError(operation: "xdp program", errno: ENOENT, errnoName: "ENOENT", hint: why.message)
+        }
+        let settings = config.xdp
+        var notes: [String] = []
+
+        let port = try PortReservation(config.local)
+        var local = port.endpoint
+        if local.address == 0 { local.address = try Sys.interfaceIPv4(ifname).get() }
+        let localMAC = try Sys.hardwareAddress(ifname).get()
+        var nextHop = settings.peerMAC
+        if nextHop == nil, let peer = config.peer {
+            nextHop = try Neighbour.resolve(peer, interface: ifname, trigger: port.fd)
+        }
+        let driver = (try? Sys.interfaceDriver(ifname).get()) ?? "unknown driver"
+
+        // The test flow: packets to our port (and address, when bound to one)
+        // on our queue. Network byte order, as the program compares them.
+        var flow = wp_xdp_config()
+        flow.dst_addr = config.local.address == 0 ? 0 : local.address.bigEndian
+        flow.dst_port = local.port.bigEndian
+        flow.queue_id = settings.queue
+        // Ceiling mode applies to the receiving end only (no peer: a reflector).
+        flow.drop_flood = settings.dropFlood && config.peer == nil ? 1 : 0
+        if flow.drop_flood != 0 {
+            notes.append("ceiling mode: the reflector's XDP program drops flood packets (XDP_DROP) instead of redirecting them; its received count is 0 by design")
+        }
+        let program = try XDPProgram(objectPath: objectPath, ifname: ifname, ifindex: Int32(ifindex),
+                                     attach: settings.attach, flow: flow)
+
+        let socket = try XSKSocket.open(ifname: ifname, driver: driver, settings: settings)
+        let fallback = socket.fallback
+        if let fallback { notes.append("AF_XDP zero-copy unavailable, running in copy mode: \(fallback)") }
+        let r = Sys.xskUpdateMap(socket.xsk, program.xskMapFD)
+        if r < 0 { throw Sys.error("xsk_socket__update_xskmap(queue \(settings.queue))", Int32(-r)) }
+
+        let frames = FrameState(ringSize: settings.ringSize, frameSize: settings.frameSize)
+        // Every receive frame goes to the fill ring at once: the kernel can
+        // only receive into frames it has been given.
+        var idx: UInt32 = 0
+        let half = settings.ringSize / 2
+        let rxFrames = UInt32(half)
+        let got = xsk_ring_prod__reserve(socket.umem.fill, rxFrames, &idx)
+        precondition(got == rxFrames, "a new fill ring has room for every receive frame")
+        for i in 0..<rxFrames {
+            xsk_ring_prod__fill_addr(socket.umem.fill, idx &+ i)!.pointee = UInt64(i) * UInt64(settings.frameSize)
+        }
+        xsk_ring_prod__submit(socket.umem.fill, rxFrames)
+        for i in 0..<half {
+            frames.txFree[i] = UInt64(half + i) * UInt64(settings.frameSize)
+        }
+
+        // Busy polling: accepted on any XSK, but only a socket with a NAPI
+        // id (zero-copy) has a NAPI context to poll.
+        var busyPoll: String?
+        var busyPollKicks = false
+        let napi = socket.napiID
+        if let usec = config.busyPollMicros, usec > 0 {
+            var accepted: [String] = []
+            var refused: [String] = []
+            for (name, opt, value) in [("SO_PREFER_BUSY_POLL", WP_SO_PREFER_BUSY_POLL, CInt(1)),
+                                       ("SO_BUSY_POLL", WP_SO_BUSY_POLL, CInt(usec)),
+                                       ("SO_BUSY_POLL_BUDGET", WP_SO_BUSY_POLL_BUDGET, CInt(config.batchSize))] {
+                do throws(PathError) {
+                    try Sys.setOption(socket.fd, SOL_SOCKET, opt, value, "setsockopt(\(name))")
+                    accepted.append(name)
+                } catch {
+                    refused.append("\(name) (\(error.errnoName))")
+                }
+            }
+            if napi == 0 {
+                busyPoll = "busy-poll has no effect here: \(socket.zeroCopy ? "the socket" : "copy-mode socket") has no NAPI id"
+            } else {
+                busyPoll = "busy-poll \(usec) µs on NAPI id \(napi): spinning receives kick with recvfrom to drive it"
+                busyPollKicks = true
+            }
+            notes.append(busyPoll! + (accepted.isEmpty ? "" : " (set: \(accepted.joined(separator: ", "))")
+                         + (refused.isEmpty ? ")" : "; refused: \(refused.joined(separator: ", ")))"))
+        }
+        if config.wait == .block {
+            notes.append("wait block on the xdp path is poll() on the AF_XDP socket, one \(config.waitTickMillis) ms tick per call")
+        }
+        notes.append("AF_XDP \(socket.zeroCopy ? "zero-copy" : "copy") mode, program attached \(settings.attach) on \(ifname) (\(driver)) queue \(settings.queue); UMEM \(settings.ringSize) frames of \(settings.frameSize) B (half receive, half transmit), rings of \(settings.ringSize)")
+        if settings.queue != 0 || driver != "veth" {
+            notes.append("only queue \(settings.queue) is redirected: on a multi-queue NIC, steer the test flow to it (ethtool -N \(ifname) flow-type udp4 dst-port \(local.port) action \(settings.queue), or ethtool -L \(ifname) combined 1)")
+        }
+
+        let deferKick = config.wait == .block && !socket.zeroCopy
+        if deferKick {
+            notes.append("wait block: a send of up to 32 packets is transmitted by the poll() that waits for the reply (copy mode: poll drives TX), so a round trip is one syscall per end")
+        }
+        self.waiter = try EpollWaiter(watching: socket.fd, enabled: config.wait == .epoll)
+        self.runInfo = XDPRunInfo(interface: ifname, driver: driver, queue: settings.queue,
+                                  bindMode: socket.zeroCopy ? "zerocopy" : "copy", attachMode: settings.attach.rawValue,
+                                  fallback: fallback, frameSize: settings.frameSize, ringSize: settings.ringSize,
+                                  napiID: napi, busyPoll: busyPoll, object: objectPath)
+        self.program = program
+        self.socket = socket
+        self.port = port
+        self.frames = frames
+        self.wait = config.wait
+        self.tickMillis = CInt(config.waitTickMillis)
+        self.local = local
+        self.localMAC = localMAC
+        self.nextHopMAC = nextHop
+        self.busyPollKicks = busyPollKicks
+        self.notes = notes
+        self.txFree = half
+        self.deferKickToPoll = deferKick
+    }
+
+    /// The path's own tally plus, read now (two syscalls: a map lookup and
+    /// a getsockopt), the XDP program's counters and the socket's
+    /// XDP_STATISTICS. Read at window boundaries only.
+    public var counters: PathCounters {
+        var c = own
+        let p = program.read()
+        c.xdp.redirected = p.redirected
+        c.xdp.passed = p.passed
+        c.xdp.passedNoSocket = p.passedNoSocket
+        c.xdp.dropped = p.dropped
+        if let s = Sys.xdpStatistics(socket.fd) {
+            c.xdp.socketRxDropped = s.rx_dropped
+            c.xdp.socketRxRingFull = s.rx_ring_full
+            c.xdp.fillRingEmpty = s.rx_fill_ring_empty_descs
+        }
+        return c
+    }
+
+    public var info: PathInfo {
+        var i = PathInfo()
+        i.napiID = socket.napiID
+        i.busyPollMicros = runInfo.busyPoll == nil ? nil : 0
+        i.notes = notes
+        i.xdp = runInfo
+        return i
+    }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import XCTest
+import Glibc
+@testable import WirepathBench
+@testable import WirepathUring
+@testable import WirepathXDP
+import WirepathIO
+import WirepathModel
+
+/// What a test does when something it needs is missing: it skips, except
+/// under CI=true, where a skip would hide that the test never ran, so it fails.
+enum Missing: Equatable {
+    case skip(String)
+    case fail(String)
+
+    init(_ why: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self = environment["CI"] == "true" ? .fail(why) : .skip(why)
+    }
+
+    /// Records the failure (under CI) and ends the test.
+    func end(file: StaticString = #filePath, line: UInt = #line) throws -> Never {
+        switch self {
+        case .fail(let why):
+            XCTFail("\(why); CI=true turns the skip into a failure", file: file, line: line)
+            throw XCTSkip("failed under CI: \(why)")
+        case .skip(let why):
+            throw XCTSkip(why)
+        }
+    }
+}
+
+/// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
+func requireRoot(file: StaticString = #filePath, line: UInt = #line) throws {
+    if geteuid() == 0 { return }
+    try Missing("this test needs root: it creates network namespaces and veth pairs").end(file: file, line: line)
+}
+
+/// Where the built `wirepath` executable may be: $WIREPATH_BIN, beside the
+/// test bundle, or the debug build.
+func wirepathCandidates() -> [String] {
+    if let env = ProcessInfo.processInfo.environment["WIREPATH_BIN"] { return [env] }
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return [
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wirepath").path,
+        Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("wirepath").path,
+        root.appendingPathComponent(".build/debug/wirepath").path,
+    ]
+}
+
+/// The first executable candidate, or what to do without one: a command
+/// line test that cannot find the binary skips, and fails under CI=true.
+func locateWirepath(_ candidates: [String], environment: [String: String] = ProcessInfo.processInfo.environment) -> Result<String, MissingBinary> {
+    if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return .success(found) }
+    return .failure(MissingBinary(missing: Missing("wirepath binary not found (build it with `swift build`); looked in \(candidates)", environment: environment)))
+}
+
+struct MissingBinary: Error, Equatable { let missing: Missing }
+
+/// The built `wirepath` executable (debug build beside the tests, or $WIREPATH_BIN).
+func wirepathBinary(file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    switch locateWirepath(wirepathCandidates()) {
+    case .success(let path): return path
+    case .failure(let e): try e.missing.end(file: file, line: line)
+    }
+}
+
+struct Ran {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs a program with a hard time bound.
+@discardableResult
+func runProgram(_ exe: String, _ args: [String], timeout: TimeInterval = 120) throws -> Ran {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    let out = Pipe(), err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    // Both pipes are drained concurrently so a chatty child never blocks.
+    final class Sink: @unchecked Sendable { var data = Data() }
+    let o = Sink(), e = Sink()
+    let group = DispatchGroup()
+    group.enter()
+    DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    group.enter()
+    DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+    while p.isRunning && Date() < deadline { usleep(20_000) }
+    if p.isRunning { p.terminate(); usleep(500_000); if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+    p.waitUntilExit()
+    group.wait()
+    return Ran(status: p.terminationStatus, stdout: String(decoding: o.data, as: UTF8.self), stderr: String(decoding: e.data, as: UTF8.self))
+}
+
+func ip(_ args: String...) throws -> Ran { try runProgram("/usr/sbin/ip", args, timeout: 30) }
+
+/// A namespace of this test process (`wirepath-<pid>-TAG`, so a killed
+/// run's is swept) with only its loopback up; the caller removes it.
+func scratchNamespace(_ tag: String) throws -> String {
+    let name = "wirepath-\(getpid())-\(tag)"
+    for args in [["netns", "add", name], ["-n", name, "link", "set", "lo", "up"]] {
+        let r = try runProgram("/usr/sbin/ip", args, timeout: 30)
+        guard r.status == 0 else {
+            _ = try? ip("netns", "del", name)
+            throw ConfigError("test setup failed: ip \(args.joined(separator: " ")): \(r.stderr)")
+        }
+    }
+    return name
+}
+
+func wirepathNamespaces() -> [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []).filter { $0.hasPrefix("wirepath-") }.sorted()
+}
+
+/// A ping-pong of `count` round trips between two ends the test configured
+/// itself (paths may differ: interop): the reflector serves in the
+/// topology's reflector namespace, the client runs in the client namespace
+/// once the reflector is ready, and the reflector stops when the client ends.
+func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client clientConfig: PathConfig,
+                    peer reflectorEP: Endpoint, count: UInt64) throws -> (PingPongResult, PathInfo) {
+    let serverStop = StopSignal()
+    let ready = Latch()
+    let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+        do {
+            return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+        } catch {
+            ready.fail()
+            throw error
+        }
+    }
+    let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
+    let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
+        guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflectorConfig.path) reflector did not start") }
+        return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
+    }
+    let outcome = Result { try clientThread.join() }
+    serverStop.request()
+    _ = try server.join()
+    return try outcome.get()
+}
+
+/// Two namespaces this test makes, joined by a veth pair (`ca` in the
+/// client's, `cb` in the reflector's, 198.19.`subnet`.1 and .2), with
+/// `wirepath serve` on `port` in the reflector's: a `--peer` run across
+/// real interfaces. `close()` (or deinit) stops the server and removes both
+/// namespaces, and whatever rules were put in them.
+final class PeerNamespaces {
+    let client: String
+    let reflector: String
+    let clientInterface = "ca"
+    let reflectorInterface = "cb"
+    let reflectorAddress: String
+    let port: UInt16
+    private var server: Process?
+
+    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500) throws {
+        client = "wirepath-\(getpid())-\(tag)A"
+        reflector = "wirepath-\(getpid())-\(tag)B"
+        reflectorAddress = "198.19.\(subnet).2"
+        self.port = port
+        do {
+            for args in [["netns", "add", client], ["netns", "add", reflector],
+                         ["link", "add", clientInterface, "netns", client, "type", "veth", "peer", "name", reflectorInterface, "netns", reflector],
+                         ["-n", client, "addr", "add", "198.19.\(subnet).1/24", "dev", clientInterface],
+                         ["-n", reflector, "addr", "add", "\(reflectorAddress)/24", "dev", reflectorInterface],
+                         ["-n", client, "link", "set", clientInterface, "mtu", "\(mtu)", "up"],
+                         ["-n", reflector, "link", "set", reflectorInterface, "mtu", "\(mtu)", "up"],
+                         ["-n", client, "link", "set", "lo", "up"], ["-n", reflector, "link", "set", "lo", "up"]] {
+                let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+                guard r.status == 0 else { throw ConfigError("ip \(args.joined(separator: " ")): \(r.stderr)") }
+            }
+            let s = Process()
+            s.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            s.arguments = ["netns", "exec", reflector, try wirepathBinary(), "serve", "--path", path,
+                           "--bind", "\(reflectorAddress):\(port)", "--duration", "120"]
+            s.standardOutput = FileHandle.nullDevice
+            s.standardError = FileHandle.nullDevice
+            try s.run()
+            server = s
+            // Ready once its socket is bound.
+            let until = Date().addingTimeInterval(10)
+            while Date() < until {
+                let ss = try runProgram("/usr/sbin/ip", ["netns", "exec", reflector, "ss", "-Hunl", "sport", "= :\(port)"], timeout: 10)
+                if !ss.stdout.isEmpty { break }
+                usleep(50_000)
+            }
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// `wirepath ARGS` in the client's namespace.
+    func runClient(_ args: [String], timeout: TimeInterval = 120) throws -> Ran {
+        try runProgram("/usr/sbin/ip", ["netns", "exec", client, try wirepathBinary()] + args, timeout: timeout)
+    }
+
+    /// `--peer ADDR:PORT` for the reflector.
+    var peer: String { "\(reflectorAddress):\(port)" }
+
+    /// Loads an nft ruleset into one of the two namespaces.
+    func nft(in namespace: String, _ ruleset: String) throws {
+        let f = NSTemporaryDirectory() + "wirepath-\(getpid())-\(namespace.suffix(8)).nft"
+        try ruleset.write(toFile: f, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: f) }
+        let r = try runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "nft", "-f", f], timeout: 10)
+        guard r.status == 0 else { throw ConfigError("nft in \(namespace): \(r.stderr)") }
+    }
+
+    func close() {
+        if let s = server {
+            if s.isRunning { s.interrupt() }
+            s.waitUntilExit()
+            server = nil
+        }
+        _ = try? ip("netns", "del", client)
+        _ = try? ip("netns", "del", reflector)
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,86 @@
+import XCTest
+@testable import WirepathIO
+@testable import WirepathModel
+
+/// What the xdp path adds to the shared value types: its counters in the
+/// reflector's report (appended at the end of the encoding) and the lines
+/// of the text report.
+final class XDPReportTests: XCTestCase {
+    func sample() -> XDPCounters {
+        var x = XDPCounters()
+        x.txKicks = 101; x.rxKicks = 2; x.redirected = 100; x.passed = 7; x.passedNoSocket = 1
+        x.socketRxDropped = 3; x.socketRxRingFull = 0; x.fillRingEmpty = 3; x.dropped = 0
+        return x
+    }
+
+    func testPeerReportCarriesXDPCountersAtTheEnd() {
+        var r = PeerReport(path: .xdp)
+        r.rxPackets = 97
+        r.sqpollWakeups = 0
+        r.xdp = sample()
+        let f = r.encode()
+        XCTAssertEqual(f.count, PeerReport.fieldCount)
+        // The flood integrity failures came after them (the last field).
+        XCTAssertEqual(Array(f.dropLast().suffix(XDPCounters.wireFieldCount + 1)), [1, 101, 2, 100, 7, 1, 3, 0, 3, 0], "a presence flag, then the counters")
+        XCTAssertEqual(PeerReport.decode(f), r)
+        // Older, shorter encodings decode, without xdp counters.
+        for n in PeerReport.baseFieldCount..<(f.count - 1) {
+            let d = PeerReport.decode(Array(f.prefix(n)))
+            XCTAssertEqual(d?.rxPackets, 97, "\(n) fields")
+            XCTAssertNil(d?.xdp, "\(n) fields")
+        }
+        // Another path's report carries none.
+        var other = PeerReport(path: .socket)
+        other.rxPackets = 5
+        XCTAssertNil(PeerReport.decode(other.encode())?.xdp)
+        XCTAssertEqual(PeerReport.decode(other.encode()), other)
+        let end = EndReport(reflector: r, packets: 97)
+        XCTAssertEqual(end.xdp, sample())
+        XCTAssertEqual(end.xdpKicksPerPacket ?? 0, 103.0 / 97, accuracy: 1e-9)
+    }
+
+    func testCountersWindow() {
+        var a = PathCounters(), b = PathCounters()
+        a.xdp.txKicks = 10; a.xdp.redirected = 50
+        b.xdp.txKicks = 25; b.xdp.redirected = 80; b.xdp.fillRingEmpty = 4
+        let d = b.since(a)
+        XCTAssertEqual(d.xdp.txKicks, 15)
+        XCTAssertEqual(d.xdp.redirected, 30)
+        XCTAssertEqual(d.xdp.fillRingEmpty, 4)
+        XCTAssertNil(EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0).xdp, "no xdp counters for other paths")
+        XCTAssertEqual(EndReport(role: "client", cost: nil, counters: d, napiID: 0).xdp?.kicks, 15)
+    }
+
+    func testTextReportShowsModesKicksAndTheProgramAgainstTheRings() throws {
+        let config = try PathConfig.validated(path: .xdp, local: Endpoint(address: 0xC612_0001, port: 0))
+        var options = PathOptionsRecord(config, napiID: 0)
+        options.xdp = XDPRunInfo(interface: "wpc0", driver: "veth", queue: 0, bindMode: "copy", attachMode: "native",
+                                 fallback: "veth: zero-copy not supported by driver (XDP_ZEROCOPY bind: EOPNOTSUPP)",
+                                 frameSize: 4096, ringSize: 2048, napiID: 0,
+                                 busyPoll: "busy-poll has no effect here: copy-mode socket has no NAPI id", object: "x.o")
+        var c = PathCounters()
+        c.rxPackets = 10; c.txPackets = 10
+        c.xdp.txKicks = 10; c.xdp.redirected = 10
+        var refl = PeerReport(path: .xdp)
+        refl.rxPackets = 11; refl.txPackets = 11; refl.echoed = 10
+        var rx = XDPCounters()
+        rx.txKicks = 11; rx.redirected = 11; rx.passed = 2
+        refl.xdp = rx
+        var h = LatencyHistogram.make()
+        for v in 1...10 { _ = h.record(UInt64(v) * 1000) }
+        let p = PingPongResult(latency: LatencySummary(h),
+                               sent: 10, received: 10, lost: 0, duplicated: 0, reordered: 0, integrityFailures: 0, foreign: 0,
+                               timeoutNs: 1, warmupNs: 1, durationNs: 1,
+                               client: EndReport(role: "client", cost: nil, counters: c, napiID: 0),
+                               reflector: EndReport(reflector: refl, packets: 10))
+        let run = PathRun(path: .xdp, status: .ok, options: options, pingpong: p)
+        let details = TextReport.xdpDetails(run)
+        XCTAssertTrue(details.contains("copy mode, program attached native on wpc0 (veth) queue 0"), details)
+        XCTAssertTrue(details.contains("fell back: veth: zero-copy not supported by driver"), details)
+        XCTAssertTrue(details.contains("busy-poll has no effect here: copy-mode socket has no NAPI id"), details)
+        XCTAssertTrue(details.contains("kicks per packet client 1.000, reflector 1.000"), details)
+        XCTAssertTrue(details.contains("reflector: program redirected 11 = 11 received by the socket, passed 2 other packets"), details)
+        XCTAssertEqual(TextReport.pathCell(run), "xdp copy/native")
+        XCTAssertEqual(TextReport.xdpDetails(PathRun(path: .socket, status: .ok, options: options)), "")
+    }
+}
