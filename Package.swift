@@ -95,6 +95,14 @@ let package = Package(
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),
+        // A program that uses the shim alone (README, "Use the paths from
+        // Swift"); ShimProductTests checks that it links no benchmark library.
+        .executableTarget(
+            name: "wirepath-path-echo",
+            dependencies: ["WirepathIO"],
+            path: "Examples/PathEcho",
+            swiftSettings: [.swiftLanguageMode(.v5)]
+        ),
         // Test helpers the test targets share (test targets cannot import
         // each other). A plain target: only the test targets depend on it.
         .target(
