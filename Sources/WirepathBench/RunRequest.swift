@@ -10,10 +10,12 @@ public struct RunRequest: Sendable {
     public var paths: [PathKind]
     public var measurements: [MeasurementKind]
     /// Every path option the run was given (payload, batch, wait, the
-    /// socket, uring and xdp options, --interface for --peer runs), whole:
-    /// `Runner.config` makes each end's configuration from it, filling in
-    /// the path, the addresses, the MTU and, on the built-in topology,
-    /// xdp's interface and next hop. Its `path` and `local` are placeholders.
+    /// socket, uring and xdp options, --interface for --peer runs), carried
+    /// whole: `Runner.config` makes each end's configuration from it, filling
+    /// in the path, the addresses and, on the built-in topology, xdp's
+    /// interface and next hop. Its `path` and `local` are placeholders; its
+    /// MTU is the built-in topology's 1500 or, with --peer, that of the
+    /// device toward the peer (set by `Runner.run`).
     public var template = PathConfig(path: .socket, local: .any)
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
