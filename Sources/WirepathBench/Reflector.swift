@@ -199,19 +199,7 @@ extension Reflector where P: ~Copyable {
                 let cost = meter.stop()
                 active = false
                 let c = path.counters.since(countersAtBegin)
-                report.rxPackets = c.rxPackets
-                report.rxBytes = c.rxBytes
-                report.txPackets = c.txPackets
-                report.rxCalls = c.rxCalls
-                report.rxNonEmptyCalls = c.rxNonEmptyCalls
-                report.txCalls = c.txCalls
-                report.waitCalls = c.waitCalls
-                report.multishotRearms = c.multishotRearms
-                report.xdp = P.kind == .xdp ? c.xdp : nil
-                report.sqpollWakeups = c.sqpollWakeups
-                report.zcCopied = c.zcCopied
-                report.zcZeroCopy = c.zcZeroCopy
-                report.errnos = c.errnos.byName
+                report.count(c, xdp: P.kind == .xdp)
                 report.floodUnique = tracker.unique
                 report.floodDuplicates = tracker.duplicates
                 report.floodReordered = tracker.reordered

@@ -9,21 +9,14 @@ import WirepathXDP
 public struct RunRequest: Sendable {
     public var paths: [PathKind]
     public var measurements: [MeasurementKind]
-    public var payloadSize = PathConfig.defaultPayload
-    public var batchSize = PathConfig.defaultBatch
-    public var wait = WaitMode.block
-    public var busyPollMicros: Int?
-    public var preferBusyPoll = false
-    /// Buffers in the uring path's provided-buffer ring (power of two, 1-32768).
-    public var uringBuffers = PathConfig.defaultUringBuffers
-    /// uring: SQPOLL with this `sq_thread_idle` (ms); nil leaves it off.
-    public var uringSQPollIdleMillis: Int?
-    /// uring: send_zc from owned slots.
-    public var uringZeroCopy = false
-    /// uring: IORING_REGISTER_NAPI busy-poll µs; nil leaves it off.
-    public var uringNAPIMicros: Int?
-    /// uring: a flood receiver's batch wait (µs; 0 off).
-    public var uringBatchWaitMicros = PathConfig.defaultUringBatchWaitMicros
+    /// Every path option the run was given (payload, batch, wait, the
+    /// socket, uring and xdp options, --interface for --peer runs), carried
+    /// whole: `Runner.config` makes each end's configuration from it, filling
+    /// in the path, the addresses and, on the built-in topology, xdp's
+    /// interface and next hop. Its `path` and `local` are placeholders; its
+    /// MTU is the built-in topology's 1500 or, with --peer, that of the
+    /// device toward the peer (set by `Runner.run`).
+    public var template = PathConfig(path: .socket, local: .any)
     public var port: UInt16 = 7000
     public var plan: MeasurementPlan
     /// Flood window length (the ping-pong uses `plan`).
@@ -47,9 +40,6 @@ public struct RunRequest: Sendable {
     /// Fault injection for tests: the reflector pauses once.
     var reflectorFault: ReflectorFault?
     public var vethNAPI = false
-    /// The MTU that bounds the payload: the built-in topology's, or, with
-    /// --peer, that of the device toward the peer (set by `Runner.run`).
-    var mtu = 1500
     /// Built-in topology: threaded NAPI on both veth ends, each pinned to
     /// its end's CPU (implies `vethNAPI`).
     public var vethThreadedNAPI = false
@@ -60,10 +50,6 @@ public struct RunRequest: Sendable {
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).
     public var bind: Endpoint?
-    /// xdp: its settings, and the interface for --peer runs (the built-in
-    /// topology names its own veth ends).
-    public var xdp = XDPSettings()
-    public var interface: String?
     public var command = "compare"
     /// --capture: a middle hop in the built-in topology (or the
     /// --capture-interface with --peer), and verification of every path.
@@ -81,18 +67,5 @@ public struct RunRequest: Sendable {
         self.paths = paths
         self.measurements = measurements
         self.plan = plan
-    }
-}
-
-extension PathOptionsRecord {
-    init(_ r: RunRequest, path: PathKind) {
-        self.init(payloadSize: r.payloadSize, batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, napiID: 0)
-        if path == .uring {
-            uringBuffers = r.uringBuffers
-            uringSQPollIdleMillis = r.uringSQPollIdleMillis
-            uringZeroCopy = r.uringZeroCopy
-            uringNAPIMicros = r.uringNAPIMicros
-            uringBatchWaitMicros = r.uringBatchWaitMicros
-        }
     }
 }

@@ -13,7 +13,7 @@ public enum Runner {
         // the other runs' packets would cross the wire unverified, so a
         // captured comparison runs each path once and says so.
         var request = request
-        if request.peer == nil, let name = request.interface {
+        if request.peer == nil, let name = request.template.interface {
             throw ConfigError("--interface \(name) is for --peer runs and serve; the built-in topology uses its own veth ends (wpc0, wpr0): leave it out")
         }
         if let peer = request.peer, request.vethNAPI || request.vethThreadedNAPI {
@@ -31,10 +31,10 @@ public enum Runner {
         var topologyNotes: [String] = []
         var capture: CaptureSession?
         if let peer = request.peer {
-            request.mtu = HostMTU.toward(peer, interface: request.interface) ?? 1500
-            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: request.interface, reflectorInterface: nil,
+            request.template.mtu = HostMTU.toward(peer, interface: request.template.interface) ?? 1500
+            topologyRecord = TopologyRecord(kind: "peer", namespaces: [], clientInterface: request.template.interface, reflectorInterface: nil,
                                             clientAddress: request.bind?.addressString ?? "any", reflectorAddress: peer.description,
-                                            mtu: request.mtu, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
+                                            mtu: request.template.mtu, vethNAPI: false, clientCPU: nil, reflectorCPU: nil)
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
             // The reflector is someone else's `serve`: its flags stay as they were started.
@@ -69,8 +69,8 @@ public enum Runner {
             syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
         let settings = RunSettings(
             durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
-            timeoutNs: request.plan.timeoutNs, payloadSize: request.payloadSize, batchSize: request.batchSize,
-            wait: request.wait, busyPollMicros: request.busyPollMicros, measurements: request.measurements.map(\.rawValue))
+            timeoutNs: request.plan.timeoutNs, payloadSize: request.template.payloadSize, batchSize: request.template.batchSize,
+            wait: request.template.wait, busyPollMicros: request.template.socket.busyPollMicros, measurements: request.measurements.map(\.rawValue))
         if captureLimitedRepeats {
             for i in runs.indices { runs[i].notes.append("--capture verifies one run per path, so --repeat was reduced to 1") }
         }
@@ -116,18 +116,19 @@ public enum Runner {
         let napi = r.peer == nil && r.vethNAPI
         switch kind {
         case .socket where napi, .mmsg where napi:
-            t.wait = .block
-            t.busyPollMicros = 50
+            t.template.wait = .block
+            t.template.socket.busyPollMicros = 50
         case .uring where napi:
-            t.wait = .block
-            t.uringNAPIMicros = 50
+            t.template.wait = .block
+            t.template.uring.napiMicros = 50
         default:
-            t.wait = .spin
+            t.template.wait = .spin
         }
+        let (was, now) = (r.template, t.template)
         var what: [String] = []
-        if t.wait != r.wait { what.append("wait \(t.wait)") }
-        if t.busyPollMicros != r.busyPollMicros { what.append("busy-poll \(t.busyPollMicros!)") }
-        if t.uringNAPIMicros != r.uringNAPIMicros { what.append("uring-napi \(t.uringNAPIMicros!)") }
+        if now.wait != was.wait { what.append("wait \(now.wait)") }
+        if now.socket.busyPollMicros != was.socket.busyPollMicros { what.append("busy-poll \(now.socket.busyPollMicros!)") }
+        if now.uring.napiMicros != was.uring.napiMicros { what.append("uring-napi \(now.uring.napiMicros!)") }
         return what.isEmpty ? nil : (t, what.joined(separator: " "))
     }
 
@@ -148,35 +149,43 @@ public enum Runner {
 
     static func config(_ kind: PathKind, _ r: RunRequest, local: Endpoint, peer: Endpoint?,
                        interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
-        var c = try PathConfig.validated(path: kind, local: local, peer: peer, payloadSize: r.payloadSize,
-                                 batchSize: r.batchSize, wait: r.wait, busyPollMicros: r.busyPollMicros, mtu: r.mtu,
-                                 uringBuffers: r.uringBuffers, uringSQPollIdleMillis: r.uringSQPollIdleMillis,
-                                 uringZeroCopy: r.uringZeroCopy, uringNAPIMicros: r.uringNAPIMicros,
-                                 uringBatchWaitMicros: r.uringBatchWaitMicros)
-        c.preferBusyPoll = r.preferBusyPoll
+        var c = r.template
+        c.path = kind
+        c.local = local
+        c.peer = peer
+        // --interface is for --peer runs: there the socket paths bind to it.
+        // On the built-in topology they use its veth ends as routed.
+        let userInterface = r.peer != nil ? c.interface : nil
+        c.interface = nil
+        try c.validate()
         if kind == .xdp {
-            var x = r.xdp
+            var x = c.xdp
             if x.peerMAC == nil, let peerMAC { x.peerMAC = try MACAddress.parse(peerMAC) }
-            c = try c.with(xdp: x, interface: interface ?? r.interface)
-        } else if r.peer != nil {
-            // --interface with --peer: the socket paths bind to it. On the
-            // built-in topology they use its veth ends as routed.
-            c = try c.with(interface: r.interface)
+            c = try c.with(xdp: x, interface: interface ?? userInterface)
+        } else {
+            c = try c.with(interface: userInterface)
         }
         return c
+    }
+
+    /// The options `kind` runs with, for its row in the results.
+    static func record(_ kind: PathKind, _ r: RunRequest) -> PathOptionsRecord {
+        var c = r.template
+        c.path = kind
+        return PathOptionsRecord(c, napiID: 0)
     }
 
     static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
                          stop: StopSignal, progress: (String) -> Void) -> PathRun {
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
         let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
-        let options = PathOptionsRecord(r, path: kind)
+        let options = record(kind, r)
         do {
             _ = try config(kind, r, local: clientEP, peer: reflectorEP)
         } catch {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: options)
         }
-        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
+        if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         let run = PathRun(path: kind, status: .ok, options: options)
         let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
                              reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
@@ -323,9 +332,9 @@ public enum Runner {
         do {
             c = try config(kind, r, local: local, peer: peer)
         } catch {
-            return PathRun(path: kind, status: .failed, reason: "\(error)", options: PathOptionsRecord(r, path: kind))
+            return PathRun(path: kind, status: .failed, reason: "\(error)", options: record(kind, r))
         }
-        if let why = availability(kind, xdpObject: r.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
+        if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
         let run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
         return measure(kind, r, ends: RemoteEnds(config: c, peer: peer), run: run, stop: stop, progress: progress)
     }

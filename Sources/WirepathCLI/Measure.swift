@@ -5,14 +5,8 @@ import WirepathModel
 
 /// `--path` for the single-path commands.
 struct SinglePath: ParsableArguments {
-    @Option(help: "The path to measure: socket, mmsg, uring or xdp.")
-    var path: String = "socket"
-
-    func kind() throws -> PathKind {
-        do { return try PathKind.parse(path) } catch { throw ValidationError(error.message) }
-    }
-
-    func validate() throws { _ = try kind() }
+    @Option(help: ArgumentHelp(helpText("The path to measure: socket, mmsg, uring or xdp.", default: PathKind.socket)), transform: { try PathKind.parse($0) })
+    var path: PathKind = .socket
 }
 
 struct PingPong: ParsableCommand {
@@ -34,7 +28,7 @@ struct PingPong: ParsableCommand {
     @OptionGroup var report: ReportOption
 
     func run() throws {
-        var r = RunRequest(paths: [try single.kind()], measurements: [.pingpong], plan: measure.plan(defaultDuration: 5))
+        var r = RunRequest(paths: [single.path], measurements: [.pingpong], plan: measure.plan(defaultDuration: 5))
         try path.apply(to: &r)
         try measure.apply(to: &r)
         r.rate = rate
@@ -58,7 +52,7 @@ struct Flood: ParsableCommand {
     func validate() throws { try path.validateSize(peer: measure.peer) }
 
     func run() throws {
-        var r = RunRequest(paths: [try single.kind()], measurements: [.flood], plan: measure.plan(defaultDuration: 5))
+        var r = RunRequest(paths: [single.path], measurements: [.flood], plan: measure.plan(defaultDuration: 5))
         try path.apply(to: &r)
         try measure.apply(to: &r)
         // --count alone runs until that many packets left, bounded by the

@@ -5,13 +5,14 @@ import WirepathIO
 import WirepathModel
 
 /// Path options that both ends take (client commands and `serve`). A new
-/// path option goes here once, plus RunRequest and Runner.config.
+/// path option's flag goes here and into `template()`; its field is in its
+/// options struct (see PathConfig.swift for the three places).
 struct PathTuning: ParsableArguments {
     @Option(help: "Packets per send/receive call for batching paths (1-1024).")
     var batch: Int = PathConfig.defaultBatch
 
-    @Option(help: "How to wait for packets: block, epoll or spin.")
-    var wait: String = "block"
+    @Option(help: ArgumentHelp(helpText("How to wait for packets: block, epoll or spin.", default: WaitMode.block)), transform: { try WaitMode.parse($0) })
+    var wait: WaitMode = .block
 
     @Option(name: .customLong("busy-poll"), help: ArgumentHelp("Set SO_BUSY_POLL to USEC.", valueName: "usec"))
     var busyPoll: Int?
@@ -20,10 +21,10 @@ struct PathTuning: ParsableArguments {
     var preferBusyPoll = false
 
     @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
-    var uringBuffers: Int = PathConfig.defaultUringBuffers
+    var uringBuffers: Int = UringOptions.defaultBuffers
 
     @Option(name: .customLong("uring-sqpoll"), help: ArgumentHelp(
-        "uring path: IORING_SETUP_SQPOLL, a kernel thread that polls the submission queue (Linux 5.13+ unprivileged), sleeping after IDLE_MS without work (1-\(PathConfig.maxSQPollIdleMillis); bare --uring-sqpoll means \(PathConfig.defaultSQPollIdleMillis)). Sends cost no syscall while it is awake; its CPU is added to the cost. Excludes DEFER_TASKRUN. Write the value with '=': --uring-sqpoll=IDLE_MS.",
+        "uring path: IORING_SETUP_SQPOLL, a kernel thread that polls the submission queue (Linux 5.13+ unprivileged), sleeping after IDLE_MS without work (1-\(UringOptions.maxSQPollIdleMillis); bare --uring-sqpoll means \(UringOptions.defaultSQPollIdleMillis)). Sends cost no syscall while it is awake; its CPU is added to the cost. Excludes DEFER_TASKRUN. Write the value with '=': --uring-sqpoll=IDLE_MS.",
         valueName: "idle-ms"))
     var uringSQPoll: Int?
 
@@ -33,7 +34,7 @@ struct PathTuning: ParsableArguments {
     @Option(help: ArgumentHelp("With --peer or serve: the interface to use. socket, mmsg and uring bind their socket to it (SO_BINDTODEVICE); xdp attaches its program to it (Wirepath attaches only to interfaces it created or that you name here). It must exist in this network namespace. The built-in topology uses its own veth ends.", valueName: "name"))
     var interface: String?
 
-    @OptionGroup var xdp: XDPOptions
+    @OptionGroup var xdp: XDPFlags
 
     @Option(name: .customLong("uring-napi"), help: ArgumentHelp(
         "uring path: IORING_REGISTER_NAPI (Linux 6.9+): the ring busy-polls its sockets' NAPI contexts for USEC before it sleeps in a wait (block and epoll waits, and an SQPOLL thread). Helps only where the socket has a NAPI id (on veth: --veth-napi); the result says whether it had one. --prefer-busy-poll sets its prefer flag.",
@@ -43,43 +44,37 @@ struct PathTuning: ParsableArguments {
     @Option(name: .customLong("uring-batch-wait"), help: ArgumentHelp(
         "uring path, a receiver fed a flood: wait for --batch completions, but return after USEC with what has come (Linux 6.12+, IORING_FEAT_MIN_TIMEOUT, with DEFER_TASKRUN): the thread is woken once per batch instead of once per packet. A receiver of requests always wakes at the first packet. 0 turns it off.",
         valueName: "usec"))
-    var uringBatchWait = PathConfig.defaultUringBatchWaitMicros
+    var uringBatchWait = UringOptions.defaultBatchWaitMicros
 
-    func waitMode() throws -> WaitMode {
-        do { return try WaitMode.parse(wait) } catch { throw ValidationError(error.message) }
+    /// The run's path configuration, every flag in its place, made once:
+    /// each end's path, addresses, payload and MTU are filled in later.
+    func template() throws -> PathConfig {
+        PathConfig(path: .socket, local: .any, interface: interface, batchSize: batch, wait: wait,
+                   socket: SocketOptions(busyPollMicros: busyPoll, preferBusyPoll: preferBusyPoll),
+                   uring: UringOptions(buffers: uringBuffers, sqPollIdleMillis: uringSQPoll, zeroCopy: uringZeroCopy,
+                                       napiMicros: uringNAPI, batchWaitMicros: uringBatchWait),
+                   xdp: try xdp.options())
     }
 
     /// A validated configuration for one end; errors name the range.
     func config(path: PathKind, local: Endpoint, peer: Endpoint? = nil, payloadSize: Int = PathConfig.defaultPayload,
                 mtu: Int = 1500) throws -> PathConfig {
+        var c = try template()
+        c.path = path
+        c.local = local
+        c.peer = peer
+        c.payloadSize = payloadSize
+        c.mtu = mtu
         do {
-            var c = try PathConfig.validated(path: path, local: local, peer: peer, interface: interface, payloadSize: payloadSize, batchSize: batch,
-                                             wait: WaitMode.parse(wait), busyPollMicros: busyPoll, mtu: mtu, uringBuffers: uringBuffers,
-                                             uringSQPollIdleMillis: uringSQPoll, uringZeroCopy: uringZeroCopy,
-                                             uringNAPIMicros: uringNAPI, uringBatchWaitMicros: uringBatchWait)
-            c.preferBusyPoll = preferBusyPoll
-            return try xdp.apply(to: c)
-        } catch let error as ConfigError {
+            try c.validate()
+            return path == .xdp ? try c.with(xdp: c.xdp) : c
+        } catch {
             throw ValidationError(error.message)
         }
     }
 
     func validate() throws {
         _ = try config(path: .socket, local: .any)
-    }
-
-    func apply(to r: inout RunRequest) throws {
-        r.batchSize = batch
-        r.wait = try waitMode()
-        r.busyPollMicros = busyPoll
-        r.preferBusyPoll = preferBusyPoll
-        r.uringBuffers = uringBuffers
-        r.uringSQPollIdleMillis = uringSQPoll
-        r.uringZeroCopy = uringZeroCopy
-        try xdp.apply(to: &r)
-        r.interface = interface
-        r.uringNAPIMicros = uringNAPI
-        r.uringBatchWaitMicros = uringBatchWait
     }
 }
 
@@ -112,8 +107,8 @@ struct PathOptions: ParsableArguments {
     }
 
     func apply(to r: inout RunRequest) throws {
-        try tuning.apply(to: &r)
-        r.payloadSize = size
+        r.template = try tuning.template()
+        r.template.payloadSize = size
         r.port = port
         r.vethNAPI = vethNAPI
         r.vethThreadedNAPI = vethThreadedNAPI
@@ -181,7 +176,7 @@ struct RunOptions: ParsableArguments {
 /// ArgumentParser cannot express: before parsing, a bare `--uring-sqpoll` is
 /// rewritten to `--uring-sqpoll=DEFAULT`. Only the `=` form carries a value.
 enum OptionalValueOptions {
-    static let defaults = ["--uring-sqpoll": "\(PathConfig.defaultSQPollIdleMillis)"]
+    static let defaults = ["--uring-sqpoll": "\(UringOptions.defaultSQPollIdleMillis)"]
 
     static func expand(_ arguments: [String]) -> [String] {
         var out: [String] = []

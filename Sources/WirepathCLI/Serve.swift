@@ -27,7 +27,7 @@ struct Serve: ParsableCommand {
         let local: Endpoint
         do { local = try Endpoint.parse(bind, defaultPort: 7000) } catch { throw ValidationError("--bind: \(error.message)") }
         // Receive slots fit the largest payload this host can be sent.
-        let config = try tuning.config(path: try single.kind(), local: local,
+        let config = try tuning.config(path: single.path, local: local,
                                        mtu: HostMTU.at(local, interface: tuning.interface) ?? 1500)
         let stop = StopSignal()
         if let duration {

@@ -12,19 +12,9 @@ public struct PathCounters: Sendable, Equatable {
     public var rxNonEmptyCalls: UInt64 = 0
     /// Wait calls (epoll_wait, poll) made.
     public var waitCalls: UInt64 = 0
-    /// Multishot receives re-armed after the kernel ended them (a CQE without
-    /// IORING_CQE_F_MORE, usually -ENOBUFS when the buffer ring ran dry).
-    public var multishotRearms: UInt64 = 0
-    /// uring with SQPOLL: io_uring_enter calls made only to wake the kernel's
-    /// SQ poll thread, which had set IORING_SQ_NEED_WAKEUP and gone to sleep.
-    public var sqpollWakeups: UInt64 = 0
-    /// uring with send_zc: notifications (IORING_CQE_F_NOTIF) whose usage
-    /// report said the kernel copied the data after all
-    /// (IORING_NOTIF_USAGE_ZC_COPIED), and those that said it sent from the
-    /// caller's pages.
-    public var zcCopied: UInt64 = 0
-    public var zcZeroCopy: UInt64 = 0
     public var errnos = ErrnoTally()
+    /// uring: multishot re-arms, SQPOLL wakeups, send_zc notifications.
+    public var uring = UringCounters()
     /// xdp: kicks, the XDP program's verdicts and the socket's drops.
     public var xdp = XDPCounters()
 
@@ -51,11 +41,8 @@ public struct PathCounters: Sendable, Equatable {
         d.rxCalls = rxCalls &- start.rxCalls
         d.rxNonEmptyCalls = rxNonEmptyCalls &- start.rxNonEmptyCalls
         d.waitCalls = waitCalls &- start.waitCalls
-        d.multishotRearms = multishotRearms &- start.multishotRearms
-        d.sqpollWakeups = sqpollWakeups &- start.sqpollWakeups
+        d.uring = uring.since(start.uring)
         d.xdp = xdp.since(start.xdp)
-        d.zcCopied = zcCopied &- start.zcCopied
-        d.zcZeroCopy = zcZeroCopy &- start.zcZeroCopy
         var e = ErrnoTally()
         for k in ExpectedErrno.allCases {
             e.addMany(k, errnos[k] &- start.errnos[k])

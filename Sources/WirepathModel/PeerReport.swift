@@ -40,6 +40,24 @@ public struct PeerReport: Codable, Sendable, Equatable {
 
     public init(path: PathKind) { self.path = path }
 
+    /// Takes a window's share of the path's own tally: the common counters,
+    /// uring's, and xdp's when `xdp` (the path is xdp).
+    public mutating func count(_ c: PathCounters, xdp isXDP: Bool) {
+        rxPackets = c.rxPackets
+        rxBytes = c.rxBytes
+        txPackets = c.txPackets
+        rxCalls = c.rxCalls
+        rxNonEmptyCalls = c.rxNonEmptyCalls
+        txCalls = c.txCalls
+        waitCalls = c.waitCalls
+        multishotRearms = c.uring.multishotRearms
+        xdp = isXDP ? c.xdp : nil
+        sqpollWakeups = c.uring.sqpollWakeups
+        zcCopied = c.uring.zcCopied
+        zcZeroCopy = c.uring.zcZeroCopy
+        errnos = c.errnos.byName
+    }
+
     /// The fields of the first encoding; a reflector that predates the ones
     /// appended after them still decodes, with those fields 0.
     static let baseFieldCount = 18 + 7 + ExpectedErrno.allCases.count

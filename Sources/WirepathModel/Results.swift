@@ -34,10 +34,10 @@ public struct EndReport: Codable, Sendable, Equatable {
         txPacketsPerCall = c.txPacketsPerCall
         self.napiID = napiID
         errnos = c.errnos.byName
-        multishotRearms = c.multishotRearms
-        sqpollWakeups = c.sqpollWakeups
-        zcCopied = c.zcCopied
-        zcZeroCopy = c.zcZeroCopy
+        multishotRearms = c.uring.multishotRearms
+        sqpollWakeups = c.uring.sqpollWakeups
+        zcCopied = c.uring.zcCopied
+        zcZeroCopy = c.uring.zcZeroCopy
         xdp = c.xdp.isZero ? nil : c.xdp
     }
 
@@ -202,29 +202,17 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     /// Whether the socket had a NAPI id, which busy polling needs.
     public var hadNAPIID: Bool
     public var napiID: UInt32
-    /// uring: buffers in the provided-buffer ring; nil for the other paths.
-    public var uringBuffers: Int?
-    /// uring: SQPOLL's `sq_thread_idle` in ms when SQPOLL is on, else nil.
-    public var uringSQPollIdleMillis: Int?
     /// xdp: the bind and attach modes in effect, why it fell back, busy-poll's state.
     public var xdp: XDPRunInfo?
-    /// uring: whether sends were send_zc (`--uring-zc`); nil for the other paths.
-    public var uringZeroCopy: Bool?
-    /// uring: IORING_REGISTER_NAPI busy-poll µs, when on; whether it had
-    /// anything to poll is `hadNAPIID`.
-    public var uringNAPIMicros: Int?
-    /// uring: a flood receiver's batch wait in µs (0: off).
-    public var uringBatchWaitMicros: Int?
+    /// uring: the ring's options; nil for the other paths. In the JSON its
+    /// fields sit beside the others under their own keys (`uringBuffers`,
+    /// ...), as `UringOptions` encodes them, so a new uring option is
+    /// recorded with no edit here.
+    public var uring: UringOptions?
 
     public init(_ c: PathConfig, napiID: UInt32) {
-        self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.busyPollMicros, napiID: napiID)
-        if c.path == .uring {
-            uringBuffers = c.uringBuffers
-            uringSQPollIdleMillis = c.uringSQPollIdleMillis
-            uringZeroCopy = c.uringZeroCopy
-            uringNAPIMicros = c.uringNAPIMicros
-            uringBatchWaitMicros = c.uringBatchWaitMicros
-        }
+        self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.socket.busyPollMicros, napiID: napiID)
+        if c.path == .uring { uring = c.uring }
     }
 
     public init(payloadSize: Int, batchSize: Int, wait: WaitMode, busyPollMicros: Int?, napiID: UInt32) {
@@ -235,6 +223,44 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
         self.napiID = napiID
         hadNAPIID = napiID != 0
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case payloadSize, batchSize, wait, busyPollMicros, hadNAPIID, napiID, xdp
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        payloadSize = try k.decode(Int.self, forKey: .payloadSize)
+        batchSize = try k.decode(Int.self, forKey: .batchSize)
+        wait = try k.decode(WaitMode.self, forKey: .wait)
+        busyPollMicros = try k.decodeIfPresent(Int.self, forKey: .busyPollMicros)
+        hadNAPIID = try k.decode(Bool.self, forKey: .hadNAPIID)
+        napiID = try k.decode(UInt32.self, forKey: .napiID)
+        xdp = try k.decodeIfPresent(XDPRunInfo.self, forKey: .xdp)
+        uring = try UringOptions.decodeIfPresent(from: decoder)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var k = encoder.container(keyedBy: CodingKeys.self)
+        try k.encode(payloadSize, forKey: .payloadSize)
+        try k.encode(batchSize, forKey: .batchSize)
+        try k.encode(wait, forKey: .wait)
+        try k.encodeIfPresent(busyPollMicros, forKey: .busyPollMicros)
+        try k.encode(hadNAPIID, forKey: .hadNAPIID)
+        try k.encode(napiID, forKey: .napiID)
+        try k.encodeIfPresent(xdp, forKey: .xdp)
+        // Flattened into the same object: the keys of schema wirepath.report/1.
+        try uring?.encode(to: encoder)
+    }
+}
+
+extension PathOptionsRecord {
+    /// The uring options as the reports read them (nil for the other paths).
+    public var uringBuffers: Int? { uring?.buffers }
+    public var uringSQPollIdleMillis: Int? { uring?.sqPollIdleMillis }
+    public var uringZeroCopy: Bool? { uring?.zeroCopy }
+    public var uringNAPIMicros: Int? { uring?.napiMicros }
+    public var uringBatchWaitMicros: Int? { uring?.batchWaitMicros }
 }
 
 /// Where a run happened.

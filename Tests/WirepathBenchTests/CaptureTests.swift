@@ -71,7 +71,7 @@ final class CaptureIntegrationTests: XCTestCase {
     }
 
     func withXDPObject(_ r: inout RunRequest) {
-        if let object = xdpObject() { r.xdp.objectPath = object }
+        if let object = xdpObject() { r.template.xdp.objectPath = object }
     }
 
     /// Every path, ping-pong and flood, in one run with one capture on the

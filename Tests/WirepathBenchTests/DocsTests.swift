@@ -116,6 +116,6 @@ extension PathConfig {
     /// Whether a validated configuration with busy polling asks for
     /// SO_PREFER_BUSY_POLL without being told to.
     static var validatedDefaultPrefersBusyPoll: Bool {
-        (try? PathConfig.validated(path: .socket, local: .any, busyPollMicros: 50))?.preferBusyPoll ?? true
+        (try? PathConfig.validated(path: .socket, local: .any, socket: SocketOptions(busyPollMicros: 50)))?.socket.preferBusyPoll ?? true
     }
 }

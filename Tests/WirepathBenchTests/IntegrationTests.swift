@@ -104,7 +104,7 @@ final class PathIntegrationTests: XCTestCase {
     func request(_ paths: [PathKind], _ ms: [MeasurementKind], count: UInt64? = nil, durationNs: UInt64? = nil, wait: WaitMode = .block) -> RunRequest {
         var r = RunRequest(paths: paths, measurements: ms,
                            plan: MeasurementPlan(durationNs: durationNs, count: count, warmupNs: 200_000_000, timeoutNs: 1_000_000_000))
-        r.wait = wait
+        r.template.wait = wait
         r.floodDurationNs = 1_000_000_000
         return r
     }
@@ -169,7 +169,7 @@ final class PathIntegrationTests: XCTestCase {
         try requireRoot()
         for vethNAPI in [false, true] {
             var r = request([.socket, .mmsg], [.pingpong], count: 1000)
-            r.busyPollMicros = 50
+            r.template.socket.busyPollMicros = 50
             r.vethNAPI = vethNAPI
             let report = try Runner.run(r)
             XCTAssertEqual(report.runs.map(\.path), [.socket, .mmsg])
@@ -313,7 +313,7 @@ final class PathIntegrationTests: XCTestCase {
             for round in 0..<20 {
                 for wait in WaitMode.allCases {
                     for busyPoll in [nil, 50] as [Int?] {
-                        let c = try PathConfig.validated(path: .socket, local: local, batchSize: [1, 32, 1024][round % 3], wait: wait, busyPollMicros: busyPoll)
+                        let c = try PathConfig.validated(path: .socket, local: local, batchSize: [1, 32, 1024][round % 3], wait: wait, socket: SocketOptions(busyPollMicros: busyPoll))
                         var batch = PacketBatch(capacity: 4, slotSize: 1500)
                         for i in 0..<4 { batch.setLength(i, 64); batch.setEndpoint(i, sink) }
                         do {
@@ -383,7 +383,7 @@ final class PathIntegrationTests: XCTestCase {
         // Every path is built now; an xdp run without its compiled program
         // is a row that says how to build it.
         var r = request([.xdp], [.pingpong], count: 10)
-        r.xdp.objectPath = "/nonexistent/xsk_redirect.bpf.o"
+        r.template.xdp.objectPath = "/nonexistent/xsk_redirect.bpf.o"
         let report = try Runner.run(r)
         XCTAssertEqual(report.runs.map(\.status), [.unavailable])
         XCTAssertTrue(report.runs.allSatisfy { ($0.reason ?? "").contains("make bpf") }, "\(report.runs.map { $0.reason ?? "" })")

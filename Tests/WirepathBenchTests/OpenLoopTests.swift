@@ -138,26 +138,26 @@ final class TuneTests: XCTestCase {
         var r = RunRequest(paths: [.socket], measurements: [.pingpong], plan: MeasurementPlan(durationNs: 1, count: nil, warmupNs: 0, timeoutNs: 1))
         for kind in PathKind.allCases {
             let (t, what) = try XCTUnwrap(Runner.tuned(kind, r))
-            XCTAssertEqual(t.wait, .spin, "\(kind)")
+            XCTAssertEqual(t.template.wait, .spin, "\(kind)")
             XCTAssertEqual(what, "wait spin")
         }
         r.vethNAPI = true
         for kind in [PathKind.socket, .mmsg] {
             let (t, what) = try XCTUnwrap(Runner.tuned(kind, r))
-            XCTAssertEqual(t.wait, .block)
-            XCTAssertEqual(t.busyPollMicros, 50)
+            XCTAssertEqual(t.template.wait, .block)
+            XCTAssertEqual(t.template.socket.busyPollMicros, 50)
             XCTAssertEqual(what, "busy-poll 50")
         }
         let (u, uwhat) = try XCTUnwrap(Runner.tuned(.uring, r))
-        XCTAssertEqual(u.uringNAPIMicros, 50)
-        XCTAssertNil(u.busyPollMicros)
+        XCTAssertEqual(u.template.uring.napiMicros, 50)
+        XCTAssertNil(u.template.socket.busyPollMicros)
         XCTAssertEqual(uwhat, "uring-napi 50")
-        XCTAssertEqual(try XCTUnwrap(Runner.tuned(.xdp, r)).0.wait, .spin)
+        XCTAssertEqual(try XCTUnwrap(Runner.tuned(.xdp, r)).0.template.wait, .spin)
         r.peer = Endpoint(address: 0xC612_0002, port: 7000)
-        XCTAssertEqual(try XCTUnwrap(Runner.tuned(.socket, r)).0.wait, .spin, "against --peer the NIC's NAPI id is unknown")
+        XCTAssertEqual(try XCTUnwrap(Runner.tuned(.socket, r)).0.template.wait, .spin, "against --peer the NIC's NAPI id is unknown")
         r.peer = nil
         r.vethNAPI = false
-        r.wait = .spin
+        r.template.wait = .spin
         XCTAssertNil(Runner.tuned(.socket, r), "already the tuned configuration")
     }
 

@@ -11,15 +11,12 @@ import XCTest
 /// and removes. Short runs only: the counts and windows are the smallest that
 /// still show what each test checks.
 final class UringTests: XCTestCase {
-    func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = PathConfig.defaultUringBuffers,
+    func request(_ ms: [MeasurementKind], count: UInt64? = nil, wait: WaitMode = .block, buffers: Int = UringOptions.defaultBuffers,
                  sqpollIdleMillis: Int? = nil, zeroCopy: Bool = false, napiMicros: Int? = nil, vethNAPI: Bool = false) -> RunRequest {
         var r = RunRequest(paths: [.uring], measurements: ms,
                            plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 1_000_000_000))
-        r.wait = wait
-        r.uringBuffers = buffers
-        r.uringSQPollIdleMillis = sqpollIdleMillis
-        r.uringZeroCopy = zeroCopy
-        r.uringNAPIMicros = napiMicros
+        r.template.wait = wait
+        r.template.uring = UringOptions(buffers: buffers, sqPollIdleMillis: sqpollIdleMillis, zeroCopy: zeroCopy, napiMicros: napiMicros)
         r.vethNAPI = vethNAPI
         r.floodDurationNs = 1_000_000_000
         return r
@@ -68,7 +65,7 @@ final class UringTests: XCTestCase {
             XCTAssertEqual(spp, 1.0, accuracy: 0.05, end)
         }
         XCTAssertTrue(run.notes.contains { $0.contains("DEFER_TASKRUN") }, "\(run.notes)")
-        XCTAssertEqual(run.options.uringBuffers, PathConfig.defaultUringBuffers)
+        XCTAssertEqual(run.options.uringBuffers, UringOptions.defaultBuffers)
         noNamespacesLeft()
     }
 
@@ -142,7 +139,7 @@ final class UringTests: XCTestCase {
     func testBatchWaitWakesAFloodReceiverPerBatch() throws {
         try requireRoot()
         var r = request([.flood])
-        r.uringBatchWaitMicros = 10_000
+        r.template.uring.batchWaitMicros = 10_000
         let report = try Runner.run(r)
         let run = try XCTUnwrap(report.runs.first)
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
@@ -154,7 +151,7 @@ final class UringTests: XCTestCase {
         XCTAssertTrue(run.notes.contains { $0.contains("uring-batch-wait 10000 µs") }, "\(run.notes)")
         XCTAssertEqual(run.options.uringBatchWaitMicros, 10_000)
 
-        r.uringBatchWaitMicros = 0
+        r.template.uring.batchWaitMicros = 0
         let off = try Runner.run(r)
         let offRun = try XCTUnwrap(off.runs.first)
         XCTAssertEqual(offRun.status, .ok, offRun.reason ?? "")
@@ -176,11 +173,11 @@ final class UringTests: XCTestCase {
         path.expect(.requests)
         XCTAssertFalse(path.streaming)
         var off = c
-        off.uringBatchWaitMicros = 0
+        off.uring.batchWaitMicros = 0
         var quiet = try UringPath(off)
         quiet.expect(.stream)
         XCTAssertFalse(quiet.streaming, "off means off")
-        XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: .any, uringBatchWaitMicros: -1))
+        XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: .any, uring: UringOptions(batchWaitMicros: -1)))
     }
 
     /// SQPOLL: a short ping-pong with no loss; at each end the poll thread
@@ -333,7 +330,7 @@ final class UringTests: XCTestCase {
             let (fd0, map0) = (fds(), maps())
             for buffers in [1, 8, 256, 4096] {
                 for wait in WaitMode.allCases {
-                    var path = try UringPath(PathConfig.validated(path: .uring, local: local, wait: wait, uringBuffers: buffers))
+                    var path = try UringPath(PathConfig.validated(path: .uring, local: local, wait: wait, uring: UringOptions(buffers: buffers)))
                     // epoll adds its eventfd and the epoll instance.
                     XCTAssertEqual(fds(), fd0 + (wait == .epoll ? 4 : 2), "the socket and the ring (\(wait))")
                     var batch = PacketBatch(capacity: 4, slotSize: 1500)
@@ -345,7 +342,7 @@ final class UringTests: XCTestCase {
             // no enter after them: deinit submits them), then freed.
             let sink = Endpoint(address: topology.reflectorAddress.address, port: 9)
             for (sqpoll, zc) in [(nil, false), (1000, false), (nil, true), (10, true)] as [(Int?, Bool)] {
-                var path = try UringPath(PathConfig.validated(path: .uring, local: local, uringSQPollIdleMillis: sqpoll, uringZeroCopy: zc))
+                var path = try UringPath(PathConfig.validated(path: .uring, local: local, uring: UringOptions(sqPollIdleMillis: sqpoll, zeroCopy: zc)))
                 XCTAssertEqual(fds(), fd0 + 2, "the socket and the ring")
                 var batch = PacketBatch(capacity: 8, slotSize: 64)
                 for i in 0..<8 { batch.setLength(i, 64); batch.setEndpoint(i, sink) }
@@ -362,12 +359,12 @@ final class UringTests: XCTestCase {
     func testBufferCountIsValidated() {
         let local = Endpoint(address: 0xC612_0001, port: 0)
         for bad in [0, 3, 100, 65536, -8] {
-            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringBuffers: bad)) { e in
+            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(buffers: bad))) { e in
                 XCTAssertTrue("\(e)".contains("power of two from 1 to 32768"), "\(e)")
             }
         }
         for good in [1, 2, 8, 256, 32768] {
-            XCTAssertNoThrow(try PathConfig.validated(path: .uring, local: local, uringBuffers: good))
+            XCTAssertNoThrow(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(buffers: good)))
         }
     }
 }

@@ -25,10 +25,10 @@ final class XDPTests: XCTestCase {
                  object: String) -> RunRequest {
         var r = RunRequest(paths: [.xdp], measurements: ms,
                            plan: MeasurementPlan(durationNs: nil, count: count, warmupNs: 200_000_000, timeoutNs: 1_000_000_000))
-        r.wait = wait
+        r.template.wait = wait
         r.floodDurationNs = 1_000_000_000
-        r.xdp.mode = mode
-        r.xdp.objectPath = object
+        r.template.xdp.mode = mode
+        r.template.xdp.objectPath = object
         return r
     }
 
@@ -154,7 +154,7 @@ final class XDPTests: XCTestCase {
     func testBusyPollOnCopyModeSaysItHasNoEffect() throws {
         try requireRoot()
         var r = request([.pingpong], count: 500, wait: .spin, object: try requireXDPObject())
-        r.busyPollMicros = 50
+        r.template.socket.busyPollMicros = 50
         let report = try Runner.run(r)
         let run = try XCTUnwrap(report.runs.first)
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
@@ -193,7 +193,7 @@ final class XDPTests: XCTestCase {
     func testCeilingModeDropsTheFloodInXDP() throws {
         try requireRoot()
         var r = request([.flood], wait: .spin, object: try requireXDPObject())
-        r.xdp.dropFlood = true
+        r.template.xdp.dropFlood = true
         let report = try Runner.run(r)
         let run = try XCTUnwrap(report.runs.first)
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
@@ -234,7 +234,7 @@ final class XDPTests: XCTestCase {
     }
 
     func configs(_ t: Topology, client: PathKind, reflector: PathKind, port: UInt16, object: String) throws -> (PathConfig, PathConfig, Endpoint) {
-        var x = XDPSettings()
+        var x = XDPOptions()
         x.mode = .copy
         x.objectPath = object
         let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: port)

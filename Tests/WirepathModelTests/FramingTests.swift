@@ -145,11 +145,11 @@ final class FramingTests: XCTestCase {
         }
     }
 
-    func testXDPSettingsValidationNamesRanges() throws {
+    func testXDPOptionsValidationNamesRanges() throws {
         let local = Endpoint(address: 0xC612_0001, port: 0)
         let base = try PathConfig.validated(path: .xdp, local: local)
-        XCTAssertEqual(base.xdp, XDPSettings())
-        var s = XDPSettings()
+        XCTAssertEqual(base.xdp, XDPOptions())
+        var s = XDPOptions()
         s.frameSize = 3000
         XCTAssertThrowsError(try base.with(xdp: s)) { XCTAssertTrue("\($0)".contains("power of two from 2048 to 4096"), "\($0)") }
         s.frameSize = 2048
@@ -165,14 +165,14 @@ final class FramingTests: XCTestCase {
         // No frame holds the headroom and a 9000-byte MTU packet: the error
         // says the MTU is the problem and names the largest that fits.
         let jumbo = try PathConfig.validated(path: .xdp, local: local, mtu: 9000)
-        XCTAssertThrowsError(try jumbo.with(xdp: XDPSettings())) {
+        XCTAssertThrowsError(try jumbo.with(xdp: XDPOptions())) {
             XCTAssertTrue("\($0)".contains("headroom") && "\($0)".contains("MTU to 3826 or less"), "\($0)")
         }
         // 3000 fits a 4096-byte frame but not a 2048-byte one.
-        var small = XDPSettings()
+        var small = XDPOptions()
         small.frameSize = 2048
         let mid = try PathConfig.validated(path: .xdp, local: local, mtu: 3000)
-        XCTAssertNoThrow(try mid.with(xdp: XDPSettings()))
+        XCTAssertNoThrow(try mid.with(xdp: XDPOptions()))
         XCTAssertThrowsError(try mid.with(xdp: small)) { XCTAssertTrue("\($0)".contains("use 4096"), "\($0)") }
         XCTAssertThrowsError(try XDPMode.parse("fast")) { XCTAssertTrue("\($0)".contains("auto, zerocopy, copy"), "\($0)") }
         XCTAssertThrowsError(try XDPAttachMode.parse("hw")) { XCTAssertTrue("\($0)".contains("native, skb"), "\($0)") }

@@ -73,13 +73,13 @@ final class RecommendationTests: XCTestCase {
     /// and, when nothing measured them, the flags that would.
     func testConfigurationNamesSQPOLLAndTheUntriedLevers() {
         var uring = run(.uring, p99: 9_000, pps: 600_000, cpu: 2000)
-        uring.options.uringBatchWaitMicros = 50
+        uring.options.uring = UringOptions(batchWaitMicros: 50)
         var r = report([run(.socket, p99: 12_000, pps: 500_000, cpu: 3000), uring])
         var lines = Recommendation.configurationLines(r)
         XCTAssertTrue(lines[0].hasPrefix("socket ran with wait block, busy-poll off (untried here: --tune measures busy waiting; --busy-poll 50 --veth-napi"), lines[0])
         XCTAssertTrue(lines[1].contains("SQPOLL off, batch wait 50 µs (untried here:"), lines[1])
         XCTAssertTrue(lines[1].contains("--uring-sqpoll=1000"), lines[1])
-        r.runs[1].options.uringSQPollIdleMillis = 1000
+        r.runs[1].options.uring?.sqPollIdleMillis = 1000
         lines = Recommendation.configurationLines(r)
         XCTAssertTrue(lines[1].contains("SQPOLL on (idle 1000 ms)"), lines[1])
         XCTAssertFalse(lines[1].contains("--uring-sqpoll="), "a lever that was pulled is not offered again: \(lines[1])")

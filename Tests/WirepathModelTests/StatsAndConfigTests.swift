@@ -67,7 +67,7 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try PathConfig.validated(path: .mmsg, local: local, batchSize: 0)) { e in
             XCTAssertTrue("\(e)".contains("1-1024"))
         }
-        XCTAssertThrowsError(try PathConfig.validated(path: .mmsg, local: local, busyPollMicros: -1))
+        XCTAssertThrowsError(try PathConfig.validated(path: .mmsg, local: local, socket: SocketOptions(busyPollMicros: -1)))
         XCTAssertThrowsError(try PathConfig.validated(path: .mmsg, local: local, interface: "an-interface-name-too-long"))
     }
 

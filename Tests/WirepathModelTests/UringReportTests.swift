@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
@@ -25,10 +26,10 @@ final class UringReportTests: XCTestCase {
 
     func testCountersWindowIncludesRearms() {
         var a = PathCounters()
-        a.multishotRearms = 3
+        a.uring.multishotRearms = 3
         var b = a
-        b.multishotRearms = 10
-        XCTAssertEqual(b.since(a).multishotRearms, 7)
+        b.uring.multishotRearms = 10
+        XCTAssertEqual(b.since(a).uring.multishotRearms, 7)
         XCTAssertEqual(EndReport(role: "client", cost: nil, counters: b.since(a), napiID: 0).multishotRearms, 7)
     }
 
@@ -84,15 +85,15 @@ final class UringReportTests: XCTestCase {
         XCTAssertEqual(end.zcCopied, 40)
         XCTAssertEqual(end.zcZeroCopy, 2)
         var a = PathCounters(), b = PathCounters()
-        a.zcCopied = 5; b.zcCopied = 9; b.zcZeroCopy = 1
-        XCTAssertEqual(b.since(a).zcCopied, 4)
-        XCTAssertEqual(b.since(a).zcZeroCopy, 1)
+        a.uring.zcCopied = 5; b.uring.zcCopied = 9; b.uring.zcZeroCopy = 1
+        XCTAssertEqual(b.since(a).uring.zcCopied, 4)
+        XCTAssertEqual(b.since(a).uring.zcZeroCopy, 1)
         XCTAssertEqual(TextReport.zeroCopyLine(end), "42 notifications: 40 copied by the kernel, 2 zero-copy")
         XCTAssertEqual(TextReport.zeroCopyVerdict([end]), "  send_zc: 2 of 42 sends left from user pages without a copy\n")
         var all = end
         all.zcZeroCopy = 0
         XCTAssertTrue(TextReport.zeroCopyVerdict([all]).contains("the kernel copied every packet"))
-        XCTAssertTrue(try PathConfig.validated(path: .uring, local: .any, uringZeroCopy: true).uringZeroCopy)
+        XCTAssertTrue(try PathConfig.validated(path: .uring, local: .any, uring: UringOptions(zeroCopy: true)).uring.zeroCopy)
     }
 
     /// The kernel thread's CPU is part of the end's CPU, and the report says
@@ -114,13 +115,13 @@ final class UringReportTests: XCTestCase {
 
         var counters = PathCounters()
         counters.txPackets = 1000
-        counters.sqpollWakeups = 4
+        counters.uring.sqpollWakeups = 4
         let sender = EndReport(role: "sender", cost: per, counters: counters, napiID: 0)
         XCTAssertEqual(sender.sqpollWakeups, 4)
         let flood = FloodResult(payloadSize: 64, sent: 1000, received: 1000, duplicated: 0, reordered: 0,
                                 senderDurationNs: 1_000_000, receiverSpanNs: 1_000_000, sender: sender, receiver: nil)
         var options = PathOptionsRecord(payloadSize: 64, batchSize: 32, wait: .block, busyPollMicros: nil, napiID: 0)
-        options.uringSQPollIdleMillis = 1000
+        options.uring = UringOptions(sqPollIdleMillis: 1000)
         let run = PathRun(path: .uring, status: .ok, options: options, flood: flood)
         let env = EnvironmentRecord(kernel: "Linux", cpuModel: "cpu", cpus: 2, wirepathVersion: "0", syscallCounter: "perf",
                                     topology: TopologyRecord(kind: "veth-pair", namespaces: [], clientInterface: nil, reflectorInterface: nil,
@@ -140,23 +141,23 @@ final class UringReportTests: XCTestCase {
 
     func testNAPIRangeAndReport() {
         let local = Endpoint(address: 0xC612_0001, port: 0)
-        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local, uringNAPIMicros: 50).uringNAPIMicros, 50)
+        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(napiMicros: 50)).uring.napiMicros, 50)
         for bad in [0, -5, 1_000_001] {
-            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringNAPIMicros: bad)) { e in
+            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(napiMicros: bad))) { e in
                 XCTAssertTrue("\(e)".contains("--uring-napi"), "\(e)")
             }
         }
-        let c = try! PathConfig.validated(path: .uring, local: local, uringNAPIMicros: 50)
+        let c = try! PathConfig.validated(path: .uring, local: local, uring: UringOptions(napiMicros: 50))
         XCTAssertEqual(PathOptionsRecord(c, napiID: 0).uringNAPIMicros, 50)
-        XCTAssertNil(PathOptionsRecord(try! PathConfig.validated(path: .socket, local: local, uringNAPIMicros: 50), napiID: 0).uringNAPIMicros)
+        XCTAssertNil(PathOptionsRecord(try! PathConfig.validated(path: .socket, local: local, uring: UringOptions(napiMicros: 50)), napiID: 0).uringNAPIMicros)
     }
 
     func testSQPollIdleRange() {
         let local = Endpoint(address: 0xC612_0001, port: 0)
-        XCTAssertNil(try PathConfig.validated(path: .uring, local: local).uringSQPollIdleMillis)
-        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local, uringSQPollIdleMillis: 1).uringSQPollIdleMillis, 1)
+        XCTAssertNil(try PathConfig.validated(path: .uring, local: local).uring.sqPollIdleMillis)
+        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(sqPollIdleMillis: 1)).uring.sqPollIdleMillis, 1)
         for bad in [0, -1, 60_001] {
-            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringSQPollIdleMillis: bad)) { e in
+            XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(sqPollIdleMillis: bad))) { e in
                 XCTAssertTrue("\(e)".contains("1-60000"), "\(e)")
             }
         }
@@ -164,9 +165,34 @@ final class UringReportTests: XCTestCase {
 
     func testUringBufferCountRange() {
         let local = Endpoint(address: 0xC612_0001, port: 0)
-        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local).uringBuffers, 256)
-        XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uringBuffers: 48)) { e in
+        XCTAssertEqual(try PathConfig.validated(path: .uring, local: local).uring.buffers, 256)
+        XCTAssertThrowsError(try PathConfig.validated(path: .uring, local: local, uring: UringOptions(buffers: 48))) { e in
             XCTAssertTrue("\(e)".contains("power of two from 1 to 32768"), "\(e)")
+        }
+    }
+
+    /// The path options keep the keys of wirepath.report/1: uring's options
+    /// sit flattened beside the common ones, as before they had a struct.
+    func testPathOptionsRecordKeepsItsJSONKeys() throws {
+        func keys(_ o: PathOptionsRecord) throws -> Set<String> {
+            let object = try JSONSerialization.jsonObject(with: JSONEncoder().encode(o)) as? [String: Any]
+            return Set(try XCTUnwrap(object).keys)
+        }
+        let local = Endpoint(address: 0xC612_0001, port: 0)
+        let common: Set = ["payloadSize", "batchSize", "wait", "hadNAPIID", "napiID"]
+        let socket = PathOptionsRecord(try PathConfig.validated(path: .socket, local: local, socket: SocketOptions(busyPollMicros: 50)), napiID: 3)
+        XCTAssertEqual(try keys(socket), common.union(["busyPollMicros"]))
+        let uring = PathOptionsRecord(try PathConfig.validated(path: .uring, local: local), napiID: 0)
+        XCTAssertEqual(try keys(uring), common.union(["uringBuffers", "uringZeroCopy", "uringBatchWaitMicros"]))
+        var all = uring
+        all.uring?.sqPollIdleMillis = 1000
+        all.uring?.napiMicros = 50
+        all.xdp = XDPRunInfo(interface: "wpc0", driver: "veth", queue: 0, bindMode: "copy", attachMode: "native", fallback: nil,
+                             frameSize: 4096, ringSize: 2048, napiID: 0, busyPoll: nil, object: "x")
+        XCTAssertEqual(try keys(all), common.union(["uringBuffers", "uringZeroCopy", "uringBatchWaitMicros",
+                                                    "uringSQPollIdleMillis", "uringNAPIMicros", "xdp"]))
+        for o in [socket, uring, all] {
+            XCTAssertEqual(try JSONDecoder().decode(PathOptionsRecord.self, from: JSONEncoder().encode(o)), o)
         }
     }
 }

@@ -1,6 +1,19 @@
-/// A validated configuration for opening one path. Build it with
-/// `PathConfig.validated(...)`, which checks every field and names the
-/// accepted range in its error.
+/// A configuration for opening one path: the fields every path reads, and
+/// each path's own options in its own group (`socket`, `uring`, `xdp`).
+/// Build one with `PathConfig.validated(...)`, or set fields and call
+/// `validate()`, which checks every field and names the accepted range in
+/// its error.
+///
+/// One place per option. A new path option touches three files:
+/// 1. its options struct (`SocketOptions`, `UringOptions` or `XDPOptions`
+///    here in Config/): the field, its default and its `validate()` check;
+/// 2. its flag in WirepathCLI/Options.swift (XDPFlags.swift for xdp's),
+///    which sets it in the run's template (`PathTuning.template()`);
+/// 3. the path code that uses it (Socket/, WirepathUring's Uring/ or
+///    WirepathXDP's XDP/).
+/// The benchmark carries the template whole (`RunRequest.template`), and
+/// the report encodes the options structs' own keys (`PathOptionsRecord`),
+/// so neither changes.
 public struct PathConfig: Sendable, Codable, Equatable {
     public var path: PathKind
     /// Address and port the path binds to.
@@ -15,47 +28,19 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// Packets per send/receive call, for batching paths.
     public var batchSize: Int
     public var wait: WaitMode
-    /// `SO_BUSY_POLL` in microseconds; nil leaves busy polling off.
-    public var busyPollMicros: Int?
-    /// Also set `SO_PREFER_BUSY_POLL` (5.11+). Off by default: it only pays
-    /// with `napi_defer_hard_irqs` and `gro_flush_timeout` set on the device,
-    /// and without them it measured slower here, so plain busy polling (as
-    /// sockperf's --lls does) is the default.
-    public var preferBusyPoll = false
     /// Interface MTU, which bounds `payloadSize`.
     public var mtu: Int
     /// How long one blocking wait lasts before the caller regains control to
     /// check its deadline and the stop flag.
     public var waitTickMillis: Int
-    /// Buffers in the uring path's provided-buffer ring (a power of two; the
-    /// kernel takes at most 32768). Other paths ignore it.
-    public var uringBuffers: Int
-    /// The xdp path's settings (`with(xdp:interface:)` validates them).
-    /// Other paths ignore them.
-    public var xdp = XDPSettings()
-    /// uring: `IORING_SETUP_SQPOLL` with this `sq_thread_idle` in ms; nil
-    /// leaves SQPOLL off. A kernel thread polls the submission queue, so
-    /// submitting costs no syscall while it is awake; it spins for this long
-    /// after its last work before it sleeps and must be woken. SQPOLL
-    /// excludes `DEFER_TASKRUN`. Other paths ignore it.
-    public var uringSQPollIdleMillis: Int?
-    /// uring: send with `IORING_OP_SENDMSG_ZC` (Linux 6.1+; usage reports
-    /// 6.2+) from ring-owned slots, each reused after the kernel's
-    /// notification that it let go of the pages. Other paths ignore it.
-    public var uringZeroCopy = false
-    /// uring: `IORING_REGISTER_NAPI` busy-poll time in µs (Linux 6.9+); nil
-    /// leaves it off. The ring busy-polls its sockets' NAPI contexts before
-    /// it sleeps in a wait, so it helps only where a socket has a NAPI id
-    /// (on veth: NAPI mode, `--veth-napi`). `preferBusyPoll` sets its
-    /// prefer_busy_poll. Other paths ignore it.
-    public var uringNAPIMicros: Int?
-    /// uring: a receiver fed a flood waits for a batch of completions
-    /// (`batchSize`), returning after this many µs with what has come
-    /// (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+, with DEFER_TASKRUN); 0 turns
-    /// it off. A receiver of requests always wakes at the first packet.
-    public var uringBatchWaitMicros = defaultUringBatchWaitMicros
+    /// Busy polling on the path's socket.
+    public var socket: SocketOptions
+    /// The uring path's options; other paths ignore them.
+    public var uring: UringOptions
+    /// The xdp path's options (`with(xdp:interface:)` validates them against
+    /// the MTU); other paths ignore them.
+    public var xdp: XDPOptions
 
-    public static let defaultUringBatchWaitMicros = 50
     public static let defaultBatch = 32
     public static let maxBatch = 1024
     public static let defaultPayload = 64
@@ -66,14 +51,22 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// when the MTU bounds payloads to less: room for a caller's own small
     /// messages (the benchmark's control packets use it).
     public static let minSendSlot = 512
-    public static let defaultUringBuffers = 256
-    public static let maxUringBuffers = 32768
-    /// The kernel's own default `sq_thread_idle` (HZ: one second).
-    public static let defaultSQPollIdleMillis = 1000
-    public static let maxSQPollIdleMillis = 60_000
+    /// The text report leaves the default batch wait unsaid.
+    public static let defaultUringBatchWaitMicros = UringOptions.defaultBatchWaitMicros
 
     /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
     public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
+
+    /// A configuration as given, not yet checked: `validate()` checks it.
+    public init(path: PathKind, local: Endpoint, peer: Endpoint? = nil, interface: String? = nil,
+                payloadSize: Int = defaultPayload, batchSize: Int = defaultBatch, wait: WaitMode = .block,
+                mtu: Int = 1500, waitTickMillis: Int = 10, socket: SocketOptions = SocketOptions(),
+                uring: UringOptions = UringOptions(), xdp: XDPOptions = XDPOptions()) {
+        self.path = path; self.local = local; self.peer = peer; self.interface = interface
+        self.payloadSize = payloadSize; self.batchSize = batchSize; self.wait = wait
+        self.mtu = mtu; self.waitTickMillis = waitTickMillis
+        self.socket = socket; self.uring = uring; self.xdp = xdp
+    }
 
     /// An interface name the kernel could have: 1-15 bytes (IFNAMSIZ - 1).
     static func checkInterfaceName(_ name: String) throws(ConfigError) {
@@ -91,6 +84,29 @@ public struct PathConfig: Sendable, Codable, Equatable {
         return c
     }
 
+    /// Checks the common fields, then the socket and uring options; the
+    /// error names the accepted range. The xdp options are checked against
+    /// the MTU where they are applied (`with(xdp:interface:)`).
+    public func validate() throws(ConfigError) {
+        guard (68...65535).contains(mtu) else {
+            throw ConfigError("bad MTU \(mtu): expected 68-65535")
+        }
+        let maxPayload = Self.maxPayload(mtu: mtu)
+        guard (Self.minPayload...maxPayload).contains(payloadSize) else {
+            throw ConfigError("bad payload size \(payloadSize): expected \(Self.minPayload)-\(maxPayload) bytes (header size up to MTU \(mtu) minus IPv4 and UDP headers)")
+        }
+        guard (1...Self.maxBatch).contains(batchSize) else {
+            throw ConfigError("bad batch size \(batchSize): expected 1-\(Self.maxBatch)")
+        }
+        try socket.validate()
+        guard (1...1000).contains(waitTickMillis) else {
+            throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
+        }
+        try uring.validate()
+        if let interface { try Self.checkInterfaceName(interface) }
+    }
+
+    /// A configuration, checked by `validate()`.
     public static func validated(
         path: PathKind,
         local: Endpoint,
@@ -99,52 +115,15 @@ public struct PathConfig: Sendable, Codable, Equatable {
         payloadSize: Int = defaultPayload,
         batchSize: Int = defaultBatch,
         wait: WaitMode = .block,
-        busyPollMicros: Int? = nil,
         mtu: Int = 1500,
         waitTickMillis: Int = 10,
-        uringBuffers: Int = defaultUringBuffers,
-        uringSQPollIdleMillis: Int? = nil,
-        uringZeroCopy: Bool = false,
-        uringNAPIMicros: Int? = nil,
-        uringBatchWaitMicros: Int = defaultUringBatchWaitMicros
+        socket: SocketOptions = SocketOptions(),
+        uring: UringOptions = UringOptions()
     ) throws(ConfigError) -> PathConfig {
-        guard (68...65535).contains(mtu) else {
-            throw ConfigError("bad MTU \(mtu): expected 68-65535")
-        }
-        let maxPayload = maxPayload(mtu: mtu)
-        guard (minPayload...maxPayload).contains(payloadSize) else {
-            throw ConfigError("bad payload size \(payloadSize): expected \(minPayload)-\(maxPayload) bytes (header size up to MTU \(mtu) minus IPv4 and UDP headers)")
-        }
-        guard (1...maxBatch).contains(batchSize) else {
-            throw ConfigError("bad batch size \(batchSize): expected 1-\(maxBatch)")
-        }
-        if let busyPollMicros, !(0...1_000_000).contains(busyPollMicros) {
-            throw ConfigError("bad busy-poll \(busyPollMicros) µs: expected 0-1000000")
-        }
-        guard (1...1000).contains(waitTickMillis) else {
-            throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
-        }
-        // A buffer ring's size is a power of two and below 65536 (buffer ids
-        // are 16 bits); the kernel refuses anything else with EINVAL.
-        guard (1...maxUringBuffers).contains(uringBuffers), uringBuffers & (uringBuffers - 1) == 0 else {
-            throw ConfigError("bad uring buffer count \(uringBuffers): expected a power of two from 1 to \(maxUringBuffers)")
-        }
-        if let idle = uringSQPollIdleMillis, !(1...maxSQPollIdleMillis).contains(idle) {
-            throw ConfigError("bad --uring-sqpoll idle \(idle) ms: expected 1-\(maxSQPollIdleMillis) (the kernel thread sleeps after this long without work)")
-        }
-        if let usec = uringNAPIMicros, !(1...1_000_000).contains(usec) {
-            throw ConfigError("bad --uring-napi \(usec) µs: expected 1-1000000")
-        }
-        guard (0...1_000_000).contains(uringBatchWaitMicros) else {
-            throw ConfigError("bad --uring-batch-wait \(uringBatchWaitMicros) µs: expected 0-1000000 (0 turns it off)")
-        }
-        if let interface { try checkInterfaceName(interface) }
-        return PathConfig(
-            path: path, local: local, peer: peer, interface: interface,
-            payloadSize: payloadSize, batchSize: batchSize, wait: wait,
-            busyPollMicros: busyPollMicros, mtu: mtu, waitTickMillis: waitTickMillis,
-            uringBuffers: uringBuffers, uringSQPollIdleMillis: uringSQPollIdleMillis,
-            uringZeroCopy: uringZeroCopy, uringNAPIMicros: uringNAPIMicros,
-            uringBatchWaitMicros: uringBatchWaitMicros)
+        let c = PathConfig(path: path, local: local, peer: peer, interface: interface, payloadSize: payloadSize,
+                           batchSize: batchSize, wait: wait, mtu: mtu, waitTickMillis: waitTickMillis,
+                           socket: socket, uring: uring)
+        try c.validate()
+        return c
     }
 }

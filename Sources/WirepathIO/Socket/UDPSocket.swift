@@ -45,12 +45,12 @@ package struct UDPSocket: ~Copyable {
                 try Sys.bindToDevice(fd, ifname)
                 notes.append("socket bound to \(ifname) (SO_BINDTODEVICE)")
             }
-            if let usec = config.busyPollMicros, usec > 0 {
+            if let usec = config.socket.busyPollMicros, usec > 0 {
                 try Sys.setOption(fd, SOL_SOCKET, WP_SO_BUSY_POLL, CInt(usec), "setsockopt(SO_BUSY_POLL, \(usec))")
                 busy = usec
                 // SO_PREFER_BUSY_POLL (5.11+) needs CAP_NET_ADMIN; it only matters
                 // with napi_defer_hard_irqs, so a refusal is a note, not an error.
-                if config.preferBusyPoll { do throws(PathError) {
+                if config.socket.preferBusyPoll { do throws(PathError) {
                     try Sys.setOption(fd, SOL_SOCKET, WP_SO_PREFER_BUSY_POLL, 1, "setsockopt(SO_PREFER_BUSY_POLL)")
                     prefer = true
                 } catch {

@@ -81,7 +81,7 @@ extension UringPath {
         /// and throws; the caller still owns (and closes) the socket.
         init(_ config: PathConfig, socket: CInt, notes: inout [String]) throws(PathError) {
             // Memory first: none of it can fail, and all of it outlives the ring.
-            bufCount = config.uringBuffers
+            bufCount = config.uring.buffers
             // Header and name in front of a payload of up to one MTU, cache-line rounded.
             let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size
             bufStride = (header + config.mtu + 63) & ~63
@@ -97,8 +97,8 @@ extension UringPath {
             // Send slots: four batches in flight, so that the caller fills
             // slots while the kernel sends earlier ones (or holds their pages
             // until the notification).
-            sqpoll = config.uringSQPollIdleMillis != nil
-            zeroCopy = config.uringZeroCopy
+            sqpoll = config.uring.sqPollIdleMillis != nil
+            zeroCopy = config.uring.zeroCopy
             slotCount = min(max(4 * config.batchSize, 16), 4096)
             // Any payload the path may be asked to send: up to one MTU's UDP
             // payload, or a control message, cache-line rounded.
@@ -151,10 +151,10 @@ extension UringPath {
             do throws(PathError) {
                 let ringNote: String?
                 (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries),
-                                                      sqpollIdleMillis: config.uringSQPollIdleMillis)
+                                                      sqpollIdleMillis: config.uring.sqPollIdleMillis)
                 acquired.ring = true
                 if let ringNote { notes.append(ringNote) }
-                if let idle = config.uringSQPollIdleMillis { notes.append(Ring.sqpollNote(idleMillis: idle)) }
+                if let idle = config.uring.sqPollIdleMillis { notes.append(Ring.sqpollNote(idleMillis: idle)) }
                 if zeroCopy {
                     // Ask before the first send rather than fail on its CQE.
                     if Sys.uringOpcodeSupported(uring, IORING_OP_SENDMSG_ZC) == false {
@@ -203,15 +203,15 @@ extension UringPath {
                 let f = Sys.uringRegisterFile(uring, socket)
                 if f < 0 { throw Sys.error("io_uring_register_files(socket)", Int32(-f)) }
                 acquired.fileRegistered = true
-                if let usec = config.uringNAPIMicros {
-                    let r = Sys.uringRegisterNAPI(uring, micros: usec, prefer: config.preferBusyPoll)
+                if let usec = config.uring.napiMicros {
+                    let r = Sys.uringRegisterNAPI(uring, micros: usec, prefer: config.socket.preferBusyPoll)
                     if r < 0 {
                         let e = Int32(-r)
                         throw Sys.error("io_uring_register(IORING_REGISTER_NAPI, \(usec) µs)", e,
                                         hint: e == EINVAL ? "IORING_REGISTER_NAPI needs Linux 6.9+ built with CONFIG_NET_RX_BUSY_POLL; run without --uring-napi" : nil)
                     }
                     acquired.napiRegistered = true
-                    notes.append("uring-napi: IORING_REGISTER_NAPI \(usec) µs\(config.preferBusyPoll ? " (prefer_busy_poll)" : ""): the ring busy-polls its sockets' NAPI contexts before it sleeps in a wait\(config.wait == .spin ? "; a spin wait never enters the kernel, so only an SQPOLL thread would poll" : "")")
+                    notes.append("uring-napi: IORING_REGISTER_NAPI \(usec) µs\(config.socket.preferBusyPoll ? " (prefer_busy_poll)" : ""): the ring busy-polls its sockets' NAPI contexts before it sleeps in a wait\(config.wait == .spin ? "; a spin wait never enters the kernel, so only an SQPOLL thread would poll" : "")")
                 }
                 if config.wait == .epoll {
                     efd = try Sys.eventFD()

@@ -131,9 +131,9 @@ extension UringPath {
                     // send_zc's notification: the pages are free. Its `res`
                     // is the usage report, not an errno.
                     if UInt32(bitPattern: cqe.res) & WP_IORING_NOTIF_USAGE_ZC_COPIED != 0 {
-                        counters.zcCopied &+= 1
+                        counters.uring.zcCopied &+= 1
                     } else {
-                        counters.zcZeroCopy &+= 1
+                        counters.uring.zcZeroCopy &+= 1
                     }
                     settleOwnedSend(slot: slot, cqes: 1)
                     break
@@ -155,7 +155,7 @@ extension UringPath {
         if let failure { throw failure }
         if ended && !rearmQueued {
             queueReceive()
-            counters.multishotRearms &+= 1
+            counters.uring.multishotRearms &+= 1
         }
     }
 
@@ -238,7 +238,7 @@ extension UringPath {
             let woke: Bool
             (r, woke) = Sys.uringSQPollSubmit(ring.uring)
             if woke {
-                counters.sqpollWakeups &+= 1
+                counters.uring.sqpollWakeups &+= 1
                 if forSend { counters.txCalls &+= 1 } else { counters.rxCalls &+= 1 }
             }
         } else {

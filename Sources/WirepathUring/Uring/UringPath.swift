@@ -6,7 +6,7 @@ import WirepathIO
 /// Path 3: io_uring through liburing, on one UDP socket registered as a fixed file.
 ///
 /// Receive: one multishot recvmsg (`io_uring_prep_recvmsg_multishot`) takes
-/// packets into a provided-buffer ring of `config.uringBuffers` buffers. Each
+/// packets into a provided-buffer ring of `config.uring.buffers` buffers. Each
 /// `receive` harvests the ready completions in one pass and advances the CQ
 /// once, copies the packets into the caller's batch and gives each buffer back
 /// to the buffer ring at once. recvmsg rather than recv: the reflector answers
@@ -38,7 +38,7 @@ import WirepathIO
 /// the thread is in io_uring_enter with GETEVENTS, so without that enter a
 /// spinning thread would never see its packets.
 ///
-/// SQPOLL (`config.uringSQPollIdleMillis`): a kernel thread (`iou-sqp-TID`)
+/// SQPOLL (`config.uring.sqPollIdleMillis`): a kernel thread (`iou-sqp-TID`)
 /// polls the SQ and issues what it finds, so submitting is a store to the SQ
 /// tail and no syscall while the thread is awake; the path enters the kernel
 /// only to wake it when it has set IORING_SQ_NEED_WAKEUP (`sqpollWakeups`).
@@ -70,13 +70,13 @@ import WirepathIO
 /// completion of the send that went before it does not end the wait early
 /// (one io_uring_enter per round trip in `block`, as without SQPOLL).
 ///
-/// send_zc (`config.uringZeroCopy`): IORING_OP_SENDMSG_ZC (Linux 6.1+) with
+/// send_zc (`config.uring.zeroCopy`): IORING_OP_SENDMSG_ZC (Linux 6.1+) with
 /// IORING_SEND_ZC_REPORT_USAGE (6.2+), so each notification says whether the
 /// kernel copied the data anyway (`zcCopied`) or sent from the slot's pages
 /// (`zcZeroCopy`). Over veth and loopback it always copies: the receiving
 /// socket cannot keep the sender's pages.
 ///
-/// NAPI (`config.uringNAPIMicros`): IORING_REGISTER_NAPI, opcode 27 of
+/// NAPI (`config.uring.napiMicros`): IORING_REGISTER_NAPI, opcode 27 of
 /// io_uring_register (Linux 6.9+; liburing 2.3 has no helper, see
 /// `Sys.uringRegisterNAPI`). The kernel then busy-polls the NAPI contexts of
 /// the ring's sockets inside a waiting io_uring_enter (and in an SQPOLL
@@ -160,7 +160,7 @@ public struct UringPath: PacketPath, ~Copyable {
         self.ring = ring
         self.notes = notes
         wait = config.wait
-        napiMicros = config.uringNAPIMicros
+        napiMicros = config.uring.napiMicros
         freeSlotCount = ring.slotCount
     }
 
@@ -169,7 +169,7 @@ public struct UringPath: PacketPath, ~Copyable {
     /// there the kernel wakes the thread when `wait_nr` completions are due
     /// (or a timer fires) instead of at each packet's task work.
     static func batchWait(_ config: PathConfig, _ ring: Ring, _ notes: inout [String]) -> UInt32 {
-        let usec = config.uringBatchWaitMicros
+        let usec = config.uring.batchWaitMicros
         // `epoll` sleeps in epoll_wait, where the kernel's batch wait has no say.
         guard usec > 0, config.wait == .block else { return 0 }
         guard ring.deferTaskrun else {

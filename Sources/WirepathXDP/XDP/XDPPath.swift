@@ -147,7 +147,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         var busyPoll: String?
         var busyPollKicks = false
         let napi = socket.napiID
-        if let usec = config.busyPollMicros, usec > 0 {
+        if let usec = config.socket.busyPollMicros, usec > 0 {
             var accepted: [String] = []
             var refused: [String] = []
             for (name, opt, value) in [("SO_PREFER_BUSY_POLL", WP_SO_PREFER_BUSY_POLL, CInt(1)),

@@ -17,7 +17,7 @@ struct XSKSocket: ~Copyable {
     /// Opens a UMEM and a socket bound with XDP_USE_NEED_WAKEUP in the
     /// requested mode. `auto` tries XDP_ZEROCOPY and falls back to XDP_COPY
     /// on a fresh UMEM; it then returns why zero-copy failed.
-    static func open(ifname: String, driver: String, settings: XDPSettings) throws(PathError) -> XSKSocket {
+    static func open(ifname: String, driver: String, settings: XDPOptions) throws(PathError) -> XSKSocket {
         func attempt(zeroCopy: Bool, fallback: String? = nil) throws(PathError) -> XSKSocket {
             // A socket closed just before (the previous measurement's) frees
             // its hold on the queue in deferred kernel work, so a bind right
@@ -50,7 +50,7 @@ struct XSKSocket: ~Copyable {
     /// Why `auto` runs in copy mode, if it fell back.
     let fallback: String?
 
-    init(umem: consuming UMEM, ifname: String, driver: String, settings: XDPSettings, zeroCopy: Bool, fallback: String?) throws(PathError) {
+    init(umem: consuming UMEM, ifname: String, driver: String, settings: XDPOptions, zeroCopy: Bool, fallback: String?) throws(PathError) {
         let rx = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
         rx.initialize(to: xsk_ring_cons())
         let tx = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)

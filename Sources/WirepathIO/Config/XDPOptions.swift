@@ -33,16 +33,16 @@ public enum XDPAttachMode: String, CaseIterable, Codable, Sendable, CustomString
 }
 
 /// The xdp path's options. Other paths ignore them.
-public struct XDPSettings: Codable, Sendable, Equatable {
+public struct XDPOptions: Codable, Sendable, Equatable {
     public var mode: XDPMode = .auto
     public var attach: XDPAttachMode = .native
     /// The RX/TX queue the socket binds to (and the program redirects from).
     public var queue: UInt32 = 0
     /// Bytes per UMEM frame (aligned mode: a power of two, 2048 to the page size).
-    public var frameSize = XDPSettings.defaultFrameSize
+    public var frameSize = XDPOptions.defaultFrameSize
     /// Entries in each of the four rings; the UMEM holds as many frames, half
     /// for receive and half for transmit (see XDPPath for why half).
-    public var ringSize = XDPSettings.defaultRingSize
+    public var ringSize = XDPOptions.defaultRingSize
     /// The compiled XDP program (`make bpf`); nil searches the usual places.
     public var objectPath: String?
     /// The next hop's MAC address; nil reads it from the neighbour table.
@@ -92,101 +92,15 @@ public struct XDPSettings: Codable, Sendable, Equatable {
 }
 
 extension PathConfig {
-    /// This configuration with the xdp path's settings, validated against its
+    /// This configuration with the xdp path's options, validated against its
     /// MTU, and the interface the path binds to (built-in topology, or the
     /// user's --interface).
-    public func with(xdp settings: XDPSettings, interface: String? = nil) throws(ConfigError) -> PathConfig {
-        try settings.validate(mtu: mtu)
-        if let interface, interface.isEmpty || interface.utf8.count > 15 {
-            throw ConfigError("bad interface name '\(interface)': expected 1-15 characters")
-        }
+    public func with(xdp options: XDPOptions, interface: String? = nil) throws(ConfigError) -> PathConfig {
+        try options.validate(mtu: mtu)
+        if let interface { try PathConfig.checkInterfaceName(interface) }
         var c = self
-        c.xdp = settings
+        c.xdp = options
         if let interface { c.interface = interface }
         return c
     }
 }
-
-/// What the xdp path and its XDP program counted. A plain value with no
-/// allocation; `since` gives a window's share.
-public struct XDPCounters: Codable, Sendable, Equatable {
-    /// sendto(2) kicks that asked the kernel to transmit the TX ring (copy
-    /// mode sends at most 32 frames per kick).
-    public var txKicks: UInt64 = 0
-    /// recvfrom(2) kicks that woke the kernel to refill from the fill ring.
-    public var rxKicks: UInt64 = 0
-    /// The XDP program's per-CPU counters, summed (see bpf/wirepath_xdp.h):
-    /// test-flow packets redirected to the socket, other packets passed to
-    /// the stack, and test-flow packets passed because no socket was bound.
-    public var redirected: UInt64 = 0
-    public var passed: UInt64 = 0
-    public var passedNoSocket: UInt64 = 0
-    /// The socket's XDP_STATISTICS: packets the kernel redirected but dropped
-    /// (no fill-ring frame, RX ring full), and frames the RX ring had no room for.
-    public var socketRxDropped: UInt64 = 0
-    public var socketRxRingFull: UInt64 = 0
-    public var fillRingEmpty: UInt64 = 0
-    /// Ceiling mode: flood packets the program dropped (`XDPSettings.dropFlood`).
-    public var dropped: UInt64 = 0
-
-    public init() {}
-
-    public var kicks: UInt64 { txKicks &+ rxKicks }
-    public var isZero: Bool { self == XDPCounters() }
-
-    public func since(_ s: XDPCounters) -> XDPCounters {
-        var d = XDPCounters()
-        d.txKicks = txKicks &- s.txKicks
-        d.rxKicks = rxKicks &- s.rxKicks
-        d.redirected = redirected &- s.redirected
-        d.passed = passed &- s.passed
-        d.passedNoSocket = passedNoSocket &- s.passedNoSocket
-        d.socketRxDropped = socketRxDropped &- s.socketRxDropped
-        d.socketRxRingFull = socketRxRingFull &- s.socketRxRingFull
-        d.fillRingEmpty = fillRingEmpty &- s.fillRingEmpty
-        d.dropped = dropped &- s.dropped
-        return d
-    }
-
-    /// The wire form in a PeerReport: a fixed number of u64 fields.
-    package static let wireFieldCount = 9
-    package var wire: [UInt64] {
-        [txKicks, rxKicks, redirected, passed, passedNoSocket, socketRxDropped, socketRxRingFull, fillRingEmpty, dropped]
-    }
-    package init(wire f: ArraySlice<UInt64>) {
-        let a = Array(f)
-        txKicks = a[0]; rxKicks = a[1]; redirected = a[2]; passed = a[3]; passedNoSocket = a[4]
-        socketRxDropped = a[5]; socketRxRingFull = a[6]; fillRingEmpty = a[7]; dropped = a[8]
-    }
-}
-
-/// How the xdp path actually ran: recorded in the results, shown in the table.
-public struct XDPRunInfo: Codable, Sendable, Equatable {
-    public var interface: String
-    public var driver: String
-    public var queue: UInt32
-    /// "zerocopy" or "copy": the bind mode in effect (from XDP_OPTIONS).
-    public var bindMode: String
-    /// "native" or "skb": how the program is attached.
-    public var attachMode: String
-    /// Why `auto` fell back to copy, if it did.
-    public var fallback: String?
-    public var frameSize: Int
-    public var ringSize: Int
-    /// The socket's NAPI id (0 in copy mode) and whether busy polling was
-    /// requested and can have any effect.
-    public var napiID: UInt32
-    public var busyPoll: String?
-    public var object: String
-
-    public init(interface: String, driver: String, queue: UInt32, bindMode: String, attachMode: String, fallback: String?,
-                frameSize: Int, ringSize: Int, napiID: UInt32, busyPoll: String?, object: String) {
-        self.interface = interface; self.driver = driver; self.queue = queue; self.bindMode = bindMode
-        self.attachMode = attachMode; self.fallback = fallback; self.frameSize = frameSize; self.ringSize = ringSize
-        self.napiID = napiID; self.busyPoll = busyPoll; self.object = object
-    }
-
-    /// "copy/native", as the table shows it.
-    public var short: String { "\(bindMode)/\(attachMode)" }
-}
-
