@@ -128,12 +128,13 @@ enum Sections {
                 cells += Array(repeating: "-", count: 5)
             }
             if let f = run.flood {
-                cells += [TextReport.fmt(f.rxPps / 1e6, 3), syscalls(f.sender.cost), syscalls(f.receiver?.cost), cpu(f.sender.cost), cpu(f.receiver?.cost)]
+                cells += [NumberText.fixed(f.rxPps / 1e6, 3), TextReport.perPacket(f.sender.cost), TextReport.perPacket(f.receiver?.cost),
+                          TextReport.cpu(f.sender.cost), TextReport.cpu(f.receiver?.cost)]
             } else {
                 cells += Array(repeating: "-", count: 5)
             }
             if let p = run.pingpong {
-                cells += [syscalls(p.client.cost), syscalls(p.reflector?.cost)]
+                cells += [TextReport.perPacket(p.client.cost), TextReport.perPacket(p.reflector?.cost)]
             } else {
                 cells += ["-", "-"]
             }
@@ -165,7 +166,7 @@ enum Sections {
         guard !runs.isEmpty else { return .empty }
         func range(_ r: RunSpread.Range?, _ scale: Double, _ digits: Int) -> String {
             guard let r else { return "-" }
-            return [r.min, r.median, r.max].map { TextReport.fmt($0 / scale, digits) }.joined(separator: " · ")
+            return [r.min, r.median, r.max].map { NumberText.fixed($0 / scale, digits) }.joined(separator: " · ")
         }
         let header = ["path", "runs", "p50 µs", "p99 µs", "Mpps", "CPU ns/pkt"]
         let rows: [Node<HTML.TableContext>] = runs.map { run in
@@ -203,17 +204,7 @@ enum Sections {
         )
     }
 
-    static func us(_ ns: UInt64) -> String { TextReport.micros(ns) }
-
-    static func syscalls(_ c: PerPacketCost?) -> String {
-        guard let c, let s = c.syscallsPerPacket else { return "n/a" }
-        return TextReport.fmt(s, s < 0.1 ? 3 : 2)
-    }
-
-    static func cpu(_ c: PerPacketCost?) -> String {
-        guard let c else { return "n/a" }
-        return TextReport.fmt(c.cpuNsPerPacket, 0)
-    }
+    static func us(_ ns: UInt64) -> String { NumberText.micros(ns) }
 
     // MARK: percentile distribution
 
@@ -278,7 +269,7 @@ enum Sections {
             let c = p.latencyCorrected
             return .tr(.td(.class("l"), .esc(run.label)),
                        .group([String(l.count), String(p.lost), String(p.duplicated), String(p.reordered), us(l.minNs), us(l.p50Ns), us(l.p90Ns), us(l.p99Ns),
-                               us(l.p999Ns), us(l.p9999Ns), us(l.maxNs), TextReport.fmt(l.meanNs / 1000, 2),
+                               us(l.p999Ns), us(l.p9999Ns), us(l.maxNs), NumberText.fixed(l.meanNs / 1000, 2),
                                c.map { us($0.p99Ns) } ?? "-", c.map { us($0.p999Ns) } ?? "-", c.map { us($0.maxNs) } ?? "-"].map { .td(.esc($0)) }))
         }
         let header = ["path", "samples", "lost", "dup", "reord", "min µs", "p50 µs", "p90 µs", "p99 µs", "p99.9 µs", "p99.99 µs",
@@ -334,8 +325,8 @@ enum Sections {
             ]))
             for o in run.openLoop {
                 rows.append(.tr(.td(.class("l"), .esc(name)),
-                                .group([o.loadFraction.map { TextReport.fmt($0 * 100, 0) + "%" } ?? "-", TextReport.fmt(o.targetPps / 1e6, 3),
-                                        TextReport.fmt(o.achievedPps / 1e6, 3), us(o.latency.p50Ns), us(o.latency.p90Ns), us(o.latency.p99Ns),
+                                .group([o.loadFraction.map { NumberText.fixed($0 * 100, 0) + "%" } ?? "-", NumberText.fixed(o.targetPps / 1e6, 3),
+                                        NumberText.fixed(o.achievedPps / 1e6, 3), us(o.latency.p50Ns), us(o.latency.p90Ns), us(o.latency.p99Ns),
                                         us(o.latency.p999Ns), us(o.latency.maxNs), String(o.lost), us(o.maxSendLagNs)].map { .td(.esc($0)) })))
             }
         }
@@ -447,7 +438,7 @@ enum Sections {
 
     static func environment(_ report: WirepathReport) -> Body {
         let e = report.environment, s = report.settings
-        func secs(_ ns: UInt64?) -> String { ns.map { TextReport.fmt(Double($0) / 1e9, 3) + " s" } ?? "-" }
+        func secs(_ ns: UInt64?) -> String { ns.map { NumberText.fixed(Double($0) / 1e9, 3) + " s" } ?? "-" }
         let host: [(String, String)] = [
             ("command", report.command), ("started", report.startedAt), ("kernel", e.kernel),
             ("CPU", "\(e.cpuModel) (\(e.cpus) CPUs)"), ("wirepath", e.wirepathVersion), ("syscall counter", e.syscallCounter),
