@@ -14,50 +14,6 @@ import WirepathXDP
 /// with libpcap), never a guess from the version or the driver's name; the
 /// version only names the release a missing feature needs. The built-in
 /// topology is probed on a veth the doctor makes for the purpose and removes.
-public struct DoctorReport: Codable, Sendable {
-    public enum State: String, Codable, Sendable {
-        case available
-        case limited = "available with limits"
-        case unavailable
-    }
-
-    public struct PathState: Codable, Sendable {
-        public var path: PathKind
-        public var state: State
-        public var reason: String
-        public var fix: String?
-    }
-
-    public struct Check: Codable, Sendable {
-        public var name: String
-        public var value: String
-        public var ok: Bool
-        public var note: String?
-    }
-
-    public var schema = "wirepath.doctor/1"
-    public var kernel: String
-    public var interface: String
-    /// The device the probes asked the kernel about (nil: none could be made).
-    public var device: Device?
-    public var paths: [PathState]
-    public var checks: [Check]
-
-    /// What the kernel said about the probed device.
-    public struct Device: Codable, Sendable {
-        public var name: String
-        /// The temporary namespace it lived in (the built-in topology's probe).
-        public var namespace: String?
-        public var driver: DriverIdentity
-        /// NETDEV_A_DEV_XDP_FEATURES by name; nil when the kernel could not say.
-        public var xdpFeatures: [String]?
-        public var xdpZeroCopyMaxSegments: UInt32?
-        /// The interface libpcap was opened on, and whether it opened.
-        public var captureInterface: String
-        public var pcapOpens: Bool
-    }
-}
-
 public enum Doctor {
     /// Checks the host for `interface` (nil: the built-in veth topology,
     /// probed on a temporary veth in a `wirepath-<pid>-doctor` namespace
@@ -338,17 +294,5 @@ public enum Doctor {
 
     static func readTrimmed(_ path: String) -> String? {
         (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    /// The doctor's table for people.
-    public static func render(_ r: DoctorReport) -> String {
-        var out = TextReport.table([["path", "state", "reason", "fix"]] + r.paths.map {
-            [$0.path.rawValue, $0.state.rawValue, $0.reason, $0.fix ?? ""]
-        }, rightAlignFrom: 99)
-        out += "\n"
-        out += TextReport.table([["check", "value", "", "note"]] + r.checks.map {
-            [$0.name, $0.value, $0.ok ? "ok" : "!!", $0.note ?? ""]
-        }, rightAlignFrom: 99)
-        return out
     }
 }

@@ -40,33 +40,6 @@ public struct XDPFeatures: Codable, Sendable, Equatable {
     public var summary: String { list.isEmpty ? "none (0x0)" : "\(list.joined(separator: " ")) (0x\(String(bits, radix: 16)))" }
 }
 
-/// How a device's driver was identified, in the order asked: the device's
-/// driver link in sysfs (a real device), ETHTOOL_GDRVINFO (most drivers,
-/// veth included), the link kind rtnetlink reports (virtual devices), or
-/// nothing: then the name is "unknown", never a guess.
-public struct DriverIdentity: Codable, Sendable, Equatable {
-    public var name: String
-    public var source: String
-    /// What was tried and failed, when the name is "unknown".
-    public var detail: String?
-
-    public var known: Bool { name != "unknown" }
-
-    static func identify(sysfsDriver: String?, ethtool: Result<String, PathError>, kind: String?, linkType: String?) -> DriverIdentity {
-        if let d = sysfsDriver, !d.isEmpty { return .init(name: d, source: "/sys/class/net/IF/device/driver") }
-        if case .success(let d) = ethtool, !d.isEmpty { return .init(name: d, source: "ETHTOOL_GDRVINFO") }
-        if let k = kind, !k.isEmpty { return .init(name: k, source: "link kind (ip -d link)") }
-        var tried = ["no device/driver in sysfs"]
-        if case .failure(let e) = ethtool { tried.append("ETHTOOL_GDRVINFO: \(e.errnoName.split(separator: " ").first ?? "")") }
-        tried.append("no link kind")
-        if let t = linkType { tried.append("link type \(t)") }
-        return .init(name: "unknown", source: "none", detail: tried.joined(separator: "; "))
-    }
-
-    /// How the doctor names it in a sentence.
-    func phrase(_ interface: String) -> String { known ? name : "\(interface) (driver unknown)" }
-}
-
 /// What the doctor learned about the interface a run would use.
 struct DeviceProbe {
     var interface: String

@@ -4,6 +4,7 @@ import WirepathBench
 import WirepathCapture
 import WirepathIO
 import WirepathModel
+import WirepathRender
 
 /// `--capture` and its companions, on compare, pingpong and flood.
 struct CaptureFlags: ParsableArguments {

@@ -4,6 +4,7 @@ import Glibc
 import WirepathBench
 import WirepathIO
 import WirepathModel
+import WirepathRender
 
 struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -40,7 +41,7 @@ struct DoctorCommand: ParsableCommand {
             print(String(decoding: try enc.encode(report), as: UTF8.self))
         } else {
             print("wirepath doctor: \(report.kernel), interface \(report.interface)\n")
-            print(Doctor.render(report), terminator: "")
+            print(TextReport.doctor(report), terminator: "")
         }
     }
 }

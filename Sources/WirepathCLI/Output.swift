@@ -3,6 +3,7 @@ import Foundation
 import WirepathBench
 import WirepathIO
 import WirepathModel
+import WirepathRender
 
 enum Output {
     static func stderr(_ s: String) {
@@ -78,8 +79,8 @@ enum Output {
             if !quiet { stderr("wrote \(csv)") }
         }
         if let hgrm {
-            for f in HgrmFiles.files(report) { try write(f.text, to: hgrm + "/" + f.name) }
-            if !quiet { stderr("wrote \(HgrmFiles.files(report).count) .hgrm files into \(hgrm)") }
+            for f in Hgrm.files(report) { try write(f.text, to: hgrm + "/" + f.name) }
+            if !quiet { stderr("wrote \(Hgrm.files(report).count) .hgrm files into \(hgrm)") }
         }
         if let json {
             try writeJSON(report, to: json)

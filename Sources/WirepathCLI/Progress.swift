@@ -87,7 +87,7 @@ final class ProgressLine: @unchecked Sendable {
         let elapsed = now.timeIntervalSince(phaseStart)
         var left = planned > 0 ? String(format: ", ~%.1f s left", max(planned - elapsed, 0)) : ""
         left += String(format: " (run ~%.0f s left)", max(runPlanned - now.timeIntervalSince(runStart), 0))
-        let line = String(format: "\r\u{1B}[K[%@] %.1f s%@, %@ pkt/s", label, elapsed, left, TextReport.fmt(rate, 0))
+        let line = String(format: "\r\u{1B}[K[%@] %.1f s%@, %@ pkt/s", label, elapsed, left, NumberText.fixed(rate, 0))
         FileHandle.standardError.write(line.data(using: .utf8)!)
         return true
     }

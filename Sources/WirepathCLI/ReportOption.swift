@@ -27,7 +27,7 @@ struct ReportOption: ParsableArguments {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
         }
-        let hgrm = HgrmFiles.files(result)
+        let hgrm = Hgrm.files(result)
         for f in hgrm { try Output.write(f.text, to: dir + "/" + f.name) }
         if !quiet { Output.stderr("wrote \(file) and \(hgrm.count) .hgrm files beside it") }
     }

@@ -51,8 +51,8 @@ extension OpenLoopResult {
     /// "open-loop 50%" (compare --load) or "open-loop 20000 pps" (pingpong --rate):
     /// the measurement's name in verification lines and tables.
     public var measurementName: String {
-        if let f = loadFraction { return "open-loop \(TextReport.fmt(f * 100, 0))%" }
-        return "open-loop \(TextReport.fmt(targetPps, 0)) pps"
+        if let f = loadFraction { return "open-loop \(NumberText.fixed(f * 100, 0))%" }
+        return "open-loop \(NumberText.fixed(targetPps, 0)) pps"
     }
 }
 

@@ -43,15 +43,15 @@ enum Fields {
             if String(cString: n.objCType) == "c" { return n.boolValue ? "yes" : "no" }
             let d = n.doubleValue
             if d == d.rounded() && abs(d) < 1e15 { return String(Int64(d)) }
-            return TextReport.fmt(d, 3)
+            return NumberText.fixed(d, 3)
         default: return String(describing: v)
         }
     }
 
     static func latencyLine(_ d: [String: Any]) -> String? {
         guard let p50 = (d["p50Ns"] as? NSNumber)?.doubleValue, let p99 = (d["p99Ns"] as? NSNumber)?.doubleValue else { return nil }
-        var parts = ["p50 \(TextReport.fmt(p50 / 1000, 2))", "p99 \(TextReport.fmt(p99 / 1000, 2))"]
-        if let m = (d["maxNs"] as? NSNumber)?.doubleValue { parts.append("max \(TextReport.fmt(m / 1000, 2))") }
+        var parts = ["p50 \(NumberText.fixed(p50 / 1000, 2))", "p99 \(NumberText.fixed(p99 / 1000, 2))"]
+        if let m = (d["maxNs"] as? NSNumber)?.doubleValue { parts.append("max \(NumberText.fixed(m / 1000, 2))") }
         var s = parts.joined(separator: " · ") + " µs"
         if let c = (d["count"] as? NSNumber)?.uint64Value { s += " (\(c) samples)" }
         return s

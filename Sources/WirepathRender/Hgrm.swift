@@ -43,6 +43,22 @@ public enum Hgrm {
         return rows
     }
 
+    /// The `.hgrm` files of a report, one per path and latency measurement,
+    /// named "socket-pingpong.hgrm" or "uring-load-50.hgrm": the text each
+    /// result carries, as HdrHistogram wrote it.
+    public static func files(_ report: WirepathReport) -> [(name: String, text: String)] {
+        var out: [(String, String)] = []
+        for run in report.runs {
+            if let h = run.pingpong?.hgrm { out.append(("\(run.label)-pingpong.hgrm", h)) }
+            for ol in run.openLoop {
+                guard let h = ol.hgrm else { continue }
+                let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))" } ?? "openloop-\(Int(ol.targetPps))pps"
+                out.append(("\(run.label)-\(m).hgrm", h))
+            }
+        }
+        return out
+    }
+
     /// Nanoseconds per value unit of `rows`: the power of 1000 (ns, µs, ms,
     /// s) that brings the file's median nearest to the summary's p50. With
     /// no summary to compare, µs, the unit wrk2 and most plots use.

@@ -80,7 +80,7 @@ enum Ticks {
 
     /// "0", "0.25", "0.5", "2.5", "100": at most two decimals, no trailing zeros.
     static func label(_ v: Double) -> String {
-        var s = TextReport.fmt(v, v >= 100 ? 0 : 2)
+        var s = NumberText.fixed(v, v >= 100 ? 0 : 2)
         if s.contains(".") {
             while s.hasSuffix("0") { s.removeLast() }
             if s.hasSuffix(".") { s.removeLast() }
@@ -282,7 +282,7 @@ enum BarChart {
                 nodes.append(SVG.el("rect", [("class", "bar"), ("data-series", name), ("x", SVG.num(f.left)), ("y", SVG.num(y)),
                                              ("width", SVG.num(w)), ("height", SVG.num(barHeight)), ("fill", row.color),
                                              ("fill-opacity", j == 0 ? "1" : "0.55")]))
-                nodes.append(SVG.text(TextReport.fmt(v, digits) + suffix, x: f.left + w + 5, y: y + barHeight - 4, cls: "value"))
+                nodes.append(SVG.text(NumberText.fixed(v, digits) + suffix, x: f.left + w + 5, y: y + barHeight - 4, cls: "value"))
             }
         }
         nodes.append(SVG.line(f.left, f.top, f.left, f.plotBottom, cls: "axis"))

@@ -8,6 +8,7 @@ import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
 import WirepathTestSupport
+@testable import WirepathRender
 
 /// A directory for one test's files, removed afterwards.
 func scratchDirectory(_ name: String) throws -> String {

@@ -6,6 +6,7 @@ import XCTest
 @testable import WirepathXDP
 @testable import WirepathIO
 @testable import WirepathModel
+import WirepathRender
 
 /// Real sockets in real namespaces. Each test makes its own topology and
 /// checks that nothing is left behind.

@@ -6,6 +6,7 @@ import XCTest
 @testable import WirepathXDP
 @testable import WirepathIO
 @testable import WirepathModel
+import WirepathRender
 
 /// Coordinated omission, shown on the real kernel: the reflector stalls
 /// once; the open loop sees it in its percentiles, the closed loop hides it,

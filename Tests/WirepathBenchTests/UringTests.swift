@@ -6,6 +6,7 @@ import XCTest
 @testable import WirepathXDP
 @testable import WirepathIO
 @testable import WirepathModel
+import WirepathRender
 
 /// The io_uring path on the real kernel, inside namespaces each test makes
 /// and removes. Short runs only: the counts and windows are the smallest that

@@ -6,6 +6,7 @@ import XCTest
 @testable import WirepathXDP
 @testable import WirepathIO
 @testable import WirepathModel
+import WirepathRender
 
 /// The compiled XDP program, built by `make bpf` (which `make test` runs
 /// first) into .build/bpf/, or $WIREPATH_XDP_OBJECT. Missing, the xdp tests

@@ -2,6 +2,7 @@ import Histogram
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
+@testable import WirepathRender
 
 final class RecommendationTests: XCTestCase {
     func latency(_ ns: UInt64) -> LatencySummary {
@@ -155,6 +156,6 @@ final class RecommendationTests: XCTestCase {
         XCTAssertTrue(text.contains("#[Mean"))
         var r = run(.socket, p99: 1, pps: 1, cpu: 1)
         r.pingpong?.hgrm = text
-        XCTAssertEqual(HgrmFiles.files(report([r])).map(\.name), ["socket-pingpong.hgrm"])
+        XCTAssertEqual(Hgrm.files(report([r])).map(\.name), ["socket-pingpong.hgrm"])
     }
 }

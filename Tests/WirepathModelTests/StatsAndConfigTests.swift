@@ -2,6 +2,7 @@ import Histogram
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
+@testable import WirepathRender
 
 final class HistogramTests: XCTestCase {
     func testPercentilesOfKnownUniformData() {

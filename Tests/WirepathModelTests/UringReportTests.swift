@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
+@testable import WirepathRender
 
 /// The fields the uring path added to the shared value types.
 final class UringReportTests: XCTestCase {

@@ -2,6 +2,7 @@ import XCTest
 import WirepathTestSupport
 @testable import WirepathIO
 @testable import WirepathModel
+@testable import WirepathRender
 
 extension WireAudit {
     /// Both passes over in-memory frames, 10 µs apart.

@@ -1,6 +1,7 @@
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
+@testable import WirepathRender
 
 /// What the xdp path adds to the shared value types: its counters in the
 /// reflector's report (appended at the end of the encoding) and the lines

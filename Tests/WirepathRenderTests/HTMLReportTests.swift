@@ -103,7 +103,7 @@ final class HTMLReportTests: XCTestCase {
         // The spread over --repeat runs: min · median · max.
         let p50 = Fixture.report().runs[0].pingpong!.latency.p50Ns
         XCTAssertTrue(html.contains("Run-to-run spread"))
-        XCTAssertTrue(html.contains(">\(TextReport.micros(p50 - 700)) · \(TextReport.micros(p50)) · \(TextReport.micros(p50 + 900))<"))
+        XCTAssertTrue(html.contains(">\(NumberText.micros(p50 - 700)) · \(NumberText.micros(p50)) · \(NumberText.micros(p50 + 900))<"))
     }
 
     func polylinePoints(_ html: String, series: String) -> [(Double, Double)]? {
@@ -128,8 +128,8 @@ final class HTMLReportTests: XCTestCase {
         // Comparison figures, as the text report prints them.
         let report = Fixture.report()
         let socket = report.runs[0]
-        XCTAssertTrue(html.contains(">\(TextReport.micros(socket.pingpong!.latency.p50Ns))<"))
-        XCTAssertTrue(html.contains(">\(TextReport.fmt(socket.flood!.rxPps / 1e6, 3))<"))
+        XCTAssertTrue(html.contains(">\(NumberText.micros(socket.pingpong!.latency.p50Ns))<"))
+        XCTAssertTrue(html.contains(">\(NumberText.fixed(socket.flood!.rxPps / 1e6, 3))<"))
         XCTAssertTrue(html.contains(">0.031<"), "mmsg's tx syscalls per packet")
         // Environment and settings.
         for s in ["Linux 6.1.0-test", "Test CPU @ 2.0GHz (2 CPUs)", "veth-pair", "wirepath-1-cli", "198.18.0.2:7000",

@@ -1,6 +1,8 @@
 import WirepathIO
-/// Results in the formats other tools read: CSV for spreadsheets and
-/// scripts, `.hgrm` for HdrHistogram's plotter and wrk2-style tooling.
+import WirepathModel
+
+/// Results as CSV, for spreadsheets and scripts (the `.hgrm` files for
+/// HdrHistogram's plotter and wrk2-style tooling are `Hgrm.files`).
 public enum CSVReport {
     public static let header = [
         "path", "measurement", "status", "payload_bytes", "batch", "wait", "busy_poll_us", "napi_id",
@@ -48,8 +50,8 @@ public enum CSVReport {
         return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    static func us(_ ns: UInt64) -> String { TextReport.fmt(Double(ns) / 1000, 3) }
-    static func num(_ x: Double) -> String { TextReport.fmt(x, 3) }
+    static func us(_ ns: UInt64) -> String { NumberText.fixed(Double(ns) / 1000, 3) }
+    static func num(_ x: Double) -> String { NumberText.fixed(x, 3) }
 
     /// RFC 4180 quoting.
     static func field(_ s: String) -> String {
@@ -57,20 +59,3 @@ public enum CSVReport {
         return "\"" + s.split(separator: "\"", omittingEmptySubsequences: false).joined(separator: "\"\"") + "\""
     }
 }
-
-/// The `.hgrm` files of a report: one per path and latency measurement.
-public enum HgrmFiles {
-    public static func files(_ report: WirepathReport) -> [(name: String, text: String)] {
-        var out: [(String, String)] = []
-        for run in report.runs {
-            if let h = run.pingpong?.hgrm { out.append(("\(run.label)-pingpong.hgrm", h)) }
-            for ol in run.openLoop {
-                guard let h = ol.hgrm else { continue }
-                let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))" } ?? "openloop-\(Int(ol.targetPps))pps"
-                out.append(("\(run.label)-\(m).hgrm", h))
-            }
-        }
-        return out
-    }
-}
-
