@@ -26,7 +26,11 @@ package enum Sys {
     /// which leaves errno alone). `unless` is asked after each EINTR; when it
     /// says so the call is not retried and EINTR is returned (a sleep that
     /// SIGINT should cut short).
-    @inline(__always)
+    ///
+    /// Inlinable: the uring and xdp wrappers call it from their own modules
+    /// on the data path, and an out-of-line call there costs a closure
+    /// context release per call (bench/alloc_check.sh sees it).
+    @inlinable @inline(__always)
     package static func retryEINTR(returnsNegativeErrno: Bool = false, unless giveUp: () -> Bool = { false },
                                    _ body: () -> Int) -> Result<Int, Errno> {
         while true {
@@ -39,7 +43,7 @@ package enum Sys {
 
     /// A call that returns `-errno` itself and is never retried (libxdp,
     /// libbpf, io_uring_queue_init): its result as the layer's one shape.
-    @inline(__always)
+    @inlinable @inline(__always)
     package static func negativeErrno(_ r: Int) -> Result<Int, Errno> {
         r >= 0 ? .success(r) : .failure(Errno(rawValue: Int32(truncatingIfNeeded: -r)))
     }

@@ -35,13 +35,13 @@ extension UringPath {
                     if rearmQueued || sendsQueued { try submitQueued(forSend: false) }
                     if flags & IORING_SQ_CQ_OVERFLOW != 0 {
                         counters.rxCalls &+= 1
-                        _ = try counted(Sys.uringGetEvents(ring.uring, submit: false), &counters, "io_uring_enter(GETEVENTS)")
+                        if case .failure(let e) = Sys.uringGetEvents(ring.uring, submit: false) { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
                     }
                 } else if rearmQueued || sendsQueued || flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW) != 0 {
                     counters.rxCalls &+= 1
                     let r = Sys.uringGetEvents(ring.uring, submit: rearmQueued || sendsQueued)
                     noteEntered()
-                    _ = try counted(r, &counters, "io_uring_enter(GETEVENTS)")
+                    if case .failure(let e) = r { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
                 }
             }
             try harvest()
@@ -84,7 +84,7 @@ extension UringPath {
             guard woke, io_uring_cq_ready(ring.uring) == 0, wp_io_uring_sq_flags(ring.uring) & pending != 0 else { return }
         }
         counters.rxCalls &+= 1
-        _ = try counted(Sys.uringGetEvents(ring.uring, submit: false), &counters, "io_uring_enter(GETEVENTS)")
+        if case .failure(let e) = Sys.uringGetEvents(ring.uring, submit: false) { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
     }
 
     /// Takes every ready CQE in one pass, then advances the CQ once. Never
@@ -245,7 +245,7 @@ extension UringPath {
             r = Sys.uringSubmit(ring.uring)
         }
         noteEntered()
-        _ = try counted(r, &counters, ring.sqpoll ? "io_uring_enter(SQ_WAKEUP)" : "io_uring_submit")
+        if case .failure(let e) = r { try classify(e, &counters, ring.sqpoll ? "io_uring_enter(SQ_WAKEUP)" : "io_uring_submit") }
     }
 
     /// Queues the multishot receive again; the next io_uring_enter submits it.

@@ -76,7 +76,7 @@ extension UringPath {
             counters.txCalls &+= 1
             let r = Sys.uringGetEvents(ring.uring, submit: !ring.sqpoll && (sendsQueued || rearmQueued))
             noteEntered()
-            _ = try counted(r, &counters, "io_uring_enter(GETEVENTS)")
+            if case .failure(let e) = r { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
             try harvest()
         }
         guard freeSlotCount == 0, wait != .spin else { return }

@@ -23,7 +23,7 @@ extension XDPPath {
                 // before it checks the RX ring, so this poll is also the kick
                 // of a deferred send.
                 if txDeferred > 0 { own.xdp.txKicks &+= 1; txDeferred = 0 }
-                _ = try counted(Sys.poll(socket.fd, events: Int16(POLLIN), timeoutMillis: tickMillis), &own, "poll(AF_XDP socket)")
+                if case .failure(let e) = Sys.poll(socket.fd, events: Int16(POLLIN), timeoutMillis: tickMillis) { try classify(e, &own, "poll(AF_XDP socket)") }
             case .epoll:
                 own.waitCalls &+= 1
                 _ = try waiter.wait(timeoutMillis: tickMillis)
@@ -76,6 +76,6 @@ extension XDPPath {
         own.rxCalls &+= 1
         own.xdp.rxKicks &+= 1
         // Expected: EAGAIN, EBUSY, ENOBUFS, counted.
-        _ = try counted(Sys.xskKickRX(socket.fd), &own, "recvfrom(AF_XDP RX kick)")
+        if case .failure(let e) = Sys.xskKickRX(socket.fd) { try classify(e, &own, "recvfrom(AF_XDP RX kick)") }
     }
 }
