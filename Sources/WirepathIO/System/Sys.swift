@@ -28,8 +28,7 @@ package enum Sys {
     /// SIGINT should cut short).
     ///
     /// Inlinable: the uring and xdp wrappers call it from their own modules
-    /// on the data path, and an out-of-line call there costs a closure
-    /// context release per call (bench/alloc_check.sh sees it).
+    /// on the data path, and inline it there as the socket ones do here.
     @inlinable @inline(__always)
     package static func retryEINTR(returnsNegativeErrno: Bool = false, unless giveUp: () -> Bool = { false },
                                    _ body: () -> Int) -> Result<Int, Errno> {
