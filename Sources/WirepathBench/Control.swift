@@ -65,7 +65,7 @@ struct ControlClient {
     ) throws(PathError) -> [UInt64] {
         seq += 1
         for _ in 0..<attempts {
-            if stop.requested { throw PathError(operation: "control \(op)", errno: 4, errnoName: "EINTR", hint: "stopped by signal") }
+            if stop.requested { throw PathError(operation: "control \(op)", errno: .interrupted, hint: "stopped by signal") }
             ControlMessage.write(tx, op: op, runID: runID, seq: seq, to: peer, body: body)
             tx.count = 1
             _ = try path.send(&tx)
@@ -86,7 +86,7 @@ struct ControlClient {
                 }
             }
         }
-        throw PathError(operation: "control \(op) to \(peer)", errno: 110, errnoName: "ETIMEDOUT",
+        throw PathError(operation: "control \(op) to \(peer)", errno: .timedOut,
                         hint: "the peer did not answer after \(attempts) tries of \(replyTimeoutNs / 1_000_000) ms; is `wirepath serve` running there with the same path, and is the address right?")
     }
 }

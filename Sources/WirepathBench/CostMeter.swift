@@ -50,11 +50,8 @@ struct CostMeter: ~Copyable {
     private mutating func openCounter() {
         switch SyscallTracepoint.enabled ? SyscallTracepoint.id : .failure(ConfigError("syscall counting turned off (WIREPATH_NO_SYSCALL_COUNT)")) {
         case .success(let id):
-            let r = Sys.perfTracepointOpen(id: id)
-            if r < 0 {
-                unavailable = "perf_event_open(raw_syscalls:sys_enter): \(Sys.errnoName(Int32(-r))); needs root or CAP_PERFMON, or kernel.perf_event_paranoid <= 1"
-            } else {
-                perfFD = CInt(r)
+            do throws(PathError) { perfFD = try Sys.perfTracepointOpen(id: id) } catch {
+                unavailable = "perf_event_open(raw_syscalls:sys_enter): \(Sys.errnoName(error.errno)); needs root or CAP_PERFMON, or kernel.perf_event_paranoid <= 1"
             }
         case .failure(let reason):
             unavailable = reason.message
@@ -72,7 +69,7 @@ struct CostMeter: ~Copyable {
         if perfFD >= 0 {
             try? Sys.perfControl(perfFD, enable: false)
             var value: UInt64 = 0
-            let r = Sys.read(perfFD, &value, 8)
+            let r = try? Sys.read(perfFD, &value, 8)
             if r == 8 { syscalls = value > 0 ? value - 1 : 0 } else { unavailable = "perf counter read failed" }
         }
         let wall = Sys.monotonicNanos() - startWall
@@ -116,9 +113,8 @@ public enum SyscallTracepoint {
         }
         if let v = readID() { return .success(v) }
         // tracefs may not be mounted (the brief says so): mount it once.
-        let r = Sys.mount("tracefs", at: "/sys/kernel/tracing", type: "tracefs")
-        if r < 0 {
-            return .failure(ConfigError("tracefs not mounted and mount failed (\(Sys.errnoName(Int32(-r)))); run as root or `mount -t tracefs tracefs /sys/kernel/tracing`"))
+        do throws(PathError) { try Sys.mount("tracefs", at: "/sys/kernel/tracing", type: "tracefs") } catch {
+            return .failure(ConfigError("tracefs not mounted and mount failed (\(Sys.errnoName(error.errno))); run as root or `mount -t tracefs tracefs /sys/kernel/tracing`"))
         }
         if let v = readID() { return .success(v) }
         return .failure(ConfigError("raw_syscalls:sys_enter tracepoint not found in tracefs; the kernel needs CONFIG_FTRACE_SYSCALLS"))

@@ -187,20 +187,18 @@ public enum Doctor {
         ring.initialize(to: io_uring())
         var p = io_uring_params()
         p.flags = flags
-        let r = io_uring_queue_init_params(4, ring, &p)
-        if r < 0 { return "no (\(Sys.errnoName(-r)))" }
-        io_uring_queue_exit(ring)
+        do throws(PathError) { try Sys.uringQueueInit(4, ring, &p) } catch { return "no (\(Sys.errnoName(error.errno)))" }
+        Sys.uringQueueExit(ring)
         return nil
     }
 
     static func xdpState(_ probe: DeviceProbe?) -> DoctorReport.PathState {
         // EAFNOSUPPORT means the kernel lacks CONFIG_XDP_SOCKETS.
-        let r = Sys.probeAFXDP()
-        if r < 0 {
-            let e = Int32(-r)
+        do throws(PathError) { try Sys.probeAFXDP() } catch {
+            let e = error.errno
             return .init(path: .xdp, state: .unavailable,
-                         reason: e == EAFNOSUPPORT ? "the kernel has no AF_XDP (CONFIG_XDP_SOCKETS)" : "socket(AF_XDP): \(Sys.errnoName(e))",
-                         fix: e == EAFNOSUPPORT ? "use a kernel built with CONFIG_XDP_SOCKETS=y" : "run as root (CAP_NET_RAW, CAP_BPF)")
+                         reason: e == .addressFamilyNotSupported ? "the kernel has no AF_XDP (CONFIG_XDP_SOCKETS)" : "socket(AF_XDP): \(Sys.errnoName(e))",
+                         fix: e == .addressFamilyNotSupported ? "use a kernel built with CONFIG_XDP_SOCKETS=y" : "run as root (CAP_NET_RAW, CAP_BPF)")
         }
         if let why = availability(.xdp) {
             return .init(path: .xdp, state: .unavailable, reason: why, fix: nil)
@@ -235,7 +233,7 @@ public enum Doctor {
             }
             return .init(path: .xdp, state: .available, reason: "zero-copy (\(who)); \(facts)", fix: nil)
         case .failure(let e):
-            let why = e.errno == ENOENT
+            let why = e.errno == .noSuchFileOrDirectory
                 ? "this kernel has no netdev netlink family (Linux 6.3+), so \(who)'s XDP features were not probed"
                 : "the kernel did not report \(who)'s XDP features (\(e.operation): \(e.errnoName))"
             // What is known without asking: veth has native XDP and no zero-copy.
@@ -260,12 +258,12 @@ public enum Doctor {
         case .failure(let e):
             return .init(name: "syscall counter", value: "unavailable", ok: false, note: e.message)
         case .success(let id):
-            let r = Sys.perfTracepointOpen(id: id)
-            if r < 0 {
+            let fd: CInt
+            do throws(PathError) { fd = try Sys.perfTracepointOpen(id: id) } catch {
                 return .init(name: "syscall counter", value: "unavailable", ok: false,
-                             note: "perf_event_open: \(Sys.errnoName(Int32(-r))); needs CAP_PERFMON or kernel.perf_event_paranoid <= 1")
+                             note: "perf_event_open: \(Sys.errnoName(error.errno)); needs CAP_PERFMON or kernel.perf_event_paranoid <= 1")
             }
-            Sys.close(CInt(r))
+            Sys.close(fd)
             return .init(name: "syscall counter", value: "raw_syscalls:sys_enter (tracepoint id \(id))", ok: true, note: nil)
         }
     }

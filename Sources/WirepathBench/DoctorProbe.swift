@@ -60,18 +60,18 @@ struct DeviceProbe {
         // of the thread that opens them, so these run on a thread inside it.
         typealias InNS = (Result<String, PathError>, Result<XDPFeatures, PathError>, Result<String?, CaptureError>)
         let inNamespace = { () -> InNS in
-            let ethtool = Sys.interfaceDriver(interface)
+            let ethtool = Result { () throws(PathError) in try Sys.interfaceDriver(interface) }
             let index = Sys.interfaceIndex(interface)
             let features: Result<XDPFeatures, PathError> = index == 0
-                ? .failure(PathError(operation: "if_nametoindex(\(interface))", errno: ENODEV, errnoName: "ENODEV"))
-                : Sys.netdevXDPFeatures(ifindex: index).map {
+                ? .failure(PathError(operation: "if_nametoindex(\(interface))", errno: .noSuchDevice))
+                : Result { () throws(PathError) in try Sys.netdevXDPFeatures(ifindex: index) }.map {
                     XDPFeatures(bits: $0.xdp_features, zeroCopyMaxSegments: $0.has_zc_max_segs != 0 ? $0.zc_max_segs : nil)
                 }
             let pcap: Result<String?, CaptureError> = Result { () throws(CaptureError) -> String? in try pcapProbeOpen(captureInterface) }
             return (ethtool, features, pcap)
         }
         let threadFailure = { (e: Error) -> InNS in
-            let pe = e as? PathError ?? PathError(operation: "entering \(namespace ?? "")", errno: EINVAL, errnoName: "\(e)")
+            let pe = e as? PathError ?? PathError(operation: "entering \(namespace ?? "")", errno: .invalidArgument, errnoName: "\(e)")
             return (.failure(pe), .failure(pe), .failure(CaptureError("entering \(namespace ?? "")", "\(e)")))
         }
         let (ethtool, features, pcap): InNS
@@ -230,24 +230,26 @@ struct DispatcherProbe {
     }
 
     private static func probe(interface: String, objectPath: String) -> DispatcherProbe {
-        var r = Sys.unsharePrivateMounts()
-        if r < 0 { return .init(outcome: "not probed", detail: "unshare(CLONE_NEWNS): \(Sys.errnoName(Int32(-r))); a private bpffs needs CAP_SYS_ADMIN") }
-        r = Sys.mountBPFFS("/sys/fs/bpf")
-        if r < 0 { return .init(outcome: "not probed", detail: "mount -t bpf (private): \(Sys.errnoName(Int32(-r)))") }
+        do throws(PathError) { try Sys.unsharePrivateMounts() } catch {
+            return .init(outcome: "not probed", detail: "unshare(CLONE_NEWNS): \(Sys.errnoName(error.errno)); a private bpffs needs CAP_SYS_ADMIN")
+        }
+        do throws(PathError) { try Sys.mountBPFFS("/sys/fs/bpf") } catch {
+            return .init(outcome: "not probed", detail: "mount -t bpf (private): \(Sys.errnoName(error.errno))")
+        }
         let ifindex = Int32(Sys.interfaceIndex(interface))
-        let (prog, e) = Sys.xdpProgramOpen(objectPath, section: "xdp")
-        guard let prog else {
-            return .init(outcome: "not probed", detail: "xdp_program__open_file(\(objectPath)): \(Sys.errnoName(Int32(-e)))\(XDPLibrary.logSuffix())")
+        let prog: OpaquePointer
+        do throws(PathError) { prog = try Sys.xdpProgramOpen(objectPath, section: "xdp") } catch {
+            return .init(outcome: "not probed", detail: "xdp_program__open_file(\(objectPath)): \(Sys.errnoName(error.errno))\(XDPLibrary.logSuffix())")
         }
         defer { Sys.xdpProgramClose(prog) }
         _ = XDPLibrary.takeLog()
-        r = Sys.xdpProgramAttach(prog, ifindex: ifindex, mode: XDP_MODE_NATIVE)
+        let attached = Result { () throws(PathError) in try Sys.xdpProgramAttach(prog, ifindex: ifindex, mode: XDP_MODE_NATIVE) }
         let log = XDPLibrary.takeLog()
-        if r < 0 {
-            return .init(outcome: "not loaded", detail: "xdp_program__attach: \(Sys.errnoName(Int32(-r)))\(log.isEmpty ? "" : " (libxdp: \(log))")")
+        if case .failure(let error) = attached {
+            return .init(outcome: "not loaded", detail: "xdp_program__attach: \(Sys.errnoName(error.errno))\(log.isEmpty ? "" : " (libxdp: \(log))")")
         }
         let dispatcher = Sys.xdpDispatcherAttached(ifindex: ifindex)
-        _ = Sys.xdpProgramDetachAny(prog, ifindex: ifindex, mode: XDP_MODE_NATIVE)
+        try? Sys.xdpProgramDetachAny(prog, ifindex: ifindex, mode: XDP_MODE_NATIVE)
         _ = XDPLibrary.takeLog()
         switch dispatcher {
         case true?:

@@ -1,13 +1,11 @@
 import Foundation
 import Glibc
+import WirepathIO
 
 /// Facts about the host for the report's environment block.
 public enum HostInfo {
     public static var kernel: String {
-        var u = utsname()
-        uname(&u)
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        return "Linux \(release)"
+        "Linux \(KernelVersion.running()?.release ?? "")"
     }
 
     public static var cpuModel: String {

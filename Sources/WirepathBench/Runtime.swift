@@ -73,7 +73,8 @@ final class OSThread<R>: @unchecked Sendable {
         let rc = pthread_create(&thread, nil, threadEntry, raw)
         if rc != 0 {
             Unmanaged<ThreadStart>.fromOpaque(raw).release()
-            throw Sys.error("pthread_create(\(name))", rc)
+            // pthread_create returns the error number itself.
+            throw Sys.error("pthread_create(\(name))", Errno(rawValue: rc))
         }
     }
 

@@ -10,25 +10,24 @@ extension Sys {
     /// kill(2) with signal 0: whether process `pid` exists. EPERM means it
     /// does (it belongs to someone else); only ESRCH means it is gone.
     package static func processExists(_ pid: pid_t) -> Bool {
-        let r = retryEINTR { Int(Glibc.kill(pid, 0)) }
-        return r != -Int(ESRCH)
+        if case .failure(let e) = retryEINTR({ Int(Glibc.kill(pid, 0)) }), e == .noSuchProcess { return false }
+        return true
     }
 
     /// mount(2) of a pseudo filesystem (`source` of type `type`, no data) at
-    /// `target`. Returns 0 or -errno (EPERM: no CAP_SYS_ADMIN; EBUSY:
-    /// mounted there already; ENODEV: the kernel lacks the filesystem).
-    package static func mount(_ source: String, at target: String, type: String) -> Int {
-        retryEINTR { Int(Glibc.mount(source, target, type, 0, nil)) }
+    /// `target`. Throws EPERM (no CAP_SYS_ADMIN), EBUSY (mounted there
+    /// already), ENODEV (the kernel lacks the filesystem).
+    package static func mount(_ source: String, at target: String, type: String) throws(PathError) {
+        try check(retryEINTR { Int(Glibc.mount(source, target, type, 0, nil)) }, "mount -t \(type) \(source) \(target)")
     }
 
     package static func setns(_ fd: CInt, _ type: CInt) throws(PathError) {
-        let r = retryEINTR { Int(wp_setns(fd, type)) }
-        _ = try check(r, "setns")
+        try check(retryEINTR { Int(wp_setns(fd, type)) }, "setns")
     }
 
     package static func pinSelf(cpu: Int) throws(PathError) {
-        let r = Int(wp_pin_self(CInt(cpu)))
-        _ = try check(r, "sched_setaffinity(cpu \(cpu))")
+        // wp_pin_self returns -errno itself.
+        try check(negativeErrno(Int(wp_pin_self(CInt(cpu)))), "sched_setaffinity(cpu \(cpu))")
     }
 
     package static func threadUsage() -> rusage {
@@ -39,12 +38,13 @@ extension Sys {
         return ru
     }
 
-    package static func perfTracepointOpen(id: UInt64) -> Int {
-        retryEINTR { Int(wp_perf_tracepoint_open(id)) }
+    /// perf_event_open(2) of tracepoint `id` on this thread, disabled:
+    /// the counter's descriptor.
+    package static func perfTracepointOpen(id: UInt64) throws(PathError) -> CInt {
+        CInt(try check(retryEINTR { Int(wp_perf_tracepoint_open(id)) }, "perf_event_open"))
     }
 
     package static func perfControl(_ fd: CInt, enable: Bool) throws(PathError) {
-        let r = retryEINTR { Int(enable ? wp_perf_enable(fd) : wp_perf_disable(fd)) }
-        _ = try check(r, "ioctl(PERF_EVENT_IOC_\(enable ? "ENABLE" : "DISABLE"))")
+        try check(retryEINTR { Int(enable ? wp_perf_enable(fd) : wp_perf_disable(fd)) }, "ioctl(PERF_EVENT_IOC_\(enable ? "ENABLE" : "DISABLE"))")
     }
 }

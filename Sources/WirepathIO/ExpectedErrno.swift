@@ -1,19 +1,25 @@
+import Glibc
+
 /// The errnos a path expects on its data path. They are counted, not thrown.
 public enum ExpectedErrno: Int, CaseIterable, Sendable {
     case eagain, enobufs, ebusy, enetdown, econnrefused, eintr, enomem, emsgsize
 
+    /// The system's errno number for this case.
     public var value: Int32 {
         switch self {
-        case .eagain: 11
-        case .enobufs: 105
-        case .ebusy: 16
-        case .enetdown: 100
-        case .econnrefused: 111
-        case .eintr: 4
-        case .enomem: 12
-        case .emsgsize: 90
+        case .eagain: EAGAIN
+        case .enobufs: ENOBUFS
+        case .ebusy: EBUSY
+        case .enetdown: ENETDOWN
+        case .econnrefused: ECONNREFUSED
+        case .eintr: EINTR
+        case .enomem: ENOMEM
+        case .emsgsize: EMSGSIZE
         }
     }
+
+    /// The same, typed.
+    public var errno: Errno { Errno(rawValue: value) }
 
     public var name: String {
         switch self {
@@ -33,17 +39,21 @@ public enum ExpectedErrno: Int, CaseIterable, Sendable {
     @inlinable
     public init?(errno: Int32) {
         switch errno {
-        case 11: self = .eagain
-        case 105: self = .enobufs
-        case 16: self = .ebusy
-        case 100: self = .enetdown
-        case 111: self = .econnrefused
-        case 4: self = .eintr
-        case 12: self = .enomem
-        case 90: self = .emsgsize
+        case EAGAIN: self = .eagain
+        case ENOBUFS: self = .enobufs
+        case EBUSY: self = .ebusy
+        case ENETDOWN: self = .enetdown
+        case ECONNREFUSED: self = .econnrefused
+        case EINTR: self = .eintr
+        case ENOMEM: self = .enomem
+        case EMSGSIZE: self = .emsgsize
         default: return nil
         }
     }
+
+    /// The case for a typed errno, nil for one the data path does not expect.
+    @inlinable
+    public init?(_ errno: Errno) { self.init(errno: errno.rawValue) }
 }
 
 /// A fixed-size tally of expected errnos: updating it never allocates.

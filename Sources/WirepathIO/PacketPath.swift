@@ -99,31 +99,3 @@ public struct PathInfo: Codable, Sendable, Equatable {
     public var xdp: XDPRunInfo?
     public init() {}
 }
-
-/// An error from a path, carrying the failed operation and its errno.
-public struct PathError: Error, CustomStringConvertible, Sendable {
-    public var operation: String
-    public var errno: Int32
-    public var errnoName: String
-    public var hint: String?
-
-    public init(operation: String, errno: Int32, errnoName: String, hint: String? = nil) {
-        self.operation = operation
-        self.errno = errno
-        self.errnoName = errnoName
-        self.hint = hint
-    }
-
-    public var description: String {
-        var text = "\(operation): \(errnoName)"
-        if let hint { text += "; \(hint)" }
-        return text
-    }
-}
-
-/// A configuration or argument error: the message names the problem and the fix.
-public struct ConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}

@@ -732,7 +732,7 @@ final class DoctorTests: XCTestCase {
         XCTAssertEqual(noRedirect.state, .limited)
         XCTAssertTrue(noRedirect.fix?.contains("--xdp-attach skb") == true)
         // A kernel before 6.3 has no netdev family: say so, fall back to what is known.
-        let old = PathError(operation: "generic netlink", errno: ENOENT, errnoName: "ENOENT")
+        let old = PathError(operation: "generic netlink", errno: Errno(rawValue: ENOENT), errnoName: "ENOENT")
         let oldVeth = Doctor.xdpState(interface: "wpc0", driver: veth, features: .failure(old))
         XCTAssertEqual(oldVeth.state, .limited)
         XCTAssertTrue(oldVeth.reason.contains("copy mode only (veth has no zero-copy") && oldVeth.reason.contains("no netdev netlink family"), oldVeth.reason)
@@ -742,7 +742,7 @@ final class DoctorTests: XCTestCase {
     }
 
     func testDriverIsNeverGuessed() {
-        let noEthtool = Result<String, PathError>.failure(PathError(operation: "ioctl", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP (Operation not supported)"))
+        let noEthtool = Result<String, PathError>.failure(PathError(operation: "ioctl", errno: Errno(rawValue: EOPNOTSUPP), errnoName: "EOPNOTSUPP (Operation not supported)"))
         let lo = DriverIdentity.identify(sysfsDriver: nil, ethtool: noEthtool, kind: nil, linkType: "loopback")
         XCTAssertEqual(lo.name, "unknown")
         XCTAssertEqual(lo.detail, "no device/driver in sysfs; ETHTOOL_GDRVINFO: EOPNOTSUPP; no link kind; link type loopback")

@@ -205,7 +205,7 @@ final class PathIntegrationTests: XCTestCase {
                 let missing = try PathConfig.validated(path: kind, local: local, interface: "nosuch0")
                 let bad = kind == .socket ? Result { _ = try SocketPath(missing) } : Result { _ = try MmsgPath(missing) }
                 guard case .failure(let e as PathError) = bad else { XCTFail("\(kind): opened on a missing interface"); continue }
-                XCTAssertEqual(e.errno, ENODEV, "\(kind)")
+                XCTAssertEqual(e.errno.rawValue, ENODEV, "\(kind)")
                 XCTAssertTrue(e.description.contains("no interface 'nosuch0'") && e.description.contains("ip link"), e.description)
                 let on = try PathConfig.validated(path: kind, local: local, interface: t.clientInterface)
                 let plain = try PathConfig.validated(path: kind, local: local)

@@ -277,7 +277,7 @@ final class XDPTests: XCTestCase {
             var batch = PacketBatch(capacity: 4, slotSize: 1500)
             let end = Sys.monotonicNanos() + 15_000_000_000
             while Sys.monotonicNanos() < end && !done.requested {
-                if !got, Sys.recvfrom(fd, &buf, buf.count, &from, flags: 0) > 0 { got = true }
+                if !got, case .success(let n) = Sys.recvfrom(fd, &buf, buf.count, &from, flags: 0), n > 0 { got = true }
                 _ = try path.receive(into: &batch)
             }
             return (got, path.counters.xdp)
@@ -311,7 +311,7 @@ final class XDPTests: XCTestCase {
             var sent = 0
             for _ in 0..<3 {
                 var b: [UInt8] = Array("not the test flow".utf8)
-                if Sys.sendto(fd, &b, b.count, &sa, flags: 0) > 0 { sent += 1 }
+                if case .success(let n) = Sys.sendto(fd, &b, b.count, &sa, flags: 0), n > 0 { sent += 1 }
                 usleep(100_000)
             }
             return sent

@@ -66,11 +66,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
         }
         counters.rxCalls &+= 1
         let flags = wait == .block ? WP_MSG_WAITFORONE : WP_MSG_DONTWAIT
-        let r = Sys.recvmmsg(socket.fd, msgs, n, flags: flags)
-        if r < 0 {
-            try classify(r, &counters, "recvmmsg")
-            return 0
-        }
+        // Expected: EAGAIN (nothing queued), counted.
+        guard let r = try counted(Sys.recvmmsg(socket.fd, msgs, n, flags: flags), &counters, "recvmmsg") else { return 0 }
         for i in 0..<r {
             let len = Int(msgs[i].msg_len)
             batch.setLength(i, len)
@@ -94,11 +91,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
                 msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
             }
             counters.txCalls &+= 1
-            let r = Sys.sendmmsg(socket.fd, msgs, n, flags: 0)
-            if r < 0 {
-                try classify(r, &counters, "sendmmsg")
-                break
-            }
+            // Expected: EAGAIN, ENOBUFS (a full queue), counted.
+            guard let r = try counted(Sys.sendmmsg(socket.fd, msgs, n, flags: 0), &counters, "sendmmsg") else { break }
             for i in 0..<r { counters.txBytes &+= UInt64(iovs[i].iov_len) }
             counters.txPackets &+= UInt64(r)
             sent += r

@@ -38,11 +38,9 @@ public struct SocketPath: PacketPath, ~Copyable {
             guard try waiter.wait(timeoutMillis: tickMillis) else { return 0 }
         }
         counters.rxCalls &+= 1
-        let r = Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0)
-        if r < 0 {
-            try classify(r, &counters, "recvfrom")
-            return 0
-        }
+        // Expected: EAGAIN (an empty poll or a wait tick), counted.
+        guard let r = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
+                                  &counters, "recvfrom") else { return 0 }
         batch.setLength(0, r)
         batch.setEndpoint(0, Endpoint(address.pointee))
         batch.count = 1
@@ -57,12 +55,10 @@ public struct SocketPath: PacketPath, ~Copyable {
         while sent < batch.count {
             address.pointee = sockaddr_in(batch.endpoint(sent))
             counters.txCalls &+= 1
-            let r = Sys.sendto(socket.fd, batch.slotPointer(sent), batch.length(sent), address, flags: 0)
-            if r < 0 {
-                // A full send queue ends the batch early; the caller resends.
-                try classify(r, &counters, "sendto")
-                break
-            }
+            // A full send queue (EAGAIN, ENOBUFS) ends the batch early; the
+            // caller resends.
+            guard let r = try counted(Sys.sendto(socket.fd, batch.slotPointer(sent), batch.length(sent), address, flags: 0),
+                                      &counters, "sendto") else { break }
             counters.txPackets &+= 1
             counters.txBytes &+= UInt64(r)
             sent += 1

@@ -39,7 +39,7 @@ package struct UDPSocket: ~Copyable {
                 // --interface with --peer or serve: a name that is not here is
                 // an error, never a silent run on whatever route the kernel picks.
                 guard Sys.interfaceIndex(ifname) != 0 else {
-                    throw Sys.error("if_nametoindex(\(ifname))", ENODEV,
+                    throw Sys.error("if_nametoindex(\(ifname))", .noSuchDevice,
                                     hint: "no interface '\(ifname)' in this network namespace; list them with `ip link`, fix --interface, or leave it out")
                 }
                 try Sys.bindToDevice(fd, ifname)
@@ -73,8 +73,8 @@ package struct UDPSocket: ~Copyable {
     /// `SO_INCOMING_NAPI_ID` of the last packet received: the NAPI context busy
     /// polling would poll. 0 means none (veth without GRO gives none). One syscall.
     package var napiID: UInt32 {
-        let r = Sys.getOption(fd, SOL_SOCKET, WP_SO_INCOMING_NAPI_ID)
-        return r < 0 ? 0 : UInt32(truncatingIfNeeded: r)
+        let id = try? Sys.getOption(fd, SOL_SOCKET, WP_SO_INCOMING_NAPI_ID, "getsockopt(SO_INCOMING_NAPI_ID)")
+        return UInt32(truncatingIfNeeded: id ?? 0)
     }
 
     package func info() -> PathInfo {
@@ -125,21 +125,9 @@ package struct EpollWaiter: ~Copyable {
     /// Waits up to `timeoutMillis`; returns true when the socket is readable.
     @inline(__always)
     package func wait(timeoutMillis: CInt) throws(PathError) -> Bool {
-        let r = Sys.epollWait(fd, events, 1, timeoutMillis: timeoutMillis)
-        if r < 0 { throw Sys.error("epoll_wait", Int32(-r)) }
-        return r > 0
+        switch Sys.epollWait(fd, events, 1, timeoutMillis: timeoutMillis) {
+        case .success(let ready): return ready > 0
+        case .failure(let e): throw Sys.error("epoll_wait", e)
+        }
     }
-}
-
-/// Classifies a negative data-path result: expected errnos are counted and
-/// reported as "no progress"; anything else is an error.
-@inline(__always)
-package func classify(_ r: Int, _ counters: inout PathCounters, _ op: StaticString) throws(PathError) {
-    let e = Int32(-r)
-    if let expected = ExpectedErrno(errno: e) {
-        counters.errnos.add(expected)
-        return
-    }
-    precondition(e != EBADF && e != EFAULT, "\(op): \(Sys.errnoName(e)) is a Wirepath bug")
-    throw Sys.error("\(op)", e)
 }

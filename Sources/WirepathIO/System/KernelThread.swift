@@ -29,8 +29,8 @@ package func readSmallFile(_ path: String) throws(PathError) -> String {
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     while true {
-        let n = chunk.withUnsafeMutableBytes { Sys.read(fd, $0.baseAddress!, $0.count) }
-        if n <= 0 { break }
+        // A failed read ends the text, as the end of the file does.
+        guard let n = try? chunk.withUnsafeMutableBytes({ (b) throws(PathError) in try Sys.read(fd, b.baseAddress!, b.count) }), n > 0 else { break }
         bytes += chunk[0..<n]
     }
     return String(decoding: bytes, as: UTF8.self)

@@ -36,8 +36,7 @@ extension UringPath.Ring {
         var rounds = 0
         while due > 0 && rounds < 16 {
             rounds += 1
-            let r = Sys.uringSubmitAndWait(uring, 1, tick)
-            if r < 0 && r != -Int(ETIME) { return }
+            if case .failure(let e) = Sys.uringSubmitAndWait(uring, 1, tick), e != .timeout { return }
             while wp_io_uring_peek_cqes(uring, &scratch, 1) == 1, let cqe = scratch?.pointee {
                 if cqe.user_data >> UringPath.tagShift == UringPath.ownedSendTag {
                     let last = zeroCopy && cqe.flags & (IORING_CQE_F_MORE | IORING_CQE_F_NOTIF) == 0
@@ -75,18 +74,17 @@ extension UringPath.Ring {
         var p = io_uring_params()
         p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG
         p.cq_entries = cqEntries
-        var r = Sys.uringQueueInit(sqEntries, uring, &p)
         var note: String?
-        if r == -Int(EINVAL) {
-            note = "IORING_SETUP_DEFER_TASKRUN refused (EINVAL; it needs Linux 6.1+): using a plain ring, whose completions run from task work at any time"
-            p = io_uring_params()
-            p.flags = IORING_SETUP_CQSIZE
-            p.cq_entries = cqEntries
-            r = Sys.uringQueueInit(sqEntries, uring, &p)
-        }
-        if r < 0 {
-            let e = Int32(-r)
-            throw Sys.error("io_uring_queue_init(\(sqEntries) SQ, \(cqEntries) CQ entries)", e, hint: setupHint(e))
+        do throws(PathError) {
+            do throws(PathError) { try Sys.uringQueueInit(sqEntries, uring, &p) } catch where error.errno == .invalidArgument {
+                note = "IORING_SETUP_DEFER_TASKRUN refused (EINVAL; it needs Linux 6.1+): using a plain ring, whose completions run from task work at any time"
+                p = io_uring_params()
+                p.flags = IORING_SETUP_CQSIZE
+                p.cq_entries = cqEntries
+                try Sys.uringQueueInit(sqEntries, uring, &p)
+            }
+        } catch {
+            throw Sys.error("io_uring_queue_init(\(sqEntries) SQ, \(cqEntries) CQ entries)", error.errno, hint: setupHint(error.errno))
         }
         return (note == nil, note)
     }
@@ -97,19 +95,18 @@ extension UringPath.Ring {
     /// DEFER_TASKRUN is not asked for: the kernel refuses it with SQPOLL
     /// (EINVAL), since completions then run on the poll thread.
     static func setUpSQPoll(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32, idleMillis: Int) throws(PathError) {
-        var r = 0
+        var failed: Errno?
         for flags in [IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL] {
             var p = io_uring_params()
             p.flags = flags
             p.cq_entries = cqEntries
             p.sq_thread_idle = UInt32(idleMillis)
-            r = Sys.uringQueueInit(sqEntries, uring, &p)
-            if r != -Int(EINVAL) { break }
+            do throws(PathError) { try Sys.uringQueueInit(sqEntries, uring, &p); failed = nil } catch { failed = error.errno }
+            if failed != .invalidArgument { break }
         }
-        if r < 0 {
-            let e = Int32(-r)
-            let hint = e == EPERM ? "SQPOLL needs Linux 5.13+ for an unprivileged process (before: CAP_SYS_ADMIN, or CAP_SYS_NICE from 5.11), and io_uring must be allowed (kernel.io_uring_disabled, seccomp)"
-                : e == EINVAL ? "this kernel refuses IORING_SETUP_SQPOLL with these flags; run without --uring-sqpoll" : setupHint(e)
+        if let e = failed {
+            let hint = e == .notPermitted ? "SQPOLL needs Linux 5.13+ for an unprivileged process (before: CAP_SYS_ADMIN, or CAP_SYS_NICE from 5.11), and io_uring must be allowed (kernel.io_uring_disabled, seccomp)"
+                : e == .invalidArgument ? "this kernel refuses IORING_SETUP_SQPOLL with these flags; run without --uring-sqpoll" : setupHint(e)
             throw Sys.error("io_uring_queue_init(SQPOLL, sq_thread_idle \(idleMillis) ms)", e, hint: hint)
         }
     }
@@ -129,8 +126,8 @@ extension UringPath.Ring {
         return "SQPOLL (sq_thread_idle \(idleMillis) ms): a kernel thread polls the SQ, so sends cost no syscall while it is awake; \(found); SQPOLL excludes DEFER_TASKRUN, so completions are posted by the poll thread; sends are copied into ring-owned slots"
     }
 
-    static func setupHint(_ e: Int32) -> String? {
-        switch e {
+    static func setupHint(_ e: Errno) -> String? {
+        switch e.rawValue {
         case ENOSYS: "this kernel has no io_uring (needs Linux 5.1+; the uring path needs 6.0+)"
         case EPERM: "io_uring is refused: check the kernel.io_uring_disabled sysctl and any seccomp profile (containers often block io_uring)"
         case ENOMEM: "no memory for the rings: lower --uring-buffers or --batch (before Linux 5.12, raise RLIMIT_MEMLOCK)"
@@ -152,10 +149,10 @@ extension UringPath.Ring {
                                      eventFD: CInt) {
         if acquired.ring {
             if acquired.fileRegistered { cancelReceive(uring, tick: tick) }
-            if acquired.eventFDRegistered { _ = Sys.uringUnregisterEventFD(uring) }
-            if acquired.bufRingRegistered { _ = Sys.uringUnregisterBufRing(uring, group: UringPath.bufferGroup) }
-            if acquired.napiRegistered { _ = Sys.uringUnregisterNAPI(uring) }
-            if acquired.fileRegistered { _ = Sys.uringUnregisterFiles(uring) }
+            if acquired.eventFDRegistered { try? Sys.uringUnregisterEventFD(uring) }
+            if acquired.bufRingRegistered { try? Sys.uringUnregisterBufRing(uring, group: UringPath.bufferGroup) }
+            if acquired.napiRegistered { try? Sys.uringUnregisterNAPI(uring) }
+            if acquired.fileRegistered { try? Sys.uringUnregisterFiles(uring) }
             Sys.uringQueueExit(uring)
         }
         if acquired.bufRingMapped, let bufRing { Sys.unmap(UnsafeMutableRawPointer(bufRing), bufRingBytes) }
@@ -173,8 +170,7 @@ extension UringPath.Ring {
         var rounds = 0
         while !(cancelled && receiveEnded) && rounds < 8 {
             rounds += 1
-            let r = Sys.uringSubmitAndWait(uring, 1, tick)
-            if r < 0 && r != -Int(ETIME) { return }
+            if case .failure(let e) = Sys.uringSubmitAndWait(uring, 1, tick), e != .timeout { return }
             while wp_io_uring_peek_cqes(uring, &scratch, 1) == 1, let cqe = scratch?.pointee {
                 switch cqe.user_data >> UringPath.tagShift {
                 case UringPath.cancelTag:

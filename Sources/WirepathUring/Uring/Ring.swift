@@ -158,14 +158,14 @@ extension UringPath {
                 if zeroCopy {
                     // Ask before the first send rather than fail on its CQE.
                     if Sys.uringOpcodeSupported(uring, IORING_OP_SENDMSG_ZC) == false {
-                        throw PathError(operation: "io_uring probe(IORING_OP_SENDMSG_ZC)", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
+                        throw PathError(operation: "io_uring probe(IORING_OP_SENDMSG_ZC)", errno: .notSupportedOnSocket,
                                         hint: "this kernel has no sendmsg_zc (Linux 6.1+; usage reports 6.2+); run without --uring-zc")
                     }
                     notes.append("send_zc: IORING_OP_SENDMSG_ZC with IORING_SEND_ZC_REPORT_USAGE from \(slotCount) owned slots, each reused after the kernel's notification; each notification says whether the kernel copied anyway (over veth and loopback it does)")
                 }
                 let features = uring.pointee.features
                 guard features & IORING_FEAT_EXT_ARG != 0 else {
-                    throw PathError(operation: "io_uring setup", errno: EOPNOTSUPP, errnoName: "EOPNOTSUPP",
+                    throw PathError(operation: "io_uring setup", errno: .notSupportedOnSocket,
                                     hint: "this kernel's io_uring cannot wait with a timeout (IORING_FEAT_EXT_ARG, Linux 5.11+); the uring path needs Linux 6.0+ for multishot recvmsg")
                 }
                 // IOSQE_CQE_SKIP_SUCCESS (Linux 5.17+): a successful send posts no
@@ -187,11 +187,9 @@ extension UringPath {
                 reg.ring_addr = UInt64(UInt(bitPattern: mapped))
                 reg.ring_entries = UInt32(bufCount)
                 reg.bgid = UringPath.bufferGroup
-                let r = Sys.uringRegisterBufRing(uring, &reg)
-                if r < 0 {
-                    let e = Int32(-r)
-                    throw Sys.error("io_uring_register_buf_ring(\(bufCount) entries)", e,
-                                    hint: e == EINVAL ? "provided-buffer rings need Linux 5.19+ and a power-of-two size up to 32768" : nil)
+                do throws(PathError) { try Sys.uringRegisterBufRing(uring, &reg) } catch {
+                    throw Sys.error("io_uring_register_buf_ring(\(bufCount) entries)", error.errno,
+                                    hint: error.errno == .invalidArgument ? "provided-buffer rings need Linux 5.19+ and a power-of-two size up to 32768" : nil)
                 }
                 acquired.bufRingRegistered = true
                 let mask = io_uring_buf_ring_mask(UInt32(bufCount))
@@ -200,23 +198,21 @@ extension UringPath {
                 }
                 io_uring_buf_ring_advance(br, Int32(bufCount))
 
-                let f = Sys.uringRegisterFile(uring, socket)
-                if f < 0 { throw Sys.error("io_uring_register_files(socket)", Int32(-f)) }
+                do throws(PathError) { try Sys.uringRegisterFile(uring, socket) } catch {
+                    throw Sys.error("io_uring_register_files(socket)", error.errno)
+                }
                 acquired.fileRegistered = true
                 if let usec = config.uring.napiMicros {
-                    let r = Sys.uringRegisterNAPI(uring, micros: usec, prefer: config.socket.preferBusyPoll)
-                    if r < 0 {
-                        let e = Int32(-r)
-                        throw Sys.error("io_uring_register(IORING_REGISTER_NAPI, \(usec) µs)", e,
-                                        hint: e == EINVAL ? "IORING_REGISTER_NAPI needs Linux 6.9+ built with CONFIG_NET_RX_BUSY_POLL; run without --uring-napi" : nil)
+                    do throws(PathError) { try Sys.uringRegisterNAPI(uring, micros: usec, prefer: config.socket.preferBusyPoll) } catch {
+                        throw Sys.error("io_uring_register(IORING_REGISTER_NAPI, \(usec) µs)", error.errno,
+                                        hint: error.errno == .invalidArgument ? "IORING_REGISTER_NAPI needs Linux 6.9+ built with CONFIG_NET_RX_BUSY_POLL; run without --uring-napi" : nil)
                     }
                     acquired.napiRegistered = true
                     notes.append("uring-napi: IORING_REGISTER_NAPI \(usec) µs\(config.socket.preferBusyPoll ? " (prefer_busy_poll)" : ""): the ring busy-polls its sockets' NAPI contexts before it sleeps in a wait\(config.wait == .spin ? "; a spin wait never enters the kernel, so only an SQPOLL thread would poll" : "")")
                 }
                 if config.wait == .epoll {
                     efd = try Sys.eventFD()
-                    let r = Sys.uringRegisterEventFD(uring, efd)
-                    if r < 0 { throw Sys.error("io_uring_register_eventfd", Int32(-r)) }
+                    try Sys.uringRegisterEventFD(uring, efd)
                     acquired.eventFDRegistered = true
                     // Off until a wait turns it on (see `epollWait`).
                     _ = io_uring_cq_eventfd_toggle(uring, false)
@@ -224,8 +220,7 @@ extension UringPath {
                 // Arm the receive now, so packets that come before the first
                 // receive call go into buffers rather than wait in the socket.
                 Ring.prepareReceive(uring, recvMsg)
-                let s = Sys.uringSubmit(uring)
-                if s < 0 { throw Sys.error("io_uring_submit(recvmsg multishot)", Int32(-s)) }
+                try Sys.check(Sys.uringSubmit(uring), "io_uring_submit(recvmsg multishot)")
                 let mode = sqpoll ? "SQPOLL" : deferred ? "SINGLE_ISSUER|DEFER_TASKRUN" : "plain ring"
                 let riding = skip && !sqpoll && !zeroCopy
                 let sends = riding ? "sends with CQE_SKIP_SUCCESS riding in the next enter (the wait for a reply)"

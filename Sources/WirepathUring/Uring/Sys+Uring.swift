@@ -1,5 +1,6 @@
 // Sys+Uring.swift — the liburing calls, wrapped once (see WirepathIO/System/Sys.swift
-// for the rules). Each returns its result or -errno.
+// for the rules). Setup calls throw `PathError`; the data-path calls
+// (submit, wait, get events) return `Result<Int, Errno>`.
 import CLiburing
 import CWirepath
 import Glibc
@@ -9,24 +10,24 @@ extension Sys {
 
     /// io_uring_register_eventfd(3): the kernel signals `fd` when the ring
     /// posts completions (and, on a DEFER_TASKRUN ring, when it queues
-    /// completions for the submitter to run). Returns 0 or -errno.
-    package static func uringRegisterEventFD(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) -> Int {
-        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_eventfd(ring, fd)) })
+    /// completions for the submitter to run). Throws the errno.
+    package static func uringRegisterEventFD(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) throws(PathError) {
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_eventfd(ring, fd)) }), "io_uring_register_eventfd")
     }
 
-    /// io_uring_unregister_eventfd(3). Returns 0 or -errno.
-    package static func uringUnregisterEventFD(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
-        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_eventfd(ring)) })
+    /// io_uring_unregister_eventfd(3). Throws the errno.
+    package static func uringUnregisterEventFD(_ ring: UnsafeMutablePointer<io_uring>) throws(PathError) {
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_eventfd(ring)) }), "io_uring_unregister_eventfd")
     }
 
 
-    // MARK: io_uring (liburing; each call returns its result or -errno)
+    // MARK: io_uring (liburing, which returns -errno itself)
 
     /// io_uring_queue_init_params(3): io_uring_setup(2) and the ring mmaps.
-    /// Returns 0 or -errno (ENOSYS: no io_uring; EPERM: disabled by sysctl or
+    /// Throws the errno (ENOSYS: no io_uring; EPERM: disabled by sysctl or
     /// seccomp; EINVAL: a setup flag this kernel does not know).
-    package static func uringQueueInit(_ entries: UInt32, _ ring: UnsafeMutablePointer<io_uring>, _ params: UnsafeMutablePointer<io_uring_params>) -> Int {
-        Int(io_uring_queue_init_params(entries, ring, params))
+    package static func uringQueueInit(_ entries: UInt32, _ ring: UnsafeMutablePointer<io_uring>, _ params: UnsafeMutablePointer<io_uring_params>) throws(PathError) {
+        try check(negativeErrno(Int(io_uring_queue_init_params(entries, ring, params))), "io_uring_queue_init")
     }
 
     /// io_uring_queue_exit(3): unmaps the rings and closes the ring fd; the
@@ -36,19 +37,19 @@ extension Sys {
     }
 
     /// io_uring_submit(3): one io_uring_enter(2) for the queued SQEs.
-    /// Returns the SQEs the kernel consumed, or -errno.
+    /// Returns the SQEs the kernel consumed.
     @inline(__always)
-    package static func uringSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+    package static func uringSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> Result<Int, Errno> {
         retryEINTR(returnsNegativeErrno: true, { Int(io_uring_submit(ring)) })
     }
 
     /// io_uring_submit_and_wait_timeout(3): submits the queued SQEs and waits
     /// for `waitNr` CQEs or `timeout`, in one io_uring_enter(2) with
     /// IORING_ENTER_EXT_ARG (Linux 5.11+). Returns >= 0 when completions may
-    /// be ready, -ETIME on timeout, or -errno. An EINTR restarts the wait.
+    /// be ready, or the errno: ETIME on timeout. An EINTR restarts the wait.
     @inline(__always)
     package static func uringSubmitAndWait(_ ring: UnsafeMutablePointer<io_uring>, _ waitNr: UInt32,
-                                   _ timeout: UnsafeMutablePointer<__kernel_timespec>) -> Int {
+                                   _ timeout: UnsafeMutablePointer<__kernel_timespec>) -> Result<Int, Errno> {
         var cqe: UnsafeMutablePointer<io_uring_cqe>?
         return retryEINTR(returnsNegativeErrno: true, { Int(io_uring_submit_and_wait_timeout(ring, &cqe, waitNr, timeout, nil)) })
     }
@@ -56,64 +57,64 @@ extension Sys {
     /// The same wait for a batch: `waitNr` CQEs, or whatever has come (at
     /// least one) once `minWaitMicros` has passed, or none by `timeout`
     /// (IORING_FEAT_MIN_TIMEOUT, Linux 6.12+; see
-    /// `wp_io_uring_submit_and_wait_min`). Returns >= 0, -ETIME, or -errno.
+    /// `wp_io_uring_submit_and_wait_min`). Returns >= 0, or the errno (ETIME).
     @inline(__always)
     package static func uringSubmitAndWaitBatch(_ ring: UnsafeMutablePointer<io_uring>, _ waitNr: UInt32,
-                                        _ timeout: UnsafeMutablePointer<__kernel_timespec>, minWaitMicros: UInt32) -> Int {
+                                        _ timeout: UnsafeMutablePointer<__kernel_timespec>, minWaitMicros: UInt32) -> Result<Int, Errno> {
         retryEINTR { Int(wp_io_uring_submit_and_wait_min(ring, waitNr, timeout, minWaitMicros)) }
     }
 
     /// io_uring_submit_and_get_events(3) when `submit`, else
     /// io_uring_get_events(3): one io_uring_enter(2) with
     /// IORING_ENTER_GETEVENTS and no wait, which runs deferred task work
-    /// (DEFER_TASKRUN) and flushes an overflowed CQ. Returns >= 0 or -errno.
+    /// (DEFER_TASKRUN) and flushes an overflowed CQ. Returns >= 0.
     @inline(__always)
-    package static func uringGetEvents(_ ring: UnsafeMutablePointer<io_uring>, submit: Bool) -> Int {
+    package static func uringGetEvents(_ ring: UnsafeMutablePointer<io_uring>, submit: Bool) -> Result<Int, Errno> {
         retryEINTR(returnsNegativeErrno: true, { Int(submit ? io_uring_submit_and_get_events(ring) : io_uring_get_events(ring)) })
     }
 
     /// io_uring_register_files(3) for one descriptor, at fixed index 0.
-    /// Returns 0 or -errno.
-    package static func uringRegisterFile(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) -> Int {
+    /// Throws the errno.
+    package static func uringRegisterFile(_ ring: UnsafeMutablePointer<io_uring>, _ fd: CInt) throws(PathError) {
         var fds = fd
-        return retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_files(ring, &fds, 1)) })
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_files(ring, &fds, 1)) }), "io_uring_register_files")
     }
 
-    /// io_uring_unregister_files(3). Returns 0 or -errno.
-    package static func uringUnregisterFiles(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
-        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_files(ring)) })
+    /// io_uring_unregister_files(3). Throws the errno.
+    package static func uringUnregisterFiles(_ ring: UnsafeMutablePointer<io_uring>) throws(PathError) {
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_files(ring)) }), "io_uring_unregister_files")
     }
 
     /// io_uring_register_buf_ring(3) (IORING_REGISTER_PBUF_RING, Linux 5.19+).
-    /// Returns 0 or -errno.
-    package static func uringRegisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, _ reg: UnsafeMutablePointer<io_uring_buf_reg>) -> Int {
-        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_buf_ring(ring, reg, 0)) })
+    /// Throws the errno.
+    package static func uringRegisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, _ reg: UnsafeMutablePointer<io_uring_buf_reg>) throws(PathError) {
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_register_buf_ring(ring, reg, 0)) }), "io_uring_register_buf_ring")
     }
 
-    /// io_uring_unregister_buf_ring(3). Returns 0 or -errno.
-    package static func uringUnregisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, group: UInt16) -> Int {
-        retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) })
+    /// io_uring_unregister_buf_ring(3). Throws the errno.
+    package static func uringUnregisterBufRing(_ ring: UnsafeMutablePointer<io_uring>, group: UInt16) throws(PathError) {
+        try check(retryEINTR(returnsNegativeErrno: true, { Int(io_uring_unregister_buf_ring(ring, Int32(group))) }), "io_uring_unregister_buf_ring")
     }
 
     /// io_uring_register(2) IORING_REGISTER_NAPI (opcode 27, Linux 6.9+):
     /// the ring busy-polls the NAPI contexts of its sockets for `micros` µs
-    /// before it sleeps in a wait. Returns 0 or -errno (EINVAL: a kernel
+    /// before it sleeps in a wait. Throws the errno (EINVAL: a kernel
     /// before 6.9, or built without CONFIG_NET_RX_BUSY_POLL).
-    package static func uringRegisterNAPI(_ ring: UnsafeMutablePointer<io_uring>, micros: Int, prefer: Bool) -> Int {
+    package static func uringRegisterNAPI(_ ring: UnsafeMutablePointer<io_uring>, micros: Int, prefer: Bool) throws(PathError) {
         var napi = wp_io_uring_napi()
         napi.busy_poll_to = UInt32(micros)
         napi.prefer_busy_poll = prefer ? 1 : 0
-        return retryEINTR(returnsNegativeErrno: true, {
+        try check(retryEINTR(returnsNegativeErrno: true, {
             Int(io_uring_register(UInt32(ring.pointee.ring_fd), WP_IORING_REGISTER_NAPI, &napi, 1))
-        })
+        }), "io_uring_register(IORING_REGISTER_NAPI)")
     }
 
-    /// io_uring_register(2) IORING_UNREGISTER_NAPI (opcode 28). Returns 0 or -errno.
-    package static func uringUnregisterNAPI(_ ring: UnsafeMutablePointer<io_uring>) -> Int {
+    /// io_uring_register(2) IORING_UNREGISTER_NAPI (opcode 28). Throws the errno.
+    package static func uringUnregisterNAPI(_ ring: UnsafeMutablePointer<io_uring>) throws(PathError) {
         var napi = wp_io_uring_napi()
-        return retryEINTR(returnsNegativeErrno: true, {
+        try check(retryEINTR(returnsNegativeErrno: true, {
             Int(io_uring_register(UInt32(ring.pointee.ring_fd), WP_IORING_UNREGISTER_NAPI, &napi, 1))
-        })
+        }), "io_uring_register(IORING_UNREGISTER_NAPI)")
     }
 
     /// Whether the ring's kernel supports `op`: io_uring_get_probe_ring(3)
@@ -128,13 +129,16 @@ extension Sys {
     /// Publishes the queued SQEs to an SQPOLL ring's kernel thread and wakes
     /// the thread only if it has gone to sleep (`wp_io_uring_sqpoll_submit`:
     /// io_uring_enter(2) with IORING_ENTER_SQ_WAKEUP when the kernel has set
-    /// IORING_SQ_NEED_WAKEUP, else no syscall). Returns the SQEs published or
-    /// -errno, and whether it entered the kernel to wake the thread.
+    /// IORING_SQ_NEED_WAKEUP, else no syscall). Returns the SQEs published, and
+    /// whether it entered the kernel to wake the thread.
     @inline(__always)
-    package static func uringSQPollSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> (Int, woke: Bool) {
+    package static func uringSQPollSubmit(_ ring: UnsafeMutablePointer<io_uring>) -> (Result<Int, Errno>, woke: Bool) {
         var woke = false
         let r = retryEINTR(returnsNegativeErrno: true, { Int(wp_io_uring_sqpoll_submit(ring, &woke)) })
         return (r, woke)
     }
 
+    /// The errno of a failed completion: a CQE's `res` is `-errno`.
+    @inline(__always)
+    package static func completionErrno(_ res: Int32) -> Errno { Errno(rawValue: -res) }
 }

@@ -11,14 +11,12 @@ extension UringPath {
         defer { ring.deallocate() }
         ring.initialize(to: io_uring())
         var p = io_uring_params()
-        let r = Sys.uringQueueInit(2, ring, &p)
-        if r < 0 {
-            let e = Int32(-r)
+        do throws(PathError) { try Sys.uringQueueInit(2, ring, &p) } catch {
             var why: String
-            switch e {
+            switch error.errno.rawValue {
             case ENOSYS: why = "kernel has no io_uring (needs Linux 5.1+, multishot recvmsg 6.0+)"
             case EPERM: why = "io_uring refused (EPERM): kernel.io_uring_disabled sysctl or a seccomp profile"
-            default: why = "io_uring_queue_init: \(Sys.errnoName(e))"
+            default: why = "io_uring_queue_init: \(Sys.errnoName(error.errno))"
             }
             if let disabled = ioUringDisabledSysctl(), disabled != 0 {
                 why += "; kernel.io_uring_disabled = \(disabled) ("
@@ -32,7 +30,7 @@ extension UringPath {
         if features & IORING_FEAT_EXT_ARG == 0 {
             return "io_uring is too old: no IORING_FEAT_EXT_ARG (Linux 5.11+); multishot recvmsg needs Linux 6.0+"
         }
-        if let (major, _) = kernelVersion(), major < 6 {
+        if let major = KernelVersion.running()?.major, major < 6 {
             return "kernel too old: multishot recvmsg with a buffer ring needs Linux 6.0+"
         }
         return nil
@@ -43,17 +41,8 @@ extension UringPath {
         guard let fd = try? Sys.open("/proc/sys/kernel/io_uring_disabled", flags: O_RDONLY) else { return nil }
         defer { Sys.close(fd) }
         var byte: UInt8 = 0
-        guard Sys.read(fd, &byte, 1) == 1, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+        guard (try? Sys.read(fd, &byte, 1)) == 1, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
         return Int(byte - UInt8(ascii: "0"))
-    }
-
-    /// The running kernel's major and minor version, from uname(2).
-    static func kernelVersion() -> (Int, Int)? {
-        var u = utsname()
-        guard uname(&u) == 0 else { return nil }
-        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix(while: { $0 != 0 }), as: UTF8.self) }
-        let parts = release.split(whereSeparator: { !$0.isNumber }).prefix(2).compactMap { Int($0) }
-        return parts.count == 2 ? (parts[0], parts[1]) : nil
     }
 
     static func powerOfTwo(atLeast n: Int) -> Int {

@@ -25,7 +25,8 @@ extension UringPath {
                     ? Sys.uringSubmitAndWaitBatch(ring.uring, UInt32(ring.waitBatch + sendCQEsDue), ring.tick, minWaitMicros: batchWaitMicros)
                     : Sys.uringSubmitAndWait(ring.uring, UInt32(1 + sendCQEsDue), ring.tick)
                 noteEntered()
-                if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait)") }
+                // ETIME: the tick passed with nothing to take.
+                if case .failure(let e) = r, e != .timeout { try classify(e, &counters, "io_uring_enter(GETEVENTS, wait)") }
             case .spin:
                 let flags = wp_io_uring_sq_flags(ring.uring)
                 if ring.sqpoll {
@@ -34,14 +35,13 @@ extension UringPath {
                     if rearmQueued || sendsQueued { try submitQueued(forSend: false) }
                     if flags & IORING_SQ_CQ_OVERFLOW != 0 {
                         counters.rxCalls &+= 1
-                        let r = Sys.uringGetEvents(ring.uring, submit: false)
-                        if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+                        if case .failure(let e) = Sys.uringGetEvents(ring.uring, submit: false) { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
                     }
                 } else if rearmQueued || sendsQueued || flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW) != 0 {
                     counters.rxCalls &+= 1
                     let r = Sys.uringGetEvents(ring.uring, submit: rearmQueued || sendsQueued)
                     noteEntered()
-                    if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+                    if case .failure(let e) = r { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
                 }
             }
             try harvest()
@@ -84,8 +84,7 @@ extension UringPath {
             guard woke, io_uring_cq_ready(ring.uring) == 0, wp_io_uring_sq_flags(ring.uring) & pending != 0 else { return }
         }
         counters.rxCalls &+= 1
-        let r = Sys.uringGetEvents(ring.uring, submit: false)
-        if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+        if case .failure(let e) = Sys.uringGetEvents(ring.uring, submit: false) { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
     }
 
     /// Takes every ready CQE in one pass, then advances the CQ once. Never
@@ -113,7 +112,7 @@ extension UringPath {
                 } else {
                     // -ENOBUFS: the buffer ring ran dry; the packets wait in the
                     // socket until the re-arm. Counted, as every expected errno.
-                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring recvmsg multishot") } catch {
+                    do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, "io_uring recvmsg multishot") } catch {
                         failure = failure ?? Self.receiveError(error)
                     }
                 }
@@ -121,7 +120,7 @@ extension UringPath {
                 if ring.riding {
                     // Only a failure posts (CQE_SKIP_SUCCESS); its slot was
                     // freed when the enter consumed it. Counted, and lost.
-                    do throws(PathError) { try classify(Int(cqe.res), &counters, "io_uring sendmsg") } catch {
+                    do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, "io_uring sendmsg") } catch {
                         failure = failure ?? error
                     }
                     break
@@ -140,7 +139,7 @@ extension UringPath {
                 }
                 if cqe.res < 0 {
                     // Sent as far as the caller knows: counted here, and lost.
-                    do throws(PathError) { try classify(Int(cqe.res), &counters, ring.zeroCopy ? "io_uring sendmsg_zc" : "io_uring sendmsg (owned slot)") } catch {
+                    do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, ring.zeroCopy ? "io_uring sendmsg_zc" : "io_uring sendmsg (owned slot)") } catch {
                         failure = failure ?? (ring.zeroCopy ? Self.zeroCopyError(error) : error)
                     }
                 }
@@ -233,7 +232,7 @@ extension UringPath {
     /// otherwise one io_uring_submit. Expected errnos (EBUSY, EAGAIN: the CQ
     /// is backed up) are counted; what the kernel did not take stays queued.
     mutating func submitQueued(forSend: Bool) throws(PathError) {
-        let r: Int
+        let r: Result<Int, Errno>
         if ring.sqpoll {
             let woke: Bool
             (r, woke) = Sys.uringSQPollSubmit(ring.uring)
@@ -246,7 +245,7 @@ extension UringPath {
             r = Sys.uringSubmit(ring.uring)
         }
         noteEntered()
-        if r < 0 { try classify(r, &counters, ring.sqpoll ? "io_uring_enter(SQ_WAKEUP)" : "io_uring_submit") }
+        if case .failure(let e) = r { try classify(e, &counters, ring.sqpoll ? "io_uring_enter(SQ_WAKEUP)" : "io_uring_submit") }
     }
 
     /// Queues the multishot receive again; the next io_uring_enter submits it.
@@ -257,7 +256,7 @@ extension UringPath {
 
     static func zeroCopyError(_ e: PathError) -> PathError {
         var e = e
-        switch e.errno {
+        switch e.errno.rawValue {
         case EINVAL: e.hint = "sendmsg_zc with IORING_SEND_ZC_REPORT_USAGE needs Linux 6.2+; run without --uring-zc"
         case EOPNOTSUPP: e.hint = "this socket does not take zero-copy sends (SOCK_SUPPORT_ZC; UDP has it since Linux 6.0); run without --uring-zc"
         default: break
@@ -267,7 +266,7 @@ extension UringPath {
 
     static func receiveError(_ e: PathError) -> PathError {
         var e = e
-        if e.errno == EINVAL { e.hint = "multishot recvmsg with a buffer ring needs Linux 6.0+" }
+        if e.errno == .invalidArgument { e.hint = "multishot recvmsg with a buffer ring needs Linux 6.0+" }
         return e
     }
 }

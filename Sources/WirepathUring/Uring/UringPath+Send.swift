@@ -76,7 +76,7 @@ extension UringPath {
             counters.txCalls &+= 1
             let r = Sys.uringGetEvents(ring.uring, submit: !ring.sqpoll && (sendsQueued || rearmQueued))
             noteEntered()
-            if r < 0 { try classify(r, &counters, "io_uring_enter(GETEVENTS)") }
+            if case .failure(let e) = r { try classify(e, &counters, "io_uring_enter(GETEVENTS)") }
             try harvest()
         }
         guard freeSlotCount == 0, wait != .spin else { return }
@@ -85,7 +85,8 @@ extension UringPath {
         counters.waitCalls &+= 1
         let r = Sys.uringSubmitAndWait(ring.uring, 1, ring.tick)
         noteEntered()
-        if r < 0 && r != -Int(ETIME) { try classify(r, &counters, "io_uring_enter(GETEVENTS, wait for a send slot)") }
+        // ETIME: the tick passed with no completion.
+        if case .failure(let e) = r, e != .timeout { try classify(e, &counters, "io_uring_enter(GETEVENTS, wait for a send slot)") }
         try harvest()
     }
 }

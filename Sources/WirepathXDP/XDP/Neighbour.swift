@@ -20,7 +20,7 @@ enum Neighbour {
             Sys.sleep(nanos: 25_000_000)
             if let mac = lookup(hop, interface: interface) { return mac }
         }
-        throw PathError(operation: "neighbour of \(Endpoint(address: hop, port: 0).addressString) on \(interface)", errno: EHOSTUNREACH, errnoName: "EHOSTUNREACH",
+        throw PathError(operation: "neighbour of \(Endpoint(address: hop, port: 0).addressString) on \(interface)", errno: .noRouteToHost,
                         hint: "no MAC address in the neighbour table after 1 s; check the address, or pass --peer-mac")
     }
 

@@ -23,15 +23,14 @@ struct UMEM: ~Copyable {
         comp.initialize(to: xsk_ring_cons())
         var cfg = xsk_umem_config(fill_size: UInt32(ringSize), comp_size: UInt32(ringSize), frame_size: UInt32(frameSize),
                                   frame_headroom: 0, flags: 0)
-        var u: OpaquePointer?
-        let r = Sys.xskUmemCreate(&u, area, bytes, fill, comp, &cfg)
-        guard r == 0, let u else {
+        let u: OpaquePointer
+        do throws(PathError) { u = try Sys.xskUmemCreate(area, bytes, fill, comp, &cfg) } catch {
             Sys.unmap(area, bytes)
             fill.deallocate()
             comp.deallocate()
-            let e = Int32(r < 0 ? -r : Int(EINVAL))
+            let e = error.errno
             throw Sys.error("xsk_umem__create(\(bytes) B)", e,
-                            hint: e == ENOMEM || e == EPERM ? "the UMEM is pinned memory: lower --xdp-ring-size or --xdp-frame-size, or raise RLIMIT_MEMLOCK (ulimit -l)" : nil)
+                            hint: e == .noMemory || e == .notPermitted ? "the UMEM is pinned memory: lower --xdp-ring-size or --xdp-frame-size, or raise RLIMIT_MEMLOCK (ulimit -l)" : nil)
         }
         self.area = area
         self.bytes = bytes
@@ -41,8 +40,9 @@ struct UMEM: ~Copyable {
     }
 
     deinit {
-        let r = Sys.xskUmemDelete(umem)
-        precondition(r == 0, "xsk_umem__delete: \(Sys.errnoName(Int32(-r))): a socket still uses the UMEM (teardown order)")
+        do throws(PathError) { try Sys.xskUmemDelete(umem) } catch {
+            preconditionFailure("xsk_umem__delete: \(Sys.errnoName(error.errno)): a socket still uses the UMEM (teardown order)")
+        }
         Sys.unmap(area, bytes)
         fill.deallocate()
         comp.deallocate()

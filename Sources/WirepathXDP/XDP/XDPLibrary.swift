@@ -82,9 +82,10 @@ package enum XDPAvailability {
         if !missing.isEmpty {
             return "AF_XDP needs \(missing.joined(separator: ", ")) to load the XDP program and open the socket; run as root"
         }
-        let r = Sys.probeAFXDP()
-        if r == -Int(EAFNOSUPPORT) { return "this kernel has no AF_XDP sockets (socket(AF_XDP): EAFNOSUPPORT): it was built without CONFIG_XDP_SOCKETS" }
-        if r < 0 { return "socket(AF_XDP): \(Sys.errnoName(Int32(-r)))" }
+        do throws(PathError) { try Sys.probeAFXDP() } catch {
+            if error.errno == .addressFamilyNotSupported { return "this kernel has no AF_XDP sockets (socket(AF_XDP): EAFNOSUPPORT): it was built without CONFIG_XDP_SOCKETS" }
+            return "socket(AF_XDP): \(Sys.errnoName(error.errno))"
+        }
         return nil
     }()
 

@@ -23,8 +23,7 @@ extension XDPPath {
                 // before it checks the RX ring, so this poll is also the kick
                 // of a deferred send.
                 if txDeferred > 0 { own.xdp.txKicks &+= 1; txDeferred = 0 }
-                let r = Sys.poll(socket.fd, events: Int16(POLLIN), timeoutMillis: tickMillis)
-                if r < 0 { try classify(r, &own, "poll(AF_XDP socket)") }
+                if case .failure(let e) = Sys.poll(socket.fd, events: Int16(POLLIN), timeoutMillis: tickMillis) { try classify(e, &own, "poll(AF_XDP socket)") }
             case .epoll:
                 own.waitCalls &+= 1
                 _ = try waiter.wait(timeoutMillis: tickMillis)
@@ -76,7 +75,7 @@ extension XDPPath {
     mutating func kickRX() throws(PathError) {
         own.rxCalls &+= 1
         own.xdp.rxKicks &+= 1
-        let r = Sys.xskKickRX(socket.fd)
-        if r < 0 { try classify(r, &own, "recvfrom(AF_XDP RX kick)") }
+        // Expected: EAGAIN, EBUSY, ENOBUFS, counted.
+        if case .failure(let e) = Sys.xskKickRX(socket.fd) { try classify(e, &own, "recvfrom(AF_XDP RX kick)") }
     }
 }

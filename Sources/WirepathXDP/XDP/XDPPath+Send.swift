@@ -28,7 +28,7 @@ extension XDPPath {
             for i in 0..<n {
                 let dst = batch.endpoint(done + i).address
                 guard let mac = frames.mac(for: dst) ?? nextHopMAC else {
-                    throw PathError(operation: "AF_XDP send to \(batch.endpoint(done + i))", errno: EHOSTUNREACH, errnoName: "EHOSTUNREACH",
+                    throw PathError(operation: "AF_XDP send to \(batch.endpoint(done + i))", errno: .noRouteToHost,
                                     hint: "no MAC address for it: it has not sent to this socket and there is no neighbour entry; pass --peer-mac")
                 }
                 frames.destinationMACs[i] = mac.value
@@ -79,11 +79,11 @@ extension XDPPath {
         while true {
             own.txCalls &+= 1
             own.xdp.txKicks &+= 1
-            let r = Sys.xskKickTX(socket.fd)
-            if r >= 0 { txKickPending = false; return }
-            try classify(r, &own, "sendto(AF_XDP TX kick)")
+            // Expected: EAGAIN (more left to send), ENOBUFS, EBUSY, ENETDOWN.
+            guard case .failure(let e) = Sys.xskKickTX(socket.fd) else { txKickPending = false; return }
+            try classify(e, &own, "sendto(AF_XDP TX kick)")
             left -= Self.copyModeKickBatch
-            if r != -Int(EAGAIN) || left <= 0 { txKickPending = true; return }
+            if e != .resourceTemporarilyUnavailable || left <= 0 { txKickPending = true; return }
         }
     }
 

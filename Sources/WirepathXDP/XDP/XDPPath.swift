@@ -81,30 +81,30 @@ public struct XDPPath: PacketPath, ~Copyable {
     public init(_ config: PathConfig) throws(PathError) {
         XDPLibrary.prepare()
         guard let ifname = config.interface else {
-            throw PathError(operation: "xdp path", errno: EINVAL, errnoName: "EINVAL",
+            throw PathError(operation: "xdp path", errno: .invalidArgument,
                             hint: "name the interface to attach to with --interface; wirepath attaches XDP programs only to interfaces it created or that you name")
         }
         let ifindex = Sys.interfaceIndex(ifname)
         guard ifindex != 0 else {
-            throw Sys.error("if_nametoindex(\(ifname))", ENODEV, hint: "no interface \(ifname) in this network namespace; check --interface")
+            throw Sys.error("if_nametoindex(\(ifname))", .noSuchDevice, hint: "no interface \(ifname) in this network namespace; check --interface")
         }
         let objectPath: String
         switch XDPObject.locate(config.xdp.objectPath) {
         case .success(let p): objectPath = p
-        case .failure(let why): throw PathError(operation: "xdp program", errno: ENOENT, errnoName: "ENOENT", hint: why.message)
+        case .failure(let why): throw PathError(operation: "xdp program", errno: .noSuchFileOrDirectory, hint: why.message)
         }
         let settings = config.xdp
         var notes: [String] = []
 
         let port = try PortReservation(config.local)
         var local = port.endpoint
-        if local.address == 0 { local.address = try Sys.interfaceIPv4(ifname).get() }
-        let localMAC = try Sys.hardwareAddress(ifname).get()
+        if local.address == 0 { local.address = try Sys.interfaceIPv4(ifname) }
+        let localMAC = try Sys.hardwareAddress(ifname)
         var nextHop = settings.peerMAC
         if nextHop == nil, let peer = config.peer {
             nextHop = try Neighbour.resolve(peer, interface: ifname, trigger: port.fd)
         }
-        let driver = (try? Sys.interfaceDriver(ifname).get()) ?? "unknown driver"
+        let driver = (try? Sys.interfaceDriver(ifname)) ?? "unknown driver"
 
         // The test flow: packets to our port (and address, when bound to one)
         // on our queue. Network byte order, as the program compares them.
@@ -123,8 +123,9 @@ public struct XDPPath: PacketPath, ~Copyable {
         let socket = try XSKSocket.open(ifname: ifname, driver: driver, settings: settings)
         let fallback = socket.fallback
         if let fallback { notes.append("AF_XDP zero-copy unavailable, running in copy mode: \(fallback)") }
-        let r = Sys.xskUpdateMap(socket.xsk, program.xskMapFD)
-        if r < 0 { throw Sys.error("xsk_socket__update_xskmap(queue \(settings.queue))", Int32(-r)) }
+        do throws(PathError) { try Sys.xskUpdateMap(socket.xsk, program.xskMapFD) } catch {
+            throw Sys.error("xsk_socket__update_xskmap(queue \(settings.queue))", error.errno)
+        }
 
         let frames = FrameState(ringSize: settings.ringSize, frameSize: settings.frameSize)
         // Every receive frame goes to the fill ring at once: the kernel can
@@ -211,7 +212,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         c.xdp.passed = p.passed
         c.xdp.passedNoSocket = p.passedNoSocket
         c.xdp.dropped = p.dropped
-        if let s = Sys.xdpStatistics(socket.fd) {
+        if let s = try? Sys.xdpStatistics(socket.fd) {
             c.xdp.socketRxDropped = s.rx_dropped
             c.xdp.socketRxRingFull = s.rx_ring_full
             c.xdp.fillRingEmpty = s.rx_fill_ring_empty_descs

@@ -19,9 +19,9 @@ struct XDPProgram: ~Copyable {
 
     init(objectPath: String, ifname: String, ifindex: Int32, attach: XDPAttachMode, flow: wp_xdp_config) throws(PathError) {
         _ = XDPLibrary.takeLog()
-        let (opened, e) = Sys.xdpProgramOpen(objectPath, section: "xdp")
-        guard let p = opened else {
-            throw Sys.error("xdp_program__open_file(\(objectPath))", Int32(-e),
+        let p: OpaquePointer
+        do throws(PathError) { p = try Sys.xdpProgramOpen(objectPath, section: "xdp") } catch {
+            throw Sys.error("xdp_program__open_file(\(objectPath))", error.errno,
                             hint: "not a loadable XDP object; rebuild it with `make bpf`\(XDPLibrary.logSuffix())")
         }
         // The flow goes into the program's .rodata before load, so the
@@ -39,16 +39,15 @@ struct XDPProgram: ~Copyable {
         }
         guard rodata else {
             Sys.xdpProgramClose(p)
-            throw PathError(operation: "xdp program \(objectPath)", errno: EINVAL, errnoName: "EINVAL",
+            throw PathError(operation: "xdp program \(objectPath)", errno: .invalidArgument,
                             hint: "its .rodata does not hold struct wp_xdp_config; rebuild it from bpf/ with `make bpf`")
         }
         let mode = attach == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB
-        let r = Sys.xdpProgramAttach(p, ifindex: ifindex, mode: mode)
-        if r < 0 {
-            let err = Int32(-r)
+        do throws(PathError) { try Sys.xdpProgramAttach(p, ifindex: ifindex, mode: mode) } catch {
+            let err = error.errno
             Sys.xdpProgramClose(p)
             let hint: String
-            switch err {
+            switch err.rawValue {
             case EEXIST, EBUSY: hint = "\(ifname) already has an XDP program (one per interface here); if a killed wirepath left it, `wirepath topo down` removes it from the tool's interfaces, or run `ip link set dev \(ifname) xdp off`"
             case EOPNOTSUPP: hint = "the driver of \(ifname) has no native XDP; run with `--xdp-attach skb`"
             case EPERM, EACCES: hint = "loading XDP programs needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root"
@@ -60,9 +59,9 @@ struct XDPProgram: ~Copyable {
         let xsks = bpf_object__find_map_fd_by_name(obj, WP_XDP_XSKMAP_NAME)
         let counters = bpf_object__find_map_fd_by_name(obj, WP_XDP_COUNTERS_NAME)
         guard xsks >= 0, counters >= 0 else {
-            _ = Sys.xdpProgramDetach(p, ifindex: ifindex, mode: mode)
+            try? Sys.xdpProgramDetach(p, ifindex: ifindex, mode: mode)
             Sys.xdpProgramClose(p)
-            throw PathError(operation: "xdp program \(objectPath)", errno: ENOENT, errnoName: "ENOENT",
+            throw PathError(operation: "xdp program \(objectPath)", errno: .noSuchFileOrDirectory,
                             hint: "it has no \(WP_XDP_XSKMAP_NAME) or \(WP_XDP_COUNTERS_NAME) map; rebuild it from bpf/ with `make bpf`")
         }
         program = p
@@ -81,9 +80,10 @@ struct XDPProgram: ~Copyable {
         // Sys.xdpProgramDetach, but a program left attached is worse). What
         // still fails leaves nothing to act on here: the program goes with
         // the interface or its namespace, and `topo down` sweeps.
-        let r = Sys.xdpProgramDetach(program, ifindex: ifindex, mode: mode)
-        if r < 0 && r != -Int(ENOENT) && r != -Int(ENODEV) {
-            _ = xdp_program__detach(program, ifindex, mode, 0)
+        do throws(PathError) { try Sys.xdpProgramDetach(program, ifindex: ifindex, mode: mode) } catch {
+            if error.errno != .noSuchFileOrDirectory && error.errno != .noSuchDevice {
+                try? Sys.xdpProgramDetachAny(program, ifindex: ifindex, mode: mode)
+            }
         }
         Sys.xdpProgramClose(program)
         values.deallocate()
@@ -92,7 +92,7 @@ struct XDPProgram: ~Copyable {
     /// The program's counters, summed over CPUs (four map lookups).
     func read() -> (redirected: UInt64, passed: UInt64, passedNoSocket: UInt64, dropped: UInt64) {
         func sum(_ key: wp_xdp_counter) -> UInt64 {
-            guard Sys.bpfLookupPerCPU(countersFD, key: key.rawValue, values) == 0 else { return 0 }
+            guard (try? Sys.bpfLookupPerCPU(countersFD, key: key.rawValue, values)) != nil else { return 0 }
             var s: UInt64 = 0
             for i in 0..<cpus { s &+= values[i] }
             return s

@@ -27,7 +27,7 @@ struct XSKSocket: ~Copyable {
                 let umem = try UMEM(frames: settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
                 do throws(PathError) {
                     return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, zeroCopy: zeroCopy, fallback: fallback)
-                } catch where error.errno == EBUSY && Sys.monotonicNanos() < deadline {
+                } catch where error.errno == .resourceBusy && Sys.monotonicNanos() < deadline {
                     Sys.sleep(nanos: 10_000_000)
                 }
             }
@@ -40,7 +40,7 @@ struct XSKSocket: ~Copyable {
         case .auto:
             do throws(PathError) {
                 return try attempt(zeroCopy: true)
-            } catch where error.errno == EOPNOTSUPP || error.errno == EINVAL || error.errno == EPROTONOSUPPORT {
+            } catch where error.errno == .notSupportedOnSocket || error.errno == .invalidArgument || error.errno == .protocolNotSupported {
                 let why = "\(driver): zero-copy not supported by driver (XDP_ZEROCOPY bind: \(Sys.errnoName(error.errno)))"
                 return try attempt(zeroCopy: false, fallback: why)
             }
@@ -62,16 +62,15 @@ struct XSKSocket: ~Copyable {
         cfg.libxdp_flags = WP_XSK_INHIBIT_PROG_LOAD
         cfg.xdp_flags = 0
         cfg.bind_flags = WP_XDP_USE_NEED_WAKEUP | (zeroCopy ? WP_XDP_ZEROCOPY : WP_XDP_COPY)
-        var s: OpaquePointer?
+        let s: OpaquePointer
         _ = XDPLibrary.takeLog()
-        let r = Sys.xskSocketCreate(&s, ifname, settings.queue, umem.umem, rx, tx, &cfg)
-        guard r == 0, let s else {
+        do throws(PathError) { s = try Sys.xskSocketCreate(ifname, settings.queue, umem.umem, rx, tx, &cfg) } catch {
             rx.deallocate()
             tx.deallocate()
-            let e = Int32(r < 0 ? -r : Int(EINVAL))
+            let e = error.errno
             let op = "AF_XDP bind on \(ifname) queue \(settings.queue) (\(zeroCopy ? "XDP_ZEROCOPY" : "XDP_COPY"))"
             var hint: String?
-            switch e {
+            switch e.rawValue {
             case EOPNOTSUPP where zeroCopy: hint = "\(driver) has no zero-copy AF_XDP support, so run with `--xdp-mode copy` (or `--xdp-mode auto`)"
             case EINVAL: hint = "queue \(settings.queue) may not exist on \(ifname) (check `ethtool -l \(ifname)` and --xdp-queue)"
             case EBUSY: hint = "another AF_XDP socket is bound to \(ifname) queue \(settings.queue)"
@@ -87,7 +86,7 @@ struct XSKSocket: ~Copyable {
         fd = xsk_socket__fd(s)
         self.rx = rx
         self.tx = tx
-        self.zeroCopy = Sys.xdpIsZeroCopy(xsk_socket__fd(s))
+        self.zeroCopy = (try? Sys.xdpIsZeroCopy(xsk_socket__fd(s))) ?? false
     }
 
     deinit {
@@ -98,7 +97,7 @@ struct XSKSocket: ~Copyable {
 
     /// `SO_INCOMING_NAPI_ID` of the socket: 0 in copy mode.
     var napiID: UInt32 {
-        let r = Sys.getOption(fd, SOL_SOCKET, WP_SO_INCOMING_NAPI_ID)
-        return r < 0 ? 0 : UInt32(truncatingIfNeeded: r)
+        let id = try? Sys.getOption(fd, SOL_SOCKET, WP_SO_INCOMING_NAPI_ID, "getsockopt(SO_INCOMING_NAPI_ID)")
+        return UInt32(truncatingIfNeeded: id ?? 0)
     }
 }

@@ -1,0 +1,22 @@
+// Sys+File.swift — descriptors: open, read, close (rules in Sys.swift).
+import Glibc
+
+extension Sys {
+    /// close(2). Never retried: on Linux the descriptor is released even when
+    /// close reports EINTR, and a retry could close a reused number.
+    package static func close(_ fd: CInt) {
+        let r = Glibc.close(fd)
+        precondition(r == 0 || Glibc.errno != EBADF, "close(\(fd)): EBADF, a descriptor was closed twice")
+    }
+
+    /// open(2), close-on-exec.
+    package static func open(_ path: String, flags: CInt) throws(PathError) -> CInt {
+        let r = retryEINTR { Int(Glibc.open(path, flags | O_CLOEXEC)) }
+        return CInt(try check(r, "open \(path)"))
+    }
+
+    /// read(2) into `buf`: bytes read (0 at end of file).
+    package static func read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) throws(PathError) -> Int {
+        try check(retryEINTR { Glibc.read(fd, buf, n) }, "read")
+    }
+}

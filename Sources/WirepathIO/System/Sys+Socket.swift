@@ -1,0 +1,139 @@
+// Sys+Socket.swift — UDP sockets: setup, options and the data-path calls,
+// wrapped once (rules in Sys.swift).
+import CWirepath
+import Glibc
+
+extension Sys {
+    /// socket(2) of AF_INET, SOCK_DGRAM, close-on-exec.
+    package static func udpSocket(nonBlocking: Bool) throws(PathError) -> CInt {
+        var type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
+        let r = retryEINTR { Int(Glibc.socket(AF_INET, type, 0)) }
+        return CInt(try check(r, "socket(AF_INET, SOCK_DGRAM)"))
+    }
+
+    /// bind(2) to `ep`.
+    package static func bind(_ fd: CInt, _ ep: Endpoint) throws(PathError) {
+        var sa = sockaddr(ep)
+        let r = retryEINTR {
+            withUnsafePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))) }
+            }
+        }
+        try check(r, "bind UDP \(ep)") { e in
+            e == .addressInUse ? "port \(ep.port) is busy: another wirepath or program holds it; stop it or pick another with --port" : nil
+        }
+    }
+
+    /// getsockname(2): the address the socket is bound to.
+    package static func localEndpoint(_ fd: CInt) throws(PathError) -> Endpoint {
+        var sa = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let r = retryEINTR {
+            withUnsafeMutablePointer(to: &sa) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(getsockname(fd, $0, &len)) }
+            }
+        }
+        try check(r, "getsockname")
+        return Endpoint(sa)
+    }
+
+    /// setsockopt(2) of an int-sized option.
+    package static func setOption(_ fd: CInt, _ level: CInt, _ name: CInt, _ value: CInt, _ op: @autoclosure () -> String) throws(PathError) {
+        var v = value
+        let r = retryEINTR { Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<CInt>.size))) }
+        try check(r, op())
+    }
+
+    /// setsockopt(2) of a timeval option (SO_RCVTIMEO).
+    package static func setOption(_ fd: CInt, _ level: CInt, _ name: CInt, timeval tv: timeval, _ op: @autoclosure () -> String) throws(PathError) {
+        var v = tv
+        let r = retryEINTR { Int(setsockopt(fd, level, name, &v, socklen_t(MemoryLayout<timeval>.size))) }
+        try check(r, op())
+    }
+
+    /// setsockopt(SO_BINDTODEVICE): the socket sends and receives only
+    /// through interface `name` (its routes and its packets only). EPERM:
+    /// binding needs CAP_NET_RAW; ENODEV: no such interface here.
+    package static func bindToDevice(_ fd: CInt, _ name: String) throws(PathError) {
+        let r = retryEINTR {
+            name.withCString { Int(setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, $0, socklen_t(strlen($0) + 1))) }
+        }
+        try check(r, "setsockopt(SO_BINDTODEVICE, \(name))") { e in
+            e == .notPermitted ? "binding a socket to an interface needs CAP_NET_RAW before Linux 5.7 (and to change an existing binding): run as root, or leave out --interface" : nil
+        }
+    }
+
+    /// getsockopt(SO_BINDTODEVICE): the interface the socket is bound to,
+    /// or nil when it is not bound (or the kernel refuses).
+    package static func boundDevice(_ fd: CInt) -> String? {
+        var name = [CChar](repeating: 0, count: Int(IFNAMSIZ))
+        var len = socklen_t(name.count)
+        let r = retryEINTR { Int(getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, &name, &len)) }
+        guard case .success = r, len > 0 else { return nil }
+        return String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// getsockopt(2) of an int-sized option: its value.
+    package static func getOption(_ fd: CInt, _ level: CInt, _ name: CInt, _ op: @autoclosure () -> String) throws(PathError) -> CInt {
+        var v: CInt = 0
+        var len = socklen_t(MemoryLayout<CInt>.size)
+        let r = retryEINTR { Int(getsockopt(fd, level, name, &v, &len)) }
+        try check(r, op())
+        return v
+    }
+
+    /// sendto(2): bytes sent. Expected errnos (EAGAIN, ENOBUFS, …) are counted.
+    @inline(__always)
+    package static func sendto(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int, _ sa: UnsafePointer<sockaddr_in>, flags: CInt) -> Result<Int, Errno> {
+        retryEINTR {
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.sendto(fd, buf, n, flags, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// recvfrom(2): bytes received. Expected errnos (EAGAIN, …) are counted.
+    @inline(__always)
+    package static func recvfrom(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int, _ sa: UnsafeMutablePointer<sockaddr_in>, flags: CInt) -> Result<Int, Errno> {
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        return retryEINTR {
+            sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.recvfrom(fd, buf, n, flags, $0, &len)
+            }
+        }
+    }
+
+    /// sendmmsg(2): messages sent. Expected errnos are counted.
+    @inline(__always)
+    package static func sendmmsg(_ fd: CInt, _ msgs: UnsafeMutablePointer<wp_mmsghdr>, _ n: Int, flags: CInt) -> Result<Int, Errno> {
+        retryEINTR { Int(wp_sendmmsg(fd, msgs, UInt32(n), flags)) }
+    }
+
+    /// recvmmsg(2): messages received. Expected errnos are counted.
+    @inline(__always)
+    package static func recvmmsg(_ fd: CInt, _ msgs: UnsafeMutablePointer<wp_mmsghdr>, _ n: Int, flags: CInt) -> Result<Int, Errno> {
+        retryEINTR { Int(wp_recvmmsg(fd, msgs, UInt32(n), flags)) }
+    }
+
+    /// if_nametoindex(3) in the calling thread's network namespace; 0 if none.
+    /// (0 is the C call's own "no such interface": callers name the fix.)
+    package static func interfaceIndex(_ name: String) -> UInt32 { if_nametoindex(name) }
+}
+
+extension sockaddr_in {
+    package init(_ ep: Endpoint) {
+        self.init()
+        sin_family = sa_family_t(AF_INET)
+        sin_port = ep.port.bigEndian
+        sin_addr = in_addr(s_addr: ep.address.bigEndian)
+    }
+}
+
+extension Endpoint {
+    package init(_ sa: sockaddr_in) {
+        self.init(address: UInt32(bigEndian: sa.sin_addr.s_addr), port: UInt16(bigEndian: sa.sin_port))
+    }
+}
+
+package func sockaddr(_ ep: Endpoint) -> sockaddr_in { sockaddr_in(ep) }
