@@ -8,40 +8,37 @@ import WirepathModel
 /// that falls behind sends the overdue requests at once (each still stamped
 /// with its own due time), which is exactly how a stall shows up.
 ///
-/// The client polls without sleeping (its path is opened in `spin` mode
-/// whatever the configured wait): a blocking receive would hold the schedule
-/// hostage to the replies, which is the closed loop this replaces. The
-/// reflector keeps the configured wait mode.
-struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
-    var path: P
-    let config: PathConfig
+/// The client polls without sleeping (`Measure.openLoop` opens its path in
+/// `spin` mode whatever the configured wait): a blocking receive would hold
+/// the schedule hostage to the replies, which is the closed loop this
+/// replaces. The reflector keeps the configured wait mode.
+struct OpenLoop: PathClient {
     let peer: Endpoint
     let plan: MeasurementPlan
     let ratePps: Double
+    let loadFraction: Double?
     let stop: StopSignal
-    let stamper: PayloadStamper
-    var tx: PacketBatch
-    var rx: PacketBatch
-    var ctlTx = PacketBatch(capacity: 1, slotSize: ControlMessage.slotSize)
+    let progress: RunProgress
+
+    func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (OpenLoopResult, PathInfo) {
+        var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
+                            sendSlots: config.batchSize, receiveSlots: config.batchSize)
+        let result = try end.openLoop(ratePps: ratePps, loadFraction: loadFraction)
+        return (result, end.path.info)
+    }
+}
+
+/// The open loop's account of the replies to its window.
+struct OpenLoopTally: ~Copyable {
     var histogram = LatencyHistogram.make()
     var replies = SequenceTracker()
     var duplicated: UInt64 = 0
+}
 
-    init(path: consuming P, config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double, stop: StopSignal) {
-        self.path = path
-        self.config = config
-        self.peer = peer
-        self.plan = plan
-        self.ratePps = ratePps
-        self.stop = stop
-        stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
-        tx = stamper.makeBatch(capacity: config.batchSize, to: peer)
-        rx = PacketBatch(capacity: config.batchSize, slotSize: max(config.mtu, ControlMessage.slotSize))
-    }
-
-    /// Drains the replies that are there now; records when `record`.
+extension ClientEnd where P: ~Copyable {
+    /// Drains the replies that are there now; records them into `tally` when `record`.
     @inline(__always)
-    mutating func harvest(record: Bool) throws(PathError) {
+    mutating func harvest(record: Bool, tally: inout OpenLoopTally) throws(PathError) {
         let n = try path.receive(into: &rx)
         guard n > 0 else { return }
         let now = Sys.monotonicNanos()
@@ -49,22 +46,24 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
             rx.withBytes(i) { bytes in
                 guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID,
                       record, h.seq < SequenceSpace.warmup, Integrity.verify(bytes) else { return }
-                if replies.record(h.seq) == .duplicate { duplicated &+= 1; return }
-                _ = histogram.record(now &- h.timestamp)
+                if tally.replies.record(h.seq) == .duplicate { tally.duplicated &+= 1; return }
+                _ = tally.histogram.record(now &- h.timestamp)
             }
         }
     }
 
-    /// Runs the schedule from sequence `first` for `durationNs` (or `count`
-    /// requests). Returns requests sent, the window's length and the worst lag.
-    mutating func schedule(first: UInt64, count: UInt64, durationNs: UInt64, record: Bool) throws(PathError) -> (UInt64, UInt64, UInt64) {
+    /// Runs the schedule at `ratePps` from sequence `first` for `durationNs`
+    /// (or `count` requests). Returns requests sent, the window's length and
+    /// the worst lag.
+    mutating func schedule(ratePps: Double, first: UInt64, count: UInt64, durationNs: UInt64, record: Bool,
+                           tally: inout OpenLoopTally) throws(PathError) -> (UInt64, UInt64, UInt64) {
         let interval = 1e9 / ratePps
         let start = Sys.monotonicNanos()
         let limit = start &+ durationNs
         var i: UInt64 = 0
         var maxLag: UInt64 = 0
         var now = start
-        LiveProgress.reset()
+        progress.reset()
         while i < count && now < limit && !stop.requested {
             let due = start &+ UInt64(Double(i) * interval)
             if now >= due {
@@ -79,60 +78,38 @@ struct OpenLoopClient<P: PacketPath & ~Copyable>: ~Copyable {
                 tx.count = n
                 let sent = try path.send(&tx)
                 i &+= UInt64(sent)
-                LiveProgress.publish(i & ~255)
+                progress.publish(i & ~255)
                 if now - due > maxLag { maxLag = now - due }
             }
-            try harvest(record: record)
+            try harvest(record: record, tally: &tally)
             now = Sys.monotonicNanos()
         }
         return (i, now - start, maxLag)
     }
 
-    mutating func run(loadFraction: Double?) throws(PathError) -> OpenLoopResult {
-        var meter = CostMeter()
+    mutating func openLoop(ratePps: Double, loadFraction: Double?) throws(PathError) -> OpenLoopResult {
+        var tally = OpenLoopTally()
         // Warm-up on the same schedule, not recorded.
-        _ = try schedule(first: SequenceSpace.warmup, count: .max, durationNs: plan.warmupNs, record: false)
-        var control = ControlClient(runID: plan.runID, peer: peer)
-        _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
-        let countersAtStart = path.counters
-        meter.start(countSyscalls: false)
-        let (sent, elapsed, maxLag) = try schedule(first: 0, count: plan.count ?? .max,
-                                                   durationNs: min(plan.durationNs ?? plan.maxDurationNs, plan.maxDurationNs), record: true)
+        _ = try schedule(ratePps: ratePps, first: SequenceSpace.warmup, count: .max, durationNs: plan.warmupNs, record: false, tally: &tally)
+        try openWindow()
+        let (sent, elapsed, maxLag) = try schedule(ratePps: ratePps, first: 0, count: plan.count ?? .max,
+                                                   durationNs: windowNs, record: true, tally: &tally)
         // Late replies: wait up to the loss timeout for the stragglers.
         let drainEnd = Sys.monotonicNanos() + plan.timeoutNs
-        while replies.unique + duplicated < sent && Sys.monotonicNanos() < drainEnd && !stop.requested {
-            try harvest(record: true)
+        while tally.replies.unique + tally.duplicated < sent && Sys.monotonicNanos() < drainEnd && !stop.requested {
+            try harvest(record: true, tally: &tally)
         }
-        let cost = meter.stop()
-        let counters = path.counters.since(countersAtStart)
+        let (cost, counters) = closeWindow()
         let info = path.info
-        let main = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop))
+        let main = try report()
+        let received = tally.replies.unique
         var result = OpenLoopResult(
-            targetPps: ratePps, loadFraction: loadFraction, latency: LatencySummary(histogram),
-            sent: sent, received: replies.unique, duplicated: duplicated, maxSendLagNs: maxLag, durationNs: elapsed,
-            client: EndReport(role: "client", cost: PerPacketCost(cost, packets: max(replies.unique, 1)), counters: counters, napiID: info.napiID),
+            targetPps: ratePps, loadFraction: loadFraction, latency: LatencySummary(tally.histogram),
+            sent: sent, received: received, duplicated: tally.duplicated, maxSendLagNs: maxLag, durationNs: elapsed,
+            client: EndReport(role: "client", cost: PerPacketCost(cost, packets: max(received, 1)), counters: counters, napiID: info.napiID),
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1)) })
-        result.hgrm = histogram.percentileDistribution
+        result.hgrm = tally.histogram.percentileDistribution
         result.runID = plan.runID
         return result
-    }
-}
-
-extension Shim {
-    /// Open-loop ping-pong at `ratePps` against a reflector at `peer`.
-    public static func openLoop(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double,
-                                loadFraction: Double? = nil, stop: StopSignal) throws -> (OpenLoopResult, PathInfo) {
-        struct V: PathVisitor {
-            let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, rate: Double, fraction: Double?, stop: StopSignal
-            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (OpenLoopResult, PathInfo) {
-                var c = OpenLoopClient(path: try P(config), config: config, peer: peer, plan: plan, ratePps: rate, stop: stop)
-                let result = try c.run(loadFraction: fraction)
-                return (result, c.path.info)
-            }
-        }
-        guard ratePps > 0 && ratePps <= 50_000_000 else { throw ConfigError("bad rate \(ratePps) pps: expected 1-50000000") }
-        var c = config
-        c.wait = .spin
-        return try visitPath(config.path, V(config: c, peer: peer, plan: plan, rate: ratePps, fraction: loadFraction, stop: stop), xdpObject: config.xdp.objectPath)
     }
 }

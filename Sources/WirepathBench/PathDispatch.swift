@@ -1,15 +1,15 @@
-import Foundation
-import Glibc
 import WirepathIO
 import WirepathModel
 import WirepathUring
 import WirepathXDP
 
-/// Opens the path type for a `PathKind`, so measurement code is generic (and
-/// statically dispatched) instead of going through an existential.
-protocol PathVisitor {
-    associatedtype Output
-    func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> Output
+/// Something that runs on an open path: a reflector, a ping-pong, a flood,
+/// an open loop. `openPath` opens the concrete path type and hands it over,
+/// so the client's loops are generic over `P` and statically dispatched
+/// (no existential, no closure per packet).
+protocol PathClient {
+    associatedtype Result
+    func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> Result
 }
 
 /// Why a path cannot run in this build or on this host.
@@ -19,13 +19,16 @@ public struct PathUnavailable: Error, CustomStringConvertible {
     public var description: String { "\(path): unavailable: \(reason)" }
 }
 
-func visitPath<V: PathVisitor>(_ kind: PathKind, _ visitor: V, xdpObject: String? = nil) throws -> V.Output {
-    if let why = availability(kind, xdpObject: xdpObject) { throw PathUnavailable(path: kind, reason: why) }
+/// Checks that `config.path` can run here, opens it and runs `client` on
+/// it: the one place that turns a `PathKind` into a path type.
+func openPath<C: PathClient>(_ config: PathConfig, _ client: C) throws -> C.Result {
+    let kind = config.path
+    if let why = availability(kind, xdpObject: config.xdp.objectPath) { throw PathUnavailable(path: kind, reason: why) }
     switch kind {
-    case .socket: return try visitor.visit(SocketPath.self)
-    case .mmsg: return try visitor.visit(MmsgPath.self)
-    case .uring: return try visitor.visit(UringPath.self)
-    case .xdp: return try visitor.visit(XDPPath.self)
+    case .socket: return try client.run(try SocketPath(config), config: config)
+    case .mmsg: return try client.run(try MmsgPath(config), config: config)
+    case .uring: return try client.run(try UringPath(config), config: config)
+    case .xdp: return try client.run(try XDPPath(config), config: config)
     }
 }
 
@@ -50,57 +53,4 @@ enum UringAvailability {
 /// Which measurements to run.
 public enum MeasurementKind: String, CaseIterable, Codable, Sendable {
     case pingpong, flood
-}
-
-/// Library entry points: each runs on the calling thread, in its namespace.
-public enum Shim {
-    public static let version = "0.1.0"
-
-    /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
-    public static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil,
-                             ready: (() -> Void)? = nil) throws -> ServeSummary {
-        try serve(config, stop: stop, idleExitNs: idleExitNs, fault: nil, ready: ready)
-    }
-
-    static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, fault: ReflectorFault?,
-                      ready: (() -> Void)? = nil) throws -> ServeSummary {
-        struct V: PathVisitor {
-            let config: PathConfig, stop: StopSignal, idle: UInt64?, fault: ReflectorFault?, ready: (() -> Void)?
-            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> ServeSummary {
-                var r = Reflector(path: try P(config), config: config, stop: stop)
-                r.fault = fault
-                ready?()
-                return try r.run(idleExitNs: idle)
-            }
-        }
-        return try visitPath(config.path, V(config: config, stop: stop, idle: idleExitNs, fault: fault, ready: ready), xdpObject: config.xdp.objectPath)
-    }
-
-    /// Closed-loop ping-pong against a reflector at `peer`.
-    public static func pingpong(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal) throws -> (PingPongResult, PathInfo) {
-        struct V: PathVisitor {
-            let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
-            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (PingPongResult, PathInfo) {
-                var c = PingPongClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
-                var result = try c.run()
-                result.runID = plan.runID
-                return (result, c.path.info)
-            }
-        }
-        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop), xdpObject: config.xdp.objectPath)
-    }
-
-    /// Flood from this end to a sink at `peer`.
-    public static func flood(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal) throws -> (FloodResult, PathInfo) {
-        struct V: PathVisitor {
-            let config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal
-            func visit<P: PacketPath & ~Copyable>(_ type: P.Type) throws -> (FloodResult, PathInfo) {
-                var c = FloodClient(path: try P(config), config: config, peer: peer, plan: plan, stop: stop)
-                var result = try c.run()
-                result.runID = plan.runID
-                return (result, c.path.info)
-            }
-        }
-        return try visitPath(config.path, V(config: config, peer: peer, plan: plan, stop: stop), xdpObject: config.xdp.objectPath)
-    }
 }

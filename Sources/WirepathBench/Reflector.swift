@@ -50,10 +50,9 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     init(path: consuming P, config: PathConfig, stop: StopSignal) {
         self.path = path
         self.stop = stop
-        let slot = max(config.mtu, ControlMessage.slotSize)
-        rx = PacketBatch(capacity: config.batchSize, slotSize: slot)
-        tx = PacketBatch(capacity: config.batchSize, slotSize: slot)
-        ctl = PacketBatch(capacity: 1, slotSize: ControlMessage.slotSize)
+        rx = PacketBatch.data(capacity: config.batchSize, config: config)
+        tx = PacketBatch.data(capacity: config.batchSize, config: config)
+        ctl = PacketBatch.control()
         report = PeerReport(path: P.kind)
     }
 

@@ -7,8 +7,13 @@ import WirepathXDP
 
 /// Runs a request end to end: topology, both ends per path, results.
 public enum Runner {
+    /// `events` hears of the run as it goes (see `RunEvent`), on the
+    /// calling thread.
     public static func run(_ request: RunRequest, stop: StopSignal = StopSignal(),
-                           progress: @escaping (String) -> Void = { _ in }) throws -> WirepathReport {
+                           events: @escaping (RunEvent) -> Void = { _ in }) throws -> WirepathReport {
+        // The counter this run's clients publish their packets into.
+        let progress = RunProgress()
+        events(.runStarted(plannedSeconds: estimate(request), packets: progress))
         // A capture verifies the run whose figures are reported; with repeats
         // the other runs' packets would cross the wire unverified, so a
         // captured comparison runs each path once and says so.
@@ -38,7 +43,7 @@ public enum Runner {
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
             // The reflector is someone else's `serve`: its flags stay as they were started.
-            runs = runEachPath(request, stop: stop, progress: progress,
+            runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress),
                                tunedNote: "tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with") {
                 runRemote($0, $1, peer: peer, stop: stop, progress: $2)
             }
@@ -48,7 +53,7 @@ public enum Runner {
             let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
                                            wire: request.capture != nil || request.middleHop)
             defer { topology.down() }
-            progress("topology up: \(topology.clientNamespace) <-> \(topology.reflectorNamespace)")
+            events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
             topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
@@ -58,14 +63,14 @@ public enum Runner {
             // Runs before the topology's own defer: the capture stops (after
             // the last path) while its namespace still exists.
             defer { capture?.stop() }
-            runs = runEachPath(request, stop: stop, progress: progress, tunedNote: nil) {
+            runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
                 runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
             }
             request.beforeTopologyDown?(topology)
         }
         let captureRecord = capture?.finish(&runs, timeoutNs: request.plan.timeoutNs)
         let env = EnvironmentRecord(
-            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Shim.version,
+            kernel: HostInfo.kernel, cpuModel: HostInfo.cpuModel, cpus: cpus, wirepathVersion: Wirepath.version,
             syscallCounter: SyscallTracepoint.description, topology: topologyRecord)
         let settings = RunSettings(
             durationNs: request.plan.durationNs, count: request.plan.count, warmupNs: request.plan.warmupNs,
@@ -85,14 +90,14 @@ public enum Runner {
     /// Every requested path, repeated, each followed by its tuned row when
     /// `--tune` asked for one (with `tunedNote` added to it): the same on
     /// the built-in topology and against --peer; `once` runs one path once.
-    static func runEachPath(_ request: RunRequest, stop: StopSignal, progress: @escaping (String) -> Void, tunedNote: String?,
-                            _ once: (PathKind, RunRequest, @escaping (String) -> Void) -> PathRun) -> [PathRun] {
+    static func runEachPath(_ request: RunRequest, stop: StopSignal, progress: PhaseEvents, tunedNote: String?,
+                            _ once: (PathKind, RunRequest, PhaseEvents) -> PathRun) -> [PathRun] {
         var runs: [PathRun] = []
         for kind in request.paths {
             if stop.requested { break }
-            runs.append(repeated(request.repeats, stop: stop, progress: progress) { once(kind, request, progress) })
+            runs.append(repeated(request.repeats, stop: stop, events: progress.events) { once(kind, request, progress) })
             if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
-                var run = repeated(request.repeats, stop: stop, progress: progress) { once(kind, tuned, { progress("\($0) (tuned)") }) }
+                var run = repeated(request.repeats, stop: stop, events: progress.events) { once(kind, tuned, progress.tuned()) }
                 run.variant = "tuned: \(what)"
                 if let tunedNote { run.notes.append(tunedNote) }
                 runs.append(run)
@@ -133,11 +138,11 @@ public enum Runner {
     }
 
     /// Runs one path `n` times; returns the median run with the spread attached.
-    static func repeated(_ n: Int, stop: StopSignal, progress: (String) -> Void, _ once: () -> PathRun) -> PathRun {
+    static func repeated(_ n: Int, stop: StopSignal, events: (RunEvent) -> Void, _ once: () -> PathRun) -> PathRun {
         guard n > 1 else { return once() }
         var runs: [PathRun] = []
         for i in 0..<n where !stop.requested {
-            progress("repeat \(i + 1)/\(n)")
+            events(.repeatStarted(index: i + 1, count: n))
             runs.append(once())
         }
         let pick = RunSpread.representative(runs)
@@ -176,7 +181,7 @@ public enum Runner {
     }
 
     static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
-                         stop: StopSignal, progress: (String) -> Void) -> PathRun {
+                         stop: StopSignal, progress: PhaseEvents) -> PathRun {
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
         let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
         let options = record(kind, r)
@@ -197,16 +202,24 @@ public enum Runner {
     /// open-loop ping-pong, flood, then the open-loop points (--load scaled to
     /// the flood's capacity, --rate absolute).
     static func measure<E: MeasurementEnds>(_ kind: PathKind, _ r: RunRequest, ends: E, run start: PathRun,
-                                            stop: StopSignal, progress: (String) -> Void) -> PathRun {
+                                            stop: StopSignal, progress: PhaseEvents) -> PathRun {
         var run = start
         var options = run.options
+        let packets = progress.packets
+        // Each measurement between its started and ended events.
+        func phase<T>(_ k: Phase.Kind, _ body: () throws -> T) rethrows -> T {
+            progress.events(.phaseStarted(Phase(path: kind, kind: k, tuned: progress.isTuned, against: ends.remotePeer,
+                                                plannedSeconds: planned(k, r))))
+            defer { progress.events(.phaseEnded) }
+            return try body()
+        }
         // A flood window: --flood-duration (or flood's --duration), and flood's --count.
-        func flood() throws -> (FloodResult, PathInfo) {
+        func flood(_ k: Phase.Kind) throws -> (FloodResult, PathInfo) {
             var plan = r.plan
             plan.runID = MeasurementPlan.newRunID()
             plan.durationNs = r.floodDurationNs
             plan.count = r.floodCount
-            return try ends.run { c, peer in try Shim.flood(c, peer: peer, plan: plan, stop: stop) }
+            return try phase(k) { try ends.run { c, peer in try Measure.flood(c, peer: peer, plan: plan, stop: stop, progress: packets) } }
         }
         do {
             for m in r.measurements {
@@ -216,22 +229,23 @@ public enum Runner {
                 switch m {
                 case .pingpong:
                     if let rate = r.rate {
-                        progress("\(kind): open-loop ping-pong at \(Int(rate)) pps\(ends.against)")
-                        let (o, info) = try ends.run { c, peer in try Shim.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop) }
+                        let (o, info) = try phase(.openLoopPingpong(ratePps: rate)) {
+                            try ends.run { c, peer in try Measure.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop, progress: packets) }
+                        }
                         run.openLoop.append(o)
                         run.merge(notes: info.notes)
                         if let x = info.xdp { options.xdp = x }
                     } else {
-                        progress("\(kind): pingpong\(ends.against)")
-                        let (p, info) = try ends.run { c, peer in try Shim.pingpong(c, peer: peer, plan: plan, stop: stop) }
+                        let (p, info) = try phase(.pingpong) {
+                            try ends.run { c, peer in try Measure.pingpong(c, peer: peer, plan: plan, stop: stop, progress: packets) }
+                        }
                         run.pingpong = p
                         options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID)
                         run.merge(notes: info.notes)
                         if let x = info.xdp { options.xdp = x }
                     }
                 case .flood:
-                    progress("\(kind): flood\(ends.against)")
-                    let (f, info) = try flood()
+                    let (f, info) = try flood(.flood)
                     run.flood = f
                     options.napiID = max(options.napiID, f.receiver?.napiID ?? 0)
                     run.merge(notes: info.notes)
@@ -239,8 +253,7 @@ public enum Runner {
                 }
             }
             if !r.loads.isEmpty && !stop.requested && run.flood == nil {
-                progress("\(kind): flood (capacity for --load)\(ends.against)")
-                run.flood = try flood().0
+                run.flood = try flood(.floodForLoad).0
             }
             var points: [(rate: Double, fraction: Double?)] = []
             if !r.loads.isEmpty && !stop.requested {
@@ -251,12 +264,13 @@ public enum Runner {
             }
             points += r.rates.map { ($0, nil) }
             for point in points where !stop.requested {
-                progress(point.fraction.map { "\(kind): open-loop at \(Int(($0 * 100).rounded()))% of \(Int(point.rate / $0)) pps" }
-                         ?? "\(kind): open-loop at \(Int(point.rate)) pps")
                 var plan = r.plan
                 plan.runID = MeasurementPlan.newRunID()
-                let (o, _) = try ends.run { c, peer in
-                    try Shim.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop)
+                let (o, _) = try phase(.openLoop(ratePps: point.rate, loadFraction: point.fraction)) {
+                    try ends.run { c, peer in
+                        try Measure.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop,
+                                             progress: packets)
+                    }
                 }
                 run.openLoop.append(o)
             }
@@ -278,7 +292,7 @@ public enum Runner {
     /// thread in the reflector's namespace and a client thread in the
     /// client's, each pinned; the reflector stops when the client is done.
     struct LocalEnds: MeasurementEnds {
-        var against: String { "" }
+        var remotePeer: Endpoint? { nil }
         let kind: PathKind
         let request: RunRequest
         let topology: Topology
@@ -300,7 +314,7 @@ public enum Runner {
             let fault = request.reflectorFault
             let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
                 do {
-                    return try Shim.serve(reflectorConfig, stop: serverStop, fault: fault, ready: { ready.open() })
+                    return try Measure.serve(reflectorConfig, stop: serverStop, fault: fault, ready: { ready.open() })
                 } catch {
                     ready.fail()
                     throw error
@@ -326,7 +340,7 @@ public enum Runner {
         }
     }
 
-    static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: (String) -> Void) -> PathRun {
+    static func runRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: PhaseEvents) -> PathRun {
         let local = r.bind ?? Endpoint.any
         let c: PathConfig
         do {
@@ -344,7 +358,7 @@ public enum Runner {
     struct RemoteEnds: MeasurementEnds {
         let config: PathConfig
         let peer: Endpoint
-        var against: String { " against \(peer)" }
+        var remotePeer: Endpoint? { peer }
 
         func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
             try client(config, peer)
@@ -356,8 +370,8 @@ public enum Runner {
 /// configuration and the reflector's address, and returns once both ends
 /// are done.
 protocol MeasurementEnds {
-    /// Added to progress lines (" against ADDR:PORT" for a remote reflector).
-    var against: String { get }
+    /// The reflector when it is a `serve` at --peer, for progress events.
+    var remotePeer: Endpoint? { get }
     func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T
 }
 

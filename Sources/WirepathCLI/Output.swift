@@ -47,9 +47,9 @@ enum Output {
         Interrupt.install()
         let report: WirepathReport
         do {
-            let ticker = quiet || isatty(2) == 0 ? nil : ProgressLine(request)
+            let ticker = quiet || isatty(2) == 0 ? nil : ProgressLine()
             defer { ticker?.finish() }
-            report = try Runner.run(request, progress: { ticker?.phase($0) })
+            report = try Runner.run(request, events: { ticker?.handle($0) })
         } catch let e as ConfigError {
             // A signal during setup stops it at the next step (or kills the
             // `ip` child, on a terminal's Ctrl-C), and the failure lands

@@ -5,8 +5,9 @@ import WirepathIO
 import WirepathModel
 
 /// The live progress line on a terminal: the current path and measurement,
-/// the time left in it, and the packet rate. Silent when stderr is not a
-/// terminal, and with --quiet.
+/// the time left in it, and the packet rate. It shows the runner's events
+/// (`RunEvent`); the plan's estimates and the packet counter come with
+/// them. Silent when stderr is not a terminal, and with --quiet.
 final class ProgressLine: @unchecked Sendable {
     private let lock = NSLock()
     private var label = "setting up the topology"
@@ -15,15 +16,14 @@ final class ProgressLine: @unchecked Sendable {
     private var lastPackets: UInt64 = 0
     private var lastTick = Date()
     private var done = false
-    private let request: RunRequest
     private var thread: Thread?
     private let runStart = Date()
     /// The whole run's expected length, for "run ~N s left".
-    private let runPlanned: Double
+    private var runPlanned: Double = 0
+    /// The run's packet counter, once the run has started.
+    private var packets: RunProgress?
 
-    init(_ request: RunRequest) {
-        self.request = request
-        runPlanned = Self.estimate(request)
+    init() {
         let t = Thread { [weak self] in
             while let self, self.tick() { Thread.sleep(forTimeInterval: 0.25) }
         }
@@ -31,46 +31,50 @@ final class ProgressLine: @unchecked Sendable {
         t.start()
     }
 
-    /// Called by the runner at each new measurement.
-    func phase(_ text: String) {
+    /// Called by the runner as the run goes.
+    func handle(_ event: RunEvent) {
         lock.lock()
         defer { lock.unlock() }
+        switch event {
+        case .runStarted(let seconds, let counter):
+            runPlanned = seconds
+            packets = counter
+        case .topologyUp(let client, let reflector):
+            start("topology up: \(client) <-> \(reflector)", planned: nil)
+        case .repeatStarted(let index, let count):
+            start("repeat \(index)/\(count)", planned: nil)
+        case .phaseStarted(let phase):
+            start(Self.label(phase), planned: phase.plannedSeconds)
+        case .phaseEnded:
+            // The label stays until the next phase: the line shows what ran last.
+            break
+        }
+    }
+
+    private func start(_ text: String, planned seconds: Double?) {
         label = text
         phaseStart = Date()
         lastPackets = 0
-        let warm = Double(request.plan.warmupNs) / 1e9
-        if text.contains("flood") {
-            // A flood bounded by --count alone ends when the packets are out: no estimate.
-            planned = Self.floodWindow(request).map { warm + $0 * 1.25 } ?? 0
-        } else if text.contains("open-loop") || text.contains("pingpong") {
-            planned = warm + Double(request.plan.durationNs ?? 0) / 1e9 * 1.25
-        } else {
-            planned = 0
-        }
+        planned = seconds ?? 0
     }
 
-    /// A flood's window in seconds; nil for `flood --count` without
-    /// --duration, which ends when the packets are out.
-    static func floodWindow(_ r: RunRequest) -> Double? {
-        r.floodCount != nil && r.plan.durationNs == nil ? nil : Double(r.floodDurationNs) / 1e9
-    }
-
-    /// Seconds the whole request should take: each path's measurements
-    /// (a count-bounded ping-pong is counted as its warm-up only), times
-    /// the repeats and the tuned rows, plus about 0.3 s of setup for each
-    /// measurement (threads, rings, programs, the syscall window).
-    static func estimate(_ r: RunRequest) -> Double {
-        let warm = Double(r.plan.warmupNs) / 1e9
-        let window = Double(r.plan.durationNs ?? 0) / 1e9
-        let flood = floodWindow(r) ?? 0
-        var perPath = 0.0
-        for m in r.measurements {
-            // A flood has its warm-up too.
-            perPath += m == .flood ? warm + flood * 1.25 + 0.3 : warm + window * 1.25 + 0.3
+    /// "socket: pingpong", "mmsg: flood against 10.0.0.2:7000", "uring: open-loop at 50% of 200000 pps (tuned)".
+    static func label(_ p: Phase) -> String {
+        let what = switch p.kind {
+        case .pingpong: "pingpong"
+        case .openLoopPingpong(let rate): "open-loop ping-pong at \(Int(rate)) pps"
+        case .flood: "flood"
+        case .floodForLoad: "flood (capacity for --load)"
+        case .openLoop(let rate, let fraction?): "open-loop at \(Int((fraction * 100).rounded()))% of \(Int(rate / fraction)) pps"
+        case .openLoop(let rate, nil): "open-loop at \(Int(rate)) pps"
         }
-        if !r.loads.isEmpty && !r.measurements.contains(.flood) { perPath += warm + flood * 1.25 + 0.3 }
-        perPath += Double(r.loads.count + r.rates.count) * (warm + window + 0.3)
-        return 1 + perPath * Double(r.paths.count * r.repeats * (r.tune ? 2 : 1))
+        // The open-loop points never named their reflector.
+        let against: String
+        switch p.kind {
+        case .openLoop: against = ""
+        default: against = p.against.map { " against \($0)" } ?? ""
+        }
+        return "\(p.path): \(what)\(against)\(p.tuned ? " (tuned)" : "")"
     }
 
     /// One redraw; false once finished.
@@ -79,7 +83,7 @@ final class ProgressLine: @unchecked Sendable {
         defer { lock.unlock() }
         if done { return false }
         let now = Date()
-        let packets = LiveProgress.packets
+        let packets = packets?.packets ?? 0
         let dt = now.timeIntervalSince(lastTick)
         let rate = packets >= lastPackets && dt > 0 ? Double(packets - lastPackets) / dt : 0
         lastPackets = packets

@@ -37,7 +37,7 @@ struct Serve: ParsableCommand {
             }
         }
         do {
-            let summary = try Shim.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) },
+            let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) },
                                              ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait))") })
             Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), flood warm-up \(summary.warmupFlood)")
         } catch {

@@ -8,7 +8,7 @@ struct WirepathCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wirepath",
         abstract: "Compare Linux UDP packet I/O paths (socket, mmsg, uring, xdp) with numbers that hold up.",
-        version: Shim.version,
+        version: Wirepath.version,
         subcommands: [Compare.self, PingPong.self, Flood.self, Serve.self, Topo.self, DoctorCommand.self, Verify.self],
         defaultSubcommand: Compare.self)
 

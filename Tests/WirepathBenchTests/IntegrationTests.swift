@@ -242,7 +242,7 @@ final class PathIntegrationTests: XCTestCase {
             let serverStop = StopSignal(), injectorStop = StopSignal()
             let ready = Latch()
             let server = try OSThread(name: "sink", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
-                do { return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
+                do { return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
             }
             XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000), "\(kind) sink did not start")
             // Flood packets of this very run, stamped as the sender does and
@@ -274,7 +274,7 @@ final class PathIntegrationTests: XCTestCase {
                 return sent
             }
             let client = try OSThread(name: "flood", netns: t.clientNamespace, cpu: nil) { () throws -> FloodResult in
-                try Shim.flood(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal()).0
+                try Measure.flood(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal()).0
             }
             let outcome = Result { try client.join() }
             injectorStop.request()

@@ -126,7 +126,7 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
     let ready = Latch()
     let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
         do {
-            return try Shim.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+            return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
         } catch {
             ready.fail()
             throw error
@@ -135,7 +135,7 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
     let plan = MeasurementPlan(durationNs: nil, count: count, warmupNs: 100_000_000, timeoutNs: 1_000_000_000)
     let clientThread = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> (PingPongResult, PathInfo) in
         guard ready.wait(timeoutNs: 5_000_000_000) else { throw ConfigError("the \(reflectorConfig.path) reflector did not start") }
-        return try Shim.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
+        return try Measure.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal())
     }
     let outcome = Result { try clientThread.join() }
     serverStop.request()

@@ -1,0 +1,58 @@
+import WirepathIO
+import WirepathModel
+
+/// The measurement drivers, as a library: each opens the configured path
+/// (`openPath`) and runs one end on the calling thread, in its namespace.
+/// The paths themselves are the WirepathIO, WirepathUring and WirepathXDP
+/// products; this is the benchmark built on them.
+public enum Measure {
+    /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
+    public static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil,
+                             ready: (() -> Void)? = nil) throws -> ServeSummary {
+        try serve(config, stop: stop, idleExitNs: idleExitNs, fault: nil, ready: ready)
+    }
+
+    static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, fault: ReflectorFault?,
+                      ready: (() -> Void)? = nil) throws -> ServeSummary {
+        try openPath(config, Serve(stop: stop, idleExitNs: idleExitNs, fault: fault, ready: ready))
+    }
+
+    /// Closed-loop ping-pong against a reflector at `peer`. `progress` gets
+    /// the measured window's round trips so far.
+    public static func pingpong(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
+                                progress: RunProgress = RunProgress()) throws -> (PingPongResult, PathInfo) {
+        try openPath(config, PingPong(peer: peer, plan: plan, stop: stop, progress: progress))
+    }
+
+    /// Flood from this end to a sink at `peer`. `progress` gets the packets sent so far.
+    public static func flood(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
+                             progress: RunProgress = RunProgress()) throws -> (FloodResult, PathInfo) {
+        try openPath(config, Flood(peer: peer, plan: plan, stop: stop, progress: progress))
+    }
+
+    /// Open-loop ping-pong at `ratePps` against a reflector at `peer`; the
+    /// client's path spins whatever `config.wait` says (see `OpenLoop`).
+    public static func openLoop(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double,
+                                loadFraction: Double? = nil, stop: StopSignal,
+                                progress: RunProgress = RunProgress()) throws -> (OpenLoopResult, PathInfo) {
+        guard ratePps > 0 && ratePps <= 50_000_000 else { throw ConfigError("bad rate \(ratePps) pps: expected 1-50000000") }
+        var c = config
+        c.wait = .spin
+        return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress))
+    }
+}
+
+/// The reflector on an open path (`Reflector`); `ready` runs once the path is open.
+struct Serve: PathClient {
+    let stop: StopSignal
+    let idleExitNs: UInt64?
+    let fault: ReflectorFault?
+    let ready: (() -> Void)?
+
+    func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> ServeSummary {
+        var r = Reflector(path: path, config: config, stop: stop)
+        r.fault = fault
+        ready?()
+        return try r.run(idleExitNs: idleExitNs)
+    }
+}

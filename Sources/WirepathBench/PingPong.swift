@@ -1,0 +1,168 @@
+import Histogram
+import WirepathIO
+import WirepathModel
+
+/// Closed-loop ping-pong against a reflector at `peer`: one request in
+/// flight, RTT into HdrHistogram.
+struct PingPong: PathClient {
+    let peer: Endpoint
+    let plan: MeasurementPlan
+    let stop: StopSignal
+    let progress: RunProgress
+
+    func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (PingPongResult, PathInfo) {
+        var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
+                            sendSlots: 1, receiveSlots: config.batchSize)
+        var result = try end.pingpong()
+        result.runID = plan.runID
+        return (result, end.path.info)
+    }
+}
+
+/// How one round trip ended.
+enum Exchange: Equatable { case reply, lost }
+
+extension ClientEnd where P: ~Copyable {
+    /// One round trip: stamp, send, wait for the matching reply or the
+    /// timeout. With `record`, the reply (and anything else that arrives)
+    /// goes into `tally`.
+    @inline(__always)
+    mutating func exchange(seq: UInt64, record: Bool, tally: inout ReplyTally) throws(PathError) -> Exchange {
+        let t0 = Sys.monotonicNanos()
+        tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0) }
+        tx.count = 1
+        while try path.send(&tx) == 0 {
+            if Sys.monotonicNanos() - t0 > plan.timeoutNs || stop.requested { if record { tally.lost &+= 1 }; return .lost }
+        }
+        let deadline = t0 &+ plan.timeoutNs
+        while true {
+            let n = try path.receive(into: &rx)
+            if n > 0 {
+                let t1 = Sys.monotonicNanos()
+                var got = false
+                for i in 0..<n {
+                    rx.withBytes(i) { bytes in
+                        if record {
+                            if tally.account(bytes, awaiting: seq, at: t1) { got = true }
+                        } else if case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID,
+                                  h.seq == seq, Integrity.verify(bytes) {
+                            got = true
+                        }
+                    }
+                }
+                if got { return .reply }
+            }
+            if Sys.monotonicNanos() >= deadline || stop.requested {
+                if record { tally.lost &+= 1 }
+                return .lost
+            }
+        }
+    }
+
+    mutating func pingpong() throws(PathError) -> PingPongResult {
+        var tally = ReplyTally(runID: plan.runID)
+        // Warm-up: same exchanges, nothing recorded (ARP, caches, frequency).
+        let warmEnd = Sys.monotonicNanos() + plan.warmupNs
+        var seq = SequenceSpace.warmup // never collides with the window's sequence numbers
+        while Sys.monotonicNanos() < warmEnd && !stop.requested {
+            _ = try exchange(seq: seq, record: false, tally: &tally)
+            seq += 1
+        }
+
+        // Window 1: latency and CPU, with no tracepoint attached anywhere.
+        try openWindow()
+        let start = Sys.monotonicNanos()
+        let limit = start + windowNs
+        let count = plan.count ?? .max
+        var sent: UInt64 = 0
+        progress.reset()
+        while sent < count && !stop.requested && Sys.monotonicNanos() < limit {
+            _ = try exchange(seq: sent, record: true, tally: &tally)
+            sent += 1
+            progress.publish(sent)
+        }
+        let elapsed = Sys.monotonicNanos() - start
+        let (cost, clientCounters) = closeWindow()
+        let info = path.info
+        // Replies still on their way (the echo of a duplicate of the last
+        // ping, a late reply) crossed the wire: the end exchange counts them.
+        let main = try report(strays: &tally)
+
+        // Window 2: the same exchanges with the kernel's syscall counter on.
+        let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
+        try openSyscallWindow()
+        let start2 = Sys.monotonicNanos()
+        var replies2: UInt64 = 0
+        var seq2 = SequenceSpace.syscallWindow
+        while seq2 - SequenceSpace.syscallWindow < w2.packets && !stop.requested && Sys.monotonicNanos() - start2 < w2.durationNs {
+            if try exchange(seq: seq2, record: false, tally: &tally) == .reply { replies2 += 1 }
+            seq2 += 1
+        }
+        let (cost2, second) = try closeSyscallWindow()
+
+        let histogram = tally.histogram
+        let received = histogram.totalCount
+        var result = PingPongResult(
+            latency: LatencySummary(histogram),
+            sent: sent, received: received, lost: tally.lost, duplicated: tally.duplicated, reordered: tally.late,
+            integrityFailures: tally.integrityFailures, foreign: tally.foreign, timeoutNs: plan.timeoutNs,
+            warmupNs: plan.warmupNs, durationNs: elapsed,
+            client: EndReport(role: "client",
+                              cost: PerPacketCost(cost, packets: max(received, 1), syscallWindow: cost2, syscallPackets: replies2),
+                              counters: clientCounters, napiID: info.napiID),
+            reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
+        result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
+        result.hgrm = histogram.percentileDistribution
+        return result
+    }
+}
+
+/// The client's account of the replies to its measured window.
+struct ReplyTally: StrayData, ~Copyable {
+    let runID: UInt64
+    var histogram = LatencyHistogram.make()
+    var replies = SequenceTracker()
+    var lost: UInt64 = 0
+    /// Replies after their ping was given up (or out of order).
+    var late: UInt64 = 0
+    var duplicated: UInt64 = 0
+    var integrityFailures: UInt64 = 0
+    var foreign: UInt64 = 0
+
+    init(runID: UInt64) { self.runID = runID }
+
+    /// Accounts one received packet; true when it is the in-order reply to
+    /// `awaiting`, whose RTT (from `now`) goes into the histogram.
+    @inline(__always)
+    mutating func account(_ bytes: UnsafeRawBufferPointer, awaiting seq: UInt64?, at now: UInt64) -> Bool {
+        guard case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == runID else {
+            foreign &+= 1
+            return false
+        }
+        guard Integrity.verify(bytes) else {
+            integrityFailures &+= 1
+            return false
+        }
+        // A late answer to a warm-up or syscall-window ping: not part of the window.
+        if h.seq >= SequenceSpace.syscallWindow { return false }
+        switch replies.record(h.seq) {
+        case .duplicate: duplicated &+= 1
+        case .reordered: late &+= 1
+        case .inOrder:
+            if h.seq == seq {
+                // The RTT uses the timestamp that crossed the wire and
+                // came back intact (the integrity check covers it).
+                _ = histogram.record(now &- h.timestamp)
+                return true
+            }
+            // The reply to a ping already given up as lost.
+            late &+= 1
+        }
+        return false
+    }
+
+    /// A data packet that arrived after the window, during the end exchange.
+    mutating func stray(_ bytes: UnsafeRawBufferPointer) {
+        _ = account(bytes, awaiting: nil, at: 0)
+    }
+}
