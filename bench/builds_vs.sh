@@ -3,7 +3,7 @@
 # regression check): the same comparison run by both binaries, alternately
 # in one session, so the host's drift hits both alike.
 #
-# Each round runs `wirepath compare --paths socket,mmsg,uring,xdp
+# Each round runs `wirepath compare --paths $PATHS
 # --measurements pingpong,flood --wait W` once with OLD and once with NEW
 # (the order alternates between rounds), for W in block and spin. Prints,
 # per path and wait, the median over rounds of NEW/OLD for the ping-pong's
@@ -18,6 +18,7 @@
 #   ROUNDS      rounds (default 3; 1-20)
 #   DURATION    ping-pong seconds per path (default 2; 1-60); floods run 2 s
 #   WAITS       wait modes (default "block spin")
+#   PATHS       paths (default socket,mmsg,uring,xdp)
 #   OUT         output directory (default: <repo>/bench/out/builds_vs)
 # Exit status: 0 when the comparison ran, 2 on errors.
 set -uo pipefail
@@ -27,6 +28,8 @@ NEW=${NEW:-$SCRIPT_DIR/../.build/release/wirepath}
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-2}
 WAITS=${WAITS:-block spin}
+PATHS=${PATHS:-socket,mmsg,uring,xdp}
+[[ $PATHS =~ ^(socket|mmsg|uring|xdp)(,(socket|mmsg|uring|xdp))*$ ]] || { echo "error: bad PATHS '$PATHS'" >&2; exit 2; }
 OUT=${OUT:-$SCRIPT_DIR/out/builds_vs}
 [[ -x $OLD && -x $NEW ]] || { echo "error: OLD ($OLD) and NEW ($NEW) must be executables" >&2; exit 2; }
 [[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 && $ROUNDS -le 20 ]] || { echo "error: ROUNDS must be 1-20" >&2; exit 2; }
@@ -37,7 +40,7 @@ CHILD=
 trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; wait 2>/dev/null; exit 130' INT TERM
 
 run() { # binary tag wait round
-    timeout 300 "$1" compare --paths socket,mmsg,uring,xdp --measurements pingpong,flood --wait "$3" \
+    timeout 300 "$1" compare --paths "$PATHS" --measurements pingpong,flood --wait "$3" \
         --duration "$DURATION" --flood-duration 2 --warmup 0.5 --quiet --json "$OUT/$2-$3-$4.json" >/dev/null 2>"$OUT/$2-$3-$4.err" &
     CHILD=$!
     wait $CHILD || echo "warning: $2 $3 round $4 exited $? (see $OUT/$2-$3-$4.err)" >&2
