@@ -30,7 +30,7 @@ deps:
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	else echo "deps: all installed"; fi
 
-# wirepath finds the objects in .build/bpf/ (or next to its binary, or by
+# wirepath finds the objects in .build/bpf/ above its binary (or next to it, or by
 # --xdp-object / WIREPATH_XDP_OBJECT).
 bpf: $(BPF_OBJS)
 

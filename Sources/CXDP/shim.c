@@ -1,4 +1,5 @@
-// The C side of CXDP: libxdp/libbpf log capture and one ioctl (see CXDP.h).
+// The C side of CXDP: libxdp/libbpf log capture, the ioctls, and the libbpf
+// calls whose options struct Swift cannot size (see CXDP.h).
 #include "CXDP.h"
 
 #include <errno.h>
@@ -150,4 +151,26 @@ int wp_xdp_detach_if_ours(int ifindex, int prog_fd, int skb_mode)
 	__u32 flags = XDP_FLAGS_REPLACE | (skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
 
 	return bpf_xdp_detach(ifindex, flags, &opts);
+}
+
+struct bpf_object *wp_bpf_object_open(const char *path, const char *name)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .object_name = name);
+
+	return bpf_object__open_file(path, &opts);
+}
+
+int wp_xdp_link_create(int prog_fd, int ifindex, int skb_mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, opts, .flags = skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+	/* libbpf 1.x returns -errno itself. */
+	return bpf_link_create(prog_fd, ifindex, BPF_XDP, &opts);
+}
+
+int wp_xdp_attach_netlink(int ifindex, int prog_fd, int skb_mode)
+{
+	__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST | (skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
+
+	return bpf_xdp_attach(ifindex, prog_fd, flags, NULL);
 }

@@ -9,12 +9,12 @@ public final class StopSignal: Sendable {
     private let flag = Atomic<Bool>(false)
     public init() {}
     public func request() { flag.store(true, ordering: .relaxed) }
-    /// True once this run or the process (SIGINT/SIGTERM) asked to stop.
+    /// True once this run or the process (a stop signal) asked to stop.
     @inline(__always)
     public var requested: Bool { flag.load(ordering: .relaxed) || Interrupt.requested }
 }
 
-/// SIGINT/SIGTERM: the handler only sets a flag. Every loop checks it at least
+/// SIGINT, SIGTERM, SIGHUP and SIGQUIT: the handler only sets a flag. Every loop checks it at least
 /// once per wait tick (10 ms by default), unwinds, and teardown runs on the
 /// normal path, so no namespace or thread survives a Ctrl-C.
 public enum Interrupt {
@@ -23,12 +23,22 @@ public enum Interrupt {
     public static var requested: Bool { ProcessStop.requested }
     public static var signal: Int32 { ProcessStop.signal.load(ordering: .relaxed) }
 
+    /// The signals that ask for a clean stop: Ctrl-C, `kill`, a closed
+    /// terminal (SIGHUP) and Ctrl-\\ (SIGQUIT), which would otherwise end the
+    /// process with its namespaces, and on a netlink fallback its XDP
+    /// program, left behind.
+    static let stopSignals = [SIGINT, SIGTERM, SIGHUP, SIGQUIT]
+
     public static func install() {
-        for sig in [SIGINT, SIGTERM] {
+        for sig in stopSignals {
             var action = sigaction()
             action.__sigaction_handler.sa_handler = { sig in
-                // A second signal while teardown runs: stop waiting, exit now.
-                if ProcessStop.signal.exchange(sig, ordering: .relaxed) != 0 { _exit(128 + sig) }
+                // A second signal while teardown runs: stop waiting, exit now,
+                // and say so, since what teardown had not removed yet stays
+                // (`wirepath topo down` removes the tool's namespaces).
+                if ProcessStop.signal.exchange(sig, ordering: .relaxed) != 0 {
+                    Sys.signalSafeExit(128 + sig, message: "wirepath: a second signal during cleanup: exiting now, cleanup cut short (`wirepath topo down` removes what is left)\n")
+                }
             }
             sigemptyset(&action.sa_mask)
             // SA_RESTART: Foundation's pipe reads (the `ip` subprocesses) trap

@@ -1,11 +1,20 @@
 // Sys+Process.swift — the benchmark's own calls: namespaces, CPU pinning,
-// mounts, thread usage and the perf counter, wrapped once (rules in
+// mounts, thread usage, the perf counter and a signal handler's exit, wrapped once (rules in
 // WirepathIO/System/Sys.swift).
 import CWirepath
 import Glibc
 import WirepathIO
 
 extension Sys {
+
+    /// For a signal handler: write(2) of `message` to stderr, once (a short
+    /// fixed text; no retry, nothing allocated), then _exit(2) with `code`.
+    /// Both calls are async-signal-safe; a StaticString is constant data.
+    @inline(__always)
+    package static func signalSafeExit(_ code: Int32, message: StaticString) -> Never {
+        _ = Glibc.write(2, message.utf8Start, message.utf8CodeUnitCount)
+        _exit(code)
+    }
 
     /// kill(2) with signal 0: whether process `pid` exists. EPERM means it
     /// does (it belongs to someone else); only ESRCH means it is gone.

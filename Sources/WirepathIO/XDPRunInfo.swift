@@ -7,6 +7,11 @@ public struct XDPRunInfo: Codable, Sendable, Equatable {
     public var bindMode: String
     /// "native" or "skb": how the program is attached.
     public var attachMode: String
+    /// "bpf-link" (the kernel detaches the program when the process ends,
+    /// however it ends) or "netlink" (the fallback where a link is refused;
+    /// the program stays until detached). Nil in reports written before it
+    /// was recorded.
+    public var attachment: String?
     /// Why `auto` fell back to copy, if it did.
     public var fallback: String?
     public var frameSize: Int
@@ -18,10 +23,10 @@ public struct XDPRunInfo: Codable, Sendable, Equatable {
     public var object: String
 
     public init(interface: String, driver: String, queue: UInt32, bindMode: String, attachMode: String, fallback: String?,
-                frameSize: Int, ringSize: Int, napiID: UInt32, busyPoll: String?, object: String) {
+                frameSize: Int, ringSize: Int, napiID: UInt32, busyPoll: String?, object: String, attachment: String? = nil) {
         self.interface = interface; self.driver = driver; self.queue = queue; self.bindMode = bindMode
         self.attachMode = attachMode; self.fallback = fallback; self.frameSize = frameSize; self.ringSize = ringSize
-        self.napiID = napiID; self.busyPoll = busyPoll; self.object = object
+        self.napiID = napiID; self.busyPoll = busyPoll; self.object = object; self.attachment = attachment
     }
 
     /// "copy/native", as the table shows it.

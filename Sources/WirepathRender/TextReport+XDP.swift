@@ -14,7 +14,7 @@ extension TextReport {
         guard run.path == .xdp else { return "" }
         var out = ""
         if let x = run.options.xdp {
-            out += "  xdp: \(x.bindMode) mode, program attached \(x.attachMode) on \(x.interface) (\(x.driver)) queue \(x.queue), "
+            out += "  xdp: \(x.bindMode) mode, program attached \(x.attachMode)\(x.attachment.map { " (\($0))" } ?? "") on \(x.interface) (\(x.driver)) queue \(x.queue), "
             out += "UMEM frames \(x.frameSize) B, rings \(x.ringSize)"
             if let f = x.fallback { out += "; fell back: \(f)" }
             out += "\n"

@@ -118,16 +118,45 @@ final class CLITests: XCTestCase {
                                 "--warmup", "0.2", "--quiet"], with: SIGTERM, expect: 143)
     }
 
-    /// Starts `args` on the built-in topology, sends `signal` once its
-    /// namespaces exist (mid-measurement), and checks that it ends within
-    /// 2 s with `expect` and leaves no namespace of its pid.
-    func stopMidMeasurement(_ args: [String], with signal: Int32, expect: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+    /// SIGHUP (a closed terminal) ends a flood like SIGTERM does: 128 + 1,
+    /// and no namespace left.
+    func testSIGHUPEndsAFloodWithin2sWithExit129() throws {
+        try requireRoot()
+        try stopMidMeasurement(["flood", "--path", "mmsg", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGHUP, expect: 129)
+    }
+
+    /// SIGQUIT (Ctrl-\\) too: 128 + 3, no core, no namespace left.
+    func testSIGQUITEndsAFloodWithExit131() throws {
+        try requireRoot()
+        try stopMidMeasurement(["flood", "--path", "mmsg", "--duration", "30", "--warmup", "0.2", "--quiet"], with: SIGQUIT, expect: 131)
+    }
+
+    /// A second signal while the first one's cleanup runs exits at once, and
+    /// says so on stderr instead of vanishing; the exit code is the second
+    /// signal's (which of the two the kernel delivers first is its choice).
+    func testSecondSignalDuringCleanupSaysSo() throws {
+        try requireRoot()
+        let err = Pipe()
+        let p = try startMidMeasurement(["flood", "--path", "mmsg", "--duration", "30", "--warmup", "0.2", "--quiet"], stderr: err)
+        defer { Topology.sweepStale() }
+        kill(p.processIdentifier, SIGTERM)
+        kill(p.processIdentifier, SIGQUIT)
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .exit)
+        XCTAssertTrue([128 + SIGTERM, 128 + SIGQUIT].contains(p.terminationStatus), "\(p.terminationStatus)")
+        XCTAssertTrue(text.contains("a second signal during cleanup: exiting now, cleanup cut short"), text)
+    }
+
+    /// Starts `args` on the built-in topology and returns once its namespaces
+    /// exist and 0.7 s more (mid-measurement).
+    func startMidMeasurement(_ args: [String], stderr: Pipe? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> Process {
         let bin = try wirepathBinary()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        p.standardError = stderr ?? FileHandle.nullDevice
         try p.run()
         // Wait until its namespaces exist, so the signal lands mid-measurement.
         let ns = "wirepath-\(p.processIdentifier)-cli"
@@ -135,6 +164,14 @@ final class CLITests: XCTestCase {
         while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear { usleep(20_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), file: file, line: line)
         usleep(700_000)
+        return p
+    }
+
+    /// Starts `args` on the built-in topology, sends `signal` once its
+    /// namespaces exist (mid-measurement), and checks that it ends within
+    /// 2 s with `expect` and leaves no namespace of its pid.
+    func stopMidMeasurement(_ args: [String], with signal: Int32, expect: Int32, file: StaticString = #filePath, line: UInt = #line) throws {
+        let p = try startMidMeasurement(args, file: file, line: line)
         kill(p.processIdentifier, signal)
         let sent = Date()
         while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }

@@ -146,8 +146,9 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
 /// Two namespaces this test makes, joined by a veth pair (`ca` in the
 /// client's, `cb` in the reflector's, 198.19.`subnet`.1 and .2), with
 /// `wirepath serve` on `port` in the reflector's: a `--peer` run across
-/// real interfaces. `close()` (or deinit) stops the server and removes both
-/// namespaces, and whatever rules were put in them.
+/// real interfaces (with `serve: false`, no server: the test starts its own).
+/// `close()` (or deinit) stops the server and removes both namespaces, and
+/// whatever rules were put in them.
 final class PeerNamespaces {
     let client: String
     let reflector: String
@@ -157,7 +158,7 @@ final class PeerNamespaces {
     let port: UInt16
     private var server: Process?
 
-    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500) throws {
+    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500, serve: Bool = true) throws {
         client = "wirepath-\(getpid())-\(tag)A"
         reflector = "wirepath-\(getpid())-\(tag)B"
         reflectorAddress = "198.19.\(subnet).2"
@@ -173,6 +174,7 @@ final class PeerNamespaces {
                 let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
                 guard r.status == 0 else { throw ConfigError("ip \(args.joined(separator: " ")): \(r.stderr)") }
             }
+            guard serve else { return }
             let s = Process()
             s.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             s.arguments = ["netns", "exec", reflector, try wirepathBinary(), "serve", "--path", path,

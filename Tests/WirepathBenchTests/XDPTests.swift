@@ -362,49 +362,6 @@ final class XDPTests: XCTestCase {
         t.down()
     }
 
-    /// kill -9 skips every deinit: the program stays attached in the run's
-    /// namespaces. The sweep (as `topo down` and the next run do, but only
-    /// for this run's namespaces: others' runs may be live) detaches it and
-    /// removes them; no interface anywhere keeps a program of a dead run.
-    func testLeftoverAfterKill9IsSwept() throws {
-        try requireRoot()
-        let object = try requireXDPObject()
-        let bin = try wirepathBinary()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: bin)
-        p.arguments = ["pingpong", "--path", "xdp", "--xdp-mode", "copy", "--xdp-object", object, "--duration", "30", "--warmup", "0.2", "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        let pid = p.processIdentifier
-        let cli = "wirepath-\(pid)-cli", ref = "wirepath-\(pid)-ref"
-        // Wait until both ends have their program attached.
-        let until = Date().addingTimeInterval(15)
-        var attached = false
-        while Date() < until && !attached {
-            usleep(100_000)
-            attached = (try? interfacesWithOurProgram(cli).count == 1 && interfacesWithOurProgram(ref).count == 1) ?? false
-        }
-        XCTAssertTrue(attached, "the run attached its programs")
-        kill(pid, SIGKILL)
-        p.waitUntilExit()
-        XCTAssertEqual(try interfacesWithOurProgram(cli).count, 1, "kill -9 left the program attached")
-        // The leftover is detached explicitly, then the namespaces go.
-        let cleared = XDPLeftovers.clear(namespace: cli)
-        XCTAssertEqual(cleared.count, 1, "\(cleared)")
-        XCTAssertEqual(try interfacesWithOurProgram(cli), [])
-        // Another test run's sweep may remove a dead run's namespaces first;
-        // either way they must be gone afterwards.
-        let removed = Topology.sweepStale()
-        XCTAssertTrue(removed.contains(ref) || !wirepathNamespaces().contains(ref), "\(removed)")
-        XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(pid)-") })
-        // No interface on the host has a program of ours; none of the dead
-        // run's pins exists (the dispatcher is skipped, so none was made).
-        XCTAssertEqual(try interfacesWithOurProgram(nil), [])
-        let pins = (try? FileManager.default.contentsOfDirectory(atPath: "/sys/fs/bpf/xdp")) ?? []
-        XCTAssertTrue(pins.isEmpty, "\(pins)")
-    }
-
     /// Two namespaces the test makes, as two hosts would be: `serve --path
     /// xdp --interface` in one, `pingpong --path xdp --interface --peer` in
     /// the other, with no static neighbour entry (the client resolves the

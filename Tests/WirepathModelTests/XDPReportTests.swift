@@ -1,3 +1,4 @@
+import Foundation
 import XCTest
 @testable import WirepathIO
 @testable import WirepathModel
@@ -83,5 +84,25 @@ final class XDPReportTests: XCTestCase {
         XCTAssertTrue(details.contains("reflector: program redirected 11 = 11 received by the socket, passed 2 other packets"), details)
         XCTAssertEqual(TextReport.pathCell(run), "xdp copy/native")
         XCTAssertEqual(TextReport.xdpDetails(PathRun(path: .socket, status: .ok, options: options)), "")
+    }
+
+    /// `attachment` is in the JSON and the xdp line; a report written before
+    /// it existed still decodes, with none, and its line names no attachment.
+    func testAttachmentIsEncodedShownAndOptionalForOldReports() throws {
+        let info = XDPRunInfo(interface: "wpc0", driver: "veth", queue: 0, bindMode: "copy", attachMode: "native", fallback: nil,
+                              frameSize: 4096, ringSize: 2048, napiID: 0, busyPoll: nil, object: "x.o", attachment: "bpf-link")
+        let data = try JSONEncoder().encode(info)
+        var old = try XCTUnwrap(JSONSerialization.jsonObject(with: data) as? [String: Any])
+        XCTAssertEqual(old["attachment"] as? String, "bpf-link")
+        XCTAssertEqual(try JSONDecoder().decode(XDPRunInfo.self, from: data), info)
+        old["attachment"] = nil
+        let decoded = try JSONDecoder().decode(XDPRunInfo.self, from: JSONSerialization.data(withJSONObject: old))
+        XCTAssertNil(decoded.attachment)
+        let config = try PathConfig.validated(path: .xdp, local: Endpoint(address: 0xC612_0001, port: 0))
+        var options = PathOptionsRecord(config, napiID: 0)
+        options.xdp = info
+        XCTAssertTrue(TextReport.xdpDetails(PathRun(path: .xdp, status: .ok, options: options)).contains("program attached native (bpf-link) on wpc0"))
+        options.xdp = decoded
+        XCTAssertTrue(TextReport.xdpDetails(PathRun(path: .xdp, status: .ok, options: options)).contains("program attached native on wpc0"))
     }
 }

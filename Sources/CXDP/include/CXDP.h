@@ -73,6 +73,31 @@ int wp_if_hwaddr(const char *ifname, unsigned char mac[6]);
 /// call failed with EINVAL in release builds only.
 int wp_xdp_detach_if_ours(int ifindex, int prog_fd, int skb_mode);
 
+/// bpf_object__open_file(3) of `path` under the object name `name` (the
+/// path is /proc/self/fd/N, a descriptor Wirepath opened and checked, and
+/// libbpf would otherwise name the object, and prefix its .rodata map, "N").
+/// Returns the object or NULL with errno set. Why C: bpf_object_open_opts
+/// must be sized with C's sizeof (LIBBPF_OPTS), as in wp_xdp_detach_if_ours.
+struct bpf_object *wp_bpf_object_open(const char *path, const char *name);
+
+/// bpf_link_create(3) of `prog_fd` on `ifindex` for BPF_XDP, in driver or skb
+/// mode (opts.flags = XDP_FLAGS_DRV_MODE or XDP_FLAGS_SKB_MODE): the link's
+/// fd, or -errno (EINVAL or EOPNOTSUPP before Linux 5.9, which has no XDP
+/// links; EBUSY when the interface already has a program attached through
+/// netlink). The kernel detaches the program when the last fd of the link
+/// closes, so nothing is left on the interface after any exit, kill -9
+/// included. Why C: bpf_link_create_opts needs .sz from C's sizeof
+/// (LIBBPF_OPTS), which Swift cannot expand.
+int wp_xdp_link_create(int prog_fd, int ifindex, int skb_mode);
+
+/// bpf_xdp_attach(3) through netlink, only if the interface has no XDP
+/// program yet (XDP_FLAGS_UPDATE_IF_NOEXIST), in driver or skb mode: 0 or
+/// -errno (EBUSY or EEXIST: one is attached). The fallback where a link is
+/// refused; the program then stays attached until detached
+/// (wp_xdp_detach_if_ours) or swept. In C beside the other two for the mode
+/// flags, which are shift-expression macros.
+int wp_xdp_attach_netlink(int ifindex, int prog_fd, int skb_mode);
+
 /// SIOCGIFADDR: the interface's primary IPv4 address in host byte order in
 /// `*addr`; returns 0 or -errno (EADDRNOTAVAIL: none).
 int wp_if_ipv4(const char *ifname, uint32_t *addr);

@@ -63,4 +63,6 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     @inlinable public static var noRouteToHost: Errno { Errno(rawValue: EHOSTUNREACH) }
     /// ETIME (an io_uring wait's timeout)
     @inlinable public static var timeout: Errno { Errno(rawValue: ETIME) }
+    /// ELOOP: too many symbolic links, or O_NOFOLLOW met one.
+    @inlinable public static var tooManySymbolicLinks: Errno { Errno(rawValue: ELOOP) }
 }

@@ -1,4 +1,5 @@
-// Sys+File.swift — descriptors: open, read, close (rules in Sys.swift).
+// Sys+File.swift — descriptors: open, read, fstat, close; and the effective
+// user (rules in Sys.swift).
 import Glibc
 
 extension Sys {
@@ -19,4 +20,14 @@ extension Sys {
     package static func read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) throws(PathError) -> Int {
         try check(retryEINTR { Glibc.read(fd, buf, n) }, "read")
     }
+
+    /// fstat(2): what `fd` is (type, owner, mode).
+    package static func fstat(_ fd: CInt) throws(PathError) -> stat {
+        var st = stat()
+        try check(retryEINTR { Int(Glibc.fstat(fd, &st)) }, "fstat")
+        return st
+    }
+
+    /// geteuid(2): the effective user id (0: root).
+    package static func effectiveUserID() -> uid_t { Glibc.geteuid() }
 }

@@ -110,28 +110,17 @@ extension Sys {
     }
 
     /// xdp_program__attach(3): loads the program if needed and attaches it to
-    /// `ifindex` in `mode`.
+    /// `ifindex` in `mode`, through netlink. Only for the doctor's dispatcher
+    /// probe; the xdp path loads with libbpf and attaches through a BPF link
+    /// (`xdpLinkCreate`).
     package static func xdpProgramAttach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) throws(PathError) {
         try check(negativeErrno(Int(xdp_program__attach(prog, ifindex, mode, 0))), "xdp_program__attach")
-    }
-
-    /// Detaches `prog` from `ifindex` only if it is still the program
-    /// attached there: bpf_xdp_detach(3) with XDP_FLAGS_REPLACE and the
-    /// program's fd as the expected old one.
-    ///
-    /// Why not xdp_program__detach: libxdp 1.3.1 opens the attached program
-    /// by id to detach it (xdp_multiprog__get_from_ifindex) and never closes
-    /// that fd, so every detach leaked one descriptor (measured: a loop of
-    /// attach and detach grows /proc/self/fd by one per round).
-    /// The call is in CXDP (wp_xdp_detach_if_ours) for its options struct.
-    package static func xdpProgramDetach(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) throws(PathError) {
-        try check(negativeErrno(Int(wp_xdp_detach_if_ours(ifindex, xdp_program__fd(prog), mode == XDP_MODE_SKB ? 1 : 0))), "bpf_xdp_detach")
     }
 
     /// xdp_program__detach(3): removes `prog` from `ifindex` (with a
     /// dispatcher, the dispatcher too when it was the last program, and its
     /// bpffs pins). Only for the doctor's dispatcher
-    /// probe: it leaks one fd per call in libxdp 1.3.1 (see xdpProgramDetach).
+    /// probe: it leaks one fd per call in libxdp 1.3.1 (see xdpDetachIfOurs).
     package static func xdpProgramDetachAny(_ prog: OpaquePointer, ifindex: Int32, mode: xdp_attach_mode) throws(PathError) {
         try check(negativeErrno(Int(xdp_program__detach(prog, ifindex, mode, 0))), "xdp_program__detach")
     }
@@ -145,6 +134,80 @@ extension Sys {
         defer { xdp_multiprog__close(mp) }
         guard xdp_multiprog__main_prog(mp) != nil || xdp_multiprog__is_legacy(mp) else { return nil }
         return !xdp_multiprog__is_legacy(mp)
+    }
+
+    /// bpf_object__open_file(3) (through `wp_bpf_object_open`, for its
+    /// options): opens, without loading, the object at `path` under the name
+    /// `name`. libbpf 1.x returns NULL with errno set.
+    package static func bpfObjectOpen(_ path: String, name: String) throws(PathError) -> OpaquePointer {
+        guard let obj = wp_bpf_object_open(path, name) else { throw error("bpf_object__open_file(\(path))", Errno(rawValue: Glibc.errno)) }
+        return obj
+    }
+
+    /// bpf_object__load(3): loads the object's maps and programs into the
+    /// kernel (the verifier runs here).
+    package static func bpfObjectLoad(_ obj: OpaquePointer) throws(PathError) {
+        try check(negativeErrno(Int(bpf_object__load(obj))), "bpf_object__load")
+    }
+
+    /// bpf_object__find_program_by_name(3), then bpf_program__fd(3): the fd
+    /// of the loaded program `name` (ENOENT when the object has none).
+    package static func bpfProgramFD(_ obj: OpaquePointer, name: String) throws(PathError) -> CInt {
+        guard let prog = bpf_object__find_program_by_name(obj, name) else {
+            throw error("bpf_object__find_program_by_name(\(name))", .noSuchFileOrDirectory)
+        }
+        return CInt(try check(negativeErrno(Int(bpf_program__fd(prog))), "bpf_program__fd(\(name))"))
+    }
+
+    /// bpf_object__find_map_fd_by_name(3): the fd of the loaded map `name`,
+    /// or -1 when the object has none.
+    package static func bpfMapFD(_ obj: OpaquePointer, name: String) -> CInt { bpf_object__find_map_fd_by_name(obj, name) }
+
+    /// bpf_object__next_map(3) and bpf_map__set_initial_value(3): sets the
+    /// initial value of the object's `.rodata` map to `value` before load.
+    /// False when the object has no `.rodata` of that size.
+    package static func bpfSetRodata(_ obj: OpaquePointer, _ value: UnsafeRawPointer, size: Int) -> Bool {
+        var map: OpaquePointer? = nil
+        while let m = bpf_object__next_map(obj, map) {
+            if let name = bpf_map__name(m), String(cString: name).hasSuffix(".rodata") {
+                return bpf_map__set_initial_value(m, value, size) == 0
+            }
+            map = m
+        }
+        return false
+    }
+
+    /// bpf_object__close(3): closes the object's program and map fds (a
+    /// program attached through a link stays attached while the link's fd
+    /// is open). Never retried, like close.
+    package static func bpfObjectClose(_ obj: OpaquePointer) { bpf_object__close(obj) }
+
+    /// bpf_link_create(3) of BPF_XDP (`wp_xdp_link_create`): attaches `progFD`
+    /// to `ifindex` through a BPF link (Linux 5.9+) and returns the link's
+    /// fd, which owns the attachment. EINVAL or EOPNOTSUPP: no XDP links
+    /// here, or the driver refuses them (fall back to netlink); EBUSY or
+    /// EEXIST: the interface already has a program.
+    package static func xdpLinkCreate(progFD: CInt, ifindex: Int32, skb: Bool) throws(PathError) -> CInt {
+        CInt(try check(negativeErrno(Int(wp_xdp_link_create(progFD, ifindex, skb ? 1 : 0))), "bpf_link_create(BPF_XDP)"))
+    }
+
+    /// bpf_xdp_attach(3) through netlink, only where no program is attached
+    /// (`wp_xdp_attach_netlink`): the fallback where a link is refused.
+    package static func xdpAttachNetlink(progFD: CInt, ifindex: Int32, skb: Bool) throws(PathError) {
+        try check(negativeErrno(Int(wp_xdp_attach_netlink(ifindex, progFD, skb ? 1 : 0))), "bpf_xdp_attach")
+    }
+
+    /// Detaches the netlink-attached program `progFD` from `ifindex` only if
+    /// it is still the one attached there (`wp_xdp_detach_if_ours`:
+    /// bpf_xdp_detach(3) with XDP_FLAGS_REPLACE and the program as the
+    /// expected old one).
+    ///
+    /// Why not libxdp's xdp_program__detach: 1.3.1 opens the attached
+    /// program by id to detach it (xdp_multiprog__get_from_ifindex) and never
+    /// closes that fd, so every detach leaked one descriptor (measured: a
+    /// loop of attach and detach grew /proc/self/fd by one per round).
+    package static func xdpDetachIfOurs(progFD: CInt, ifindex: Int32, skb: Bool) throws(PathError) {
+        try check(negativeErrno(Int(wp_xdp_detach_if_ours(ifindex, progFD, skb ? 1 : 0))), "bpf_xdp_detach")
     }
 
     /// unshare(2) of the calling thread's mount namespace, with every mount

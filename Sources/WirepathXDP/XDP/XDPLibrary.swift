@@ -37,14 +37,15 @@ package enum XDPLibrary {
     }
 }
 
-/// Where the compiled XDP program is.
+/// Where the compiled XDP program is, and whether it may be loaded.
 package enum XDPObject {
     package static let fileName = WP_XDP_OBJECT_FILE
 
     /// The places searched, in order: the option, $WIREPATH_XDP_OBJECT, next
     /// to the executable and in the bpf/ or .build/bpf/ of the directories
-    /// above it (so .build/release/wirepath finds .build/bpf/), then
-    /// ./.build/bpf/ under the current directory.
+    /// above it (so .build/release/wirepath finds .build/bpf/). Never the
+    /// current directory: `sudo wirepath` run from a directory someone else
+    /// can write to would load their program.
     package static func candidates(_ explicit: String?) -> [String] {
         if let explicit { return [explicit] }
         if let env = ProcessInfo.processInfo.environment["WIREPATH_XDP_OBJECT"], !env.isEmpty { return [env] }
@@ -57,16 +58,55 @@ package enum XDPObject {
             out.append(dir.appendingPathComponent("bpf").appendingPathComponent(fileName).path)
             out.append(dir.appendingPathComponent(".build/bpf").appendingPathComponent(fileName).path)
         }
-        out.append(FileManager.default.currentDirectoryPath + "/.build/bpf/" + fileName)
         var seen = Set<String>()
         return out.filter { seen.insert($0).inserted }
     }
 
+    /// The first candidate that exists, once `openTrusted` accepts it; a
+    /// candidate that exists but is refused is an error (never a reason to
+    /// try the next place).
     package static func locate(_ explicit: String?) -> Result<String, ConfigError> {
         let c = candidates(explicit)
-        if let found = c.first(where: { FileManager.default.isReadableFile(atPath: $0) }) { return .success(found) }
+        for path in c {
+            do throws(PathError) {
+                Sys.close(try openTrusted(path))
+                return .success(path)
+            } catch {
+                if error.errno == .noSuchFileOrDirectory { continue }
+                return .failure(ConfigError("the XDP program \(path) is refused: \(error)"))
+            }
+        }
         let origin = explicit != nil ? "--xdp-object" : (ProcessInfo.processInfo.environment["WIREPATH_XDP_OBJECT"].map { _ in "WIREPATH_XDP_OBJECT" } ?? "the default places")
         return .failure(ConfigError("the XDP program \(fileName) is missing (\(origin): \(c.joined(separator: ", "))); build it with `make bpf` (clang -O2 -g -target bpf from bpf/xsk_redirect.bpf.c into .build/bpf/), or name it with --xdp-object PATH or WIREPATH_XDP_OBJECT"))
+    }
+
+    /// Opens the object at `path` for reading with O_NOFOLLOW, so a symbolic
+    /// link is refused (ELOOP), and checks what was opened, not the name: a
+    /// regular file and, when running as root, owned by root and writable by
+    /// no one else, so no other user can swap the program a root process
+    /// loads. The caller owns the returned fd; libbpf reads the object
+    /// through /proc/self/fd/N, the same file.
+    package static func openTrusted(_ path: String) throws(PathError) -> CInt {
+        let fd: CInt
+        do throws(PathError) { fd = try Sys.open(path, flags: O_RDONLY | O_NOFOLLOW) } catch {
+            guard error.errno == .tooManySymbolicLinks else { throw error }
+            throw Sys.error("open \(path) (O_NOFOLLOW)", error.errno,
+                            hint: "it is a symbolic link, and wirepath loads an XDP object only from the file itself; name the file it points to with --xdp-object, or rebuild with `make bpf`")
+        }
+        let st: stat
+        do throws(PathError) { st = try Sys.fstat(fd) } catch { Sys.close(fd); throw error }
+        var why: String?
+        if st.st_mode & S_IFMT != S_IFREG {
+            why = "it is not a regular file"
+        } else if Sys.effectiveUserID() == 0 && st.st_uid != 0 {
+            why = "it is owned by uid \(st.st_uid), not root, and wirepath runs as root"
+        } else if Sys.effectiveUserID() == 0 && st.st_mode & (S_IWGRP | S_IWOTH) != 0 {
+            why = "it is group- or world-writable (mode \(String(st.st_mode & 0o777, radix: 8))), and wirepath runs as root"
+        }
+        guard let why else { return fd }
+        Sys.close(fd)
+        throw PathError(operation: "XDP object \(path)", errno: .notPermitted,
+                        hint: "\(why): anyone who can write it could choose the program root loads; chown root and chmod go-w \(path), or rebuild with make bpf")
     }
 }
 

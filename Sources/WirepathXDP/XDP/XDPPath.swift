@@ -10,8 +10,9 @@ import WirepathIO
 /// Objects, each with one owner, released in this order when the path goes
 /// (Swift runs a struct's `deinit` body, then destroys its stored properties
 /// in declaration order; a nested owner goes after its parent's body):
-/// 1. `program`: the XDP program attached to `config.interface`; detached
-///    first, so the interface hands every packet to the kernel stack again.
+/// 1. `program`: the XDP program attached to `config.interface` through a
+///    BPF link (or netlink where a link is refused); detached first, so the
+///    interface hands every packet to the kernel stack again.
 /// 2. `socket`: the XSK with its RX and TX rings; it owns the UMEM, so the
 ///    socket is deleted before the UMEM it uses (xsk_umem__delete refuses
 ///    with EBUSY otherwise), and the UMEM's memory is unmapped last.
@@ -173,7 +174,10 @@ public struct XDPPath: PacketPath, ~Copyable {
         if config.wait == .block {
             notes.append("wait block on the xdp path is poll() on the AF_XDP socket, one \(config.waitTickMillis) ms tick per call")
         }
-        notes.append("AF_XDP \(socket.zeroCopy ? "zero-copy" : "copy") mode, program attached \(settings.attach) on \(ifname) (\(driver)) queue \(settings.queue); UMEM \(settings.ringSize) frames of \(settings.frameSize) B (half receive, half transmit), rings of \(settings.ringSize)")
+        if program.attachment == .netlink {
+            notes.append("this kernel or driver refused a BPF link for the XDP program (Linux 5.9+), so it is attached through netlink: a kill -9 leaves it on \(ifname) until `ip link set dev \(ifname) xdp off` (or, on the tool's own interfaces, `wirepath topo down`)")
+        }
+        notes.append("AF_XDP \(socket.zeroCopy ? "zero-copy" : "copy") mode, program attached \(settings.attach) (\(program.attachment.rawValue)) on \(ifname) (\(driver)) queue \(settings.queue); UMEM \(settings.ringSize) frames of \(settings.frameSize) B (half receive, half transmit), rings of \(settings.ringSize)")
         if settings.queue != 0 || driver != "veth" {
             notes.append("only queue \(settings.queue) is redirected: on a multi-queue NIC, steer the test flow to it (ethtool -N \(ifname) flow-type udp4 dst-port \(local.port) action \(settings.queue), or ethtool -L \(ifname) combined 1)")
         }
@@ -186,7 +190,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.runInfo = XDPRunInfo(interface: ifname, driver: driver, queue: settings.queue,
                                   bindMode: socket.zeroCopy ? "zerocopy" : "copy", attachMode: settings.attach.rawValue,
                                   fallback: fallback, frameSize: settings.frameSize, ringSize: settings.ringSize,
-                                  napiID: napi, busyPoll: busyPoll, object: objectPath)
+                                  napiID: napi, busyPoll: busyPoll, object: objectPath, attachment: program.attachment.rawValue)
         self.program = program
         self.socket = socket
         self.port = port

@@ -5,47 +5,85 @@ import Glibc
 import WirepathIO
 
 /// The XDP program on one interface, and the maps Wirepath uses: the one
-/// owner of the attachment. `deinit` detaches and closes, once. Must be
-/// released in the network namespace it was attached in (the path lives and
-/// dies on one thread).
+/// owner of the attachment. Loaded with libbpf and attached through a BPF
+/// link (Linux 5.9+), whose fd this type owns: the kernel detaches the
+/// program when the last fd of the link closes, so any exit, kill -9 and a
+/// trap included, leaves nothing on the interface. Where the link is refused
+/// (EINVAL or EOPNOTSUPP: a kernel before 5.9, or a driver that refuses), the
+/// program is attached through netlink instead, `deinit` detaches it if it is
+/// still ours, and after a kill -9 `topo down` sweeps it. Must be released in
+/// the network namespace it was attached in (the path lives and dies on one
+/// thread).
 struct XDPProgram: ~Copyable {
-    let program: OpaquePointer
+    enum Attachment: String { case link = "bpf-link", netlink }
+
+    let object: OpaquePointer
     let ifindex: Int32
-    let mode: xdp_attach_mode
+    let skb: Bool
+    let programFD: CInt
+    /// The BPF link's fd (nil: attached through netlink).
+    let linkFD: CInt?
     let xskMapFD: CInt
     let countersFD: CInt
     let cpus: Int
     let values: UnsafeMutablePointer<UInt64>
 
+    var attachment: Attachment { linkFD == nil ? .netlink : .link }
+
     init(objectPath: String, ifname: String, ifindex: Int32, attach: XDPAttachMode, flow: wp_xdp_config) throws(PathError) {
         _ = XDPLibrary.takeLog()
-        let p: OpaquePointer
-        do throws(PathError) { p = try Sys.xdpProgramOpen(objectPath, section: "xdp") } catch {
-            throw Sys.error("xdp_program__open_file(\(objectPath))", error.errno,
+        // The object is read from the descriptor checked here (O_NOFOLLOW,
+        // owner and mode), not from the name, which could change in between.
+        let fd = try XDPObject.openTrusted(objectPath)
+        defer { Sys.close(fd) }
+        let obj: OpaquePointer
+        do throws(PathError) {
+            obj = try Sys.bpfObjectOpen("/proc/self/fd/\(fd)", name: String(XDPObject.fileName.prefix { $0 != "." }))
+        } catch {
+            throw Sys.error("bpf_object__open_file(\(objectPath))", error.errno,
                             hint: "not a loadable XDP object; rebuild it with `make bpf`\(XDPLibrary.logSuffix())")
         }
         // The flow goes into the program's .rodata before load, so the
         // verifier sees constants.
-        var rodata = false
-        if let obj = xdp_program__bpf_obj(p) {
-            var map: OpaquePointer? = nil
-            while let m = bpf_object__next_map(obj, map) {
-                if let name = bpf_map__name(m), String(cString: name).hasSuffix(".rodata") {
-                    var cfg = flow
-                    rodata = bpf_map__set_initial_value(m, &cfg, MemoryLayout<wp_xdp_config>.size) == 0
-                }
-                map = m
-            }
-        }
-        guard rodata else {
-            Sys.xdpProgramClose(p)
+        var cfg = flow
+        guard Sys.bpfSetRodata(obj, &cfg, size: MemoryLayout<wp_xdp_config>.size) else {
+            Sys.bpfObjectClose(obj)
             throw PathError(operation: "xdp program \(objectPath)", errno: .invalidArgument,
                             hint: "its .rodata does not hold struct wp_xdp_config; rebuild it from bpf/ with `make bpf`")
         }
-        let mode = attach == .native ? XDP_MODE_NATIVE : XDP_MODE_SKB
-        do throws(PathError) { try Sys.xdpProgramAttach(p, ifindex: ifindex, mode: mode) } catch {
+        let progFD: CInt
+        do throws(PathError) {
+            try Sys.bpfObjectLoad(obj)
+            progFD = try Sys.bpfProgramFD(obj, name: WP_XDP_PROGRAM_NAME)
+        } catch {
+            Sys.bpfObjectClose(obj)
+            let hint = error.errno.rawValue == EPERM || error.errno.rawValue == EACCES
+                ? "loading XDP programs needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root"
+                : "the kernel refused the program; rebuild it from bpf/ with `make bpf`"
+            throw Sys.error("\(error.operation) (\(objectPath))", error.errno, hint: hint + XDPLibrary.logSuffix())
+        }
+        let xsks = Sys.bpfMapFD(obj, name: WP_XDP_XSKMAP_NAME)
+        let counters = Sys.bpfMapFD(obj, name: WP_XDP_COUNTERS_NAME)
+        guard xsks >= 0, counters >= 0 else {
+            Sys.bpfObjectClose(obj)
+            throw PathError(operation: "xdp program \(objectPath)", errno: .noSuchFileOrDirectory,
+                            hint: "it has no \(WP_XDP_XSKMAP_NAME) or \(WP_XDP_COUNTERS_NAME) map; rebuild it from bpf/ with `make bpf`")
+        }
+        let skb = attach == .skb
+        var link: CInt?
+        do throws(PathError) {
+            do throws(PathError) {
+                link = try Sys.xdpLinkCreate(progFD: progFD, ifindex: ifindex, skb: skb)
+            } catch where error.errno == .invalidArgument || error.errno == .notSupportedOnSocket {
+                // No XDP links here (before 5.9), or the driver refuses one
+                // in this mode; netlink may still work, and then it is the
+                // fallback. A driver with no native XDP refuses both, and the
+                // netlink call's errno says so.
+                try Sys.xdpAttachNetlink(progFD: progFD, ifindex: ifindex, skb: skb)
+            }
+        } catch {
+            Sys.bpfObjectClose(obj)
             let err = error.errno
-            Sys.xdpProgramClose(p)
             let hint: String
             switch err.rawValue {
             case EEXIST, EBUSY: hint = "\(ifname) already has an XDP program (one per interface here); if a killed wirepath left it, `wirepath topo down` removes it from the tool's interfaces, or run `ip link set dev \(ifname) xdp off`"
@@ -53,20 +91,13 @@ struct XDPProgram: ~Copyable {
             case EPERM, EACCES: hint = "loading XDP programs needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root"
             default: hint = "attaching in \(attach) mode failed"
             }
-            throw Sys.error("xdp_program__attach(\(ifname), \(attach))", err, hint: hint + XDPLibrary.logSuffix())
+            throw Sys.error("\(error.operation) (\(ifname), \(attach))", err, hint: hint + XDPLibrary.logSuffix())
         }
-        let obj = xdp_program__bpf_obj(p)
-        let xsks = bpf_object__find_map_fd_by_name(obj, WP_XDP_XSKMAP_NAME)
-        let counters = bpf_object__find_map_fd_by_name(obj, WP_XDP_COUNTERS_NAME)
-        guard xsks >= 0, counters >= 0 else {
-            try? Sys.xdpProgramDetach(p, ifindex: ifindex, mode: mode)
-            Sys.xdpProgramClose(p)
-            throw PathError(operation: "xdp program \(objectPath)", errno: .noSuchFileOrDirectory,
-                            hint: "it has no \(WP_XDP_XSKMAP_NAME) or \(WP_XDP_COUNTERS_NAME) map; rebuild it from bpf/ with `make bpf`")
-        }
-        program = p
+        object = obj
         self.ifindex = ifindex
-        self.mode = mode
+        self.skb = skb
+        programFD = progFD
+        linkFD = link
         xskMapFD = xsks
         countersFD = counters
         cpus = max(Int(libbpf_num_possible_cpus()), 1)
@@ -75,17 +106,17 @@ struct XDPProgram: ~Copyable {
     }
 
     deinit {
-        // ENOENT: nothing attached any more (the interface went). Any other
-        // failure: try libxdp's own detach (it leaks an fd, see
-        // Sys.xdpProgramDetach, but a program left attached is worse). What
-        // still fails leaves nothing to act on here: the program goes with
-        // the interface or its namespace, and `topo down` sweeps.
-        do throws(PathError) { try Sys.xdpProgramDetach(program, ifindex: ifindex, mode: mode) } catch {
-            if error.errno != .noSuchFileOrDirectory && error.errno != .noSuchDevice {
-                try? Sys.xdpProgramDetachAny(program, ifindex: ifindex, mode: mode)
-            }
+        if let linkFD {
+            // The last fd of the link: closing it detaches the program.
+            Sys.close(linkFD)
+        } else {
+            // Netlink: detach only if it is still ours. ENOENT/ENODEV: the
+            // interface went, and the program with it. Any other failure
+            // leaves nothing to act on here: `topo down` sweeps the tool's
+            // interfaces.
+            try? Sys.xdpDetachIfOurs(progFD: programFD, ifindex: ifindex, skb: skb)
         }
-        Sys.xdpProgramClose(program)
+        Sys.bpfObjectClose(object)
         values.deallocate()
     }
 
