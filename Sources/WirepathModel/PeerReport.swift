@@ -37,6 +37,11 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var zcZeroCopy: UInt64 = 0
     /// xdp: kicks, the XDP program's verdicts and the socket's drops in the window.
     public var xdp: XDPCounters?
+    /// Packets dropped unanswered for their source in the window.
+    public var droppedSources = SourceDrops()
+    /// Replies whose send failed for their destination in the window, by
+    /// errno name (`SendFailure`): counted and dropped.
+    public var sendFailures: [String: UInt64] = [:]
 
     public init(path: PathKind) { self.path = path }
 
@@ -56,6 +61,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         zcCopied = c.uring.zcCopied
         zcZeroCopy = c.uring.zcZeroCopy
         errnos = c.errnos.byName
+        sendFailures = c.sendFailures.byName
     }
 
     /// The fields of the first encoding; a reflector that predates the ones
@@ -68,7 +74,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Then xdp: a presence flag (1 when the reflector's path is xdp) and
     /// its counters (`XDPCounters.wireFieldCount`). Then the flood packets
     /// that failed the integrity check.
-    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1
+    /// Then the dropped sources (port 0, 0.0.0.0/8, broadcast, multicast)
+    /// and the send failures, one per `SendFailure` bucket.
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + 4 + SendFailure.allCases.count
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -94,6 +102,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(xdp == nil ? 0 : 1)
         f += (xdp ?? XDPCounters()).wire
         f.append(floodIntegrityFailures)
+        f += [droppedSources.portZero, droppedSources.unspecified, droppedSources.broadcast, droppedSources.multicast]
+        for b in SendFailure.allCases { f.append(sendFailures[b.name] ?? 0) }
         return f
     }
 
@@ -125,6 +135,15 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         let integrity = x + 1 + XDPCounters.wireFieldCount
         if f.count > integrity { r.floodIntegrityFailures = f[integrity] }
+        let drops = integrity + 1
+        if f.count >= drops + 4 {
+            r.droppedSources.portZero = f[drops]; r.droppedSources.unspecified = f[drops + 1]
+            r.droppedSources.broadcast = f[drops + 2]; r.droppedSources.multicast = f[drops + 3]
+        }
+        let failures = drops + 4
+        if f.count >= failures + SendFailure.allCases.count {
+            for (i, b) in SendFailure.allCases.enumerated() where f[failures + i] > 0 { r.sendFailures[b.name] = f[failures + i] }
+        }
         return r
     }
 
@@ -146,4 +165,38 @@ public enum ControlOp: UInt16, Sendable {
     /// End the window: stop cost, reply with a `PeerReport`.
     case end = 3
     case report = 4
+}
+
+extension PeerReport {
+    /// Decodes a report written before `droppedSources` and `sendFailures`
+    /// existed (they read as zero), so that `--expect` accepts older files.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(PathKind.self, forKey: .path))
+        rxPackets = try c.decode(UInt64.self, forKey: .rxPackets)
+        rxBytes = try c.decode(UInt64.self, forKey: .rxBytes)
+        echoed = try c.decode(UInt64.self, forKey: .echoed)
+        floodUnique = try c.decode(UInt64.self, forKey: .floodUnique)
+        floodDuplicates = try c.decode(UInt64.self, forKey: .floodDuplicates)
+        floodReordered = try c.decode(UInt64.self, forKey: .floodReordered)
+        floodIntegrityFailures = try c.decode(UInt64.self, forKey: .floodIntegrityFailures)
+        foreign = try c.decode(UInt64.self, forKey: .foreign)
+        firstRxNs = try c.decode(UInt64.self, forKey: .firstRxNs)
+        lastRxNs = try c.decode(UInt64.self, forKey: .lastRxNs)
+        napiID = try c.decode(UInt32.self, forKey: .napiID)
+        rxCalls = try c.decode(UInt64.self, forKey: .rxCalls)
+        rxNonEmptyCalls = try c.decode(UInt64.self, forKey: .rxNonEmptyCalls)
+        txCalls = try c.decode(UInt64.self, forKey: .txCalls)
+        txPackets = try c.decode(UInt64.self, forKey: .txPackets)
+        waitCalls = try c.decode(UInt64.self, forKey: .waitCalls)
+        errnos = try c.decode([String: UInt64].self, forKey: .errnos)
+        cost = try c.decodeIfPresent(ThreadCost.self, forKey: .cost)
+        multishotRearms = try c.decode(UInt64.self, forKey: .multishotRearms)
+        sqpollWakeups = try c.decode(UInt64.self, forKey: .sqpollWakeups)
+        zcCopied = try c.decode(UInt64.self, forKey: .zcCopied)
+        zcZeroCopy = try c.decode(UInt64.self, forKey: .zcZeroCopy)
+        xdp = try c.decodeIfPresent(XDPCounters.self, forKey: .xdp)
+        droppedSources = try c.decodeIfPresent(SourceDrops.self, forKey: .droppedSources) ?? SourceDrops()
+        sendFailures = try c.decodeIfPresent([String: UInt64].self, forKey: .sendFailures) ?? [:]
+    }
 }
