@@ -75,8 +75,36 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// its counters (`XDPCounters.wireFieldCount`). Then the flood packets
     /// that failed the integrity check.
     /// Then the dropped sources (port 0, 0.0.0.0/8, broadcast, multicast)
-    /// and the send failures, one per `SendFailure` bucket.
-    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + 4 + SendFailure.allCases.count
+    /// and the send failures in `SendFailure` bucket order, two 32-bit
+    /// counts per field (each saturating at `UInt32.max`): the report must
+    /// fit one control packet (`PathConfig.minSendSlot`, 512 bytes with
+    /// the header), and 14 more whole fields would not.
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + packedFieldCount
+    static let packedFieldCount = (4 + SendFailure.allCases.count + 1) / 2
+    /// The most u64 fields a control packet's body holds.
+    public static let maxFieldCount = (PathConfig.minSendSlot - PathConfig.minPayload) / 8
+
+    /// The counts appended last, in their wire order.
+    var packedCounts: [UInt64] {
+        [droppedSources.portZero, droppedSources.unspecified, droppedSources.broadcast, droppedSources.multicast]
+            + SendFailure.allCases.map { sendFailures[$0.name] ?? 0 }
+    }
+
+    static func pack(_ counts: [UInt64]) -> [UInt64] {
+        var out: [UInt64] = []
+        var i = 0
+        while i < counts.count {
+            let lo = min(counts[i], UInt64(UInt32.max))
+            let hi = i + 1 < counts.count ? min(counts[i + 1], UInt64(UInt32.max)) : 0
+            out.append(hi << 32 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func unpack(_ fields: ArraySlice<UInt64>) -> [UInt64] {
+        fields.flatMap { [$0 & 0xFFFF_FFFF, $0 >> 32] }
+    }
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -102,13 +130,17 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(xdp == nil ? 0 : 1)
         f += (xdp ?? XDPCounters()).wire
         f.append(floodIntegrityFailures)
-        f += [droppedSources.portZero, droppedSources.unspecified, droppedSources.broadcast, droppedSources.multicast]
-        for b in SendFailure.allCases { f.append(sendFailures[b.name] ?? 0) }
+        f += Self.pack(packedCounts)
         return f
     }
 
     public static func decode(_ f: [UInt64]) -> PeerReport? {
-        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count else { return nil }
+        // Range checks: a report comes from outside. Flags are 0 or 1, and
+        // the window's last packet is not before its first; anything else
+        // is not a reflector's report, and the client says the figures are
+        // missing. Counts may be any value: every sum of them saturates.
+        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count, f[16] <= 1, f[8] <= f[9] else { return nil }
+        if f.count > baseFieldCount + 6, f[baseFieldCount + 6] > 1 { return nil }
         var r = PeerReport(path: PathKind.allCases[Int(f[0])])
         r.rxPackets = f[1]; r.rxBytes = f[2]; r.echoed = f[3]
         r.floodUnique = f[4]; r.floodDuplicates = f[5]; r.floodReordered = f[6]; r.foreign = f[7]
@@ -135,14 +167,12 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         let integrity = x + 1 + XDPCounters.wireFieldCount
         if f.count > integrity { r.floodIntegrityFailures = f[integrity] }
-        let drops = integrity + 1
-        if f.count >= drops + 4 {
-            r.droppedSources.portZero = f[drops]; r.droppedSources.unspecified = f[drops + 1]
-            r.droppedSources.broadcast = f[drops + 2]; r.droppedSources.multicast = f[drops + 3]
-        }
-        let failures = drops + 4
-        if f.count >= failures + SendFailure.allCases.count {
-            for (i, b) in SendFailure.allCases.enumerated() where f[failures + i] > 0 { r.sendFailures[b.name] = f[failures + i] }
+        let packed = integrity + 1
+        if f.count >= packed + packedFieldCount {
+            let c = unpack(f[packed..<(packed + packedFieldCount)])
+            r.droppedSources.portZero = c[0]; r.droppedSources.unspecified = c[1]
+            r.droppedSources.broadcast = c[2]; r.droppedSources.multicast = c[3]
+            for (i, b) in SendFailure.allCases.enumerated() where c[4 + i] > 0 { r.sendFailures[b.name] = c[4 + i] }
         }
         return r
     }
