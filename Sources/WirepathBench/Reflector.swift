@@ -16,6 +16,12 @@ public struct ServeSummary: Sendable {
     /// Flood packets of a warm-up (sent before a window opens, in the
     /// warm-up sequence range): expected, discarded, and not foreign.
     public var warmupFlood: UInt64 = 0
+    /// Packets dropped unanswered for their source (port 0, 0.0.0.0/8,
+    /// broadcast, multicast).
+    public var droppedSources = SourceDrops()
+    /// Replies that could not be sent to their destination, by errno:
+    /// counted, and the loop went on.
+    public var sendFailures = SendFailureTally()
     public var lastReport: PeerReport?
 }
 
@@ -49,6 +55,9 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
 
     init(path: consuming P, config: PathConfig, stop: StopSignal) {
         self.path = path
+        // The reflector answers addresses that came from the network: a send
+        // that fails for one of them is counted, never the end of the loop.
+        self.path.sendFailurePolicy = .countAndSkip
         self.stop = stop
         rx = PacketBatch.data(capacity: config.batchSize, config: config)
         tx = PacketBatch.data(capacity: config.batchSize, config: config)
@@ -69,6 +78,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             lastPacket = now
             try handle(n, now: now)
         }
+        summary.sendFailures = path.counters.sendFailures
         return summary
     }
 
@@ -77,6 +87,13 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         var floods = 0
         var others = 0
         for i in 0..<n {
+            // A source no reply can go to is dropped before anything else.
+            if let why = SourceDrops.reason(rx.endpoint(i)) {
+                summary.droppedSources.add(why)
+                if active { report.droppedSources.add(why) }
+                others += 1
+                continue
+            }
             let parsed = rx.withBytes(i) { PayloadHeader.parse($0) }
             guard case .header(let h) = parsed else {
                 summary.foreign &+= 1
@@ -138,6 +155,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         } else {
             var k = 0
             for i in 0..<n {
+                if SourceDrops.reason(rx.endpoint(i)) != nil { continue }
                 let isPing = rx.withBytes(i) { b -> Bool in
                     if case .header(let h) = PayloadHeader.parse(b), h.kind == .ping { return true }
                     return false

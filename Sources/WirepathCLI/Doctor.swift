@@ -23,6 +23,7 @@ struct DoctorCommand: ParsableCommand {
     var probeHold: Double = 0
 
     func validate() throws {
+        if !(probeHold >= 0 && probeHold <= 600) { throw ValidationError("--probe-hold must be in [0, 600] seconds") }
         if let interface, if_nametoindex(interface) == 0 {
             throw ValidationError("no interface '\(interface)' in this network namespace; list them with `ip link`, or leave out --interface to check the built-in topology")
         }
@@ -31,7 +32,7 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         // The built-in probe makes a namespace: a Ctrl-C must still remove it.
         Interrupt.install()
-        let report = Doctor.run(interface: interface, holdNs: UInt64(max(0, probeHold) * 1e9))
+        let report = Doctor.run(interface: interface, holdNs: UInt64(probeHold * 1e9))
         if Interrupt.requested {
             throw Output.interrupted(interface == nil ? "the doctor's temporary namespace was removed" : "nothing was changed on \(interface!)")
         }

@@ -16,11 +16,26 @@ struct Serve: ParsableCommand {
 
     @OptionGroup var tuning: PathTuning
 
+    /// The longest --duration and --idle-exit: a week, far inside what a
+    /// UInt64 of nanoseconds holds.
+    static let maxSeconds: Double = 7 * 24 * 3600
+
     @Option(help: "Exit after this many seconds (default: until Ctrl-C).")
     var duration: Double?
 
     @Option(name: .customLong("idle-exit"), help: "Exit after this many seconds without a packet.")
     var idleExit: Double?
+
+    func validate() throws {
+        // `!(x > 0 && x <= max)` also refuses NaN; the conversion to
+        // nanoseconds below would trap on a negative, NaN or huge value.
+        if let duration, !(duration > 0 && duration <= Self.maxSeconds) {
+            throw ValidationError("--duration must be in (0, \(Int(Self.maxSeconds))] seconds")
+        }
+        if let idleExit, !(idleExit > 0 && idleExit <= Self.maxSeconds) {
+            throw ValidationError("--idle-exit must be in (0, \(Int(Self.maxSeconds))] seconds")
+        }
+    }
 
     func run() throws {
         Interrupt.install()
@@ -39,7 +54,7 @@ struct Serve: ParsableCommand {
         do {
             let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) },
                                              ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait))") })
-            Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), flood warm-up \(summary.warmupFlood)")
+            Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), dropped for source \(summary.droppedSources.total) (\(summary.droppedSources.summary)), send failures \(summary.sendFailures.total) (\(summary.sendFailures.summary)), flood warm-up \(summary.warmupFlood)")
         } catch {
             Output.stderr("error: \(error)")
             throw ExitCode(1)

@@ -32,3 +32,24 @@ package func counted(_ r: Result<Int, Errno>, _ counters: inout PathCounters, _ 
         return nil
     }
 }
+
+/// The reflector's variant of `classify` for a send (`SendFailurePolicy.countAndSkip`):
+/// never throws. A full queue (EAGAIN, ENOBUFS, EBUSY, EINTR, ENOMEM) is
+/// counted in `counters.errnos` and returns false: nothing was sent, the
+/// caller resends. Any other errno is that packet's destination failing
+/// (EINVAL for source port 0, EPERM from a firewall's output hook,
+/// EHOSTUNREACH, EMSGSIZE, …): it is counted in `counters.sendFailures` and
+/// returns true, the packet is dropped and the send goes on with the next.
+/// Nothing allocates on either branch.
+@inline(__always)
+package func countSendFailure(_ e: Errno, _ counters: inout PathCounters) -> Bool {
+    precondition(e.rawValue != EBADF && e.rawValue != EFAULT, "send: \(Sys.errnoName(e)) is a Wirepath bug")
+    switch e.rawValue {
+    case EAGAIN, ENOBUFS, EBUSY, EINTR, ENOMEM:
+        if let expected = ExpectedErrno(e) { counters.errnos.add(expected) }
+        return false
+    default:
+        counters.sendFailures.add(SendFailure(e))
+        return true
+    }
+}

@@ -27,6 +27,12 @@ public protocol PacketPath: ~Copyable {
     /// Sends `batch[0..<batch.count]`; returns how many were accepted.
     mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int
 
+    /// What `send` does when one packet's destination fails (an errno
+    /// outside the queue-full set): `.throw` (the default, for clients) or
+    /// `.countAndSkip` (the reflector). A stored property of each path, so
+    /// that a new path has to decide.
+    var sendFailurePolicy: SendFailurePolicy { get set }
+
     /// The path's own tally: packets, bytes, calls and expected errnos.
     var counters: PathCounters { get }
 

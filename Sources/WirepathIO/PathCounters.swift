@@ -13,6 +13,9 @@ public struct PathCounters: Sendable, Equatable {
     /// Wait calls (epoll_wait, poll) made.
     public var waitCalls: UInt64 = 0
     public var errnos = ErrnoTally()
+    /// Packets dropped because their send failed for their destination
+    /// (`SendFailurePolicy.countAndSkip`; a throwing path never counts here).
+    public var sendFailures = SendFailureTally()
     /// uring: multishot re-arms, SQPOLL wakeups, send_zc notifications.
     public var uring = UringCounters()
     /// xdp: kicks, the XDP program's verdicts and the socket's drops.
@@ -48,6 +51,7 @@ public struct PathCounters: Sendable, Equatable {
             e.addMany(k, errnos[k] &- start.errnos[k])
         }
         d.errnos = e
+        d.sendFailures = sendFailures.since(start.sendFailures)
         return d
     }
 }

@@ -37,6 +37,11 @@ public struct PeerReport: Codable, Sendable, Equatable {
     public var zcZeroCopy: UInt64 = 0
     /// xdp: kicks, the XDP program's verdicts and the socket's drops in the window.
     public var xdp: XDPCounters?
+    /// Packets dropped unanswered for their source in the window.
+    public var droppedSources = SourceDrops()
+    /// Replies whose send failed for their destination in the window, by
+    /// errno name (`SendFailure`): counted and dropped.
+    public var sendFailures: [String: UInt64] = [:]
 
     public init(path: PathKind) { self.path = path }
 
@@ -56,6 +61,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         zcCopied = c.uring.zcCopied
         zcZeroCopy = c.uring.zcZeroCopy
         errnos = c.errnos.byName
+        sendFailures = c.sendFailures.byName
     }
 
     /// The fields of the first encoding; a reflector that predates the ones
@@ -68,7 +74,37 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Then xdp: a presence flag (1 when the reflector's path is xdp) and
     /// its counters (`XDPCounters.wireFieldCount`). Then the flood packets
     /// that failed the integrity check.
-    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1
+    /// Then the dropped sources (port 0, 0.0.0.0/8, broadcast, multicast)
+    /// and the send failures in `SendFailure` bucket order, two 32-bit
+    /// counts per field (each saturating at `UInt32.max`): the report must
+    /// fit one control packet (`PathConfig.minSendSlot`, 512 bytes with
+    /// the header), and 14 more whole fields would not.
+    static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + packedFieldCount
+    static let packedFieldCount = (4 + SendFailure.allCases.count + 1) / 2
+    /// The most u64 fields a control packet's body holds.
+    public static let maxFieldCount = (PathConfig.minSendSlot - PathConfig.minPayload) / 8
+
+    /// The counts appended last, in their wire order.
+    var packedCounts: [UInt64] {
+        [droppedSources.portZero, droppedSources.unspecified, droppedSources.broadcast, droppedSources.multicast]
+            + SendFailure.allCases.map { sendFailures[$0.name] ?? 0 }
+    }
+
+    static func pack(_ counts: [UInt64]) -> [UInt64] {
+        var out: [UInt64] = []
+        var i = 0
+        while i < counts.count {
+            let lo = min(counts[i], UInt64(UInt32.max))
+            let hi = i + 1 < counts.count ? min(counts[i + 1], UInt64(UInt32.max)) : 0
+            out.append(hi << 32 | lo)
+            i += 2
+        }
+        return out
+    }
+
+    static func unpack(_ fields: ArraySlice<UInt64>) -> [UInt64] {
+        fields.flatMap { [$0 & 0xFFFF_FFFF, $0 >> 32] }
+    }
 
     /// Fixed little-endian u64 fields; `UInt64.max` stands for "not measured".
     public func encode() -> [UInt64] {
@@ -94,11 +130,17 @@ public struct PeerReport: Codable, Sendable, Equatable {
         f.append(xdp == nil ? 0 : 1)
         f += (xdp ?? XDPCounters()).wire
         f.append(floodIntegrityFailures)
+        f += Self.pack(packedCounts)
         return f
     }
 
     public static func decode(_ f: [UInt64]) -> PeerReport? {
-        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count else { return nil }
+        // Range checks: a report comes from outside. Flags are 0 or 1, and
+        // the window's last packet is not before its first; anything else
+        // is not a reflector's report, and the client says the figures are
+        // missing. Counts may be any value: every sum of them saturates.
+        guard f.count >= baseFieldCount, f[0] < PathKind.allCases.count, f[16] <= 1, f[8] <= f[9] else { return nil }
+        if f.count > baseFieldCount + 6, f[baseFieldCount + 6] > 1 { return nil }
         var r = PeerReport(path: PathKind.allCases[Int(f[0])])
         r.rxPackets = f[1]; r.rxBytes = f[2]; r.echoed = f[3]
         r.floodUnique = f[4]; r.floodDuplicates = f[5]; r.floodReordered = f[6]; r.foreign = f[7]
@@ -125,6 +167,13 @@ public struct PeerReport: Codable, Sendable, Equatable {
         }
         let integrity = x + 1 + XDPCounters.wireFieldCount
         if f.count > integrity { r.floodIntegrityFailures = f[integrity] }
+        let packed = integrity + 1
+        if f.count >= packed + packedFieldCount {
+            let c = unpack(f[packed..<(packed + packedFieldCount)])
+            r.droppedSources.portZero = c[0]; r.droppedSources.unspecified = c[1]
+            r.droppedSources.broadcast = c[2]; r.droppedSources.multicast = c[3]
+            for (i, b) in SendFailure.allCases.enumerated() where c[4 + i] > 0 { r.sendFailures[b.name] = c[4 + i] }
+        }
         return r
     }
 
@@ -146,4 +195,38 @@ public enum ControlOp: UInt16, Sendable {
     /// End the window: stop cost, reply with a `PeerReport`.
     case end = 3
     case report = 4
+}
+
+extension PeerReport {
+    /// Decodes a report written before `droppedSources` and `sendFailures`
+    /// existed (they read as zero), so that `--expect` accepts older files.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(path: try c.decode(PathKind.self, forKey: .path))
+        rxPackets = try c.decode(UInt64.self, forKey: .rxPackets)
+        rxBytes = try c.decode(UInt64.self, forKey: .rxBytes)
+        echoed = try c.decode(UInt64.self, forKey: .echoed)
+        floodUnique = try c.decode(UInt64.self, forKey: .floodUnique)
+        floodDuplicates = try c.decode(UInt64.self, forKey: .floodDuplicates)
+        floodReordered = try c.decode(UInt64.self, forKey: .floodReordered)
+        floodIntegrityFailures = try c.decode(UInt64.self, forKey: .floodIntegrityFailures)
+        foreign = try c.decode(UInt64.self, forKey: .foreign)
+        firstRxNs = try c.decode(UInt64.self, forKey: .firstRxNs)
+        lastRxNs = try c.decode(UInt64.self, forKey: .lastRxNs)
+        napiID = try c.decode(UInt32.self, forKey: .napiID)
+        rxCalls = try c.decode(UInt64.self, forKey: .rxCalls)
+        rxNonEmptyCalls = try c.decode(UInt64.self, forKey: .rxNonEmptyCalls)
+        txCalls = try c.decode(UInt64.self, forKey: .txCalls)
+        txPackets = try c.decode(UInt64.self, forKey: .txPackets)
+        waitCalls = try c.decode(UInt64.self, forKey: .waitCalls)
+        errnos = try c.decode([String: UInt64].self, forKey: .errnos)
+        cost = try c.decodeIfPresent(ThreadCost.self, forKey: .cost)
+        multishotRearms = try c.decode(UInt64.self, forKey: .multishotRearms)
+        sqpollWakeups = try c.decode(UInt64.self, forKey: .sqpollWakeups)
+        zcCopied = try c.decode(UInt64.self, forKey: .zcCopied)
+        zcZeroCopy = try c.decode(UInt64.self, forKey: .zcZeroCopy)
+        xdp = try c.decodeIfPresent(XDPCounters.self, forKey: .xdp)
+        droppedSources = try c.decodeIfPresent(SourceDrops.self, forKey: .droppedSources) ?? SourceDrops()
+        sendFailures = try c.decodeIfPresent([String: UInt64].self, forKey: .sendFailures) ?? [:]
+    }
 }

@@ -24,6 +24,11 @@ public struct EndReport: Codable, Sendable, Equatable {
     /// xdp: kicks, the XDP program's verdicts and the socket's drops (nil
     /// for the other paths).
     public var xdp: XDPCounters?
+    /// The reflector: packets it dropped unanswered for their source, and
+    /// replies whose send failed for their destination, by errno (nil for a
+    /// client, and in reports written before they were counted).
+    public var droppedSources: SourceDrops?
+    public var sendFailures: [String: UInt64]?
 
     public init(role: String, cost: PerPacketCost?, counters c: PathCounters, napiID: UInt32) {
         self.role = role
@@ -57,6 +62,8 @@ public struct EndReport: Codable, Sendable, Equatable {
         zcCopied = r.zcCopied
         zcZeroCopy = r.zcZeroCopy
         xdp = r.xdp
+        droppedSources = r.droppedSources
+        sendFailures = r.sendFailures
     }
 }
 

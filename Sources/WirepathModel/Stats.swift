@@ -129,7 +129,9 @@ public struct ThreadCost: Codable, Sendable, Equatable {
     }
 
     /// The end's CPU time: the thread's user and system time plus its kernel threads'.
-    public var cpuNs: UInt64 { userNs + systemNs + (kernelThreadNs ?? 0) }
+    /// Saturating: a peer's report carries these figures, and no value in
+    /// it may trap a client.
+    public var cpuNs: UInt64 { userNs.saturatingAdd(systemNs).saturatingAdd(kernelThreadNs ?? 0) }
     /// Share of the wall-clock window this thread spent on a CPU.
     public var utilisation: Double { wallNs == 0 ? 0 : Double(cpuNs) / Double(wallNs) }
 }
@@ -164,7 +166,7 @@ public struct PerPacketCost: Codable, Sendable, Equatable {
         userNsPerPacket = Double(cost.userNs) / n
         systemNsPerPacket = Double(cost.systemNs) / n
         cpuNsPerPacket = Double(cost.cpuNs) / n
-        contextSwitchesPerPacket = Double(cost.voluntaryContextSwitches + cost.involuntaryContextSwitches) / n
+        contextSwitchesPerPacket = (Double(cost.voluntaryContextSwitches) + Double(cost.involuntaryContextSwitches)) / n
         kernelThreadNsPerPacket = cost.kernelThreadNs.map { Double($0) / n }
         self.syscallWindow = syscallWindow
         self.syscallPackets = syscallPackets
@@ -179,5 +181,16 @@ public struct PerPacketCost: Codable, Sendable, Equatable {
             syscallsPerPacket = nil
             syscallsUnavailable = source.syscallsUnavailable ?? (sp == 0 ? "no packets in the syscall window" : "not counted")
         }
+    }
+}
+
+extension UInt64 {
+    /// `self + other`, or `UInt64.max` where that would overflow: for sums
+    /// of figures that come from outside (a peer's report), which must not
+    /// trap and must not wrap to a small, plausible number either.
+    @inlinable
+    public func saturatingAdd(_ other: UInt64) -> UInt64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? .max : sum
     }
 }

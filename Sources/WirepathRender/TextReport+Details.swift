@@ -26,6 +26,7 @@ extension TextReport {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "
                 out += "min \(NumberText.micros(p.latency.minNs)) p90 \(NumberText.micros(p.latency.p90Ns)) p99.99 \(NumberText.micros(p.latency.p9999Ns)) mean \(NumberText.fixed(p.latency.meanNs / 1000, 2)) sd \(NumberText.fixed(p.latency.stddevNs / 1000, 2)) µs\n"
                 out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
+                if let r = p.reflector, let line = reflectorDropsLine(r) { out += "  pingpong reflector: \(line)\n" }
                 if run.options.uringSQPollIdleMillis != nil {
                     out += "  pingpong SQPOLL wakeups: client \(p.client.sqpollWakeups), reflector \(p.reflector.map { String($0.sqpollWakeups) } ?? "-")\n"
                 }
@@ -67,21 +68,36 @@ extension TextReport {
         return out
     }
 
+    /// What the reflector dropped unanswered, or nil when it dropped nothing:
+    /// packets from a source no reply can go to, and replies whose send
+    /// failed (counted by errno; the reflector went on).
+    static func reflectorDropsLine(_ e: EndReport) -> String? {
+        let drops = e.droppedSources ?? SourceDrops()
+        let failures = (e.sendFailures ?? [:]).filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        guard drops.total > 0 || !failures.isEmpty else { return nil }
+        var parts: [String] = []
+        if drops.total > 0 { parts.append("dropped for their source \(drops.summary)") }
+        if !failures.isEmpty { parts.append("send failures " + failures.map { "\($0.key) \($0.value)" }.joined(separator: ", ")) }
+        return parts.joined(separator: "; ")
+    }
+
     /// What the send_zc notifications said: how often the kernel copied after all.
     static func zeroCopyLine(_ e: EndReport) -> String {
-        let n = e.zcCopied + e.zcZeroCopy
+        // Saturating: a reflector's figures come from its report, from outside.
+        let n = e.zcCopied.saturatingAdd(e.zcZeroCopy)
         guard n > 0 else { return "no notifications in the window" }
         return "\(n) notifications: \(e.zcCopied) copied by the kernel, \(e.zcZeroCopy) zero-copy"
     }
 
     /// One line saying what the notifications of these ends add up to.
     static func zeroCopyVerdict(_ ends: [EndReport]) -> String {
-        let copied = ends.reduce(0) { $0 + $1.zcCopied }, zero = ends.reduce(0) { $0 + $1.zcZeroCopy }
-        if copied + zero == 0 { return "" }
+        let copied = ends.reduce(UInt64(0)) { $0.saturatingAdd($1.zcCopied) }, zero = ends.reduce(UInt64(0)) { $0.saturatingAdd($1.zcZeroCopy) }
+        let total = copied.saturatingAdd(zero)
+        if total == 0 { return "" }
         if zero == 0 {
             return "  send_zc: the kernel copied every packet, so zero-copy saved nothing here: over veth or loopback the receiving socket cannot keep the sender's pages; it pays only with a NIC that transmits from user pages\n"
         }
-        return "  send_zc: \(zero) of \(copied + zero) sends left from user pages without a copy\n"
+        return "  send_zc: \(zero) of \(total) sends left from user pages without a copy\n"
     }
 
     static func costLine(_ c: PerPacketCost?) -> String {

@@ -22,11 +22,13 @@ final class XDPReportTests: XCTestCase {
         r.xdp = sample()
         let f = r.encode()
         XCTAssertEqual(f.count, PeerReport.fieldCount)
-        // The flood integrity failures came after them (the last field).
-        XCTAssertEqual(Array(f.dropLast().suffix(XDPCounters.wireFieldCount + 1)), [1, 101, 2, 100, 7, 1, 3, 0, 3, 0], "a presence flag, then the counters")
+        // After them: the flood integrity failures, then the dropped
+        // sources and the send failures, packed two to a field.
+        let after = 1 + PeerReport.packedFieldCount
+        XCTAssertEqual(Array(f.dropLast(after).suffix(XDPCounters.wireFieldCount + 1)), [1, 101, 2, 100, 7, 1, 3, 0, 3, 0], "a presence flag, then the counters")
         XCTAssertEqual(PeerReport.decode(f), r)
         // Older, shorter encodings decode, without xdp counters.
-        for n in PeerReport.baseFieldCount..<(f.count - 1) {
+        for n in PeerReport.baseFieldCount..<(f.count - after) {
             let d = PeerReport.decode(Array(f.prefix(n)))
             XCTAssertEqual(d?.rxPackets, 97, "\(n) fields")
             XCTAssertNil(d?.xdp, "\(n) fields")

@@ -20,6 +20,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
     let iovs: UnsafeMutablePointer<iovec>
     let addrs: UnsafeMutablePointer<sockaddr_in>
     public private(set) var counters = PathCounters()
+    public var sendFailurePolicy = SendFailurePolicy.throw
 
     public init(_ config: PathConfig) throws(PathError) {
         let socket = try UDPSocket(config)
@@ -92,7 +93,16 @@ public struct MmsgPath: PacketPath, ~Copyable {
             }
             counters.txCalls &+= 1
             // Expected: EAGAIN, ENOBUFS (a full queue), counted.
-            guard let r = try counted(Sys.sendmmsg(socket.fd, msgs, n, flags: 0), &counters, "sendmmsg") else { break }
+            let result = Sys.sendmmsg(socket.fd, msgs, n, flags: 0)
+            if sendFailurePolicy == .countAndSkip, case .failure(let e) = result {
+                // sendmmsg fails only when its first message does (a later
+                // failure ends the call with a short count, and the next
+                // call meets it first): a reflector counts and skips that one.
+                guard countSendFailure(e, &counters) else { break }
+                sent += 1
+                continue
+            }
+            guard let r = try counted(result, &counters, "sendmmsg") else { break }
             for i in 0..<r { counters.txBytes &+= UInt64(iovs[i].iov_len) }
             counters.txPackets &+= UInt64(r)
             sent += r

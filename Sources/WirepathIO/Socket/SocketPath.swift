@@ -16,6 +16,7 @@ public struct SocketPath: PacketPath, ~Copyable {
     /// Scratch address for recvfrom/sendto, allocated once.
     let address: UnsafeMutablePointer<sockaddr_in>
     public private(set) var counters = PathCounters()
+    public var sendFailurePolicy = SendFailurePolicy.throw
 
     public init(_ config: PathConfig) throws(PathError) {
         let socket = try UDPSocket(config)
@@ -56,9 +57,15 @@ public struct SocketPath: PacketPath, ~Copyable {
             address.pointee = sockaddr_in(batch.endpoint(sent))
             counters.txCalls &+= 1
             // A full send queue (EAGAIN, ENOBUFS) ends the batch early; the
-            // caller resends.
-            guard let r = try counted(Sys.sendto(socket.fd, batch.slotPointer(sent), batch.length(sent), address, flags: 0),
-                                      &counters, "sendto") else { break }
+            // caller resends. A reflector counts and skips a packet whose
+            // destination fails (EINVAL for port 0, EPERM from a firewall).
+            let result = Sys.sendto(socket.fd, batch.slotPointer(sent), batch.length(sent), address, flags: 0)
+            if sendFailurePolicy == .countAndSkip, case .failure(let e) = result {
+                guard countSendFailure(e, &counters) else { break }
+                sent += 1
+                continue
+            }
+            guard let r = try counted(result, &counters, "sendto") else { break }
             counters.txPackets &+= 1
             counters.txBytes &+= UInt64(r)
             sent += 1

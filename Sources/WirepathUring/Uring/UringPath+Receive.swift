@@ -120,8 +120,12 @@ extension UringPath {
                 if ring.riding {
                     // Only a failure posts (CQE_SKIP_SUCCESS); its slot was
                     // freed when the enter consumed it. Counted, and lost.
-                    do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, "io_uring sendmsg") } catch {
-                        failure = failure ?? error
+                    if sendFailurePolicy == .countAndSkip {
+                        _ = countSendFailure(Sys.completionErrno(cqe.res), &counters)
+                    } else {
+                        do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, "io_uring sendmsg") } catch {
+                            failure = failure ?? error
+                        }
                     }
                     break
                 }
@@ -137,7 +141,10 @@ extension UringPath {
                     settleOwnedSend(slot: slot, cqes: 1)
                     break
                 }
-                if cqe.res < 0 {
+                if cqe.res < 0 && sendFailurePolicy == .countAndSkip {
+                    // A reflector: whatever the errno, that packet is lost and counted.
+                    _ = countSendFailure(Sys.completionErrno(cqe.res), &counters)
+                } else if cqe.res < 0 {
                     // Sent as far as the caller knows: counted here, and lost.
                     do throws(PathError) { try classify(Sys.completionErrno(cqe.res), &counters, ring.zeroCopy ? "io_uring sendmsg_zc" : "io_uring sendmsg (owned slot)") } catch {
                         failure = failure ?? (ring.zeroCopy ? Self.zeroCopyError(error) : error)

@@ -138,6 +138,7 @@ public struct UringPath: PacketPath, ~Copyable {
     var freeSlotCount = 0
     var sendCQEsDue = 0
     public internal(set) var counters = PathCounters()
+    public var sendFailurePolicy = SendFailurePolicy.throw
 
     public init(_ config: PathConfig) throws(PathError) {
         // The socket's options are UDPSocket's. Its SO_RCVTIMEO (block mode)

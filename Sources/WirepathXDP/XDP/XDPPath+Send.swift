@@ -22,16 +22,24 @@ extension XDPPath {
                 harvestCompletions()
                 if txFree == 0 { break } // a short count: the caller resends
             }
-            let n = min(batch.count - done, txFree)
+            var n = min(batch.count - done, txFree)
             // Resolve every destination MAC before taking frames, so that an
-            // unknown destination leaves the rings as they were.
+            // unknown destination leaves the rings as they were. A reflector
+            // sends the prefix it can resolve, then drops and counts the
+            // packet it cannot (EHOSTUNREACH), never failing the batch.
             for i in 0..<n {
                 let dst = batch.endpoint(done + i).address
                 guard let mac = frames.mac(for: dst) ?? nextHopMAC else {
+                    if sendFailurePolicy == .countAndSkip { n = i; break }
                     throw PathError(operation: "AF_XDP send to \(batch.endpoint(done + i))", errno: .noRouteToHost,
                                     hint: "no MAC address for it: it has not sent to this socket and there is no neighbour entry; pass --peer-mac")
                 }
                 frames.destinationMACs[i] = mac.value
+            }
+            if n == 0 {
+                own.sendFailures.add(.ehostunreach)
+                done += 1
+                continue
             }
             var idx: UInt32 = 0
             let got = Int(xsk_ring_prod__reserve(socket.tx, UInt32(n), &idx))

@@ -78,6 +78,7 @@ public struct XDPPath: PacketPath, ~Copyable {
     /// Whether a send's last chunk may leave its kick to the next poll().
     let deferKickToPoll: Bool
     var own = PathCounters()
+    public var sendFailurePolicy = SendFailurePolicy.throw
 
     public init(_ config: PathConfig) throws(PathError) {
         XDPLibrary.prepare()
