@@ -109,10 +109,15 @@ final class FloodIntegrityReportTests: XCTestCase {
         r.floodIntegrityFailures = 10
         let f = r.encode()
         XCTAssertEqual(f.count, PeerReport.fieldCount)
-        XCTAssertEqual(f.last, 10, "appended after every older field")
+        // Appended after every older field; only the reflector's drop and
+        // send-failure counts (issue 11) come after it.
+        let beforeDrops = Array(f.dropLast(PeerReport.packedFieldCount))
+        XCTAssertEqual(beforeDrops.last, 10, "appended after every older field")
         XCTAssertEqual(PeerReport.decode(f), r)
+        // A reflector from before the drop counts: decodes, with the failures.
+        XCTAssertEqual(PeerReport.decode(beforeDrops)?.floodIntegrityFailures, 10)
         // A reflector from before the check: decodes, with none.
-        let older = PeerReport.decode(Array(f.dropLast()))
+        let older = PeerReport.decode(Array(beforeDrops.dropLast()))
         XCTAssertEqual(older?.floodUnique, 990)
         XCTAssertEqual(older?.floodIntegrityFailures, 0)
     }
