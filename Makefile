@@ -16,7 +16,7 @@ MULTIARCH  := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDE
 BPF_CFLAGS := -O2 -g -Wall -target bpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 BPF_OBJS   := .build/bpf/xsk_redirect.bpf.o
 
-.PHONY: all deps bpf build compare test bench clean
+.PHONY: all deps bpf build compare test bench bench-c clean
 
 all: build
 
@@ -55,9 +55,15 @@ test: deps bpf
 	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log; rc=$$?; \
 	  .ci/test-summary .build/test.log; exit $$rc
 
-bench: build
+bench: build bench-c
 	bench/sockperf_vs_wirepath.sh
 	bench/xdp_vs_socket.sh
+	bench/twins.sh
+
+# The minimal C ping-pong loops bench/twins.sh measures Wirepath against
+# (built into .build/bench-c/, never committed).
+bench-c: deps
+	$(MAKE) -C bench/c
 
 clean:
 	rm -rf .build
