@@ -7,8 +7,10 @@
 # serve` + `wirepath pingpong --peer` with the same path and wait, the same
 # pinning (client CLI_CPU, reflector REF_CPU), the same 64-byte payload.
 # Prints per variant the median of each side's p50 and p99 RTT and the median
-# of the per-round ratios Wirepath/C with their spread [min–max]. Goal (issue
-# 15): ratio <= 1.05. Build the loops first with `make bench-c`.
+# of the per-round ratios Wirepath/C with their spread [min–max]; then the
+# same for floods (received packets per second: C sender and sink against
+# `wirepath flood --peer` and serve). Goals (issue 15): ping-pong ratio
+# <= 1.05, flood ratio >= 0.95. Build the loops first with `make bench-c`.
 #
 # Needs root. Environment:
 #   WIREPATH   wirepath binary (default <repo>/.build/release/wirepath)
@@ -51,6 +53,17 @@ VARIANT_TABLE=(
   "uring-napi|uring_pp|napi|--path uring --wait block --uring-napi $BUSY_POLL|1"
   "xdp-poll|xdp_pp|poll|--path xdp --wait block|0"
   "xdp-spin|xdp_pp|spin|--path xdp --wait spin|0"
+)
+
+# Floods: name | C loop | C mode | wirepath path options. Received packets
+# per second at the sink (from its first to its last measured packet, as
+# Wirepath's rxPps), -n/--batch 32 at both ends.
+FLOOD_TABLE=(
+  "flood-socket|socket_pp|block|--path socket --wait block"
+  "flood-mmsg|mmsg_pp|block|--path mmsg --wait block"
+  "flood-uring|uring_pp|block|--path uring --wait block"
+  "flood-xdp-poll|xdp_pp|poll|--path xdp --wait block"
+  "flood-xdp-spin|xdp_pp|spin|--path xdp --wait spin"
 )
 
 PIDS=()
@@ -131,6 +144,41 @@ run_wp() { # variant "path options"
         "$OUT/twins-wp.json" "$v" >>"$RESULTS"
 }
 
+run_c_flood() { # variant loop mode
+    local v=$1 loop=$2 mode=$3 sink rc ri=() ci=() spid
+    [[ $loop == xdp_pp ]] && ri=(-i wpt1) && ci=(-i wpt0)
+    ip netns exec "$REF_NS" "$LOOPS/$loop" sink $REF_ADDR $PORT -m "$mode" -n 32 -c "$REF_CPU" "${ri[@]}" \
+        -d $((DURATION + WARMUP + 2)) >"$OUT/twins-sink.json" 2>>"$OUT/twins-c-reflector.log" &
+    spid=$!; PIDS+=("$spid")
+    sleep 0.5
+    WP_PEER_MAC=$REF_MAC ip netns exec "$CLI_NS" timeout $((DURATION + WARMUP + 20)) "$LOOPS/$loop" sender \
+        $REF_ADDR $PORT -m "$mode" -n 32 -c "$CLI_CPU" -s $SIZE -w $WARMUP -d "$DURATION" "${ci[@]}" >/dev/null; rc=$?
+    wait "$spid" 2>/dev/null
+    ((rc == 0)) || { log "$v: C sender failed (rc $rc)"; return 1; }
+    python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(json.dumps(dict(variant=sys.argv[2], side="c", rxPps=d["rxPps"])))' \
+        "$OUT/twins-sink.json" "$v" >>"$RESULTS"
+}
+
+run_wp_flood() { # variant "path options"
+    local v=$1 opts=$2 rc si=() ci=() spid i
+    [[ $opts == *"--path xdp"* ]] && si=(--interface wpt1) && ci=(--interface wpt0)
+    # shellcheck disable=SC2086
+    ip netns exec "$REF_NS" taskset -c "$REF_CPU" "$WIREPATH" serve $opts "${si[@]}" --batch 32 --bind $REF_ADDR:$PORT \
+        --duration $((DURATION + WARMUP + 30)) >>"$OUT/twins-wp-serve.log" 2>&1 &
+    spid=$!; PIDS+=("$spid")
+    for ((i = 0; i < 50; i++)); do
+        [[ -n $(ip netns exec "$REF_NS" ss -Hlun "sport = :$PORT" 2>/dev/null) ]] && break; sleep 0.1
+    done
+    # shellcheck disable=SC2086
+    ip netns exec "$CLI_NS" taskset -c "$CLI_CPU" timeout $((DURATION + WARMUP + 40)) "$WIREPATH" flood $opts "${ci[@]}" \
+        --batch 32 --peer $REF_ADDR:$PORT --size $SIZE --warmup $WARMUP --duration "$DURATION" --json "$OUT/twins-wp.json" \
+        --quiet >>"$OUT/twins-wp-client.log" 2>&1; rc=$?
+    kill -TERM "$spid" 2>/dev/null; wait "$spid" 2>/dev/null
+    ((rc == 0)) || { log "$v: wirepath flood failed (rc $rc; see $OUT/twins-wp-client.log)"; return 1; }
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["runs"][0]; print(json.dumps(dict(variant=sys.argv[2], side="wirepath", rxPps=r["flood"]["rxPps"])))' \
+        "$OUT/twins-wp.json" "$v" >>"$RESULTS"
+}
+
 selected() { [[ -z ${VARIANTS:-} ]] || [[ " $VARIANTS " == *" $1 "* ]]; }
 
 log "twins: $ROUNDS round(s) of ${DURATION}s per side; client CPU $CLI_CPU, reflector CPU $REF_CPU; $(uname -r)"
@@ -145,11 +193,25 @@ for row in "${VARIANT_TABLE[@]}"; do
     done
 done
 
+veth_napi off
+for row in "${FLOOD_TABLE[@]}"; do
+    IFS='|' read -r name loop mode opts <<<"$row"
+    selected "$name" || continue
+    for ((r = 1; r <= ROUNDS; r++)); do
+        log "$name round $r/$ROUNDS"
+        run_c_flood "$name" "$loop" "$mode"
+        run_wp_flood "$name" "$opts"
+    done
+done
+
 python3 - "$RESULTS" <<'PYEOF'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+floods = [r for r in rows if "rxPps" in r]
+rows = [r for r in rows if "p50Ns" in r]
 names = list(dict.fromkeys(r["variant"] for r in rows))
-print(f"\n{'variant':<16} {'C p50 µs':>9} {'WP p50 µs':>9} {'C p99 µs':>9} {'WP p99 µs':>9}  ratio p50 [min–max]")
+if names:
+    print(f"\n{'variant':<16} {'C p50 µs':>9} {'WP p50 µs':>9} {'C p99 µs':>9} {'WP p99 µs':>9}  ratio p50 [min–max]")
 for n in names:
     c = [r for r in rows if r["variant"] == n and r["side"] == "c"]
     w = [r for r in rows if r["variant"] == n and r["side"] == "wirepath"]
@@ -160,5 +222,16 @@ for n in names:
     med = lambda xs, f: statistics.median(x[f] for x in xs) / 1000
     print(f"{n:<16} {med(c,'p50Ns'):9.2f} {med(w,'p50Ns'):9.2f} {med(c,'p99Ns'):9.2f} {med(w,'p99Ns'):9.2f}  "
           f"{statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]  ({k} rounds)")
-print("\nfloods: not yet compared here (issue 15 open).")
+fnames = list(dict.fromkeys(r["variant"] for r in floods))
+if fnames:
+    print(f"\n{'flood':<16} {'C Mpps':>9} {'WP Mpps':>9}  ratio WP/C rx pps [min–max]   (goal >= 0.95)")
+for n in fnames:
+    c = [r["rxPps"] for r in floods if r["variant"] == n and r["side"] == "c"]
+    w = [r["rxPps"] for r in floods if r["variant"] == n and r["side"] == "wirepath"]
+    k = min(len(c), len(w))
+    if k == 0:
+        print(f"{n:<16} (no complete round)"); continue
+    ratios = [w[i] / c[i] for i in range(k) if c[i]]
+    print(f"{n:<16} {statistics.median(c)/1e6:9.3f} {statistics.median(w)/1e6:9.3f}  "
+          f"{statistics.median(ratios):.2f} [{min(ratios):.2f}–{max(ratios):.2f}]  ({k} rounds)")
 PYEOF

@@ -3,7 +3,8 @@
  * Ping-pong has one packet in flight, so each call moves one message; what
  * this loop measures is the cost of the mmsg calls themselves against
  * sendto/recvfrom. Modes: block (recvmmsg sleeps, MSG_WAITFORONE), spin
- * (recvmmsg MSG_DONTWAIT in a loop). The header arrays are set up once. */
+ * (recvmmsg MSG_DONTWAIT in a loop). The header arrays are set up once.
+ * Flood (sender/sink): -n packets per sendmmsg/recvmmsg call. */
 #include "wp_loop.h"
 
 #define MODES "block spin"
@@ -24,6 +25,47 @@ static long wait_recv(int fd, int spin, uint64_t deadline)
 	}
 }
 
+#define FLOOD_MAX 1024
+static uint8_t fbuf[FLOOD_MAX][WP_MAX_PAYLOAD];
+static struct iovec fiov[FLOOD_MAX];
+static struct mmsghdr fmsg[FLOOD_MAX];
+
+static int flood(const struct wp_args *a, int fd, int spin)
+{
+	for (int i = 0; i < a->batch; i++) {
+		fiov[i] = (struct iovec){ fbuf[i], a->client ? (size_t)a->size : WP_MAX_PAYLOAD };
+		fmsg[i].msg_hdr = (struct msghdr){ .msg_iov = &fiov[i], .msg_iovlen = 1 };
+	}
+	if (!a->client) {
+		if (bind(fd, (struct sockaddr *)&a->addr, sizeof a->addr)) WP_DIE("bind");
+		struct wp_sink k = { 0 };
+		uint64_t until = wp_now() + (uint64_t)(a->duration * 1e9);
+		while (!wp_stop && wp_now() < until) {
+			int n = recvmmsg(fd, fmsg, (unsigned)a->batch, spin ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
+			if (n < 0) { if (errno == EAGAIN || errno == EINTR) continue; WP_DIE("recvmmsg"); }
+			for (int i = 0; i < n; i++) wp_sink_count(&k, fbuf[i], fmsg[i].msg_len);
+		}
+		wp_sink_report(&k, "mmsg", a->mode);
+		return 0;
+	}
+	if (connect(fd, (struct sockaddr *)&a->addr, sizeof a->addr)) WP_DIE("connect");
+	struct wp_stamper st;
+	for (int i = 0; i < a->batch; i++) wp_prepare(&st, fbuf[i], a->size);
+	st.run_id = 1; /* one run id for every slot (wp_prepare drew one per call) */
+	struct wp_clock c; wp_clock_init(&c, a);
+	uint64_t warm = 0, measured = 0, sent = 0;
+	for (uint64_t now = wp_now(); now < c.until && !wp_stop; now = wp_now()) {
+		for (int i = 0; i < a->batch; i++) wp_stamp_kind(&st, fbuf[i], WP_KIND_FLOOD, wp_flood_seq(now, c.measure_from, &warm, &measured), now);
+		int n = sendmmsg(fd, fmsg, (unsigned)a->batch, 0);
+		if (n < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) WP_DIE("sendmmsg");
+		/* A short send drops the rest of the batch: their sequences are
+		 * then missing at the sink, and counted there as not received. */
+		if (now >= c.measure_from && n > 0) sent += (uint64_t)n;
+	}
+	wp_sender_report(sent, c.until - c.measure_from, "mmsg", a->mode);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct wp_args a; wp_parse(argc, argv, &a, MODES);
@@ -34,6 +76,7 @@ int main(int argc, char **argv)
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)) WP_DIE("SO_RCVTIMEO");
 	struct iovec siov = { buf, 0 };
 	struct mmsghdr smsg = { .msg_hdr = { .msg_iov = &siov, .msg_iovlen = 1 } };
+	if (a.flood) return flood(&a, fd, spin);
 
 	if (!a.client) {
 		if (bind(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("bind");

@@ -3,7 +3,8 @@
  * Modes: block (recvfrom sleeps), spin (recvfrom MSG_DONTWAIT in a loop),
  * epoll (epoll_wait then recvfrom), busypoll (block with SO_BUSY_POLL=-b µs).
  * The client connects its socket to the reflector; the reflector answers
- * each datagram to its source with sendto, as Wirepath's does. */
+ * each datagram to its source with sendto, as Wirepath's does.
+ * Flood (sender/sink): one send per packet, one recvfrom per packet. */
 #include "wp_loop.h"
 #include <sys/epoll.h>
 
@@ -36,7 +37,7 @@ int main(int argc, char **argv)
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0) WP_DIE("socket");
 	struct timeval tv = { .tv_usec = 100000 }; /* block modes wake to check the stop flag */
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)) WP_DIE("SO_RCVTIMEO");
+	if (!getenv("WP_NO_RCVTIMEO") && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv)) WP_DIE("SO_RCVTIMEO");
 	if (!strcmp(a.mode, "busypoll") && setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &a.busy_poll, sizeof a.busy_poll))
 		WP_DIE("SO_BUSY_POLL");
 	int ep = -1;
@@ -47,6 +48,32 @@ int main(int argc, char **argv)
 	}
 	static uint8_t buf[WP_MAX_PAYLOAD], rbuf[WP_MAX_PAYLOAD];
 	struct sockaddr_in from;
+
+	if (a.flood && !a.client) {
+		if (bind(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("bind");
+		struct wp_sink k = { 0 };
+		uint64_t until = wp_now() + (uint64_t)(a.duration * 1e9);
+		while (!wp_stop && wp_now() < until) {
+			long n = wait_recv(fd, ep, a.mode, rbuf, &from, until);
+			if (n >= 0) wp_sink_count(&k, rbuf, n);
+		}
+		wp_sink_report(&k, "socket", a.mode);
+		return 0;
+	}
+	if (a.flood) {
+		if (connect(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("connect");
+		struct wp_stamper st; wp_prepare(&st, buf, a.size);
+		struct wp_clock c; wp_clock_init(&c, &a);
+		uint64_t warm = 0, measured = 0, sent = 0;
+		for (uint64_t now = wp_now(); now < c.until && !wp_stop; now = wp_now()) {
+			wp_stamp_kind(&st, buf, WP_KIND_FLOOD, wp_flood_seq(now, c.measure_from, &warm, &measured), now);
+			long n = send(fd, buf, (size_t)a.size, 0);
+			if (n < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) WP_DIE("send");
+			sent += n > 0 && now >= c.measure_from;
+		}
+		wp_sender_report(sent, c.until - c.measure_from, "socket", a.mode);
+		return 0;
+	}
 
 	if (!a.client) {
 		if (bind(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("bind");

@@ -9,7 +9,10 @@
  *           in io_uring_wait_cqe and never enters to submit while it is awake
  *   napi    block, with IORING_REGISTER_NAPI busy polling for -b µs
  * The reflector receives with recvmsg (for the source) and answers with
- * sendmsg to it, as Wirepath's reflector does. */
+ * sendmsg to it, as Wirepath's reflector does.
+ * Flood (sender/sink): the sender submits -n sends per io_uring_enter and
+ * reaps their completions; the sink keeps -n receives armed, one per buffer,
+ * and re-arms each as it completes. */
 #include "wp_loop.h"
 #include <liburing.h>
 
@@ -69,6 +72,80 @@ static long wait_recv(int fd, uint64_t deadline)
 	}
 }
 
+#define FLOOD_MAX 1024
+static uint8_t fbuf[FLOOD_MAX][WP_MAX_PAYLOAD];
+
+static void wait_one(struct io_uring_cqe **cqe)
+{
+	int r;
+	if (spin) {
+		while ((r = io_uring_peek_cqe(&ring, cqe)) == -EAGAIN) {
+			if (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_TASKRUN) io_uring_get_events(&ring);
+			if (wp_stop) { *cqe = NULL; return; }
+		}
+	} else {
+		struct __kernel_timespec ts = { .tv_nsec = 100000000 };
+		r = io_uring_wait_cqe_timeout(&ring, cqe, &ts);
+		if (r == -ETIME || r == -EINTR) { *cqe = NULL; return; }
+	}
+	if (r < 0) { errno = -r; WP_DIE("io_uring wait"); }
+}
+
+static int flood(const struct wp_args *a, int fd)
+{
+	if (!a->client) {
+		if (bind(fd, (struct sockaddr *)&a->addr, sizeof a->addr)) WP_DIE("bind");
+		for (int i = 0; i < a->batch; i++) {
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_recv(sqe, fd, fbuf[i], WP_MAX_PAYLOAD, 0);
+			io_uring_sqe_set_data64(sqe, (uint64_t)i);
+		}
+		submit();
+		struct wp_sink k = { 0 };
+		uint64_t until = wp_now() + (uint64_t)(a->duration * 1e9);
+		while (!wp_stop && wp_now() < until) {
+			struct io_uring_cqe *cqe;
+			wait_one(&cqe);
+			if (!cqe) continue;
+			unsigned head, seen = 0;
+			io_uring_for_each_cqe(&ring, head, cqe) {
+				uint64_t i = io_uring_cqe_get_data64(cqe);
+				if (cqe->res > 0) wp_sink_count(&k, fbuf[i], cqe->res);
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+				io_uring_prep_recv(sqe, fd, fbuf[i], WP_MAX_PAYLOAD, 0);
+				io_uring_sqe_set_data64(sqe, i);
+				seen++;
+			}
+			io_uring_cq_advance(&ring, seen);
+			submit();
+		}
+		wp_sink_report(&k, "uring", a->mode);
+		return 0;
+	}
+	if (connect(fd, (struct sockaddr *)&a->addr, sizeof a->addr)) WP_DIE("connect");
+	struct wp_stamper st;
+	for (int i = 0; i < a->batch; i++) wp_prepare(&st, fbuf[i], a->size);
+	st.run_id = 1;
+	struct wp_clock c; wp_clock_init(&c, a);
+	uint64_t warm = 0, measured = 0, sent = 0;
+	for (uint64_t now = wp_now(); now < c.until && !wp_stop; now = wp_now()) {
+		for (int i = 0; i < a->batch; i++) {
+			wp_stamp_kind(&st, fbuf[i], WP_KIND_FLOOD, wp_flood_seq(now, c.measure_from, &warm, &measured), now);
+			struct io_uring_sqe *sqe = io_uring_get_sqe(&ring);
+			io_uring_prep_send(sqe, fd, fbuf[i], (size_t)a->size, 0);
+			io_uring_sqe_set_data64(sqe, UD_SEND);
+		}
+		/* All sends of this batch complete before their buffers are restamped. */
+		int r = io_uring_submit_and_wait(&ring, (unsigned)a->batch);
+		if (r < 0 && r != -EINTR) { errno = -r; WP_DIE("io_uring_submit_and_wait"); }
+		struct io_uring_cqe *cqe; unsigned head, seen = 0;
+		io_uring_for_each_cqe(&ring, head, cqe) { sent += cqe->res > 0 && now >= c.measure_from; seen++; }
+		io_uring_cq_advance(&ring, seen);
+	}
+	wp_sender_report(sent, c.until - c.measure_from, "uring", a->mode);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct wp_args a; wp_parse(argc, argv, &a, MODES);
@@ -81,7 +158,7 @@ int main(int argc, char **argv)
 	} else {
 		p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	}
-	int r = io_uring_queue_init_params(64, &ring, &p);
+	int r = io_uring_queue_init_params(a.flood ? 2048 : 64, &ring, &p);
 	if (r < 0) { errno = -r; WP_DIE("io_uring_queue_init_params"); }
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0) WP_DIE("socket");
@@ -92,6 +169,8 @@ int main(int argc, char **argv)
 		r = io_uring_register(ring.ring_fd, 27, &napi, 1);
 		if (r < 0) { errno = -r; WP_DIE("io_uring_register_napi"); }
 	}
+
+	if (a.flood) { r = flood(&a, fd); io_uring_queue_exit(&ring); return r; }
 
 	if (!a.client) {
 		if (bind(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("bind");

@@ -39,7 +39,9 @@
 #define WP_MAX_SAMPLES 10000000
 
 struct wp_args {
-	int client;            /* 1 client, 0 reflector */
+	int client;            /* 1 client or sender, 0 reflector or sink */
+	int flood;             /* 1 sender or sink (flood), 0 ping-pong */
+	int batch;             /* flood: packets per send call (-n, 1-1024) */
 	const char *mode;      /* per program: block, spin, epoll, busypoll, sqpoll, napi, poll */
 	struct sockaddr_in addr; /* client: the reflector; reflector: where to bind */
 	int size;              /* UDP payload bytes, 40-1472 */
@@ -101,13 +103,54 @@ static void wp_prepare(struct wp_stamper *s, uint8_t *buf, int size)
 	if (getrandom(&s->run_id, sizeof s->run_id, 0) != sizeof s->run_id) s->run_id = wp_now();
 }
 
-static inline void wp_stamp(const struct wp_stamper *s, uint8_t *b, uint64_t seq, uint64_t ts)
+#define WP_KIND_PING 1
+#define WP_KIND_FLOOD 2
+/* Flood warm-up packets carry sequences from here (SequenceSpace.warmup):
+ * a sink counts only what is below it, as Wirepath's does. */
+#define WP_WARMUP_SEQ (1ull << 62)
+
+static inline void wp_stamp_kind(const struct wp_stamper *s, uint8_t *b, int kind, uint64_t seq, uint64_t ts)
 {
 	uint32_t magic = WP_MAGIC; uint16_t op = 0;
-	memcpy(b, &magic, 4); b[4] = 1; b[5] = 1; memcpy(b + 6, &op, 2);
+	memcpy(b, &magic, 4); b[4] = 1; b[5] = (uint8_t)kind; memcpy(b + 6, &op, 2);
 	memcpy(b + 8, &s->run_id, 8); memcpy(b + 16, &seq, 8); memcpy(b + 24, &ts, 8);
 	uint64_t check = wp_finish(s->body, b);
 	memcpy(b + 32, &check, 8);
+}
+
+static inline void wp_stamp(const struct wp_stamper *s, uint8_t *b, uint64_t seq, uint64_t ts)
+{
+	wp_stamp_kind(s, b, WP_KIND_PING, seq, ts);
+}
+
+/* A flood sink's tally: measured packets, and the span from the first to the
+ * last one (rxPps = received / span, as Wirepath's receiverSpanNs). */
+struct wp_sink { uint64_t received, warmup, foreign, first, last; };
+
+static inline void wp_sink_count(struct wp_sink *k, const uint8_t *b, long n)
+{
+	uint32_t magic;
+	if (n < WP_HDR || (memcpy(&magic, b, 4), magic != WP_MAGIC) || b[5] != WP_KIND_FLOOD) { k->foreign++; return; }
+	if (wp_load64(b + 16) >= WP_WARMUP_SEQ) { k->warmup++; return; }
+	uint64_t t = wp_now();
+	if (!k->received++) k->first = t;
+	k->last = t;
+}
+
+static inline void wp_sink_report(const struct wp_sink *k, const char *name, const char *mode)
+{
+	uint64_t span = k->last - k->first;
+	printf("{\"loop\":\"%s\",\"mode\":\"%s\",\"role\":\"sink\",\"received\":%" PRIu64 ",\"warmup\":%" PRIu64
+	       ",\"foreign\":%" PRIu64 ",\"spanNs\":%" PRIu64 ",\"rxPps\":%.1f}\n", name, mode, k->received, k->warmup,
+	       k->foreign, span, span ? (double)(k->received - 1) * 1e9 / (double)span : 0.0);
+	fflush(stdout);
+}
+
+static inline void wp_sender_report(uint64_t sent, uint64_t ns, const char *name, const char *mode)
+{
+	printf("{\"loop\":\"%s\",\"mode\":\"%s\",\"role\":\"sender\",\"sent\":%" PRIu64 ",\"txPps\":%.1f}\n",
+	       name, mode, sent, ns ? (double)sent * 1e9 / (double)ns : 0.0);
+	fflush(stdout);
 }
 
 /* A reply is ours when it is a full-size echo of the ping with this seq. */
@@ -148,8 +191,9 @@ static void wp_report(struct wp_samples *s, const char *name, const char *mode)
 static void wp_usage(const char *prog, const char *modes)
 {
 	fprintf(stderr,
-		"usage: %s client|reflector ADDR PORT [-m MODE] [-s SIZE] [-w WARMUP_S] [-d DURATION_S]\n"
-		"          [-c CPU] [-b BUSY_POLL_US] [-i IFNAME] [-q QUEUE]\n"
+		"usage: %s client|reflector|sender|sink ADDR PORT [-m MODE] [-s SIZE] [-w WARMUP_S] [-d DURATION_S]\n"
+		"          [-c CPU] [-b BUSY_POLL_US] [-n BATCH] [-i IFNAME] [-q QUEUE]\n"
+		"  client/reflector: ping-pong; sender/sink: flood (the sink counts, the sender sends as fast as it can)\n"
 		"  modes: %s\n"
 		"  ADDR must be in 198.18.0.0/15 (the benchmarking range this project uses).\n", prog, modes);
 	exit(2);
@@ -159,9 +203,11 @@ static void wp_usage(const char *prog, const char *modes)
 static void wp_parse(int argc, char **argv, struct wp_args *a, const char *modes)
 {
 	memset(a, 0, sizeof *a);
-	a->mode = "block"; a->size = 64; a->warmup = 1; a->duration = 5; a->cpu = -1; a->busy_poll = 50;
+	a->mode = "block"; a->size = 64; a->warmup = 1; a->duration = 5; a->cpu = -1; a->busy_poll = 50; a->batch = 32;
 	if (argc < 4) wp_usage(argv[0], modes);
 	if (!strcmp(argv[1], "client")) a->client = 1;
+	else if (!strcmp(argv[1], "sender")) a->client = a->flood = 1;
+	else if (!strcmp(argv[1], "sink")) a->flood = 1;
 	else if (strcmp(argv[1], "reflector")) wp_usage(argv[0], modes);
 	a->addr.sin_family = AF_INET;
 	if (inet_pton(AF_INET, argv[2], &a->addr.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", argv[2]); exit(2); }
@@ -172,7 +218,7 @@ static void wp_parse(int argc, char **argv, struct wp_args *a, const char *modes
 	if (*end || port < 1 || port > 65535) { fprintf(stderr, "bad port %s (1-65535)\n", argv[3]); exit(2); }
 	a->addr.sin_port = htons((uint16_t)port);
 	int o; optind = 4;
-	while ((o = getopt(argc, argv, "m:s:w:d:c:b:i:q:")) != -1) {
+	while ((o = getopt(argc, argv, "m:s:w:d:c:b:n:i:q:")) != -1) {
 		switch (o) {
 		case 'm': a->mode = optarg; if (!strstr(modes, optarg)) wp_usage(argv[0], modes); break;
 		case 's': a->size = atoi(optarg); break;
@@ -180,6 +226,7 @@ static void wp_parse(int argc, char **argv, struct wp_args *a, const char *modes
 		case 'd': a->duration = atof(optarg); break;
 		case 'c': a->cpu = atoi(optarg); break;
 		case 'b': a->busy_poll = atoi(optarg); break;
+		case 'n': a->batch = atoi(optarg); break;
 		case 'i': a->ifname = optarg; break;
 		case 'q': a->queue = atoi(optarg); break;
 		default: wp_usage(argv[0], modes);
@@ -190,12 +237,20 @@ static void wp_parse(int argc, char **argv, struct wp_args *a, const char *modes
 		fprintf(stderr, "-w must be 0-60 s and -d 0-3600 s\n"); exit(2);
 	}
 	if (a->busy_poll < 0 || a->busy_poll > 1000000) { fprintf(stderr, "-b must be 0-1000000 µs\n"); exit(2); }
+	if (a->batch < 1 || a->batch > 1024) { fprintf(stderr, "-n must be 1-1024 packets per call\n"); exit(2); }
 	struct sigaction sa = { .sa_handler = wp_on_signal };
 	sigaction(SIGINT, &sa, NULL); sigaction(SIGTERM, &sa, NULL);
 	if (a->cpu >= 0) {
 		cpu_set_t set; CPU_ZERO(&set); CPU_SET(a->cpu, &set);
 		if (sched_setaffinity(0, sizeof set, &set)) { perror("sched_setaffinity"); exit(2); }
 	}
+}
+
+/* The sequence of the next flood packet: warm-up packets count up from
+ * WP_WARMUP_SEQ, measured ones from 0. */
+static inline uint64_t wp_flood_seq(uint64_t now, uint64_t measure_from, uint64_t *warm, uint64_t *measured)
+{
+	return now < measure_from ? WP_WARMUP_SEQ + (*warm)++ : (*measured)++;
 }
 
 /* Client phases: warm-up (not recorded), then the measured window. */

@@ -11,7 +11,11 @@
  * The client builds its frame once (UDP checksum 0, legal for IPv4, so only
  * the payload is stamped per ping) and sends to the MAC given by -M; the
  * reflector swaps the Ethernet, IP and UDP addresses in place and sends the
- * same UMEM frame back (both checksums are unchanged by a swap). */
+ * same UMEM frame back (both checksums are unchanged by a swap).
+ * Flood (sender/sink): every TX frame holds the built frame from setup; the
+ * sender stamps -n payloads, reserves -n descriptors, submits, kicks when
+ * need_wakeup says so and reuses frames as they complete; the sink counts
+ * what the RX ring holds and gives the frames straight back to the fill ring. */
 #include "wp_loop.h"
 #include <linux/if_ether.h>
 #include <linux/ip.h>
@@ -161,6 +165,26 @@ int main(int argc, char **argv)
 	xsk_ring_prod__submit(&fq, NFRAMES / 2);
 	for (uint32_t i = 0; i < NFRAMES / 2; i++) free_tx[free_tx_n++] = (uint64_t)(NFRAMES / 2 + i) * FSIZE;
 
+	if (a.flood && !a.client) {
+		struct wp_sink k = { 0 };
+		uint64_t until = wp_now() + (uint64_t)(a.duration * 1e9);
+		while (!wp_stop && wp_now() < until) {
+			uint32_t n = wait_rx(&idx, until), fidx;
+			if (!n) continue;
+			for (uint32_t i = 0; i < n; i++) {
+				const struct xdp_desc *d = xsk_ring_cons__rx_desc(&rx, idx + i);
+				wp_sink_count(&k, (const uint8_t *)xsk_umem__get_data(umem_area, d->addr) + HDRS, (long)d->len - (long)HDRS);
+			}
+			while (xsk_ring_prod__reserve(&fq, n, &fidx) != n) {}
+			for (uint32_t i = 0; i < n; i++) *xsk_ring_prod__fill_addr(&fq, fidx + i) = xsk_ring_cons__rx_desc(&rx, idx + i)->addr;
+			xsk_ring_prod__submit(&fq, n);
+			xsk_ring_cons__release(&rx, n);
+		}
+		wp_sink_report(&k, "xdp", a.mode);
+		xsk_socket__delete(xsk); xsk_umem__delete(umem); bpf_link__destroy(link); bpf_object__close(obj);
+		return 0;
+	}
+
 	if (!a.client) {
 		uint64_t until = wp_now() + (uint64_t)(a.duration * 1e9), echoed = 0;
 		while (!wp_stop && wp_now() < until) {
@@ -197,9 +221,31 @@ int main(int argc, char **argv)
 	ip->saddr = own_ip; ip->daddr = a.addr.sin_addr.s_addr; ip->check = ip_checksum(ip, sizeof *ip);
 	udp->source = htons(CLIENT_PORT); udp->dest = a.addr.sin_port; udp->len = htons((uint16_t)(sizeof *udp + (size_t)a.size));
 	struct wp_stamper st; wp_prepare(&st, frame + HDRS, a.size);
-	struct wp_samples s; wp_samples_init(&s);
 	struct wp_clock c; wp_clock_init(&c, &a);
 	const uint32_t len = (uint32_t)(HDRS + (size_t)a.size);
+	if (a.flood) {
+		for (unsigned i = 0; i < free_tx_n; i++) memcpy(xsk_umem__get_data(umem_area, free_tx[i]), frame, len);
+		uint64_t warm = 0, measured = 0, sent = 0;
+		for (uint64_t now = wp_now(); now < c.until && !wp_stop; now = wp_now()) {
+			reap_completions(0);
+			uint32_t n = free_tx_n < (unsigned)a.batch ? free_tx_n : (uint32_t)a.batch, tidx;
+			if (!n || xsk_ring_prod__reserve(&tx, n, &tidx) != n) { kick_tx(); continue; }
+			for (uint32_t i = 0; i < n; i++) {
+				uint64_t addr = free_tx[--free_tx_n];
+				wp_stamp_kind(&st, (uint8_t *)xsk_umem__get_data(umem_area, addr) + HDRS, WP_KIND_FLOOD,
+					      wp_flood_seq(now, c.measure_from, &warm, &measured), now);
+				struct xdp_desc *t = xsk_ring_prod__tx_desc(&tx, tidx + i);
+				t->addr = addr; t->len = len; t->options = 0;
+			}
+			xsk_ring_prod__submit(&tx, n);
+			kick_tx();
+			if (now >= c.measure_from) sent += n;
+		}
+		wp_sender_report(sent, c.until - c.measure_from, "xdp", a.mode);
+		xsk_socket__delete(xsk); xsk_umem__delete(umem); bpf_link__destroy(link); bpf_object__close(obj);
+		return 0;
+	}
+	struct wp_samples s; wp_samples_init(&s);
 	uint64_t seq = 0;
 	for (uint64_t t0 = wp_now(); t0 < c.until && !wp_stop; t0 = wp_now()) {
 		reap_completions(0);
