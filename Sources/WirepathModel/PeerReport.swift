@@ -77,12 +77,13 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Then the dropped sources (port 0, 0.0.0.0/8, broadcast, multicast)
     /// and the send failures in `SendFailure` bucket order, two 32-bit
     /// counts per field (each saturating at `UInt32.max`): the report must
-    /// fit one control packet (`PathConfig.minSendSlot`, 512 bytes with
-    /// the header), and 14 more whole fields would not.
+    /// fit one control packet (`ControlWire.slot`, 548 bytes with the
+    /// header, version word and MAC), and 14 more whole fields would not.
     static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + packedFieldCount
     static let packedFieldCount = (4 + SendFailure.allCases.count + 1) / 2
-    /// The most u64 fields a control packet's body holds.
-    public static let maxFieldCount = (PathConfig.minSendSlot - PathConfig.minPayload) / 8
+    /// The most u64 fields a control packet's body holds (after its
+    /// version word and MAC, `ControlWire`).
+    public static let maxFieldCount = ControlWire.maxBodyFields
 
     /// The counts appended last, in their wire order.
     var packedCounts: [UInt64] {
@@ -195,6 +196,11 @@ public enum ControlOp: UInt16, Sendable {
     /// End the window: stop cost, reply with a `PeerReport`.
     case end = 3
     case report = 4
+    /// Address validation: the reflector's cookie (in the header's
+    /// timestamp field) for a `begin` that carried none or a stale one.
+    case retry = 5
+    /// The reflector will not serve this request (`ControlWire.Refusal`).
+    case refused = 6
 }
 
 extension PeerReport {

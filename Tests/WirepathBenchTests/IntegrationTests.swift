@@ -242,7 +242,7 @@ final class PathIntegrationTests: XCTestCase {
             let serverStop = StopSignal(), injectorStop = StopSignal()
             let ready = Latch()
             let server = try OSThread(name: "sink", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
-                do { return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
+                do { return try Measure.serve(reflectorConfig, stop: serverStop, options: ServeOptions(countSyscalls: true), ready: { ready.open() }) } catch { ready.fail(); throw error }
             }
             XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000), "\(kind) sink did not start")
             // Flood packets of this very run, stamped as the sender does and

@@ -126,7 +126,7 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
     let ready = Latch()
     let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
         do {
-            return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+            return try Measure.serve(reflectorConfig, stop: serverStop, options: ServeOptions(countSyscalls: true), ready: { ready.open() })
         } catch {
             ready.fail()
             throw error
