@@ -71,7 +71,7 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
         var r = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop, strays: &strays))
         // The reflector said at `begin` why it would not count syscalls.
         if let why = control.syscallsUnavailable, r?.cost != nil, r?.cost?.syscalls == nil {
-            r?.cost?.syscallsUnavailable = "not counted at the reflector: \(why)"
+            r?.cost?.syscallsUnavailable = why
         }
         return r
     }

@@ -23,8 +23,9 @@ extension Reflector where P: ~Copyable {
             // Another release's client: a 48-byte refusal names our version
             // (no larger than the smallest request that reaches here).
             summary.control.otherVersion &+= 1
+            guard mayAnswer(from, now: now) else { return }
             ControlMessage.writeVersionRefusal(ctl, runID: h.runID, seq: h.seq, to: from)
-            try reply(to: from, requestSize: size, now: now)
+            try send(requestSize: size)
             return
         }
         guard size >= ControlWire.prefix else { summary.control.undersized &+= 1; return }
@@ -32,8 +33,9 @@ extension Reflector where P: ~Copyable {
         if let mac {
             guard word.flags & ControlWire.hasMAC != 0, rx.withBytes(i, { mac.verify($0) }) else {
                 summary.control.unauthenticated &+= 1
+                guard mayAnswer(from, now: now) else { return }
                 write(.refused, h, to: from, word: ControlWire.Word(status: ControlWire.Refusal.unauthenticated.rawValue), sign: false)
-                try reply(to: from, requestSize: size, now: now)
+                try send(requestSize: size)
                 return
             }
         }
@@ -45,12 +47,18 @@ extension Reflector where P: ~Copyable {
             summary.control.foreign &+= 1
             return
         }
-        switch ControlOp(rawValue: h.op) {
+        let op = ControlOp(rawValue: h.op)
+        guard op == .begin || op == .end else { return }
+        // Every reply below spends a token first: a flood is cut off before
+        // any cookie is computed for it.
+        guard mayAnswer(from, now: now) else { return }
+        switch op! {
         case .begin:
-            guard cookies.valid(h.timestamp, runID: h.runID, from: from, nowNs: now) else {
+            // Cookie 0 asks for one (no MAC computed for it).
+            guard h.timestamp != 0 && cookies.valid(h.timestamp, runID: h.runID, from: from, nowNs: now) else {
                 summary.control.retries &+= 1
                 write(.retry, h, to: from, cookie: cookies.cookie(runID: h.runID, from: from, nowNs: now))
-                try reply(to: from, requestSize: size, now: now)
+                try send(requestSize: size)
                 return
             }
             var slot = s
@@ -59,7 +67,7 @@ extension Reflector where P: ~Copyable {
                     guard sessions.openCount < options.maxSessions, let free = sessions.vacancy() else {
                         summary.control.refusedBusy &+= 1
                         write(.refused, h, to: from, word: ControlWire.Word(status: ControlWire.Refusal.busy.rawValue, value: UInt32(options.maxSessions)))
-                        try reply(to: from, requestSize: size, now: now)
+                        try send(requestSize: size)
                         return
                     }
                     slot = free
@@ -79,7 +87,7 @@ extension Reflector where P: ~Copyable {
                 // An end for a window never opened (or long expired): an
                 // empty report, so the client says the figures are missing.
                 write(.report, h, to: from)
-                try reply(to: from, requestSize: size, now: now)
+                try send(requestSize: size)
                 return
             }
             if sessions.slots[s].state == SessionTable.open { close(s, now: now) }
@@ -89,7 +97,7 @@ extension Reflector where P: ~Copyable {
         default:
             return
         }
-        try reply(to: from, requestSize: size, now: now)
+        try send(requestSize: size)
     }
 
     /// Writes a reply to `h` into the control batch, signed when serve has a key.
@@ -99,11 +107,17 @@ extension Reflector where P: ~Copyable {
                              mac: sign ? mac : nil)
     }
 
+    /// Takes a reply token for `from`'s address; counted when there is none.
+    private mutating func mayAnswer(_ from: Endpoint, now: UInt64) -> Bool {
+        if limiter.allow(from.address, nowNs: now) { return true }
+        summary.control.rateLimited &+= 1
+        return false
+    }
+
     /// Sends the control batch's reply unless it is larger than the request
-    /// or the source's bucket is empty; both are counted.
-    private mutating func reply(to: Endpoint, requestSize: Int, now: UInt64) throws(PathError) {
+    /// (counted): the amplification limit, whatever the reply.
+    private mutating func send(requestSize: Int) throws(PathError) {
         guard ctl.length(0) <= requestSize else { summary.control.tooLarge &+= 1; return }
-        guard limiter.allow(to.address, nowNs: now) else { summary.control.rateLimited &+= 1; return }
         ctl.count = 1
         _ = try path.send(&ctl)
     }

@@ -50,8 +50,8 @@ public struct ControlTally: Sendable, Equatable {
 
     public var summary: String {
         "undersized \(undersized), oversized \(oversized), other version \(otherVersion), unauthenticated \(unauthenticated), "
-            + "cookies sent \(retries), foreign \(foreign), refused busy \(refusedBusy), rate-limited \(rateLimited), "
-            + "larger than request \(tooLarge), expired \(expired)"
+            + "cookies sent \(retries), not the session's owner \(foreign), refused busy \(refusedBusy), rate-limited \(rateLimited), "
+            + "larger than request \(tooLarge), sessions expired \(expired)"
     }
 }
 
