@@ -128,6 +128,101 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertFalse(line.contains("rate-limited 0,"), line)
     }
 
+    /// `--max-sessions 1`: while the test's own client holds the one
+    /// session (a proper handshake from a third address), a real client is
+    /// refused with the message; once the holder has been idle past
+    /// `--session-timeout`, its slot is free and the real client measures.
+    /// A client with a key against this keyless serve is told so.
+    func testSessionLimitRefusesWithTheMessageAndIdleSessionsExpire() throws {
+        try requireRoot()
+        let log = NSTemporaryDirectory() + "wirepath-\(getpid())-hs.log"
+        let key = try Self.keyFile("hs-key")
+        defer { try? FileManager.default.removeItem(atPath: log); try? FileManager.default.removeItem(atPath: key) }
+        let pair = try PeerNamespaces(tag: "hs", subnet: 45, port: 7415, serveArgs: ["--max-sessions", "1", "--session-timeout", "2"], serveLog: log)
+        defer { pair.close() }
+        let holderAddress = "198.19.45.3"
+        XCTAssertEqual(try ip("-n", pair.client, "addr", "add", "\(holderAddress)/24", "dev", pair.clientInterface).status, 0)
+        let peer = try Endpoint.parse(pair.peer)
+        let holder = try OSThread(name: "holder", netns: pair.client, cpu: nil) { () throws -> ControlProbe in
+            try ControlProbe(bind: try Endpoint.parseIPv4(holderAddress), peer: peer)
+        }.join()
+        defer { holder.close() }
+        // The handshake: a begin, the cookie back in a retry, the begin again with it.
+        let run: UInt64 = 0x5E55_1011
+        holder.send(ControlProbe.control(.begin, runID: run, seq: holder.nextSeq()))
+        holder.drain(ms: 300)
+        let retry = try XCTUnwrap(holder.replies.first { $0.op == ControlOp.retry.rawValue }, "no cookie: \(holder.replies)")
+        XCTAssertNotEqual(retry.cookie, 0)
+        holder.send(ControlProbe.control(.begin, runID: run, seq: holder.nextSeq(), cookie: retry.cookie))
+        holder.drain(ms: 300)
+        XCTAssertEqual(holder.replies.last?.op, ControlOp.beginAck.rawValue, "the cookie did not open a session: \(holder.replies)")
+
+        let refused = try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "100", "--warmup", "0", "--quiet"], timeout: 60)
+        XCTAssertNotEqual(refused.status, 0)
+        XCTAssertTrue(refused.stderr.contains("serve at \(pair.peer) has 1 sessions open (--max-sessions 1)"), refused.stderr)
+
+        // The holder goes quiet; after the timeout its slot is free.
+        sleep(3)
+        let measured = try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "500", "--warmup", "0", "--quiet"], timeout: 60)
+        XCTAssertEqual(measured.status, 0, measured.stderr)
+
+        let keyed = try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "100", "--warmup", "0",
+                                        "--key-file", key, "--quiet"], timeout: 60)
+        XCTAssertNotEqual(keyed.status, 0)
+        XCTAssertTrue(keyed.stderr.contains("carries no MAC: its serve runs without --key-file"), keyed.stderr)
+
+        pair.close()
+        let served = try String(contentsOfFile: log, encoding: .utf8)
+        let line = try XCTUnwrap(served.split(separator: "\n").first { $0.contains("served ") }.map(String.init), served)
+        XCTAssertTrue(line.contains("sessions expired 1)"), line)
+        XCTAssertFalse(line.contains("refused busy 0,"), line)
+    }
+
+    /// `serve --key-file`: a client without a key, or with another key, is
+    /// refused with the fix named; the same key by option or by
+    /// WIREPATH_KEY_FILE measures; a key file others may read is refused.
+    func testKeyFileAuthenticatesControl() throws {
+        try requireRoot()
+        let log = NSTemporaryDirectory() + "wirepath-\(getpid())-hk.log"
+        let key = try Self.keyFile("hk-key"), other = try Self.keyFile("hk-other"), open = try Self.keyFile("hk-open", mode: 0o644)
+        defer { for f in [log, key, other, open] { try? FileManager.default.removeItem(atPath: f) } }
+        let pair = try PeerNamespaces(tag: "hk", subnet: 46, port: 7416, serveArgs: ["--key-file", key], serveLog: log)
+        defer { pair.close() }
+        let base = ["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "300", "--warmup", "0", "--quiet"]
+
+        let none = try pair.runClient(base, timeout: 60)
+        XCTAssertNotEqual(none.status, 0)
+        XCTAssertTrue(none.stderr.contains("has a key and refused our control packets (we sent no MAC"), none.stderr)
+        let wrong = try pair.runClient(base + ["--key-file", other], timeout: 60)
+        XCTAssertNotEqual(wrong.status, 0)
+        XCTAssertTrue(wrong.stderr.contains("our MAC did not verify: the two ends have different key files"), wrong.stderr)
+        let loose = try pair.runClient(base + ["--key-file", open], timeout: 60)
+        XCTAssertNotEqual(loose.status, 0)
+        XCTAssertTrue(loose.stderr.contains("chmod 600"), loose.stderr)
+
+        let right = try pair.runClient(base + ["--key-file", key], timeout: 60)
+        XCTAssertEqual(right.status, 0, right.stderr)
+        let byEnvironment = try runProgram("/usr/sbin/ip", ["netns", "exec", pair.client, "env", "WIREPATH_KEY_FILE=\(key)",
+                                                            try wirepathBinary()] + base, timeout: 60)
+        XCTAssertEqual(byEnvironment.status, 0, byEnvironment.stderr)
+
+        pair.close()
+        let served = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(served.contains("control authenticated with --key-file"), served)
+        let line = try XCTUnwrap(served.split(separator: "\n").first { $0.contains("served ") }.map(String.init), served)
+        XCTAssertTrue(line.contains("served 4 measured windows"), line)
+        XCTAssertFalse(line.contains("unauthenticated 0,"), line)
+    }
+
+    /// A key file of 32 random bytes with `mode`, in the temporary directory.
+    static func keyFile(_ tag: String, mode: mode_t = 0o600) throws -> String {
+        let path = NSTemporaryDirectory() + "wirepath-\(getpid())-\(tag)"
+        var g = SystemRandomNumberGenerator()
+        try Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &g) }).write(to: URL(fileURLWithPath: path))
+        chmod(path, mode)
+        return path
+    }
+
     /// The run id of a measured window's ping, read off the client's
     /// interface (an on-path attacker sees as much).
     static func sniffRunID(port: UInt16, timeoutNs: UInt64) throws -> UInt64 {
@@ -155,7 +250,7 @@ final class HostilePeerTests: XCTestCase {
 /// The attacker's UDP socket: sends control packets it builds itself and
 /// records every reply's op, sequence and size.
 final class ControlProbe: @unchecked Sendable {
-    struct Reply: CustomStringConvertible { var op: UInt16; var seq: UInt64; var size: Int; var word: ControlWire.Word?
+    struct Reply: CustomStringConvertible { var op: UInt16; var seq: UInt64; var size: Int; var word: ControlWire.Word?; var cookie: UInt64 = 0
         var description: String { "op \(op) seq \(seq) \(size) bytes" } }
     let fd: Int32
     var peer: sockaddr_in
@@ -194,7 +289,7 @@ final class ControlProbe: @unchecked Sendable {
             let reply = buf.withUnsafeBytes { all -> Reply in
                 let bytes = UnsafeRawBufferPointer(rebasing: all[0..<n])
                 guard case .header(let h) = PayloadHeader.parse(bytes) else { return Reply(op: 0, seq: 0, size: n, word: nil) }
-                return Reply(op: h.op, seq: h.seq, size: n, word: ControlMessage.word(bytes))
+                return Reply(op: h.op, seq: h.seq, size: n, word: ControlMessage.word(bytes), cookie: h.timestamp)
             }
             replies.append(reply)
         } while Sys.monotonicNanos() < deadline
