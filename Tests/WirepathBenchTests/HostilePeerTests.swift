@@ -181,12 +181,14 @@ final class HostilePeerTests: XCTestCase {
     /// `serve --key-file`: a client without a key, or with another key, is
     /// refused with the fix named; the same key by option or by
     /// WIREPATH_KEY_FILE measures; a key file others may read is refused.
+    /// This serve has --count-syscalls: the measured run has the
+    /// reflector's syscalls per round trip.
     func testKeyFileAuthenticatesControl() throws {
         try requireRoot()
         let log = NSTemporaryDirectory() + "wirepath-\(getpid())-hk.log"
         let key = try Self.keyFile("hk-key"), other = try Self.keyFile("hk-other"), open = try Self.keyFile("hk-open", mode: 0o644)
         defer { for f in [log, key, other, open] { try? FileManager.default.removeItem(atPath: f) } }
-        let pair = try PeerNamespaces(tag: "hk", subnet: 46, port: 7416, serveArgs: ["--key-file", key], serveLog: log)
+        let pair = try PeerNamespaces(tag: "hk", subnet: 46, port: 7416, serveArgs: ["--key-file", key, "--count-syscalls"], serveLog: log)
         defer { pair.close() }
         let base = ["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "300", "--warmup", "0", "--quiet"]
 
@@ -200,8 +202,15 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertNotEqual(loose.status, 0)
         XCTAssertTrue(loose.stderr.contains("chmod 600"), loose.stderr)
 
-        let right = try pair.runClient(base + ["--key-file", key], timeout: 60)
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-hk.json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let right = try pair.runClient(base + ["--key-file", key, "--json", json], timeout: 60)
         XCTAssertEqual(right.status, 0, right.stderr)
+        let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
+        let pp = (obj["runs"] as? [[String: Any]])?.first?["pingpong"] as? [String: Any]
+        XCTAssertEqual(pp?["received"] as? Int, 300)
+        let cost = (pp?["reflector"] as? [String: Any])?["cost"] as? [String: Any]
+        XCTAssertNotNil(cost?["syscallsPerPacket"] as? Double, "serve --count-syscalls counted: \(String(describing: cost))")
         let byEnvironment = try runProgram("/usr/sbin/ip", ["netns", "exec", pair.client, "env", "WIREPATH_KEY_FILE=\(key)",
                                                             try wirepathBinary()] + base, timeout: 60)
         XCTAssertEqual(byEnvironment.status, 0, byEnvironment.stderr)
