@@ -161,7 +161,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             setTraffic(.stream)
         }
         guard pings > 0 else { return }
-        if let f = fault, sessions.capacity > 0, sessions.slots[0].state == SessionTable.open, sessions.slots[0].report.echoed >= f.afterEchoes {
+        if let f = fault, sessions.anyOpen(echoedAtLeast: f.afterEchoes) {
             // Injected stall (tests): the reflector stops answering for a while, once.
             fault = nil
             Sys.sleep(nanos: f.stallNs)

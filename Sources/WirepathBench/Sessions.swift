@@ -101,6 +101,12 @@ struct SessionTable: ~Copyable {
         return -1
     }
 
+    /// True when an open window has echoed `n` pings (the test-only fault).
+    func anyOpen(echoedAtLeast n: UInt64) -> Bool {
+        for i in 0..<capacity where slots[i].state == Self.open && slots[i].report.echoed >= n { return true }
+        return false
+    }
+
     var openCount: Int {
         var n = 0
         for i in 0..<capacity where slots[i].state == Self.open { n += 1 }
@@ -128,9 +134,10 @@ struct ReplyLimiter: ~Copyable {
     struct Bucket { var address: UInt32 = 0; var used = false; var tokensMilli: UInt64 = 0; var lastNs: UInt64 = 0 }
     static let slots = 1024
     static let probe = 4
-    /// A burst of 16 replies, then 8 a second per source address.
-    static let burst: UInt64 = 16
-    static let perSecond: UInt64 = 8
+    /// A burst of 32 replies, then 16 a second per source address: a
+    /// client's windows take three replies each (retry, beginAck, report).
+    static let burst: UInt64 = 32
+    static let perSecond: UInt64 = 16
     let buckets: UnsafeMutablePointer<Bucket>
 
     init() {
