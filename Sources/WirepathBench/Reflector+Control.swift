@@ -171,7 +171,7 @@ extension Reflector where P: ~Copyable {
             sessions.slots[s].state = SessionTable.free
         }
         if countingSlot >= 0, now &- sessions.slots[countingSlot].openedNs > options.syscallCapNs {
-            sessions.slots[countingSlot].meter.abandonCounter("the window kept the tracepoint open longer than serve's \(options.syscallCapNs / 1_000_000_000) s cap")
+            sessions.slots[countingSlot].meter.abandonCounter(ControlWire.SyscallsUnavailable.capped.reason)
             countingSlot = -1
         }
     }

@@ -108,6 +108,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             let parsed = rx.withBytes(i) { PayloadHeader.parse($0) }
             guard case .header(let h) = parsed else {
                 summary.foreign &+= 1
+                sessions.countForeign()
                 others += 1
                 continue
             }
@@ -148,6 +149,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
                     summary.warmupFlood &+= 1
                 } else {
                     summary.foreign &+= 1
+                    sessions.countForeign()
                 }
             case .control:
                 others += 1

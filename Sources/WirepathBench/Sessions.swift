@@ -107,6 +107,13 @@ struct SessionTable: ~Copyable {
         return false
     }
 
+    /// A packet of no session (not Wirepath's, or a flood of no open run)
+    /// is foreign to every open window, as it was to the one window before
+    /// sessions.
+    func countForeign() {
+        for i in 0..<capacity where slots[i].state == Self.open { slots[i].report.foreign &+= 1 }
+    }
+
     var openCount: Int {
         var n = 0
         for i in 0..<capacity where slots[i].state == Self.open { n += 1 }

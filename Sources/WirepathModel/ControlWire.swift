@@ -63,15 +63,24 @@ public enum ControlWire {
     }
 
     /// Why a `beginAck` says the reflector will not count syscalls (its `value`).
-    public enum SyscallsUnavailable: UInt32, Sendable {
+    public enum SyscallsUnavailable: UInt32, Sendable, CaseIterable {
         case counted = 0
         case notEnabled = 1
         case anotherSession = 2
         case tracepoint = 3
+        /// The window kept the tracepoint open past serve's cap.
+        case capped = 4
+
+        /// The case whose `reason` is `text` (nil for any other text).
+        public init?(reason text: String?) {
+            guard let text, let c = Self.allCases.first(where: { $0.reason == text }) else { return nil }
+            self = c
+        }
 
         public var reason: String {
             switch self {
             case .counted: "counted"
+            case .capped: "the window kept the tracepoint open longer than serve allows (10 s), so serve closed it"
             case .notEnabled: "serve was started without --count-syscalls (the tracepoint slows every thread on its host, so it is opt-in)"
             case .anotherSession: "another session at the reflector was counting syscalls"
             case .tracepoint: "the reflector could not open the raw_syscalls:sys_enter tracepoint (needs root or CAP_PERFMON, and tracefs)"

@@ -15,7 +15,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Flood packets of this run whose integrity check failed: counted here
     /// and never as received.
     public var floodIntegrityFailures: UInt64 = 0
-    /// Packets from another run or not Wirepath packets at all.
+    /// Packets from another run or not Wirepath packets at all, and
+    /// packets of this run from an address other than the client's.
     public var foreign: UInt64 = 0
     /// First and last data packet of the window on the reflector's clock.
     public var firstRxNs: UInt64 = 0
@@ -113,7 +114,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
             UInt64(PathKind.allCases.firstIndex(of: path)!), rxPackets, rxBytes, echoed,
             floodUnique, floodDuplicates, floodReordered, foreign, firstRxNs, lastRxNs,
             UInt64(napiID), rxCalls, rxNonEmptyCalls, txCalls, txPackets, waitCalls,
-            cost == nil ? 0 : 1, 0,
+            // Field 17 (0 in older reflectors): why syscalls were not
+            // counted, as a `ControlWire.SyscallsUnavailable` code.
+            cost == nil ? 0 : 1, UInt64(ControlWire.SyscallsUnavailable(reason: cost?.syscallsUnavailable)?.rawValue ?? 0),
         ]
         if let c = cost {
             f += [c.syscalls ?? .max, c.userNs, c.systemNs, c.voluntaryContextSwitches,
@@ -150,7 +153,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         if f[16] == 1 {
             r.cost = ThreadCost(
                 syscalls: f[18] == .max ? nil : f[18],
-                syscallsUnavailable: f[18] == .max ? "not measurable at the reflector" : nil,
+                syscallsUnavailable: f[18] == .max ? Self.unavailableReason(f[17]) : nil,
                 userNs: f[19], systemNs: f[20], voluntaryContextSwitches: f[21],
                 involuntaryContextSwitches: f[22], wallNs: f[23])
         }
@@ -176,6 +179,14 @@ public struct PeerReport: Codable, Sendable, Equatable {
             for (i, b) in SendFailure.allCases.enumerated() where c[4 + i] > 0 { r.sendFailures[b.name] = c[4 + i] }
         }
         return r
+    }
+
+    /// The reflector's reason for a missing syscall count (field 17).
+    static func unavailableReason(_ code: UInt64) -> String {
+        guard code <= UInt64(UInt32.max), let why = ControlWire.SyscallsUnavailable(rawValue: UInt32(code)), why != .counted else {
+            return "not measurable at the reflector"
+        }
+        return why.reason
     }
 
     /// N of a thread named `iou-sqp-N` (the kernel names an SQPOLL thread

@@ -157,7 +157,20 @@ final class HostilePeerTests: XCTestCase {
         holder.drain(ms: 300)
         XCTAssertEqual(holder.replies.last?.op, ControlOp.beginAck.rawValue, "the cookie did not open a session: \(holder.replies)")
 
+        // The holder's pings keep its session alive while the client tries
+        // (however long the client takes to start).
+        let pinging = StopSignal()
+        let keeper = try OSThread(name: "keeper", netns: nil, cpu: nil) { () -> Void in
+            var seq: UInt64 = 0
+            while !pinging.requested && seq < 600 {
+                holder.send(Self.ping(runID: run, seq: seq), record: false)
+                seq += 1
+                usleep(100_000)
+            }
+        }
         let refused = try pair.runClient(["pingpong", "--path", "socket", "--peer", pair.peer, "--count", "100", "--warmup", "0", "--quiet"], timeout: 60)
+        pinging.request()
+        try keeper.join()
         XCTAssertNotEqual(refused.status, 0)
         XCTAssertTrue(refused.stderr.contains("serve at \(pair.peer) has 1 sessions open (--max-sessions 1)"), refused.stderr)
 
@@ -223,6 +236,52 @@ final class HostilePeerTests: XCTestCase {
         XCTAssertFalse(line.contains("unauthenticated 0,"), line)
     }
 
+    /// A window that keeps the tracepoint open past serve's cap loses its
+    /// count, and the client is told why (the reason crosses the wire in
+    /// the report); the window's other figures stay.
+    func testSyscallWindowPastTheCapIsClosedAndSaysWhy() throws {
+        try requireRoot()
+        let t = try Topology.up(tag: "\(getpid())sc")
+        defer { t.down() }
+        let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7242)
+        let reflectorConfig = try PathConfig.validated(path: .socket, local: reflectorEP)
+        let clientConfig = try PathConfig.validated(path: .socket, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
+        var options = ServeOptions(countSyscalls: true)
+        options.syscallCapNs = 1_000_000
+        let serverStop = StopSignal()
+        let ready = Latch()
+        let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
+            do { return try Measure.serve(reflectorConfig, stop: serverStop, options: options, ready: { ready.open() }) } catch { ready.fail(); throw error }
+        }
+        XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000))
+        // A 1 s window makes a syscall window of 0.25 s: past the 1 ms cap
+        // by the time serve looks (every 100 ms).
+        let plan = MeasurementPlan(durationNs: 1_000_000_000, count: nil, warmupNs: 0, timeoutNs: 1_000_000_000)
+        let client = try OSThread(name: "client", netns: t.clientNamespace, cpu: nil) { () throws -> PingPongResult in
+            try Measure.pingpong(clientConfig, peer: reflectorEP, plan: plan, stop: StopSignal()).0
+        }
+        let outcome = Result { try client.join() }
+        serverStop.request()
+        _ = try server.join()
+        let p = try outcome.get()
+        let cost = try XCTUnwrap(p.reflector?.cost)
+        XCTAssertNil(cost.syscallsPerPacket)
+        XCTAssertEqual(cost.syscallsUnavailable, ControlWire.SyscallsUnavailable.capped.reason)
+        XCTAssertGreaterThan(cost.cpuNsPerPacket, 0, "the window's CPU figures stay")
+        XCTAssertNotNil(p.client.cost?.syscallsPerPacket, "the client's own count is not serve's to cap")
+    }
+
+    /// A ping of `runID`, as a client stamps it.
+    static func ping(runID: UInt64, seq: UInt64) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let stamper = PayloadStamper(runID: runID, size: bytes.count)
+        bytes.withUnsafeMutableBytes { slot in
+            stamper.prepare(slot)
+            stamper.stamp(slot, kind: .ping, seq: seq, timestamp: 1)
+        }
+        return bytes
+    }
+
     /// A key file of 32 random bytes with `mode`, in the temporary directory.
     static func keyFile(_ tag: String, mode: mode_t = 0o600) throws -> String {
         let path = NSTemporaryDirectory() + "wirepath-\(getpid())-\(tag)"
@@ -279,8 +338,8 @@ final class ControlProbe: @unchecked Sendable {
 
     func nextSeq() -> UInt64 { seq += 1; return seq }
 
-    func send(_ bytes: [UInt8]) {
-        if bytes.count >= 24 { sentSizes[bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }] = bytes.count }
+    func send(_ bytes: [UInt8], record: Bool = true) {
+        if record && bytes.count >= 24 { sentSizes[bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: 16, as: UInt64.self)) }] = bytes.count }
         _ = bytes.withUnsafeBytes { p in
             withUnsafePointer(to: &peer) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 sendto(fd, p.baseAddress, p.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
