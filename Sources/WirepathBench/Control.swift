@@ -160,10 +160,14 @@ struct ControlClient {
 
     private mutating func interpret(_ h: PayloadHeader, _ bytes: UnsafeRawBufferPointer, expect: ControlOp,
                                     badMACs: inout Int) -> Reply {
-        guard let word = ControlMessage.word(bytes), word.version == ControlWire.version || ControlOp(rawValue: h.op) == .refused else {
+        guard let word = ControlMessage.word(bytes) else {
             // A protocol 1 reflector answers a begin with a bare header.
             return .failed(PathError(operation: "control to \(peer)", errno: .protocolNotSupported,
                                      hint: "`wirepath serve` at \(peer) speaks an older control protocol (1) than this client (\(ControlWire.version)); run the same wirepath version at both ends"))
+        }
+        guard word.version == ControlWire.version || ControlOp(rawValue: h.op) == .refused else {
+            return .failed(PathError(operation: "control to \(peer)", errno: .protocolNotSupported,
+                                     hint: "`wirepath serve` at \(peer) speaks control protocol \(word.version), this client \(ControlWire.version); run the same wirepath version at both ends"))
         }
         if ControlOp(rawValue: h.op) == .refused {
             switch ControlWire.Refusal(rawValue: word.status) {
