@@ -63,15 +63,15 @@ extension Reflector where P: ~Copyable {
             }
             var slot = s
             if slot < 0 || sessions.slots[slot].state != SessionTable.open {
-                if slot < 0 {
-                    guard sessions.openCount < options.maxSessions, let free = sessions.vacancy() else {
-                        summary.control.refusedBusy &+= 1
-                        write(.refused, h, to: from, word: ControlWire.Word(status: ControlWire.Refusal.busy.rawValue, value: UInt32(options.maxSessions)))
-                        try send(requestSize: size)
-                        return
-                    }
-                    slot = free
+                // A new window (or its owner's next one) counts against the
+                // limit; a closed session's slot is free to take.
+                guard sessions.openCount < options.maxSessions, let free = slot >= 0 ? slot : sessions.vacancy() else {
+                    summary.control.refusedBusy &+= 1
+                    write(.refused, h, to: from, word: ControlWire.Word(status: ControlWire.Refusal.busy.rawValue, value: UInt32(options.maxSessions)))
+                    try send(requestSize: size)
+                    return
                 }
+                slot = free
                 open(slot, runID: h.runID, owner: from, countSyscalls: word.flags & ControlWire.countSyscalls != 0, now: now)
             }
             sessions.slots[slot].lastActivityNs = now

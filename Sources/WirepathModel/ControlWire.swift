@@ -31,6 +31,19 @@ public enum ControlWire {
     public static let countSyscalls: UInt8 = 1
     public static let hasMAC: UInt8 = 2
 
+    /// Whether a `begin` seen on the wire opens the measured window as the
+    /// reflector counts it (the wire audit's rule): in protocol 2, the begin
+    /// that carries a cookie (the first one only asks for it) without the
+    /// count-syscalls flag; in protocol 1 (body word 0 or 1), one whose word
+    /// is 0.
+    public static func opensMeasuredWindow(cookie: UInt64, firstBodyWord: UInt64?) -> Bool {
+        let w = firstBodyWord ?? 0
+        if w & 0xFFFF == UInt64(version) {
+            return cookie != 0 && Word(raw: w).flags & countSyscalls == 0
+        }
+        return w & 1 == 0
+    }
+
     /// The word at offset 40.
     public struct Word: Equatable, Sendable {
         public var version: UInt16

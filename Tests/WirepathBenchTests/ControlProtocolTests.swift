@@ -34,6 +34,18 @@ final class ControlProtocolTests: XCTestCase {
         XCTAssertEqual(good.withUnsafeBytes { ControlMessage.word($0)?.flags }, ControlWire.hasMAC)
     }
 
+    /// The wire audit's window opens where the reflector's does: at the
+    /// begin that carries a cookie, not the one that asks for it (and, in
+    /// an older capture, at protocol 1's begin with word 0).
+    func testTheWireAuditsWindowOpensAtTheValidatedBegin() {
+        let plain = ControlWire.Word().raw, counting = ControlWire.Word(flags: ControlWire.countSyscalls).raw
+        XCTAssertFalse(ControlWire.opensMeasuredWindow(cookie: 0, firstBodyWord: plain), "asks for a cookie")
+        XCTAssertTrue(ControlWire.opensMeasuredWindow(cookie: 0x1234_5679, firstBodyWord: plain))
+        XCTAssertFalse(ControlWire.opensMeasuredWindow(cookie: 0x1234_5679, firstBodyWord: counting), "the syscall window")
+        XCTAssertTrue(ControlWire.opensMeasuredWindow(cookie: 0, firstBodyWord: 0), "protocol 1")
+        XCTAssertFalse(ControlWire.opensMeasuredWindow(cookie: 0, firstBodyWord: 1), "protocol 1's syscall window")
+    }
+
     func testCookiesAreBoundToRunSourceAndTime() {
         let jar = CookieJar()
         let from = Endpoint(address: 0xC613_0101, port: 5000)
