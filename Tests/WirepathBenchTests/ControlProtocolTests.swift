@@ -112,6 +112,56 @@ final class ControlProtocolTests: XCTestCase {
         }
     }
 
+    /// A client with a key takes a reply only from its peer's address and
+    /// port, and only with a valid MAC: a well-signed beginAck from another
+    /// port of the same host, and one from the peer signed with another key,
+    /// are both ignored, and the client says why it gave up.
+    func testClientTakesRepliesOnlyFromItsPeerWithAValidMAC() throws {
+        func udp() -> (Int32, UInt16) {
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+            var a = HostileInputTests.socketAddress(0x7F00_0001, 0)
+            var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+            _ = withUnsafeMutablePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+            var tv = timeval(tv_sec: 0, tv_usec: 100_000)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            return (fd, UInt16(bigEndian: a.sin_port))
+        }
+        let (peerFD, peerPort) = udp(), (otherFD, _) = udp()
+        defer { close(peerFD); close(otherFD) }
+        let key = ControlKey(bytes: Array(repeating: 7, count: 32)), wrong = ControlKey(bytes: Array(repeating: 8, count: 32))
+        let fake = try OSThread(name: "impostor", netns: nil, cpu: nil) { () -> Int in
+            var answered = 0
+            var buf = [UInt8](repeating: 0, count: 2048)
+            let reply = PacketBatch.control()
+            for _ in 0..<40 {
+                var from = sockaddr_in()
+                var fromLen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                let n = withUnsafeMutablePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(peerFD, &buf, buf.count, 0, $0, &fromLen) } }
+                guard n >= ControlWire.prefix, case .header(let h) = buf.withUnsafeBytes({ PayloadHeader.parse($0) }), h.kind == .control else { continue }
+                for (fd, signer) in [(otherFD, key), (peerFD, wrong)] {
+                    ControlMessage.write(reply, op: .beginAck, runID: h.runID, seq: h.seq, to: .any, mac: ControlMAC(signer))
+                    _ = reply.withBytes(0) { b in
+                        withUnsafePointer(to: &from) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, reply.length(0), 0, $0, fromLen) } }
+                    }
+                }
+                answered += 1
+                if answered == 10 { break }
+            }
+            return answered
+        }
+        let peer = Endpoint(address: 0x7F00_0001, port: peerPort)
+        let config = PathConfig(path: .socket, local: Endpoint(address: 0x7F00_0001, port: 0), peer: peer)
+        var plan = MeasurementPlan(durationNs: nil, count: 10, warmupNs: 0, timeoutNs: 10_000_000)
+        plan.controlKey = key
+        XCTAssertThrowsError(try Measure.pingpong(config, peer: peer, plan: plan, stop: StopSignal())) { e in
+            XCTAssertTrue("\(e)".contains("control begin to \(peer)"), "the window never opened: \(e)")
+            XCTAssertTrue("\(e)".contains("did not answer after 10 tries"), "\(e)")
+            XCTAssertTrue("\(e)".contains("replies with a MAC that did not verify were ignored"), "\(e)")
+        }
+        XCTAssertEqual(try fake.join(), 10, "every try was answered, twice, and never taken")
+    }
+
     /// A reflector of protocol 1 answers a begin with a bare 40-byte
     /// beginAck; the client stops at once and says to run one version.
     func testClientNamesAnOlderReflector() throws {
