@@ -39,6 +39,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
         .package(url: "https://github.com/JohnSundell/Plot", from: "0.14.0"),
+        // HMAC-SHA256 for the control protocol (WirepathBench only: the shim
+        // links libc alone).
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         .target(name: "CWirepath"),
@@ -79,6 +82,7 @@ let package = Package(
                 "WirepathIO", "WirepathUring", "WirepathXDP", "WirepathModel", "WirepathCapture",
                 "CWirepath", "CLiburing", "CXDP",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: [.swiftLanguageMode(.v5)]
         ),

@@ -45,7 +45,7 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
         stamper = PayloadStamper(runID: plan.runID, size: config.payloadSize)
         tx = stamper.makeBatch(capacity: sendSlots, to: peer)
         rx = PacketBatch.data(capacity: receiveSlots, config: config)
-        control = ControlClient(runID: plan.runID, peer: peer)
+        control = ControlClient(runID: plan.runID, peer: peer, key: plan.controlKey)
     }
 
     /// The measured window's length: --duration, else the hard bound.
@@ -54,7 +54,7 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
     /// Opens the reflector's measured window (latency, rate and CPU, no
     /// tracepoint anywhere), then this end's counters and meter.
     mutating func openWindow() throws(PathError) {
-        _ = try control.request(.begin, expect: .beginAck, body: [0], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        _ = try control.request(.begin, expect: .beginAck, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
         countersAtStart = path.counters
         meter.start(countSyscalls: false)
     }
@@ -68,7 +68,12 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
     /// Closes the reflector's window and decodes its report (nil when it
     /// sent none). Data packets that arrive meanwhile go to `strays`.
     mutating func report<S: StrayData & ~Copyable>(strays: inout S) throws(PathError) -> PeerReport? {
-        PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop, strays: &strays))
+        var r = PeerReport.decode(try control.request(.end, expect: .report, path: &path, tx: &ctlTx, rx: &rx, stop: stop, strays: &strays))
+        // The reflector said at `begin` why it would not count syscalls.
+        if let why = control.syscallsUnavailable, r?.cost != nil, r?.cost?.syscalls == nil {
+            r?.cost?.syscallsUnavailable = why
+        }
+        return r
     }
 
     mutating func report() throws(PathError) -> PeerReport? {
@@ -78,7 +83,7 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
 
     /// Opens a window in which both ends count their syscalls.
     mutating func openSyscallWindow() throws(PathError) {
-        _ = try control.request(.begin, expect: .beginAck, body: [1], path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        _ = try control.request(.begin, expect: .beginAck, flags: ControlWire.countSyscalls, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
         meter.start(countSyscalls: true)
     }
 

@@ -58,6 +58,18 @@ struct CostMeter: ~Copyable {
         }
     }
 
+    /// True while the tracepoint counter is open.
+    var counting: Bool { perfFD >= 0 }
+
+    /// Closes the counter before the window ends (a reflector's cap on how
+    /// long a remote window may keep the host on the slow syscall path);
+    /// `stop` then reports the syscalls as unavailable, for `reason`.
+    mutating func abandonCounter(_ reason: String) {
+        guard perfFD >= 0 else { return }
+        closeCounter()
+        unavailable = reason
+    }
+
     private mutating func closeCounter() {
         if perfFD >= 0 { Sys.close(perfFD); perfFD = -1 }
     }

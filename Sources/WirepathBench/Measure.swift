@@ -7,14 +7,18 @@ import WirepathModel
 /// products; this is the benchmark built on them.
 public enum Measure {
     /// Runs a reflector and flood sink until `stop`, or `idleExitNs` without packets.
+    /// `options` bound its sessions, set its key and whether a window may
+    /// count syscalls; with `countSyscalls`, tracefs is found (or mounted)
+    /// here, once, and never because a packet asked.
     public static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil,
-                             ready: (() -> Void)? = nil) throws -> ServeSummary {
-        try serve(config, stop: stop, idleExitNs: idleExitNs, fault: nil, ready: ready)
+                             options: ServeOptions = ServeOptions(), ready: (() -> Void)? = nil) throws -> ServeSummary {
+        try serve(config, stop: stop, idleExitNs: idleExitNs, options: options, fault: nil, ready: ready)
     }
 
-    static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, fault: ReflectorFault?,
-                      ready: (() -> Void)? = nil) throws -> ServeSummary {
-        try openPath(config, Serve(stop: stop, idleExitNs: idleExitNs, fault: fault, ready: ready))
+    static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, options: ServeOptions = ServeOptions(),
+                      fault: ReflectorFault?, ready: (() -> Void)? = nil) throws -> ServeSummary {
+        if options.countSyscalls && SyscallTracepoint.enabled { _ = SyscallTracepoint.id }
+        return try openPath(config, Serve(stop: stop, idleExitNs: idleExitNs, options: options, fault: fault, ready: ready))
     }
 
     /// Closed-loop ping-pong against a reflector at `peer`. `progress` gets
@@ -46,11 +50,12 @@ public enum Measure {
 struct Serve: PathClient {
     let stop: StopSignal
     let idleExitNs: UInt64?
+    let options: ServeOptions
     let fault: ReflectorFault?
     let ready: (() -> Void)?
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> ServeSummary {
-        var r = Reflector(path: path, config: config, stop: stop)
+        var r = Reflector(path: path, config: config, stop: stop, options: options)
         r.fault = fault
         ready?()
         return try r.run(idleExitNs: idleExitNs)

@@ -13,6 +13,8 @@ public struct MeasurementPlan: Sendable, Equatable {
     public var runID: UInt64
     /// Hard bound on the window even when only `count` is given.
     public var maxDurationNs: UInt64 = 600_000_000_000
+    /// The key of `--key-file`: control packets carry its HMAC (nil: none).
+    public var controlKey: ControlKey?
 
     public init(durationNs: UInt64?, count: UInt64?, warmupNs: UInt64 = 1_000_000_000,
                 timeoutNs: UInt64 = 100_000_000, runID: UInt64 = MeasurementPlan.newRunID()) {

@@ -22,47 +22,52 @@ public struct ServeSummary: Sendable {
     /// Replies that could not be sent to their destination, by errno:
     /// counted, and the loop went on.
     public var sendFailures = SendFailureTally()
+    /// What became of control packets: refused, rate-limited, foreign.
+    public var control = ControlTally()
     public var lastReport: PeerReport?
 }
 
 /// The reflector and flood sink, generic over the path so that every call is
 /// statically dispatched. It echoes ping packets to their source, counts flood
-/// packets, and answers control packets that open and close a measured window.
+/// packets, and answers control packets that open and close measured windows,
+/// one per session (`SessionTable`, Reflector+Control.swift).
 ///
 /// Ping packets are echoed whatever their run id (the client's warm-up comes
-/// before its window opens); only packets of the open window's run are counted.
+/// before its window opens; an echo is never larger than its ping); a
+/// packet is counted in a session only when it comes from the address and
+/// port that began it, and as that session's foreign traffic otherwise.
 struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     var path: P
     let stop: StopSignal
+    let options: ServeOptions
     var rx: PacketBatch
     var tx: PacketBatch
     var ctl: PacketBatch
-    var tracker = SequenceTracker()
-    var meter = CostMeter()
+    var sessions: SessionTable
+    var limiter = ReplyLimiter()
+    let cookies = CookieJar()
+    let mac: ControlMAC?
     var summary = ServeSummary()
     /// Test-only fault: pause once, after this many echoes.
     var fault: ReflectorFault?
-
-    // The open window.
-    var session: UInt64 = 0
-    var active = false
-    var report: PeerReport
-    var countersAtBegin = PathCounters()
-    var cachedReportSeq: UInt64 = 0
-    var cachedReport: [UInt64] = []
+    /// The session whose window holds the syscall tracepoint, or -1.
+    var countingSlot = -1
+    var lastHousekeepingNs: UInt64 = 0
     /// What the path was last told it receives (`PacketPath.expect`).
     var traffic = ReceiveTraffic.requests
 
-    init(path: consuming P, config: PathConfig, stop: StopSignal) {
+    init(path: consuming P, config: PathConfig, stop: StopSignal, options: ServeOptions = ServeOptions()) {
         self.path = path
         // The reflector answers addresses that came from the network: a send
         // that fails for one of them is counted, never the end of the loop.
         self.path.sendFailurePolicy = .countAndSkip
         self.stop = stop
+        self.options = options
         rx = PacketBatch.data(capacity: config.batchSize, config: config)
         tx = PacketBatch.data(capacity: config.batchSize, config: config)
         ctl = PacketBatch.control()
-        report = PeerReport(path: P.kind)
+        sessions = SessionTable(capacity: options.maxSessions)
+        mac = options.key.map(ControlMAC.init)
     }
 
     /// Serves until `stop` is requested, or `idleExitNs` passes with no packet.
@@ -71,12 +76,15 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         while !stop.requested {
             let n = try path.receive(into: &rx)
             if n == 0 {
-                if let idle = idleExitNs, Sys.monotonicNanos() - lastPacket > idle { break }
+                let now = Sys.monotonicNanos()
+                if let idle = idleExitNs, now - lastPacket > idle { break }
+                housekeeping(now: now)
                 continue
             }
             let now = Sys.monotonicNanos()
             lastPacket = now
             try handle(n, now: now)
+            housekeeping(now: now)
         }
         summary.sendFailures = path.counters.sendFailures
         return summary
@@ -88,53 +96,64 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         var others = 0
         for i in 0..<n {
             // A source no reply can go to is dropped before anything else.
-            if let why = SourceDrops.reason(rx.endpoint(i)) {
+            let from = rx.endpoint(i)
+            if let why = SourceDrops.reason(from) {
                 summary.droppedSources.add(why)
-                if active { report.droppedSources.add(why) }
+                for k in 0..<sessions.capacity where sessions.slots[k].state == SessionTable.open {
+                    sessions.slots[k].report.droppedSources.add(why)
+                }
                 others += 1
                 continue
             }
             let parsed = rx.withBytes(i) { PayloadHeader.parse($0) }
             guard case .header(let h) = parsed else {
                 summary.foreign &+= 1
-                if active { report.foreign &+= 1 }
+                sessions.countForeign()
                 others += 1
                 continue
             }
-            let inWindow = active && h.runID == session
+            // The session of this run id, when it is open and this is its owner.
+            var s = h.kind == .control ? -1 : sessions.find(h.runID)
+            if s >= 0 && (sessions.slots[s].state != SessionTable.open || sessions.slots[s].owner != from) {
+                // Its run id from another address (or after its window):
+                // foreign to it, never counted in it.
+                sessions.slots[s].report.foreign &+= 1
+                summary.foreign &+= 1
+                s = -1
+            }
             switch h.kind {
             case .ping:
                 pings += 1
-                if inWindow {
-                    report.echoed &+= 1
-                    if report.firstRxNs == 0 { report.firstRxNs = now }
-                    report.lastRxNs = now
+                if s >= 0 {
+                    sessions.slots[s].report.echoed &+= 1
+                    if sessions.slots[s].report.firstRxNs == 0 { sessions.slots[s].report.firstRxNs = now }
+                    sessions.slots[s].report.lastRxNs = now
                 }
             case .flood:
                 others += 1
                 floods += 1
-                if inWindow {
+                if s >= 0 {
                     // The check covers the whole payload, the sequence number
                     // included, as the ping-pong client's does: a corrupted
                     // packet is counted apart, never as received. It reads
                     // the slot in place (no allocation per packet).
                     guard rx.withBytes(i, { Integrity.verify($0) }) else {
-                        report.floodIntegrityFailures &+= 1
+                        sessions.slots[s].report.floodIntegrityFailures &+= 1
                         continue
                     }
-                    tracker.record(h.seq)
-                    if report.firstRxNs == 0 { report.firstRxNs = now }
-                    report.lastRxNs = now
-                } else if !active && h.seq >= SequenceSpace.warmup {
+                    sessions.slots[s].tracker.record(h.seq)
+                    if sessions.slots[s].report.firstRxNs == 0 { sessions.slots[s].report.firstRxNs = now }
+                    sessions.slots[s].report.lastRxNs = now
+                } else if h.seq >= SequenceSpace.warmup {
                     // A flood's warm-up arrives before its window opens.
                     summary.warmupFlood &+= 1
                 } else {
                     summary.foreign &+= 1
-                    if active { report.foreign &+= 1 }
+                    sessions.countForeign()
                 }
             case .control:
                 others += 1
-                try control(h, slot: i)
+                try control(h, slot: i, now: now)
             }
         }
         // A flood may wait for the packets behind it; a ping may not.
@@ -144,7 +163,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             setTraffic(.stream)
         }
         guard pings > 0 else { return }
-        if active, let f = fault, report.echoed >= f.afterEchoes {
+        if let f = fault, sessions.anyOpen(echoedAtLeast: f.afterEchoes) {
             // Injected stall (tests): the reflector stops answering for a while, once.
             fault = nil
             Sys.sleep(nanos: f.stallNs)
@@ -168,7 +187,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         summary.echoed &+= UInt64(pings)
     }
 
-    private mutating func setTraffic(_ t: ReceiveTraffic) {
+    mutating func setTraffic(_ t: ReceiveTraffic) {
         guard t != traffic else { return }
         traffic = t
         path.expect(t)
@@ -188,54 +207,6 @@ func sendAll<P: PacketPath & ~Copyable>(_ path: inout P, _ batch: inout PacketBa
         batch.count = remaining
         done = try path.send(&batch)
         tries += 1
-    }
-}
-
-extension Reflector where P: ~Copyable {
-
-    private mutating func control(_ h: PayloadHeader, slot i: Int) throws(PathError) {
-        let from = rx.endpoint(i)
-        guard rx.withBytes(i, { Integrity.verify($0) }) else { summary.foreign &+= 1; return }
-        switch ControlOp(rawValue: h.op) {
-        case .begin:
-            if !(active && session == h.runID) {
-                session = h.runID
-                active = true
-                report = PeerReport(path: P.kind)
-                tracker.reset()
-                countersAtBegin = path.counters
-                // Body word 0, bit 0: count syscalls in this window.
-                let flags = rx.withBytes(i) { ControlMessage.body($0).first ?? 0 }
-                meter.start(countSyscalls: flags & 1 != 0)
-            }
-            ControlMessage.write(ctl, op: .beginAck, runID: h.runID, seq: h.seq, to: from)
-        case .end:
-            // Whatever comes next (a ping-pong, another window) starts as requests.
-            setTraffic(.requests)
-            if active && session == h.runID {
-                let cost = meter.stop()
-                active = false
-                let c = path.counters.since(countersAtBegin)
-                report.count(c, xdp: P.kind == .xdp)
-                report.floodUnique = tracker.unique
-                report.floodDuplicates = tracker.duplicates
-                report.floodReordered = tracker.reordered
-                report.cost = cost
-                report.napiID = path.info.napiID
-                cachedReport = report.encode()
-                summary.windows += 1
-                summary.lastReport = report
-            } else if session != h.runID {
-                // An end for a window we never opened: answer with nothing, so
-                // the client reports the reflector's figures as missing.
-                cachedReport = []
-            }
-            ControlMessage.write(ctl, op: .report, runID: h.runID, seq: h.seq, to: from, body: cachedReport)
-        default:
-            return
-        }
-        ctl.count = 1
-        _ = try path.send(&ctl)
     }
 }
 

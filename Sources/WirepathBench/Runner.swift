@@ -312,9 +312,12 @@ public enum Runner {
             let serverStop = StopSignal()
             let ready = Latch()
             let fault = request.reflectorFault
+            let serveOptions = ServeOptions(key: request.plan.controlKey, countSyscalls: true)
             let server = try OSThread(name: "reflector", netns: topology.reflectorNamespace, cpu: reflectorCPU) {
                 do {
-                    return try Measure.serve(reflectorConfig, stop: serverStop, fault: fault, ready: { ready.open() })
+                    // The built-in topology's own reflector may count syscalls:
+                    // its host is this one, and the run asked for the figures.
+                    return try Measure.serve(reflectorConfig, stop: serverStop, options: serveOptions, fault: fault, ready: { ready.open() })
                 } catch {
                     ready.fail()
                     throw error

@@ -148,6 +148,9 @@ struct RunOptions: ParsableArguments {
     @Flag(help: "Print only the tables and the topology line (and, with --capture, the capture and verification lines).")
     var quiet = false
 
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Shared key with the reflector: control packets carry its HMAC-SHA256 (default: $WIREPATH_KEY_FILE).", valueName: "file"))
+    var keyFile: String?
+
     @OptionGroup var capture: CaptureFlags
 
     func validate() throws {
@@ -169,6 +172,7 @@ struct RunOptions: ParsableArguments {
         r.capture = try capture.request(peer: peer != nil)
         r.peer = try peer.map { try Endpoint.parse($0) }
         r.bind = try bind.map { try Endpoint.parse($0, defaultPort: 0) }
+        do { r.plan.controlKey = try ControlKey.load(option: keyFile) } catch { throw ValidationError(error.message) }
     }
 }
 

@@ -26,6 +26,18 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("idle-exit"), help: "Exit after this many seconds without a packet.")
     var idleExit: Double?
 
+    @Option(name: .customLong("max-sessions"), help: "Clients measured at once; a client beyond them is refused, and told why (1-\(ServeOptions.maxSessionsLimit)).")
+    var maxSessions: Int = 4
+
+    @Option(name: .customLong("session-timeout"), help: "Seconds without a packet after which a session ends, so a crashed client does not hold its slot.")
+    var sessionTimeout: Double = 20
+
+    @Option(name: .customLong("key-file"), help: ArgumentHelp("Shared key: control packets must carry its HMAC-SHA256 (default: $WIREPATH_KEY_FILE; none: unauthenticated).", valueName: "file"))
+    var keyFile: String?
+
+    @Flag(name: .customLong("count-syscalls"), help: "Let clients' windows count this thread's syscalls with the raw_syscalls:sys_enter tracepoint (slows every thread on the host while a window counts; each window capped at 10 s).")
+    var countSyscalls = false
+
     func validate() throws {
         // `!(x > 0 && x <= max)` also refuses NaN; the conversion to
         // nanoseconds below would trap on a negative, NaN or huge value.
@@ -34,6 +46,12 @@ struct Serve: ParsableCommand {
         }
         if let idleExit, !(idleExit > 0 && idleExit <= Self.maxSeconds) {
             throw ValidationError("--idle-exit must be in (0, \(Int(Self.maxSeconds))] seconds")
+        }
+        if !(1...ServeOptions.maxSessionsLimit).contains(maxSessions) {
+            throw ValidationError("--max-sessions must be in [1, \(ServeOptions.maxSessionsLimit)]")
+        }
+        if !(sessionTimeout >= 1 && sessionTimeout <= 3600) {
+            throw ValidationError("--session-timeout must be in [1, 3600] seconds")
         }
     }
 
@@ -44,6 +62,10 @@ struct Serve: ParsableCommand {
         // Receive slots fit the largest payload this host can be sent.
         let config = try tuning.config(path: single.path, local: local,
                                        mtu: HostMTU.at(local, interface: tuning.interface) ?? 1500)
+        let key: ControlKey?
+        do { key = try ControlKey.load(option: keyFile) } catch { throw ValidationError(error.message) }
+        let options = ServeOptions(maxSessions: maxSessions, sessionTimeoutNs: UInt64(sessionTimeout * 1e9), key: key,
+                                   countSyscalls: countSyscalls)
         let stop = StopSignal()
         if let duration {
             Thread.detachNewThread {
@@ -52,9 +74,9 @@ struct Serve: ParsableCommand {
             }
         }
         do {
-            let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) },
-                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait))") })
-            Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), dropped for source \(summary.droppedSources.total) (\(summary.droppedSources.summary)), send failures \(summary.sendFailures.total) (\(summary.sendFailures.summary)), flood warm-up \(summary.warmupFlood)")
+            let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) }, options: options,
+                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait), up to \(options.maxSessions) sessions, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
+            Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), dropped for source \(summary.droppedSources.total) (\(summary.droppedSources.summary)), send failures \(summary.sendFailures.total) (\(summary.sendFailures.summary)), control (\(summary.control.summary)), flood warm-up \(summary.warmupFlood)")
         } catch {
             Output.stderr("error: \(error)")
             throw ExitCode(1)

@@ -15,7 +15,8 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Flood packets of this run whose integrity check failed: counted here
     /// and never as received.
     public var floodIntegrityFailures: UInt64 = 0
-    /// Packets from another run or not Wirepath packets at all.
+    /// Packets from another run or not Wirepath packets at all, and
+    /// packets of this run from an address other than the client's.
     public var foreign: UInt64 = 0
     /// First and last data packet of the window on the reflector's clock.
     public var firstRxNs: UInt64 = 0
@@ -77,12 +78,13 @@ public struct PeerReport: Codable, Sendable, Equatable {
     /// Then the dropped sources (port 0, 0.0.0.0/8, broadcast, multicast)
     /// and the send failures in `SendFailure` bucket order, two 32-bit
     /// counts per field (each saturating at `UInt32.max`): the report must
-    /// fit one control packet (`PathConfig.minSendSlot`, 512 bytes with
-    /// the header), and 14 more whole fields would not.
+    /// fit one control packet (`ControlWire.slot`, 548 bytes with the
+    /// header, version word and MAC), and 14 more whole fields would not.
     static let fieldCount = baseFieldCount + 7 + XDPCounters.wireFieldCount + 1 + packedFieldCount
     static let packedFieldCount = (4 + SendFailure.allCases.count + 1) / 2
-    /// The most u64 fields a control packet's body holds.
-    public static let maxFieldCount = (PathConfig.minSendSlot - PathConfig.minPayload) / 8
+    /// The most u64 fields a control packet's body holds (after its
+    /// version word and MAC, `ControlWire`).
+    public static let maxFieldCount = ControlWire.maxBodyFields
 
     /// The counts appended last, in their wire order.
     var packedCounts: [UInt64] {
@@ -112,7 +114,9 @@ public struct PeerReport: Codable, Sendable, Equatable {
             UInt64(PathKind.allCases.firstIndex(of: path)!), rxPackets, rxBytes, echoed,
             floodUnique, floodDuplicates, floodReordered, foreign, firstRxNs, lastRxNs,
             UInt64(napiID), rxCalls, rxNonEmptyCalls, txCalls, txPackets, waitCalls,
-            cost == nil ? 0 : 1, 0,
+            // Field 17 (0 in older reflectors): why syscalls were not
+            // counted, as a `ControlWire.SyscallsUnavailable` code.
+            cost == nil ? 0 : 1, UInt64(ControlWire.SyscallsUnavailable(reason: cost?.syscallsUnavailable)?.rawValue ?? 0),
         ]
         if let c = cost {
             f += [c.syscalls ?? .max, c.userNs, c.systemNs, c.voluntaryContextSwitches,
@@ -149,7 +153,7 @@ public struct PeerReport: Codable, Sendable, Equatable {
         if f[16] == 1 {
             r.cost = ThreadCost(
                 syscalls: f[18] == .max ? nil : f[18],
-                syscallsUnavailable: f[18] == .max ? "not measurable at the reflector" : nil,
+                syscallsUnavailable: f[18] == .max ? Self.unavailableReason(f[17]) : nil,
                 userNs: f[19], systemNs: f[20], voluntaryContextSwitches: f[21],
                 involuntaryContextSwitches: f[22], wallNs: f[23])
         }
@@ -177,6 +181,14 @@ public struct PeerReport: Codable, Sendable, Equatable {
         return r
     }
 
+    /// The reflector's reason for a missing syscall count (field 17).
+    static func unavailableReason(_ code: UInt64) -> String {
+        guard code <= UInt64(UInt32.max), let why = ControlWire.SyscallsUnavailable(rawValue: UInt32(code)), why != .counted else {
+            return "not measurable at the reflector"
+        }
+        return why.reason
+    }
+
     /// N of a thread named `iou-sqp-N` (the kernel names an SQPOLL thread
     /// after the thread that created the ring), for the wire encoding.
     static func sqpollThreadNumber(_ name: String) -> UInt64? {
@@ -195,6 +207,11 @@ public enum ControlOp: UInt16, Sendable {
     /// End the window: stop cost, reply with a `PeerReport`.
     case end = 3
     case report = 4
+    /// Address validation: the reflector's cookie (in the header's
+    /// timestamp field) for a `begin` that carried none or a stale one.
+    case retry = 5
+    /// The reflector will not serve this request (`ControlWire.Refusal`).
+    case refused = 6
 }
 
 extension PeerReport {

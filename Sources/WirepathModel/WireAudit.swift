@@ -259,7 +259,8 @@ public final class WireAudit {
         let control = intact && t.header.kind == .control
         if d == .clientToReflector {
             if delivered { countInWindows(rx: true) }
-            if control, t.header.op == ControlOp.begin.rawValue, (t.firstBodyWord ?? 0) & 1 == 0, case .notYet = state.rxWindow {
+            if control, t.header.op == ControlOp.begin.rawValue,
+               ControlWire.opensMeasuredWindow(cookie: t.header.timestamp, firstBodyWord: t.firstBodyWord), case .notYet = state.rxWindow {
                 state.rxWindow = .open(0)
                 openRx.insert(id)
             } else if control, t.header.op == ControlOp.end.rawValue, case .open(let n) = state.rxWindow {

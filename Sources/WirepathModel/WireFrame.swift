@@ -88,7 +88,8 @@ public enum WireFrame {
         public var ipv4ChecksumOK: Bool
         public var udpChecksum: UDPChecksum
         public var integrity: PayloadIntegrity
-        /// Control packets: the first body word (begin: the flags; bit 0 =
+        /// Control packets: the first body word (protocol 2: the version
+        /// word, `ControlWire.Word`; protocol 1's begin: the flags, bit 0 =
         /// the syscall-counting window). nil when absent or cut.
         public var firstBodyWord: UInt64?
 

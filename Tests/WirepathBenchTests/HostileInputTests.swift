@@ -28,6 +28,14 @@ final class HostileInputTests: XCTestCase {
             XCTAssertNotEqual(d.status, 0, "--duration \(bad) was accepted")
             XCTAssertTrue(d.stderr.contains("--duration must be in (0, 604800] seconds"), "--duration \(bad): \(d.stderr)")
         }
+        for (option, bad, message) in [("--max-sessions", "0", "--max-sessions must be in [1, 64]"), ("--max-sessions", "65", "--max-sessions must be in [1, 64]"),
+                                       ("--session-timeout", "0", "--session-timeout must be in [1, 3600] seconds"),
+                                       ("--session-timeout", "nan", "--session-timeout must be in [1, 3600] seconds"),
+                                       ("--session-timeout", "1e30", "--session-timeout must be in [1, 3600] seconds")] {
+            let r = try runProgram(bin, ["serve", "--bind", "127.0.0.1:7399", "\(option)=\(bad)"], timeout: 20)
+            XCTAssertNotEqual(r.status, 0, "\(option) \(bad) was accepted")
+            XCTAssertTrue(r.stderr.contains(message), "\(option) \(bad): \(r.stderr)")
+        }
     }
 
     /// A reflector's report with every field at its largest decodes and

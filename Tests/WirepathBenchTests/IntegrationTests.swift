@@ -228,8 +228,9 @@ final class PathIntegrationTests: XCTestCase {
 
     /// The flood sink checks each packet's integrity, as the ping-pong client
     /// does: flood packets of the run that the test itself corrupts and sends
-    /// (a plain UDP socket in the client's namespace) are counted as
-    /// integrity failures, never as received.
+    /// are counted as integrity failures, never as received. They go out as
+    /// raw frames from the flood client's own address and port (fixed here):
+    /// the run's packets from any other source are foreign to its session.
     func testFloodSinkCountsCorruptedPacketsApart() throws {
         try requireRoot()
         let t = try Topology.up(tag: "\(getpid())fi")
@@ -237,24 +238,20 @@ final class PathIntegrationTests: XCTestCase {
         for kind in [PathKind.socket, .mmsg] {
             let reflectorEP = Endpoint(address: t.reflectorAddress.address, port: 7240)
             let reflectorConfig = try PathConfig.validated(path: kind, local: reflectorEP)
-            let clientConfig = try PathConfig.validated(path: kind, local: Endpoint(address: t.clientAddress.address, port: 0), peer: reflectorEP)
+            let clientEP = Endpoint(address: t.clientAddress.address, port: 7241)
+            let clientConfig = try PathConfig.validated(path: kind, local: clientEP, peer: reflectorEP)
+            let reflectorMAC = t.reflectorMAC.split(separator: ":").compactMap { UInt8($0, radix: 16) }
             let plan = MeasurementPlan(durationNs: 600_000_000, count: nil, warmupNs: 0, timeoutNs: 1_000_000_000)
             let serverStop = StopSignal(), injectorStop = StopSignal()
             let ready = Latch()
             let server = try OSThread(name: "sink", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
-                do { return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() }) } catch { ready.fail(); throw error }
+                do { return try Measure.serve(reflectorConfig, stop: serverStop, options: ServeOptions(countSyscalls: true), ready: { ready.open() }) } catch { ready.fail(); throw error }
             }
             XCTAssertTrue(ready.wait(timeoutNs: 5_000_000_000), "\(kind) sink did not start")
             // Flood packets of this very run, stamped as the sender does and
             // then corrupted in the body, every 2 ms while the flood runs.
+            let clientInterface = t.clientInterface
             let injector = try OSThread(name: "corrupter", netns: t.clientNamespace, cpu: nil) { () -> Int in
-                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-                precondition(fd >= 0)
-                defer { close(fd) }
-                var to = sockaddr_in()
-                to.sin_family = sa_family_t(AF_INET)
-                to.sin_port = reflectorEP.port.bigEndian
-                to.sin_addr = in_addr(s_addr: reflectorEP.address.bigEndian)
                 let stamper = PayloadStamper(runID: plan.runID, size: 64)
                 var packet = [UInt8](repeating: 0, count: 64)
                 var sent = 0
@@ -265,10 +262,9 @@ final class PathIntegrationTests: XCTestCase {
                         stamper.stamp(b, kind: .flood, seq: (1 << 40) + UInt64(sent), timestamp: Sys.monotonicNanos())
                         b[50] ^= 0x5A
                     }
-                    let n = packet.withUnsafeBytes { b in
-                        withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-                    }
-                    if n == 64 { sent += 1 }
+                    if (try? HostileInputTests.sendFrame(interface: clientInterface, destinationMAC: reflectorMAC, source: clientEP.address,
+                                                         destination: reflectorEP.address, sourcePort: clientEP.port,
+                                                         destinationPort: reflectorEP.port, payload: packet)) != nil { sent += 1 }
                     usleep(2_000)
                 }
                 return sent
@@ -282,7 +278,7 @@ final class PathIntegrationTests: XCTestCase {
             serverStop.request()
             _ = try server.join()
             let f = try outcome.get()
-            XCTAssertGreaterThan(injected, 100, "\(kind)")
+            XCTAssertGreaterThan(injected, 20, "\(kind)")
             let bad = try XCTUnwrap(f.integrityFailures, "\(kind): the sink reports integrity failures")
             XCTAssertGreaterThan(bad, 0, "\(kind): the corrupted packets were not counted as integrity failures")
             XCTAssertLessThanOrEqual(bad, UInt64(injected), "\(kind)")

@@ -126,7 +126,7 @@ func pingpongAcross(_ t: Topology, reflector reflectorConfig: PathConfig, client
     let ready = Latch()
     let server = try OSThread(name: "reflector", netns: t.reflectorNamespace, cpu: nil) { () throws -> ServeSummary in
         do {
-            return try Measure.serve(reflectorConfig, stop: serverStop, ready: { ready.open() })
+            return try Measure.serve(reflectorConfig, stop: serverStop, options: ServeOptions(countSyscalls: true), ready: { ready.open() })
         } catch {
             ready.fail()
             throw error
@@ -158,7 +158,10 @@ final class PeerNamespaces {
     let port: UInt16
     private var server: Process?
 
-    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500, serve: Bool = true) throws {
+    /// `serveArgs` are added to serve's command line; with `serveLog`, its
+    /// stderr (the summary line, once `close()` has stopped it) goes there.
+    init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500, serve: Bool = true,
+         serveArgs: [String] = [], serveLog: String? = nil) throws {
         client = "wirepath-\(getpid())-\(tag)A"
         reflector = "wirepath-\(getpid())-\(tag)B"
         reflectorAddress = "198.19.\(subnet).2"
@@ -178,9 +181,14 @@ final class PeerNamespaces {
             let s = Process()
             s.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             s.arguments = ["netns", "exec", reflector, try wirepathBinary(), "serve", "--path", path,
-                           "--bind", "\(reflectorAddress):\(port)", "--duration", "120"]
+                           "--bind", "\(reflectorAddress):\(port)", "--duration", "120"] + serveArgs
             s.standardOutput = FileHandle.nullDevice
-            s.standardError = FileHandle.nullDevice
+            if let serveLog {
+                FileManager.default.createFile(atPath: serveLog, contents: nil)
+                s.standardError = FileHandle(forWritingAtPath: serveLog)
+            } else {
+                s.standardError = FileHandle.nullDevice
+            }
             try s.run()
             server = s
             // Ready once its socket is bound.

@@ -94,7 +94,7 @@ final class SystemLayerTests: XCTestCase {
 final class ControlMessageTests: XCTestCase {
     /// The reflector's report, every field, fits in one control packet.
     func testPeerReportFitsTheControlSlot() {
-        XCTAssertLessThanOrEqual(PayloadHeader.size + PeerReport.fieldCount * 8, ControlMessage.slotSize)
+        XCTAssertLessThanOrEqual(ControlWire.prefix + PeerReport.fieldCount * 8, ControlMessage.slotSize)
     }
 }
 
