@@ -53,7 +53,7 @@ struct Serve: ParsableCommand {
         }
         do {
             let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) },
-                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait))") })
+                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait), sandbox \(config.sandbox))") })
             Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), dropped for source \(summary.droppedSources.total) (\(summary.droppedSources.summary)), send failures \(summary.sendFailures.total) (\(summary.sendFailures.summary)), flood warm-up \(summary.warmupFlood)")
         } catch {
             Output.stderr("error: \(error)")

@@ -305,6 +305,9 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(number(options, "batchSize", "\(path).options"), 32)
             XCTAssertEqual(options["wait"] as? String, "block", path)
             XCTAssertNotNil(options["hadNAPIID"] as? Bool, path)
+            // Both ends' data threads ran sandboxed (the default).
+            XCTAssertEqual(options["sandbox"] as? String, "on", path)
+            XCTAssertEqual(options["reflectorSandbox"] as? String, "on", path)
             // Ping-pong: the latency figures, and lost, duplicated, reordered.
             let pp = try XCTUnwrap(run["pingpong"] as? [String: Any], path)
             let lat = try XCTUnwrap(pp["latency"] as? [String: Any], path)
