@@ -44,3 +44,23 @@ extension UringPath {
         }
     }
 }
+
+extension UringPath {
+    /// Whether this kernel restricts a ring (what `--sandbox on` does to
+    /// the uring path's): a 2-entry ring created disabled, one restriction
+    /// registered, enabled, closed. nil when it works; else the failed
+    /// step's error (EINVAL: before Linux 5.10).
+    package static func restrictionsProbe() -> PathError? {
+        let ring = UnsafeMutablePointer<io_uring>.allocate(capacity: 1)
+        defer { ring.deallocate() }
+        ring.initialize(to: io_uring())
+        var p = io_uring_params()
+        p.flags = IORING_SETUP_R_DISABLED
+        do throws(PathError) { try Sys.uringQueueInit(2, ring, &p) } catch { return error }
+        defer { Sys.uringQueueExit(ring) }
+        do throws(PathError) {
+            try Sys.uringRestrictAndEnable(ring, sqeOps: [IORING_OP_NOP], registerOps: [], sqeFlags: 0)
+        } catch { return error }
+        return nil
+    }
+}
