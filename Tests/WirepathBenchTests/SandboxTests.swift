@@ -64,6 +64,14 @@ final class SandboxTests: XCTestCase {
         XCTAssertEqual(l.status, 1, l.stderr)
     }
 
+    /// A --sandbox value other than on, off or log is refused before anything
+    /// runs, naming the values.
+    func testABadSandboxValueIsRefused() throws {
+        let r = try runProgram(try wirepathBinary(), ["pingpong", "--sandbox", "maybe"], timeout: 30)
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("maybe") && r.stderr.contains("on") && r.stderr.contains("log"), r.stderr)
+    }
+
     /// `--sandbox log`: a call outside the list runs (and is logged), so the
     /// run completes.
     func testLogModeLetsTheCallRun() throws {
