@@ -187,3 +187,144 @@ out:
     close(fd);
     return err;
 }
+
+// ---- The data thread's sandbox ------------------------------------------
+//
+// Raw classic BPF from the kernel headers rather than libseccomp: the
+// filter is one architecture check and a list of equality tests, a few
+// dozen instructions, and the shim stays a libc-only product (no new
+// library to link, package, or find on the host).
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <linux/audit.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+
+#if defined(__x86_64__)
+#define WP_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define WP_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "wp_sandbox_install: add this architecture's AUDIT_ARCH_* value"
+#endif
+
+struct wp_syscall_entry { const char *name; int nr; };
+
+// Every call an allow-list may name; a name missing on this architecture
+// (no __NR_ macro) is left out and resolves to -1.
+#define WP_SC(n) { #n, __NR_##n },
+static const struct wp_syscall_entry wp_syscalls[] = {
+    WP_SC(read) WP_SC(write) WP_SC(close) WP_SC(lseek) WP_SC(pread64) WP_SC(readv) WP_SC(writev)
+    WP_SC(openat) WP_SC(newfstatat) WP_SC(fstat) WP_SC(statx) WP_SC(getdents64) WP_SC(ioctl) WP_SC(fcntl)
+    WP_SC(mmap) WP_SC(munmap) WP_SC(mprotect) WP_SC(madvise) WP_SC(mremap) WP_SC(brk)
+    WP_SC(futex) WP_SC(sched_yield) WP_SC(nanosleep) WP_SC(clock_nanosleep) WP_SC(clock_gettime)
+    WP_SC(gettimeofday) WP_SC(getrusage) WP_SC(gettid) WP_SC(getpid) WP_SC(getuid) WP_SC(geteuid)
+    WP_SC(rt_sigprocmask) WP_SC(rt_sigreturn) WP_SC(sigaltstack) WP_SC(tgkill) WP_SC(exit) WP_SC(exit_group)
+    WP_SC(set_robust_list) WP_SC(rseq) WP_SC(getrandom) WP_SC(prctl) WP_SC(sched_getaffinity)
+    WP_SC(recvfrom) WP_SC(sendto) WP_SC(recvmsg) WP_SC(sendmsg) WP_SC(recvmmsg) WP_SC(sendmmsg)
+    WP_SC(getsockopt) WP_SC(setsockopt) WP_SC(getsockname) WP_SC(socket) WP_SC(bind) WP_SC(connect)
+    WP_SC(epoll_wait) WP_SC(epoll_pwait) WP_SC(epoll_pwait2) WP_SC(epoll_ctl) WP_SC(ppoll) WP_SC(pselect6)
+    WP_SC(io_uring_enter) WP_SC(io_uring_register) WP_SC(io_uring_setup)
+    WP_SC(perf_event_open) WP_SC(bpf) WP_SC(execve) WP_SC(capget) WP_SC(capset) WP_SC(seccomp)
+#ifdef __NR_poll
+    WP_SC(poll)
+#endif
+#ifdef __NR_select
+    WP_SC(select)
+#endif
+#ifdef __NR_epoll_wait_old
+    WP_SC(epoll_wait_old)
+#endif
+#ifdef __NR_open
+    WP_SC(open)
+#endif
+#ifdef __NR_stat
+    WP_SC(stat)
+#endif
+#ifdef __NR_lstat
+    WP_SC(lstat)
+#endif
+#ifdef __NR_readlink
+    WP_SC(readlink)
+#endif
+    WP_SC(readlinkat) WP_SC(faccessat)
+#ifdef __NR_access
+    WP_SC(access)
+#endif
+};
+#undef WP_SC
+
+int wp_syscall_number(const char *name) {
+    for (size_t i = 0; i < sizeof(wp_syscalls) / sizeof(wp_syscalls[0]); i++)
+        if (strcmp(wp_syscalls[i].name, name) == 0) return wp_syscalls[i].nr;
+    return -1;
+}
+
+const char *wp_syscall_name(int nr) {
+    for (size_t i = 0; i < sizeof(wp_syscalls) / sizeof(wp_syscalls[0]); i++)
+        if (wp_syscalls[i].nr == nr) return wp_syscalls[i].name;
+    return NULL;
+}
+
+#define WP_SANDBOX_MAX 200
+
+int wp_sandbox_install(const int *allowed, int count, int log_only) {
+    if (count < 0 || count > WP_SANDBOX_MAX) return -E2BIG;
+    const unsigned deny = log_only ? SECCOMP_RET_LOG : (SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA));
+    struct sock_filter f[WP_SANDBOX_MAX + 8];
+    int n = 0;
+    // Another architecture's numbers mean other calls: refuse them all.
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WP_AUDIT_ARCH, 1, 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr));
+#if defined(__x86_64__)
+    // The x32 ABI shares AUDIT_ARCH_X86_64 and sets bit 30 of the number.
+    f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 0x40000000, 0, 1);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny);
+#endif
+    // One test per allowed call: a match jumps past the rest and the
+    // default to the ALLOW at the end (jt counts instructions skipped).
+    for (int i = 0; i < count; i++)
+        f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)allowed[i], (unsigned char)(count - i), 0);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, deny);
+    f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+    struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return -errno;
+    // No SECCOMP_FILTER_FLAG_TSYNC: the filter binds this thread (and any
+    // it creates) only.
+    if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) return -errno;
+    return 0;
+}
+
+int wp_caps_limit(uint64_t keep) {
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &h, d) != 0) return -errno;
+    uint64_t permitted = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+    uint64_t want = permitted & keep;
+    for (int i = 0; i < 2; i++) {
+        d[i].effective = d[i].permitted = (uint32_t)(want >> (32 * i));
+        d[i].inheritable = 0;
+    }
+    h.pid = 0; // this thread
+    if (syscall(SYS_capset, &h, d) != 0) return -errno;
+    return 0;
+}
+
+int wp_seccomp_available(void) {
+    // PR_GET_SECCOMP fails with EINVAL on a kernel without CONFIG_SECCOMP.
+    return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 ? 1 : 0;
+}
+
+int wp_no_new_privs_available(void) {
+    return prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0) >= 0 ? 1 : 0;
+}
+
+int wp_try_execve(void) {
+    char *const argv[] = { "true", NULL };
+    char *const envp[] = { NULL };
+    return execve("/bin/true", argv, envp);
+}

@@ -34,6 +34,7 @@ public enum Doctor {
         cap(39, "CAP_BPF", "loading the XDP program")
         cap(38, "CAP_PERFMON", "counting syscalls with perf_event_open")
         checks.append(syscallCounterCheck())
+        checks += sandboxChecks()
 
         for (key, path) in [("net.core.busy_poll", "/proc/sys/net/core/busy_poll"),
                             ("net.core.busy_read", "/proc/sys/net/core/busy_read")] {
@@ -127,6 +128,7 @@ public enum Doctor {
         }
         checks.append(bpffsCheck())
         checks.append(dispatcherCheck(p.dispatcher))
+        checks.append(bpfLinkCheck(p.dispatcher?.bpfLink))
         return checks
     }
 

@@ -204,6 +204,9 @@ struct DispatcherProbe {
     /// "loaded", "not loaded" or "not probed".
     var outcome: String
     var detail: String
+    /// Whether wirepath's program attaches through a BPF link on the probe
+    /// veth (`linkProbe`): nil when not probed.
+    var bpfLink: Result<Void, PathError>?
 
     static func run(interface: String, namespace: String?) -> DispatcherProbe {
         guard let namespace else {
@@ -251,13 +254,27 @@ struct DispatcherProbe {
         let dispatcher = Sys.xdpDispatcherAttached(ifindex: ifindex)
         try? Sys.xdpProgramDetachAny(prog, ifindex: ifindex, mode: XDP_MODE_NATIVE)
         _ = XDPLibrary.takeLog()
+        let link = linkProbe(ifindex: ifindex, objectPath: objectPath)
         switch dispatcher {
         case true?:
-            return .init(outcome: "loaded", detail: "libxdp attached its dispatcher (native mode, private bpffs) with wirepath's program under it")
+            return .init(outcome: "loaded", detail: "libxdp attached its dispatcher (native mode, private bpffs) with wirepath's program under it", bpfLink: link)
         case false?:
-            return .init(outcome: "not loaded", detail: "libxdp fell back to a single program\(log.isEmpty ? "" : ": \(log)")")
+            return .init(outcome: "not loaded", detail: "libxdp fell back to a single program\(log.isEmpty ? "" : ": \(log)")", bpfLink: link)
         case nil:
-            return .init(outcome: "not loaded", detail: "nothing readable was attached\(log.isEmpty ? "" : " (libxdp: \(log))")")
+            return .init(outcome: "not loaded", detail: "nothing readable was attached\(log.isEmpty ? "" : " (libxdp: \(log))")", bpfLink: link)
+        }
+    }
+
+    /// Loads wirepath's program with libbpf and attaches it to the probe
+    /// veth through a BPF link (bpf_link_create, Linux 5.9+), then closes
+    /// the link, which detaches it: what the xdp path does.
+    private static func linkProbe(ifindex: Int32, objectPath: String) -> Result<Void, PathError> {
+        Result { () throws(PathError) in
+            let obj = try Sys.bpfObjectOpen(objectPath, name: "wirepath_probe")
+            defer { Sys.bpfObjectClose(obj) }
+            try Sys.bpfObjectLoad(obj)
+            let prog = try Sys.bpfProgramFD(obj, name: WP_XDP_PROGRAM_NAME)
+            Sys.close(try Sys.xdpLinkCreate(progFD: prog, ifindex: ifindex, skb: false))
         }
     }
 }

@@ -21,14 +21,45 @@ public struct PathUnavailable: Error, CustomStringConvertible {
 
 /// Checks that `config.path` can run here, opens it and runs `client` on
 /// it: the one place that turns a `PathKind` into a path type.
+///
+/// The path lives on a data thread of its own, created here (it inherits
+/// the caller's network namespace and CPU): it opens the path, confines
+/// itself (`DataSandbox`: capabilities, no_new_privs, seccomp; per thread,
+/// so the caller keeps what topology teardown needs), runs the client and
+/// closes the path, then ends with its filter.
 func openPath<C: PathClient>(_ config: PathConfig, _ client: C) throws -> C.Result {
     let kind = config.path
     if let why = availability(kind, xdpObject: config.xdp.objectPath) { throw PathUnavailable(path: kind, reason: why) }
-    switch kind {
-    case .socket: return try client.run(try SocketPath(config), config: config)
-    case .mmsg: return try client.run(try MmsgPath(config), config: config)
-    case .uring: return try client.run(try UringPath(config), config: config)
-    case .xdp: return try client.run(try XDPPath(config), config: config)
+    let thread = try OSThread(name: "\(kind)-data", netns: nil, cpu: nil) { () throws -> C.Result in
+        switch kind {
+        case .socket: return try runConfined(try SocketPath(config), config: config, client)
+        case .mmsg: return try runConfined(try MmsgPath(config), config: config, client)
+        case .uring:
+            // The ring restricts itself as it opens (config.sandbox).
+            return try runConfined(try UringPath(config), config: config, client) { (p: inout UringPath) throws(PathError) in
+                if SandboxTestHook.call == "uring-opcode" { try p.tryForbiddenOpcode() }
+            }
+        case .xdp: return try runConfined(try XDPPath(config), config: config, client)
+        }
+    }
+    return try thread.join()
+}
+
+/// Enters the sandbox on this (the data) thread, runs the test hook if the
+/// environment asked for one, then the client; an EPERM the filter caused
+/// comes back as a `SandboxViolation` naming the call and the path.
+private func runConfined<P: PacketPath & ~Copyable, C: PathClient>(
+    _ path: consuming P, config: PathConfig, _ client: C,
+    pathHook: (inout P) throws(PathError) -> Void = { _ throws(PathError) in }
+) throws -> C.Result {
+    let sandbox = DataSandbox(mode: config.sandbox, path: config.path, info: path.info)
+    do {
+        try sandbox.enter()
+        try SandboxTestHook.run(mode: config.sandbox)
+        try pathHook(&path)
+        return try client.run(path, config: config)
+    } catch {
+        throw sandbox.explain(error)
     }
 }
 

@@ -351,8 +351,10 @@ public enum Runner {
         } catch {
             return PathRun(path: kind, status: .failed, reason: "\(error)", options: record(kind, r))
         }
-        if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: PathOptionsRecord(c, napiID: 0)) }
-        let run = PathRun(path: kind, status: .ok, options: PathOptionsRecord(c, napiID: 0))
+        var options = PathOptionsRecord(c, napiID: 0)
+        options.reflectorSandbox = nil // the serve at --peer has its own
+        if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
+        let run = PathRun(path: kind, status: .ok, options: options)
         return measure(kind, r, ends: RemoteEnds(config: c, peer: peer), run: run, stop: stop, progress: progress)
     }
 

@@ -14,6 +14,7 @@ extension XDPMode: ExpressibleByArgument {}
 extension XDPAttachMode: ExpressibleByArgument {}
 extension Goal: ExpressibleByArgument {}
 extension MeasurementKind: ExpressibleByArgument {}
+extension SandboxMode: ExpressibleByArgument {}
 
 extension Goal {
     static func parse(_ text: String) throws(ConfigError) -> Goal {

@@ -46,14 +46,19 @@ struct PathTuning: ParsableArguments {
         valueName: "usec"))
     var uringBatchWait = UringOptions.defaultBatchWaitMicros
 
+    @Option(help: ArgumentHelp(helpText("The data thread's sandbox once its path is open: on (seccomp allow-list per path, no_new_privs, only the capabilities the path still uses, io_uring restrictions), log (the same, but a call outside the list runs and is logged to dmesg) or off. See docs/sandbox.md.", default: SandboxMode.default), valueName: "on|off|log"))
+    var sandbox: SandboxMode = .default
+
     /// The run's path configuration, every flag in its place, made once:
     /// each end's path, addresses, payload and MTU are filled in later.
     func template() throws -> PathConfig {
-        PathConfig(path: .socket, local: .any, interface: interface, batchSize: batch, wait: wait,
-                   socket: SocketOptions(busyPollMicros: busyPoll, preferBusyPoll: preferBusyPoll),
-                   uring: UringOptions(buffers: uringBuffers, sqPollIdleMillis: uringSQPoll, zeroCopy: uringZeroCopy,
-                                       napiMicros: uringNAPI, batchWaitMicros: uringBatchWait),
-                   xdp: try xdp.options())
+        var c = PathConfig(path: .socket, local: .any, interface: interface, batchSize: batch, wait: wait,
+                           socket: SocketOptions(busyPollMicros: busyPoll, preferBusyPoll: preferBusyPoll),
+                           uring: UringOptions(buffers: uringBuffers, sqPollIdleMillis: uringSQPoll, zeroCopy: uringZeroCopy,
+                                               napiMicros: uringNAPI, batchWaitMicros: uringBatchWait),
+                           xdp: try xdp.options())
+        c.sandbox = sandbox
+        return c
     }
 
     /// A validated configuration for one end; errors name the range.

@@ -75,7 +75,7 @@ struct Serve: ParsableCommand {
         }
         do {
             let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) }, options: options,
-                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait), up to \(options.maxSessions) sessions, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
+                                             ready: { Output.stderr("serving \(config.path) on \(config.local) (wait \(config.wait), sandbox \(config.sandbox), up to \(options.maxSessions) sessions, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
             Output.stderr("served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), dropped for source \(summary.droppedSources.total) (\(summary.droppedSources.summary)), send failures \(summary.sendFailures.total) (\(summary.sendFailures.summary)), control (\(summary.control.summary)), flood warm-up \(summary.warmupFlood)")
         } catch {
             Output.stderr("error: \(error)")

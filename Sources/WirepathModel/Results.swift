@@ -216,10 +216,19 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     /// ...), as `UringOptions` encodes them, so a new uring option is
     /// recorded with no edit here.
     public var uring: UringOptions?
+    /// The sandbox of each end's data thread (docs/sandbox.md): this end's,
+    /// and the reflector's when it ran here (nil for a `serve` at --peer,
+    /// whose own --sandbox applies). nil in reports from before it.
+    public var sandbox: SandboxMode?
+    public var reflectorSandbox: SandboxMode?
 
+    /// Both ends run with `c`'s sandbox (the built-in topology); a run
+    /// against --peer clears `reflectorSandbox`.
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.socket.busyPollMicros, napiID: napiID)
         if c.path == .uring { uring = c.uring }
+        sandbox = c.sandbox
+        reflectorSandbox = c.sandbox
     }
 
     public init(payloadSize: Int, batchSize: Int, wait: WaitMode, busyPollMicros: Int?, napiID: UInt32) {
@@ -232,7 +241,7 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case payloadSize, batchSize, wait, busyPollMicros, hadNAPIID, napiID, xdp
+        case payloadSize, batchSize, wait, busyPollMicros, hadNAPIID, napiID, xdp, sandbox, reflectorSandbox
     }
 
     public init(from decoder: any Decoder) throws {
@@ -244,6 +253,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
         hadNAPIID = try k.decode(Bool.self, forKey: .hadNAPIID)
         napiID = try k.decode(UInt32.self, forKey: .napiID)
         xdp = try k.decodeIfPresent(XDPRunInfo.self, forKey: .xdp)
+        sandbox = try k.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
+        reflectorSandbox = try k.decodeIfPresent(SandboxMode.self, forKey: .reflectorSandbox)
         uring = try UringOptions.decodeIfPresent(from: decoder)
     }
 
@@ -256,6 +267,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
         try k.encode(hadNAPIID, forKey: .hadNAPIID)
         try k.encode(napiID, forKey: .napiID)
         try k.encodeIfPresent(xdp, forKey: .xdp)
+        try k.encodeIfPresent(sandbox, forKey: .sandbox)
+        try k.encodeIfPresent(reflectorSandbox, forKey: .reflectorSandbox)
         // Flattened into the same object: the keys of schema wirepath.report/1.
         try uring?.encode(to: encoder)
     }

@@ -21,6 +21,9 @@ extension TextReport {
                     ? "(NAPI id \(run.options.napiID): the ring had a NAPI context to busy-poll)"
                     : "(no NAPI id: IORING_REGISTER_NAPI had nothing to poll; on veth use --veth-napi)"))
             }
+            if let s = run.options.sandbox {
+                parts.append("sandbox: client \(s), reflector \(run.options.reflectorSandbox.map(\.rawValue) ?? "serve's own --sandbox")")
+            }
             out += "\(run.path): " + parts.joined(separator: ", ") + "\n"
             if let p = run.pingpong {
                 out += "  pingpong: \(p.received)/\(p.sent) replies, lost \(p.lost), dup \(p.duplicated), reordered \(p.reordered), integrity failures \(p.integrityFailures), foreign \(p.foreign); "

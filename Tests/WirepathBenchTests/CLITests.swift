@@ -305,6 +305,9 @@ final class CLITests: XCTestCase {
             XCTAssertEqual(number(options, "batchSize", "\(path).options"), 32)
             XCTAssertEqual(options["wait"] as? String, "block", path)
             XCTAssertNotNil(options["hadNAPIID"] as? Bool, path)
+            // Both ends' data threads ran sandboxed (the default).
+            XCTAssertEqual(options["sandbox"] as? String, "on", path)
+            XCTAssertEqual(options["reflectorSandbox"] as? String, "on", path)
             // Ping-pong: the latency figures, and lost, duplicated, reordered.
             let pp = try XCTUnwrap(run["pingpong"] as? [String: Any], path)
             let lat = try XCTUnwrap(pp["latency"] as? [String: Any], path)
@@ -663,6 +666,13 @@ final class DoctorTests: XCTestCase {
         let dispatcher = try XCTUnwrap(check(obj, "libxdp dispatcher")?["note"] as? String)
         XCTAssertTrue(dispatcher.contains("LIBXDP_SKIP_DISPATCHER"), dispatcher)
         XCTAssertNotNil(check(obj, "bpffs"))
+        // What --sandbox on needs, all present on the kernels CI runs (6.x):
+        // probed here, not assumed (a real ring, a real link on the veth).
+        for (name, value) in [("seccomp filter", "yes (errno, log)"), ("no_new_privs", "yes"),
+                              ("io_uring restrictions", "yes"), ("BPF link (XDP)", "yes")] {
+            XCTAssertEqual(check(obj, name)?["value"] as? String, value, "\(name): \(check(obj, name) ?? [:])")
+            XCTAssertNotNil(tableRow(table.stdout, name), "\(name) in the table")
+        }
         let probe = try XCTUnwrap(check(obj, "probe veth")?["note"] as? String)
         let ms = try XCTUnwrap(Int(probe.split(separator: " ").dropLast().last ?? ""), probe)
         XCTAssertLessThan(ms, 1000, "the veth probe must stay quick: \(probe)")

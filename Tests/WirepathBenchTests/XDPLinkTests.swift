@@ -89,6 +89,38 @@ final class XDPLinkTests: XCTestCase {
         XCTAssertEqual(try interfacesWithXDP(n.reflector), [], "kill -9 of serve left its XDP program on \(n.reflectorInterface)")
     }
 
+    /// SIGINT during an xdp ping-pong between a serve and a client, both on
+    /// xdp (each sandboxed: its program's link closes on the data thread or
+    /// at exit), 20 rounds, stopping the serve first in even rounds and the
+    /// client first in odd ones: no round leaves a program on either end.
+    func testSIGINTDuringAnXDPPingPongTwentyTimesLeavesNoProgram() throws {
+        try requireRoot()
+        let object = try requireXDPObject()
+        let n = try PeerNamespaces(tag: "xs", subnet: 23, port: 7130, serve: false)
+        defer { n.close() }
+        let xdp = ["--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy"]
+        var leftovers = 0
+        for round in 1...20 {
+            let server = try start(in: n.reflector, ["serve"] + xdp + ["--interface", n.reflectorInterface, "--bind", n.peer, "--duration", "30"])
+            defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
+            XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.reflector).count) == 1 }, "round \(round): serve attached")
+            let client = try start(in: n.client, ["pingpong"] + xdp + ["--interface", n.clientInterface, "--peer", n.peer,
+                                                                       "--duration", "30", "--warmup", "0", "--quiet"])
+            defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) }; client.waitUntilExit() }
+            XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.client).count) == 1 }, "round \(round): client attached")
+            usleep(200_000) // mid ping-pong
+            let order = round % 2 == 0 ? [server, client] : [client, server]
+            for p in order {
+                kill(p.processIdentifier, SIGINT)
+                XCTAssertTrue(eventually(10) { !p.isRunning }, "round \(round): did not stop on SIGINT")
+            }
+            let left = try interfacesWithXDP(n.reflector) + interfacesWithXDP(n.client)
+            XCTAssertEqual(left, [], "round \(round)")
+            leftovers += left.isEmpty ? 0 : 1
+        }
+        XCTAssertEqual(leftovers, 0)
+    }
+
     /// SIGINT on `serve --path xdp --interface`, five times in a row, each
     /// after a short ping-pong: it exits 130 every time and never leaves a
     /// program (the issue saw 1 leftover in 6 with netlink).

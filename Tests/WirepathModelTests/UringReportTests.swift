@@ -180,7 +180,7 @@ final class UringReportTests: XCTestCase {
             return Set(try XCTUnwrap(object).keys)
         }
         let local = Endpoint(address: 0xC612_0001, port: 0)
-        let common: Set = ["payloadSize", "batchSize", "wait", "hadNAPIID", "napiID"]
+        let common: Set = ["payloadSize", "batchSize", "wait", "hadNAPIID", "napiID", "sandbox", "reflectorSandbox"]
         let socket = PathOptionsRecord(try PathConfig.validated(path: .socket, local: local, socket: SocketOptions(busyPollMicros: 50)), napiID: 3)
         XCTAssertEqual(try keys(socket), common.union(["busyPollMicros"]))
         let uring = PathOptionsRecord(try PathConfig.validated(path: .uring, local: local), napiID: 0)
@@ -192,8 +192,19 @@ final class UringReportTests: XCTestCase {
                              frameSize: 4096, ringSize: 2048, napiID: 0, busyPoll: nil, object: "x")
         XCTAssertEqual(try keys(all), common.union(["uringBuffers", "uringZeroCopy", "uringBatchWaitMicros",
                                                     "uringSQPollIdleMillis", "uringNAPIMicros", "xdp"]))
-        for o in [socket, uring, all] {
+        var remote = socket
+        remote.sandbox = .log
+        remote.reflectorSandbox = nil // a serve at --peer: its own --sandbox
+        XCTAssertEqual(try keys(remote), common.subtracting(["reflectorSandbox"]).union(["busyPollMicros"]))
+        for o in [socket, uring, all, remote] {
             XCTAssertEqual(try JSONDecoder().decode(PathOptionsRecord.self, from: JSONEncoder().encode(o)), o)
         }
+        // A report from before the sandbox decodes, with neither end's known.
+        var old = try XCTUnwrap(try JSONSerialization.jsonObject(with: JSONEncoder().encode(socket)) as? [String: Any])
+        old["sandbox"] = nil
+        old["reflectorSandbox"] = nil
+        let decoded = try JSONDecoder().decode(PathOptionsRecord.self, from: JSONSerialization.data(withJSONObject: old))
+        XCTAssertNil(decoded.sandbox)
+        XCTAssertNil(decoded.reflectorSandbox)
     }
 }

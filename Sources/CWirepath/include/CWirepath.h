@@ -81,6 +81,36 @@ static const uint64_t WP_NETDEV_XDP_ACT_HW_OFFLOAD = 16;
 static const uint64_t WP_NETDEV_XDP_ACT_RX_SG = 32;
 static const uint64_t WP_NETDEV_XDP_ACT_NDO_XMIT_SG = 64;
 
+/// The syscall number of `name` ("recvfrom") on this architecture, or -1
+/// when this architecture has no such call (aarch64 has no `poll`) or the
+/// name is not in the shim's table. Why C: the numbers come from
+/// <asm/unistd.h> (__NR_*), which differ per architecture; the allow-lists
+/// are written once, by name, in Swift.
+int wp_syscall_number(const char *name);
+/// The name of syscall `nr` from the same table, or NULL.
+const char *wp_syscall_name(int nr);
+
+/// Installs a seccomp filter on the calling thread only (no TSYNC: the
+/// main thread keeps what teardown needs): the `count` syscall numbers in
+/// `allowed` run, any other call fails with EPERM (SECCOMP_RET_ERRNO), or,
+/// with `log_only`, runs and is logged (SECCOMP_RET_LOG, in dmesg). A call
+/// from another architecture's ABI (and on x86_64 the x32 ABI) is refused
+/// the same way. Sets PR_SET_NO_NEW_PRIVS first, which an unprivileged
+/// filter requires. Returns 0 or -errno (-E2BIG past 200 calls).
+int wp_sandbox_install(const int *allowed, int count, int log_only);
+/// Limits the calling thread's capabilities (capset(2) acts on one thread)
+/// to `keep` (bit n = capability n): effective and permitted become
+/// `keep & permitted`, inheritable none, so a dropped one cannot come back.
+/// Returns 0 or -errno.
+int wp_caps_limit(uint64_t keep);
+/// Whether this kernel has seccomp filters (prctl PR_GET_SECCOMP answers)
+/// and no_new_privs (PR_GET_NO_NEW_PRIVS answers): 1, 0.
+int wp_seccomp_available(void);
+int wp_no_new_privs_available(void);
+/// Calls execve("/bin/true") (test hook: a call no allow-list holds). It
+/// returns only on failure: -1 with errno.
+int wp_try_execve(void);
+
 // Socket options from <asm-generic/socket.h> that older libc headers lack.
 static const int WP_SO_BUSY_POLL = 46;
 static const int WP_SO_INCOMING_NAPI_ID = 56;

@@ -40,6 +40,8 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// The xdp path's options (`with(xdp:interface:)` validates them against
     /// the MTU); other paths ignore them.
     public var xdp: XDPOptions
+    /// How the data thread is confined once the path is open.
+    public var sandbox: SandboxMode = .default
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024

@@ -65,21 +65,26 @@ extension UringPath.Ring {
     /// a plain ring when the kernel refuses the flags (EINVAL). Returns
     /// whether DEFER_TASKRUN is on and a note for the fallback; throws
     /// with the errno and a fix otherwise.
+    ///
+    /// With `disabled` (the sandbox), the ring starts disabled
+    /// (IORING_SETUP_R_DISABLED, Linux 5.10+) so that its restrictions can be
+    /// registered before anything runs (`restrict`).
     static func setUp(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32,
-                      sqpollIdleMillis: Int?) throws(PathError) -> (Bool, String?) {
+                      sqpollIdleMillis: Int?, disabled: Bool) throws(PathError) -> (Bool, String?) {
+        let extra = disabled ? IORING_SETUP_R_DISABLED : 0
         if let idle = sqpollIdleMillis {
-            try setUpSQPoll(uring, sqEntries: sqEntries, cqEntries: cqEntries, idleMillis: idle)
+            try setUpSQPoll(uring, sqEntries: sqEntries, cqEntries: cqEntries, idleMillis: idle, extra: extra)
             return (false, nil)
         }
         var p = io_uring_params()
-        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG
+        p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG | extra
         p.cq_entries = cqEntries
         var note: String?
         do throws(PathError) {
             do throws(PathError) { try Sys.uringQueueInit(sqEntries, uring, &p) } catch where error.errno == .invalidArgument {
                 note = "IORING_SETUP_DEFER_TASKRUN refused (EINVAL; it needs Linux 6.1+): using a plain ring, whose completions run from task work at any time"
                 p = io_uring_params()
-                p.flags = IORING_SETUP_CQSIZE
+                p.flags = IORING_SETUP_CQSIZE | extra
                 p.cq_entries = cqEntries
                 try Sys.uringQueueInit(sqEntries, uring, &p)
             }
@@ -94,11 +99,12 @@ extension UringPath.Ring {
     /// SINGLE_ISSUER (6.0+) where the kernel takes it, else without.
     /// DEFER_TASKRUN is not asked for: the kernel refuses it with SQPOLL
     /// (EINVAL), since completions then run on the poll thread.
-    static func setUpSQPoll(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32, idleMillis: Int) throws(PathError) {
+    static func setUpSQPoll(_ uring: UnsafeMutablePointer<io_uring>, sqEntries: UInt32, cqEntries: UInt32, idleMillis: Int,
+                            extra: UInt32) throws(PathError) {
         var failed: Errno?
         for flags in [IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER, IORING_SETUP_CQSIZE | IORING_SETUP_SQPOLL] {
             var p = io_uring_params()
-            p.flags = flags
+            p.flags = flags | extra
             p.cq_entries = cqEntries
             p.sq_thread_idle = UInt32(idleMillis)
             do throws(PathError) { try Sys.uringQueueInit(sqEntries, uring, &p); failed = nil } catch { failed = error.errno }
@@ -124,6 +130,25 @@ extension UringPath.Ring {
         let found = thread.map { "its CPU (\($0.name), TID \($0.tid)) is charged to this end" }
             ?? "its thread iou-sqp-\(creator) was not found in /proc/self/task, so its CPU is NOT in this end's cost"
         return "SQPOLL (sq_thread_idle \(idleMillis) ms): a kernel thread polls the SQ, so sends cost no syscall while it is awake; \(found); SQPOLL excludes DEFER_TASKRUN, so completions are posted by the poll thread; sends are copied into ring-owned slots"
+    }
+
+    /// The ring's restriction set (docs/sandbox.md), registered on the
+    /// disabled ring once its buffer ring, file, NAPI and eventfd are
+    /// registered, then the ring is enabled: the operations the path submits
+    /// (multishot recvmsg, sendmsg or sendmsg_zc, and the teardown's
+    /// cancel), the SQE flags it sets, and the register operations its
+    /// teardown still makes (the matching unregisters). Seccomp sees only
+    /// io_uring_enter, not what it carries; this is what bounds it.
+    static func restrict(_ uring: UnsafeMutablePointer<io_uring>, zeroCopy: Bool) throws(PathError) {
+        var ops = [IORING_OP_RECVMSG, IORING_OP_ASYNC_CANCEL, IORING_OP_SENDMSG]
+        if zeroCopy { ops.append(IORING_OP_SENDMSG_ZC) }
+        let unregister = [UInt32(IORING_UNREGISTER_FILES), UInt32(IORING_UNREGISTER_EVENTFD),
+                          UInt32(IORING_UNREGISTER_PBUF_RING), WP_IORING_UNREGISTER_NAPI]
+        let flags = UInt8(WP_IOSQE_FIXED_FILE | WP_IOSQE_BUFFER_SELECT | WP_IOSQE_CQE_SKIP_SUCCESS)
+        do throws(PathError) { try Sys.uringRestrictAndEnable(uring, sqeOps: ops, registerOps: unregister, sqeFlags: flags) } catch {
+            throw Sys.error(error.operation, error.errno,
+                            hint: "io_uring restrictions need Linux 5.10+; run with --sandbox off to go without them")
+        }
     }
 
     static func setupHint(_ e: Errno) -> String? {

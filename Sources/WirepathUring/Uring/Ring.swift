@@ -151,7 +151,8 @@ extension UringPath {
             do throws(PathError) {
                 let ringNote: String?
                 (deferred, ringNote) = try Ring.setUp(uring, sqEntries: UInt32(sqEntries), cqEntries: UInt32(cqEntries),
-                                                      sqpollIdleMillis: config.uring.sqPollIdleMillis)
+                                                      sqpollIdleMillis: config.uring.sqPollIdleMillis,
+                                                      disabled: config.sandbox != .off)
                 acquired.ring = true
                 if let ringNote { notes.append(ringNote) }
                 if let idle = config.uring.sqPollIdleMillis { notes.append(Ring.sqpollNote(idleMillis: idle)) }
@@ -216,6 +217,10 @@ extension UringPath {
                     acquired.eventFDRegistered = true
                     // Off until a wait turns it on (see `epollWait`).
                     _ = io_uring_cq_eventfd_toggle(uring, false)
+                }
+                if config.sandbox != .off {
+                    try Ring.restrict(uring, zeroCopy: zeroCopy)
+                    notes.append("io_uring restrictions: recvmsg, sendmsg\(zeroCopy ? ", sendmsg_zc" : ""), async_cancel; the teardown's unregisters")
                 }
                 // Arm the receive now, so packets that come before the first
                 // receive call go into buffers rather than wait in the socket.

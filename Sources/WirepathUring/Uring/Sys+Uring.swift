@@ -117,6 +117,42 @@ extension Sys {
         }), "io_uring_register(IORING_UNREGISTER_NAPI)")
     }
 
+    /// IORING_REGISTER_RESTRICTIONS (
+    /// Linux 5.10+) on a ring created with IORING_SETUP_R_DISABLED: once it
+    /// is enabled, only `sqeOps` may be submitted, with no SQE flag outside
+    /// `sqeFlags`, and only `registerOps` may be registered; anything else
+    /// fails with EACCES. Then IORING_REGISTER_ENABLE_RINGS. Throws the errno.
+    package static func uringRestrictAndEnable(_ ring: UnsafeMutablePointer<io_uring>, sqeOps: [io_uring_op],
+                                               registerOps: [UInt32], sqeFlags: UInt8) throws(PathError) {
+        var rules: [io_uring_restriction] = []
+        for op in sqeOps {
+            var r = io_uring_restriction()
+            r.opcode = UInt16(IORING_RESTRICTION_SQE_OP)
+            r.sqe_op = UInt8(op.rawValue)
+            rules.append(r)
+        }
+        for op in registerOps {
+            var r = io_uring_restriction()
+            r.opcode = UInt16(IORING_RESTRICTION_REGISTER_OP)
+            r.register_op = UInt8(op)
+            rules.append(r)
+        }
+        var flags = io_uring_restriction()
+        flags.opcode = UInt16(IORING_RESTRICTION_SQE_FLAGS_ALLOWED)
+        flags.sqe_flags = sqeFlags
+        rules.append(flags)
+        // Debian's liburing 2.3 exports neither io_uring_register_restrictions
+        // nor io_uring_enable_rings (its header declares them): the raw
+        // io_uring_register(2) it does export takes both opcodes.
+        let fd = UInt32(ring.pointee.ring_fd)
+        let count = UInt32(rules.count)
+        try check(negativeErrno(Int(rules.withUnsafeMutableBufferPointer {
+            io_uring_register(fd, UInt32(IORING_REGISTER_RESTRICTIONS), $0.baseAddress, count)
+        })), "io_uring_register(IORING_REGISTER_RESTRICTIONS)")
+        try check(negativeErrno(Int(io_uring_register(fd, UInt32(IORING_REGISTER_ENABLE_RINGS), nil, 0))),
+                  "io_uring_register(IORING_REGISTER_ENABLE_RINGS)")
+    }
+
     /// Whether the ring's kernel supports `op`: io_uring_get_probe_ring(3)
     /// (IORING_REGISTER_PROBE, Linux 5.6+) and io_uring_opcode_supported(3).
     /// nil when the kernel cannot be asked. Allocates (the probe): setup only.

@@ -105,6 +105,8 @@ public struct UringPath: PacketPath, ~Copyable {
     static let cancelTag: UInt64 = 3
     /// A send from one of the ring's slots: the slot index is in bits 0-31.
     static let ownedSendTag: UInt64 = 5
+    /// The sandbox test seam's NOP (`tryForbiddenOpcode`).
+    static let testTag: UInt64 = 7
     static let bufferGroup: UInt16 = 0
     /// The socket's index in the ring's fixed-file table.
     static let fixedSocket: Int32 = 0
