@@ -174,7 +174,7 @@ final class SandboxTests: XCTestCase {
             p.waitUntilExit()
             let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             XCTAssertEqual(p.terminationStatus, 130, "\(path): \(text)")
-            XCTAssertTrue(text.contains("serving \(path) on \(n.peer) (wait block, sandbox on)"), text)
+            XCTAssertTrue(text.contains("serving \(path) on \(n.peer) (wait block, sandbox on,"), text)
         }
     }
 }
