@@ -127,7 +127,8 @@ final class CaptureSession {
         }
         let summary: WireSummary
         do {
-            summary = try CaptureAudit.audit(options.file, reflectorPort: reflectorPort, timeoutNs: timeoutNs)
+            summary = try CaptureAudit.audit(options.file, reflectorPort: reflectorPort, timeoutNs: timeoutNs,
+                                             preferredRuns: runs.measurementRunIDs)
         } catch {
             record.notes.append("the capture file could not be audited: \(error)")
             return record

@@ -77,7 +77,8 @@ enum CaptureOutput {
         print("")
         print(TextReport.captureLine(c), terminator: "")
         if !quiet, let s = c.summary {
-            print(TextReport.wireTable(s, labels: TextReport.runLabels(report)), terminator: "")
+            print(TextReport.wireTable(s, labels: TextReport.runLabels(report), limit: TextReport.defaultListedRuns,
+                                       more: "`wirepath verify \(c.file) --all-runs` lists them"), terminator: "")
         }
         print(TextReport.verification(report), terminator: "")
         if request.capture?.verify == .strict, let why = report.strictVerificationFailure {
@@ -101,6 +102,9 @@ struct Verify: ParsableCommand {
 
     @Option(help: "The reflector's UDP port, which tells the directions apart (default: the --expect file's, else 7000).")
     var port: UInt16?
+
+    @Flag(name: .customLong("all-runs"), help: "List every run in the table (by default the \(TextReport.defaultListedRuns) with the most packets, and those --expect names; the JSON always holds all).")
+    var allRuns = false
 
     @Option(help: ArgumentHelp("Write the counts per run and direction (and, with --expect, every check) as JSON (schema wirepath.verify/1) to FILE; '-' writes it to stdout instead of the text.", valueName: "file"))
     var json: String?
@@ -133,7 +137,8 @@ struct Verify: ParsableCommand {
         let reflectorPort = port ?? report.flatMap { Verify.port(of: $0) } ?? 7000
         let summary: WireSummary
         do {
-            summary = try CaptureAudit.audit(file, reflectorPort: reflectorPort, timeoutNs: report?.settings.timeoutNs)
+            summary = try CaptureAudit.audit(file, reflectorPort: reflectorPort, timeoutNs: report?.settings.timeoutNs,
+                                             preferredRuns: report?.runs.measurementRunIDs ?? [])
         } catch {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
@@ -142,7 +147,9 @@ struct Verify: ParsableCommand {
         let text = json != "-"
         if text {
             print("capture \(file): reflector port \(reflectorPort)")
-            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
+            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:],
+                                       limit: allRuns ? nil : TextReport.defaultListedRuns,
+                                       more: "--all-runs lists them, --json holds them all"), terminator: "")
         }
         guard var r = report else {
             try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary))
