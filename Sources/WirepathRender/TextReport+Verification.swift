@@ -9,6 +9,9 @@ extension TextReport {
     /// audited; `wirepath verify --expect` asks for them).
     public static func verification(_ report: WirepathReport, listUnverified: Bool? = nil) -> String {
         var out = ""
+        if let n = report.capture?.notWritten, n > 0 {
+            out += "verify: the capture file stopped at its size bound (--capture-max-size) with \(n) frames not written: these checks cover only the written part\n"
+        }
         for run in report.runs {
             for r in run.verification?.runs ?? [] {
                 out += verificationLine("\(run.path) \(r.measurement)", r)
@@ -51,7 +54,11 @@ extension TextReport {
     /// The capture's own line: where it listened, what it wrote and dropped.
     public static func captureLine(_ c: CaptureRecord) -> String {
         var out = "capture: \(c.file) on \(c.interface)\(c.namespace.map { " in \($0)" } ?? ""), filter \"\(c.filter)\", snaplen \(c.snaplen), buffer \(c.bufferBytes >> 20) MiB, \(c.timestampPrecision) timestamps; "
-        out += "\(c.written) frames written, capture drops \(c.dropped) (buffer) + \(c.interfaceDropped) (interface)\n"
+        out += "\(c.written) frames written, capture drops \(c.dropped) (buffer) + \(c.interfaceDropped) (interface)"
+        if let n = c.notWritten, n > 0 {
+            out += "; STOPPED WRITING at --capture-max-size \(c.maxFileBytes.map(String.init) ?? "?") bytes: \(n) later frames not written, the audit covers only the written part"
+        }
+        out += "\n"
         out += "  vantage point: \(c.vantagePoint)\n"
         for n in c.notes { out += "  note: \(n)\n" }
         return out
