@@ -41,7 +41,6 @@ struct FrequentRunIDs {
 
     init(capacity: Int) {
         self.capacity = max(capacity, 1)
-        counts.reserveCapacity(self.capacity)
     }
 
     mutating func add(_ id: UInt64) {
