@@ -16,7 +16,7 @@ MULTIARCH  := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDE
 BPF_CFLAGS := -O2 -g -Wall -target bpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 BPF_OBJS   := .build/bpf/xsk_redirect.bpf.o
 
-.PHONY: all deps bpf build compare test bench bench-c clean
+.PHONY: all deps bpf build compare test bench bench-c clean fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -65,5 +65,33 @@ bench: build bench-c
 bench-c: deps
 	$(MAKE) -C bench/c
 
+# libFuzzer targets (docs/fuzzing.md), in their own scratch path so the normal
+# build never sees them: Package.swift declares them only with WIREPATH_FUZZ
+# set. SwiftPM passes --sanitize values as separate -sanitize= flags and the
+# driver keeps the last, so -Xswiftc repeats them together; --sanitize
+# fuzzer is still given, for SwiftPM to link libFuzzer's main.
+FUZZ_TARGETS  ?= frame udp payload control peer-report audit pcap
+FUZZ_SECONDS  ?= 60
+FUZZ_SMOKE_SECONDS ?= 3
+FUZZ_BUILD    := WIREPATH_FUZZ=1 $(SWIFT) build --build-path .build-fuzz -c release --sanitize fuzzer \
+                 -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing --disable-dead-strip
+
+fuzz-build:
+	@for t in $(FUZZ_TARGETS); do $(FUZZ_BUILD) --product fuzz-$$t 2>&1 | grep -v "Cannot export local symbol"; \
+	  test $${PIPESTATUS[0]} -eq 0 || exit 1; done
+
+# Each target for FUZZ_SECONDS from the seeds in fuzz/corpus/.
+fuzz: fuzz-build
+	fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# A few seconds per target: CI runs it after the tests.
+fuzz-smoke: fuzz-build
+	fuzz/run.sh $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
+
+# Rewrites the factory-made seeds (the real capture in fuzz/corpus/pcap stays).
+fuzz-seeds: fuzz-build
+	@for t in $(FUZZ_TARGETS); do rm -f fuzz/corpus/$$t/seed-*; \
+	  ASAN_OPTIONS=detect_leaks=0 WIREPATH_FUZZ_SEEDS=fuzz/corpus/$$t .build-fuzz/release/fuzz-$$t || exit 1; done
+
 clean:
-	rm -rf .build
+	rm -rf .build .build-fuzz

@@ -136,3 +136,28 @@ let package = Package(
         ),
     ]
 )
+
+// libFuzzer targets (fuzz/, docs/fuzzing.md): declared only when
+// WIREPATH_FUZZ is set, so the normal build neither sees nor compiles them.
+// `make fuzz` sets it and builds them with -sanitize=fuzzer,address into
+// .build-fuzz. Each target defines LLVMFuzzerTestOneInput and no main
+// (libFuzzer's is linked), hence -parse-as-library.
+if Context.environment["WIREPATH_FUZZ"] != nil {
+    let fuzzTargets: [(String, [Target.Dependency])] = [
+        ("fuzz-frame", ["WirepathModel"]),
+        ("fuzz-udp", ["WirepathIO"]),
+        ("fuzz-payload", ["WirepathModel"]),
+        ("fuzz-control", ["WirepathBench", "WirepathModel"]),
+        ("fuzz-peer-report", ["WirepathModel", "WirepathRender", "WirepathIO",
+                              .product(name: "Histogram", package: "hdrhistogram-swift")]),
+        ("fuzz-audit", ["WirepathModel", "WirepathRender", "WirepathIO"]),
+        ("fuzz-pcap", ["WirepathCapture", "WirepathModel", "WirepathRender"]),
+    ]
+    package.targets.append(.target(name: "FuzzSupport", dependencies: ["WirepathModel", "WirepathIO", "WirepathCapture", "WirepathTestSupport"],
+                                   path: "fuzz/Sources/FuzzSupport", swiftSettings: [.swiftLanguageMode(.v5)]))
+    for (name, deps) in fuzzTargets {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: ["FuzzSupport"] + deps, path: "fuzz/Sources/\(name)",
+            swiftSettings: [.swiftLanguageMode(.v5), .unsafeFlags(["-parse-as-library"])]))
+    }
+}

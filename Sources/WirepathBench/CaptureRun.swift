@@ -12,6 +12,8 @@ public struct CaptureRequest: Sendable, Equatable {
     /// captures on its middle hop and ignores this).
     public var interface: String?
     public var verify = VerifyMode.report
+    /// `--capture-max-size`.
+    public var maxFileBytes = CaptureOptions.defaultMaxFileBytes
 
     public init(file: String) { self.file = file }
 }
@@ -34,8 +36,10 @@ final class CaptureSession {
     /// its filter set), so that no packet of the first path is missed.
     init(_ request: CaptureRequest, interface: String, namespace: String?, reflectorPort: UInt16,
          vantagePoint: String, directions: [String]) throws {
-        options = CaptureOptions(interface: interface, file: request.file, reflectorPort: reflectorPort,
-                                 snaplen: request.snaplen, bufferBytes: request.bufferBytes)
+        var o = CaptureOptions(interface: interface, file: request.file, reflectorPort: reflectorPort,
+                               snaplen: request.snaplen, bufferBytes: request.bufferBytes)
+        o.maxFileBytes = request.maxFileBytes
+        options = o
         self.namespace = namespace
         self.vantagePoint = vantagePoint
         self.directions = directions
@@ -118,6 +122,8 @@ final class CaptureSession {
         record.snaplen = stats.snaplen
         record.timestampPrecision = stats.nanosecondTimestamps ? "ns" : "µs"
         record.written = stats.written
+        record.maxFileBytes = options.maxFileBytes
+        record.notWritten = stats.notWritten
         record.received = stats.received
         record.dropped = stats.dropped
         record.interfaceDropped = stats.interfaceDropped
@@ -125,9 +131,13 @@ final class CaptureSession {
         if stats.dropped > 0 {
             record.notes.append("the capture itself dropped \(stats.dropped) frames for want of buffer: a count the wire shows short by up to that many is unverifiable, not the path's loss; raise --capture-buffer")
         }
+        if stats.notWritten > 0 {
+            record.notes.append("the file reached --capture-max-size (\(options.maxFileBytes) bytes) and \(stats.notWritten) later frames were not written: the audit covers only the written part, and a count the wire shows short by up to that many is unverifiable; raise --capture-max-size")
+        }
         let summary: WireSummary
         do {
-            summary = try CaptureAudit.audit(options.file, reflectorPort: reflectorPort, timeoutNs: timeoutNs)
+            summary = try CaptureAudit.audit(options.file, reflectorPort: reflectorPort, timeoutNs: timeoutNs,
+                                             preferredRuns: runs.measurementRunIDs)
         } catch {
             record.notes.append("the capture file could not be audited: \(error)")
             return record
@@ -137,7 +147,7 @@ final class CaptureSession {
         let seenR2C = summary.runs.contains { $0.reflectorToClient.packets > 0 }
         if !seenC2R { record.notes.append("no client→reflector frame was seen at this vantage point") }
         if !seenR2C { record.notes.append("no reflector→client frame was seen at this vantage point") }
-        Verification.verify(&runs, against: summary, captureDropped: stats.dropped + stats.interfaceDropped)
+        Verification.verify(&runs, against: summary, captureDropped: record.ownLoss)
         return record
     }
 

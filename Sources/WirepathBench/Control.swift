@@ -158,7 +158,9 @@ struct ControlClient {
                         hint: "the peer did not answer after \(attempts) tries of \(replyTimeoutNs / 1_000_000) ms\(macNote); is `wirepath serve` running there with the same path, and is the address right?")
     }
 
-    private mutating func interpret(_ h: PayloadHeader, _ bytes: UnsafeRawBufferPointer, expect: ControlOp,
+    /// Internal, not private: the control fuzz target (fuzz/) decodes
+    /// replies through it, as `request` does.
+    mutating func interpret(_ h: PayloadHeader, _ bytes: UnsafeRawBufferPointer, expect: ControlOp,
                                     badMACs: inout Int) -> Reply {
         guard let word = ControlMessage.word(bytes) else {
             // A protocol 1 reflector answers a begin with a bare header.

@@ -14,27 +14,36 @@ struct CaptureFlags: ParsableArguments {
     @Option(name: .customLong("capture-buffer"), help: ArgumentHelp("The capture's kernel buffer, in bytes or with K, M or G (default 64M). A capture that drops says so, apart from the paths.", valueName: "size"))
     var captureBuffer: String?
 
+    @Option(name: .customLong("capture-max-size"), help: ArgumentHelp("The capture file's bound, in bytes or with K, M, G or T (default 1G): frames after it are counted, not written, and the verification says it covers only the written part.", valueName: "size"))
+    var captureMaxSize: String?
+
     @Option(name: .customLong("capture-interface"), help: ArgumentHelp("With --peer: the interface on this host to capture on.", valueName: "if"))
     var captureInterface: String?
 
     @Option(help: ArgumentHelp("With --capture: 'report' prints disagreements between the program and the wire; 'strict' also exits 3 on any, or when a measurement that ran could not be verified.", valueName: "report|strict"))
     var verify: String?
 
-    static func parseSize(_ text: String) -> Int? {
-        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30]
+    static func parseSize(_ text: String, max: Int = 4 << 30) -> Int? {
+        let units: [Character: Int] = ["K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40]
         var t = text.uppercased()
         var scale = 1
         if t.hasSuffix("IB") { t.removeLast(2) } else if t.hasSuffix("B") { t.removeLast() }
         if let u = t.last, let s = units[u] { scale = s; t.removeLast() }
-        guard let n = Int(t), n > 0, n <= (4 << 30) / scale else { return nil }
+        guard let n = Int(t), n > 0, n <= max / scale else { return nil }
         return n * scale
+    }
+
+    /// --capture-max-size's value: 1 MiB (a few thousand frames) to 16 TiB.
+    static func maxFileBytes(_ text: String) -> UInt64? {
+        guard let n = parseSize(text, max: 16 << 40), n >= 1 << 20 else { return nil }
+        return UInt64(n)
     }
 
     func validate() throws {
         if let v = verify, VerifyMode(rawValue: v) == nil { throw ValidationError("--verify: expected 'report' or 'strict', got '\(v)'") }
         if capture == nil {
-            if captureBuffer != nil || captureInterface != nil || verify != nil {
-                throw ValidationError("--capture-buffer, --capture-interface and --verify need --capture FILE")
+            if captureBuffer != nil || captureInterface != nil || verify != nil || captureMaxSize != nil {
+                throw ValidationError("--capture-buffer, --capture-max-size, --capture-interface and --verify need --capture FILE")
             }
             return
         }
@@ -43,6 +52,9 @@ struct CaptureFlags: ParsableArguments {
                 throw ValidationError("--capture-buffer: expected a size from 64K to 4G, such as 64M, got '\(b)'")
             }
             _ = n
+        }
+        if let m = captureMaxSize, CaptureFlags.maxFileBytes(m) == nil {
+            throw ValidationError("--capture-max-size: expected a size from 1M to 16T, such as 1G, got '\(m)'")
         }
         if let c = capture {
             let dir = URL(fileURLWithPath: c).deletingLastPathComponent().path
@@ -62,6 +74,7 @@ struct CaptureFlags: ParsableArguments {
         }
         var c = CaptureRequest(file: capture)
         if let b = captureBuffer, let n = CaptureFlags.parseSize(b) { c.bufferBytes = n }
+        if let m = captureMaxSize.flatMap(CaptureFlags.maxFileBytes) { c.maxFileBytes = m }
         c.interface = captureInterface
         c.verify = verify.flatMap(VerifyMode.init(rawValue:)) ?? .report
         return c
@@ -77,7 +90,8 @@ enum CaptureOutput {
         print("")
         print(TextReport.captureLine(c), terminator: "")
         if !quiet, let s = c.summary {
-            print(TextReport.wireTable(s, labels: TextReport.runLabels(report)), terminator: "")
+            print(TextReport.wireTable(s, labels: TextReport.runLabels(report), limit: TextReport.defaultListedRuns,
+                                       more: "`wirepath verify \(c.file) --all-runs` lists them"), terminator: "")
         }
         print(TextReport.verification(report), terminator: "")
         if request.capture?.verify == .strict, let why = report.strictVerificationFailure {
@@ -101,6 +115,9 @@ struct Verify: ParsableCommand {
 
     @Option(help: "The reflector's UDP port, which tells the directions apart (default: the --expect file's, else 7000).")
     var port: UInt16?
+
+    @Flag(name: .customLong("all-runs"), help: "List every run in the table (by default the \(TextReport.defaultListedRuns) with the most packets, and those --expect names; the JSON always holds all).")
+    var allRuns = false
 
     @Option(help: ArgumentHelp("Write the counts per run and direction (and, with --expect, every check) as JSON (schema wirepath.verify/1) to FILE; '-' writes it to stdout instead of the text.", valueName: "file"))
     var json: String?
@@ -133,7 +150,8 @@ struct Verify: ParsableCommand {
         let reflectorPort = port ?? report.flatMap { Verify.port(of: $0) } ?? 7000
         let summary: WireSummary
         do {
-            summary = try CaptureAudit.audit(file, reflectorPort: reflectorPort, timeoutNs: report?.settings.timeoutNs)
+            summary = try CaptureAudit.audit(file, reflectorPort: reflectorPort, timeoutNs: report?.settings.timeoutNs,
+                                             preferredRuns: report?.runs.measurementRunIDs ?? [])
         } catch {
             Output.stderr("error: \(error)")
             throw ExitCode(1)
@@ -142,13 +160,15 @@ struct Verify: ParsableCommand {
         let text = json != "-"
         if text {
             print("capture \(file): reflector port \(reflectorPort)")
-            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:]), terminator: "")
+            print(TextReport.wireTable(summary, labels: report.map(TextReport.runLabels) ?? [:],
+                                       limit: allRuns ? nil : TextReport.defaultListedRuns,
+                                       more: "--all-runs lists them, --json holds them all"), terminator: "")
         }
         guard var r = report else {
             try writeJSON(CaptureAuditReport(file: file, reflectorPort: reflectorPort, summary: summary))
             return
         }
-        let dropped = r.capture.map { $0.dropped + $0.interfaceDropped } ?? 0
+        let dropped = r.capture?.ownLoss ?? 0
         Verification.verify(&r.runs, against: summary, captureDropped: dropped)
         if !r.runs.contains(where: { $0.verification != nil }) {
             Output.stderr("error: --expect \(expect ?? ""): the result has no run ids (written before captures existed?); nothing to check")

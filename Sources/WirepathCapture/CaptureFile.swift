@@ -82,10 +82,13 @@ public struct CaptureFileWriter: ~Copyable {
 
 public enum CaptureAudit {
     /// Audits a capture file: two passes (see `WireAudit`), then the summary.
-    /// Throws a clear error for a file verification cannot read.
-    public static func audit(_ path: String, reflectorPort: UInt16, timeoutNs: UInt64? = nil) throws(CaptureError) -> WireSummary {
+    /// `preferredRuns` (the measurements' run ids) are kept in full before
+    /// any other. Throws a clear error for a file verification cannot read.
+    public static func audit(_ path: String, reflectorPort: UInt16, timeoutNs: UInt64? = nil,
+                             preferredRuns: [UInt64] = []) throws(CaptureError) -> WireSummary {
         var first = try CaptureFileReader(path)
-        let audit = WireAudit(reflectorPort: reflectorPort, linkType: first.linkType, snaplen: first.snaplen, timeoutNs: timeoutNs)
+        let audit = WireAudit(reflectorPort: reflectorPort, linkType: first.linkType, snaplen: first.snaplen, timeoutNs: timeoutNs,
+                              preferredRuns: preferredRuns)
         try first.forEach { _, len, bytes in audit.learn(bytes, wireLength: len) }
         audit.endLearning()
         var second = try CaptureFileReader(path)

@@ -17,6 +17,10 @@ public struct CaptureOptions: Sendable, Equatable {
     public var bufferBytes: Int
     /// Hard bound on one capture, whatever the stop flag says.
     public var maxDurationNs: UInt64 = 3_600_000_000_000
+    /// `--capture-max-size`: the file stops growing here (frames after it
+    /// are counted, not written).
+    public static let defaultMaxFileBytes: UInt64 = 1 << 30
+    public var maxFileBytes = CaptureOptions.defaultMaxFileBytes
 
     public init(interface: String, file: String, reflectorPort: UInt16,
                 snaplen: Int = CaptureOptions.defaultSnaplen, bufferBytes: Int = CaptureOptions.defaultBufferBytes) {
@@ -37,6 +41,8 @@ public struct CaptureOptions: Sendable, Equatable {
 /// What a finished capture reports about itself.
 public struct CaptureStats: Sendable, Equatable {
     public var written: UInt64
+    /// Frames captured after the file reached `CaptureOptions.maxFileBytes`.
+    public var notWritten: UInt64 = 0
     public var received: UInt64
     public var dropped: UInt64
     public var interfaceDropped: UInt64
@@ -103,7 +109,7 @@ public struct LiveCapture: ~Copyable {
     /// kernel already holds (up to 100 ms more) and returns the counts.
     /// Bounded by `options.maxDurationNs`.
     public mutating func run(stop: () -> Bool) throws(CaptureError) -> CaptureStats {
-        var written: UInt64 = 0
+        var dump = Pcap.BoundedDump(dumper: dumper, fileBytes: Pcap.pcapFileHeaderBytes, maxFileBytes: options.maxFileBytes)
         let start = Pcap.monotonicNanos()
         var drainUntil: UInt64?
         while true {
@@ -113,9 +119,8 @@ public struct LiveCapture: ~Copyable {
             if ready < 0 {
                 throw CaptureError("poll(pcap fd)", Pcap.errnoText(Int32(-ready)))
             }
-            let n = Pcap.dispatchToDump(handle, dumper)
+            let n = Pcap.dispatchToDump(handle, &dump)
             if n < 0 { throw CaptureError("pcap_dispatch(\(options.interface))", Pcap.lastError(handle)) }
-            written += UInt64(n)
             // Draining: stop at the first empty read, or the drain deadline.
             if let end = drainUntil, n == 0 || Pcap.monotonicNanos() > end { break }
         }
@@ -123,7 +128,7 @@ public struct LiveCapture: ~Copyable {
             throw CaptureError("pcap_dump_flush(\(options.file))", "write failed", hint: "is the disk full?")
         }
         let (recv, drop, ifdrop) = Pcap.stats(handle) ?? (0, 0, 0)
-        return CaptureStats(written: written, received: recv, dropped: drop, interfaceDropped: ifdrop,
+        return CaptureStats(written: dump.written, notWritten: dump.notWritten, received: recv, dropped: drop, interfaceDropped: ifdrop,
                             nanosecondTimestamps: nanoseconds, snaplen: snaplen, warnings: warnings)
     }
 }

@@ -137,12 +137,42 @@ enum Pcap {
         return (t, name)
     }
 
-    /// pcap_dispatch(3) with pcap_dump(3) as the callback: writes every
+    /// A dump file that stops growing at a size: pcap_dispatch's user
+    /// pointer points at one. Plain Swift fields only (see the file comment).
+    struct BoundedDump {
+        let dumper: Dumper
+        /// The file's size so far (its 24-byte header included) and its bound.
+        var fileBytes: UInt64
+        let maxFileBytes: UInt64
+        var written: UInt64 = 0
+        /// Frames captured after the bound was reached, none of them written:
+        /// the file is a prefix of the capture, never one with holes.
+        var notWritten: UInt64 = 0
+    }
+
+    /// The bytes pcap_dump(3) writes before each frame (struct pcap_sf_pkthdr).
+    static let recordHeaderBytes: UInt64 = 16
+    /// The bytes pcap_dump_open(3) writes first (struct pcap_file_header).
+    static let pcapFileHeaderBytes: UInt64 = 24
+
+    /// pcap_dispatch(3) with a callback that pcap_dump(3)s each frame until
+    /// the file would pass its bound, then only counts: handles every
     /// packet already captured, without blocking (the handle is
-    /// non-blocking). Returns the packets written, or -1 with pcap's error.
-    static func dispatchToDump(_ p: Handle, _ dumper: Dumper) -> Int {
-        let user = UnsafeMutableRawPointer(dumper).assumingMemoryBound(to: UInt8.self)
-        return Int(pcap_dispatch(p, -1, pcap_dump, user))
+    /// non-blocking). Returns the packets handled, or -1 with pcap's error.
+    static func dispatchToDump(_ p: Handle, _ dump: UnsafeMutablePointer<BoundedDump>) -> Int {
+        let user = UnsafeMutableRawPointer(dump).assumingMemoryBound(to: UInt8.self)
+        return Int(pcap_dispatch(p, -1, { user, header, bytes in
+            guard let user, let header else { return }
+            let d = UnsafeMutableRawPointer(user).assumingMemoryBound(to: BoundedDump.self)
+            let size = Pcap.recordHeaderBytes + UInt64(header.pointee.caplen)
+            guard d.pointee.notWritten == 0, d.pointee.fileBytes + size <= d.pointee.maxFileBytes else {
+                d.pointee.notWritten += 1
+                return
+            }
+            pcap_dump(UnsafeMutableRawPointer(d.pointee.dumper).assumingMemoryBound(to: UInt8.self), header, bytes)
+            d.pointee.fileBytes += size
+            d.pointee.written += 1
+        }, user))
     }
 
     /// pcap_stats(3): (received by the filter, dropped for want of buffer,

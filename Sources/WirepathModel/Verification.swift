@@ -74,6 +74,10 @@ public struct CaptureRecord: Codable, Sendable, Equatable {
     public var timestampPrecision: String
     /// Frames written to the file.
     public var written: UInt64
+    /// `--capture-max-size` and the frames captured after the file reached
+    /// it, not written (nil in files from before the bound).
+    public var maxFileBytes: UInt64?
+    public var notWritten: UInt64?
     /// pcap_stats: packets the filter passed, dropped for want of buffer
     /// (the capture's own loss, never the path's) and dropped by the device.
     public var received: UInt64
@@ -82,6 +86,11 @@ public struct CaptureRecord: Codable, Sendable, Equatable {
     public var notes: [String]
     /// Whole-capture totals: frames, foreign and malformed by kind.
     public var summary: WireSummary?
+
+    /// Frames the capture itself lost: dropped for want of buffer, by the
+    /// interface, or not written past the size bound. A count the wire
+    /// shows short by no more than this is unverifiable.
+    public var ownLoss: UInt64 { dropped &+ interfaceDropped &+ (notWritten ?? 0) }
 
     public init(file: String, interface: String, namespace: String?, vantagePoint: String, directions: [String],
                 filter: String, snaplen: Int, bufferBytes: Int, timestampPrecision: String, written: UInt64,

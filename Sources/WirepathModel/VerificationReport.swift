@@ -1,5 +1,13 @@
 import WirepathIO
 
+extension Array where Element == PathRun {
+    /// The run ids of every measurement (ping-pong, flood, each open-loop
+    /// rate): the runs an audit keeps in full before any other.
+    public var measurementRunIDs: [UInt64] {
+        flatMap { r in [r.pingpong?.runID, r.flood?.runID].compactMap { $0 } + r.openLoop.compactMap(\.runID) }
+    }
+}
+
 /// What a report's verification adds up to (its text is in WirepathRender).
 extension WirepathReport {
     /// Every disagreement (and unverifiable count) the capture found.

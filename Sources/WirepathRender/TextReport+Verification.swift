@@ -9,6 +9,9 @@ extension TextReport {
     /// audited; `wirepath verify --expect` asks for them).
     public static func verification(_ report: WirepathReport, listUnverified: Bool? = nil) -> String {
         var out = ""
+        if let n = report.capture?.notWritten, n > 0 {
+            out += "verify: the capture file stopped at its size bound (--capture-max-size) with \(n) frames not written: these checks cover only the written part\n"
+        }
         for run in report.runs {
             for r in run.verification?.runs ?? [] {
                 out += verificationLine("\(run.path) \(r.measurement)", r)
@@ -51,20 +54,41 @@ extension TextReport {
     /// The capture's own line: where it listened, what it wrote and dropped.
     public static func captureLine(_ c: CaptureRecord) -> String {
         var out = "capture: \(c.file) on \(c.interface)\(c.namespace.map { " in \($0)" } ?? ""), filter \"\(c.filter)\", snaplen \(c.snaplen), buffer \(c.bufferBytes >> 20) MiB, \(c.timestampPrecision) timestamps; "
-        out += "\(c.written) frames written, capture drops \(c.dropped) (buffer) + \(c.interfaceDropped) (interface)\n"
+        out += "\(c.written) frames written, capture drops \(c.dropped) (buffer) + \(c.interfaceDropped) (interface)"
+        if let n = c.notWritten, n > 0 {
+            out += "; STOPPED WRITING at --capture-max-size \(c.maxFileBytes.map(String.init) ?? "?") bytes: \(n) later frames not written, the audit covers only the written part"
+        }
+        out += "\n"
         out += "  vantage point: \(c.vantagePoint)\n"
         for n in c.notes { out += "  note: \(n)\n" }
         return out
     }
 
+    /// Runs a capture's table lists by default: a screenful.
+    public static let defaultListedRuns = 20
+
     /// The per-direction table of a capture, one row per run and direction,
-    /// with the paths named when the report is known.
-    public static func wireTable(_ s: WireSummary, labels: [UInt64: String] = [:]) -> String {
+    /// with the paths named when the report is known. Runs are listed by
+    /// packets, most first; past `limit` (nil: no limit) only the labelled
+    /// ones are, and a line counts the rest and says how to see them
+    /// (`more`). Run ids the audit did not keep in full are one row.
+    public static func wireTable(_ s: WireSummary, labels: [UInt64: String] = [:], limit: Int? = nil,
+                                 more: String = "--json holds them all") -> String {
         var rows: [[String]] = [[
             "run", "direction", "packets", "bytes", "data", "unique", "gaps", "dup", "reord", "damaged", "control",
             "warm-up", "sys-win", "wire p50 µs", "wire p99 µs",
         ]]
-        for r in s.runs {
+        let packets = { (r: WireRun) in r.clientToReflector.packets &+ r.reflectorToClient.packets }
+        let sorted = s.runs.enumerated().sorted { a, b in
+            packets(a.element) != packets(b.element) ? packets(a.element) > packets(b.element) : a.offset < b.offset
+        }.map(\.element)
+        var hidden = 0, hiddenPackets: UInt64 = 0
+        for (i, r) in sorted.enumerated() {
+            guard i < (limit ?? Int.max) || labels[r.runID] != nil else {
+                hidden += 1
+                hiddenPackets &+= packets(r)
+                continue
+            }
             let label = labels[r.runID].map { "\($0) \(r.runIDHex)" } ?? "\(r.kind) \(r.runIDHex)"
             for d in WireDirection.allCases {
                 let x = r.stats(d)
@@ -75,6 +99,14 @@ extension TextReport {
                     String(x.controlPackets), String(x.warmupPackets), String(x.syscallWindowPackets),
                     rtt.map { NumberText.micros($0.p50Ns) } ?? "-", rtt.map { NumberText.micros($0.p99Ns) } ?? "-",
                 ])
+            }
+        }
+        if let o = s.overflow {
+            let label = "other run ids (\(o.runsAtLeast ? "at least " : "")\(o.runs))"
+            for d in WireDirection.allCases {
+                let x = o.stats(d)
+                rows.append([d == .clientToReflector ? label : "", d.description, String(x.packets), String(x.bytes),
+                             "-", "-", "-", "-", "-", String(x.damaged), "-", "-", "-", "-", "-"])
             }
         }
         var out = table(rows, rightAlignFrom: 2)
@@ -97,6 +129,10 @@ extension TextReport {
         let un = s.unattributedDamaged.values.reduce(0, +)
         if un > 0 { out += "; \(un) damaged past recognising their run" }
         out += "\n"
+        if hidden > 0 { out += "\(hidden) more runs (\(hiddenPackets) packets) not listed; \(more)\n" }
+        if let o = s.overflow, let n = s.fullRunLimit {
+            out += "other run ids: the audit keeps \(n) runs in full (the measured ones, then the busiest); the frames of the \(o.runs) others are counted in one row\n"
+        }
         out += "data = measured-window data frames (seq < 2^61); unique/gaps/dup/reord count the intact ones; damaged = integrity, checksum or address damage; control, warm-up and sys-win (the syscall-counting window) are not compared\n"
         return out
     }

@@ -27,7 +27,8 @@ extension TextReport {
             var s = "\(name): program redirected \(x.redirected) \(verdict) \(e.rxPackets) received by the socket"
             s += ", passed \(x.passed) other packets to the stack"
             if x.passedNoSocket > 0 { s += ", \(x.passedNoSocket) test-flow packets with no socket bound" }
-            if x.socketRxDropped + x.socketRxRingFull + x.fillRingEmpty > 0 {
+            // A reflector's counters come from its report: any value, so no sum.
+            if x.socketRxDropped > 0 || x.socketRxRingFull > 0 || x.fillRingEmpty > 0 {
                 s += "; socket dropped \(x.socketRxDropped) (RX ring full \(x.socketRxRingFull), fill ring empty \(x.fillRingEmpty))"
             }
             return s

@@ -107,4 +107,25 @@ final class XDPReportTests: XCTestCase {
         options.xdp = decoded
         XCTAssertTrue(TextReport.xdpDetails(PathRun(path: .xdp, status: .ok, options: options)).contains("program attached native on wpc0"))
     }
+
+    /// Found by the peer-report fuzz target: a reflector's xdp counters are
+    /// any values, and the drop line summed three of them, which trapped on
+    /// overflow. The line now tests each.
+    func testHugeReflectorDropCountsRenderWithoutTrapping() throws {
+        var refl = PeerReport(path: .xdp)
+        refl.rxPackets = 1; refl.txPackets = 1
+        var x = XDPCounters()
+        x.socketRxDropped = .max; x.socketRxRingFull = .max; x.fillRingEmpty = 1
+        refl.xdp = x
+        let decoded = try XCTUnwrap(PeerReport.decode(refl.encode()), "a reflector's counts may be any value")
+        var client = EndReport(role: "client", cost: nil, counters: PathCounters(), napiID: 0)
+        client.txPackets = 1
+        let p = PingPongResult(latency: LatencySummary(LatencyHistogram.make()), sent: 1, received: 1, lost: 0, duplicated: 0,
+                               reordered: 0, integrityFailures: 0, foreign: 0, timeoutNs: 1, warmupNs: 1, durationNs: 1,
+                               client: client, reflector: EndReport(reflector: decoded, packets: 1))
+        let config = try PathConfig.validated(path: .xdp, local: Endpoint(address: 0xC612_0001, port: 0))
+        let run = PathRun(path: .xdp, status: .ok, options: PathOptionsRecord(config, napiID: 0), pingpong: p)
+        let details = TextReport.xdpDetails(run)
+        XCTAssertTrue(details.contains("socket dropped \(UInt64.max) (RX ring full \(UInt64.max), fill ring empty 1)"), details)
+    }
 }
