@@ -50,10 +50,17 @@ compare: build
 # prints no misleading closing line. The last line is "N passed, N failed,
 # N skipped", counted per test by .ci/test-summary (also when tests fail);
 # the exit code is the test run's.
+#
+# FILTER=REGEX runs only the matching tests (swift test --filter), for
+# developers; the full run (no FILTER) also checks that every test the
+# suite declares (each `func test...()` in Tests/) ran. Either way a run
+# in which no test ran, or which failed outside any test case, fails.
+FILTER     ?=
+DECLARED    = $(shell grep -rhoE '^\s*(public )?func test[A-Za-z0-9_]*\(\)' Tests | wc -l)
 test: deps bpf
 	$(SWIFT) build --build-tests
-	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log; rc=$$?; \
-	  .ci/test-summary .build/test.log; exit $$rc
+	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing $(if $(FILTER),--filter '$(FILTER)') 2>&1 | tee .build/test.log; rc=$$?; \
+	  .ci/test-summary $(if $(FILTER),,--expect $(DECLARED)) --rc $$rc .build/test.log || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 bench: build
 	bench/sockperf_vs_wirepath.sh

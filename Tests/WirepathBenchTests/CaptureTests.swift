@@ -47,7 +47,7 @@ final class CaptureIntegrationTests: XCTestCase {
     func capturablePaths() throws -> [PathKind] {
         var paths: [PathKind] = [.socket, .mmsg]
         if let why = availability(.uring) {
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail("uring unavailable under CI: \(why)") }
+            if ciRequiresEveryTest() { XCTFail("uring unavailable under CI: \(why)") }
         } else {
             paths.append(.uring)
         }
@@ -56,7 +56,7 @@ final class CaptureIntegrationTests: XCTestCase {
         // printed. Under CI=true a missing xdp is a failure, not a skip.
         if let why = availability(.xdp, xdpObject: xdpObject()) {
             let message = "capture test without xdp: \(why) (the AF_XDP path is issue #4)"
-            if ProcessInfo.processInfo.environment["CI"] == "true" { XCTFail(message) } else { print(message) }
+            if ciRequiresEveryTest() { XCTFail(message) } else { print(message) }
         } else {
             paths.append(.xdp)
         }
@@ -526,9 +526,11 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertFalse(table(run.stdout).isEmpty, run.stdout)
         XCTAssertEqual(table(run.stdout), table(audit.stdout))
         // pcapng, written by tshark from the same file, gives the same table.
-        if FileManager.default.isExecutableFile(atPath: "/usr/bin/tshark") {
+        // Without tshark the test ends through `Missing` (a failure under CI).
+        do {
+            let tshark = try requireTool("tshark", "`make deps` installs it")
             let ng = dir + "/cli.pcapng"
-            let conv = try runProgram("/usr/bin/tshark", ["-r", file, "-F", "pcapng", "-w", ng], timeout: 120)
+            let conv = try runProgram(tshark, ["-r", file, "-F", "pcapng", "-w", ng], timeout: 120)
             XCTAssertEqual(conv.status, 0, conv.stderr)
             let ngAudit = try runProgram(bin, ["verify", ng, "--expect", json])
             XCTAssertEqual(ngAudit.status, 0, ngAudit.stdout + ngAudit.stderr)
@@ -546,9 +548,7 @@ final class CaptureIntegrationTests: XCTestCase {
 /// audit of the file. All in one pass of tshark (`-z io,stat`).
 func checkTsharkAgrees(file: String, client: String, reflector: String, port: UInt16, summary: WireSummary,
                        line: UInt = #line) throws {
-    guard let tshark = ["/usr/bin/tshark", "/usr/local/bin/tshark"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-        try Missing("tshark is not installed (`make deps` installs it)").end(line: line)
-    }
+    let tshark = try requireTool("tshark", "`make deps` installs it", line: line)
     let out = try runProgram(try wirepathBinary(), ["verify", file, "--port", String(port), "--json", "-"])
     XCTAssertEqual(out.status, 0, out.stderr, line: line)
     let audit = try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8))
@@ -959,9 +959,7 @@ final class CaptureFileTests: XCTestCase {
 
 /// The fault tests' nftables; missing, they skip, and under CI=true fail.
 func requireNFT(file: StaticString = #filePath, line: UInt = #line) throws {
-    guard FileManager.default.isExecutableFile(atPath: "/usr/sbin/nft") else {
-        try Missing("nft is not installed (`make deps` installs nftables)").end(file: file, line: line)
-    }
+    _ = try requireTool("nft", "`make deps` installs nftables", file: file, line: line)
 }
 
 extension PeerNamespaces {

@@ -6,27 +6,36 @@ import Glibc
 @testable import WirepathXDP
 import WirepathIO
 import WirepathModel
+import WirepathTestSupport
 
 /// What a test does when something it needs is missing: it skips, except
-/// under CI=true, where a skip would hide that the test never ran, so it fails.
+/// under CI (any `CI` but empty, `0` or `false`: `ciRequiresEveryTest`),
+/// where a skip would hide that the test never ran, so it fails.
 enum Missing: Equatable {
     case skip(String)
     case fail(String)
 
     init(_ why: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self = environment["CI"] == "true" ? .fail(why) : .skip(why)
+        self = ciRequiresEveryTest(environment) ? .fail(why) : .skip(why)
     }
 
     /// Records the failure (under CI) and ends the test.
     func end(file: StaticString = #filePath, line: UInt = #line) throws -> Never {
         switch self {
         case .fail(let why):
-            XCTFail("\(why); CI=true turns the skip into a failure", file: file, line: line)
+            XCTFail("\(why); CI=\(ProcessInfo.processInfo.environment["CI"] ?? "") turns the skip into a failure", file: file, line: line)
             throw XCTSkip("failed under CI: \(why)")
         case .skip(let why):
             throw XCTSkip(why)
         }
     }
+}
+
+/// A tool the test runs, found on `$PATH`; missing, the test skips, and
+/// under CI fails.
+func requireTool(_ name: String, _ why: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    if let found = toolOnPath(name) { return found }
+    try Missing("\(name) is not on PATH (\(why))").end(file: file, line: line)
 }
 
 /// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
