@@ -45,6 +45,10 @@ struct ControlClient {
     var seq: UInt64 = 1
     var attempts = 10
     var replyTimeoutNs: UInt64 = 200_000_000
+    /// Requests sent again after a reply did not come in time: each may be
+    /// a drop the kernel counted (the request's or its reply's), which the
+    /// kernel's account of a window's loss allows for.
+    var resends: UInt64 = 0
 
     /// Sends `op` until a reply `expect` with our run id and sequence arrives.
     /// Data packets that arrive meanwhile (late echoes) are ignored.
@@ -64,7 +68,8 @@ struct ControlClient {
         tx: inout PacketBatch, rx: inout PacketBatch, stop: StopSignal, strays: inout S
     ) throws(PathError) -> [UInt64] {
         seq += 1
-        for _ in 0..<attempts {
+        for attempt in 0..<attempts {
+            if attempt > 0 { resends &+= 1 }
             if stop.requested { throw PathError(operation: "control \(op)", errno: .interrupted, hint: "stopped by signal") }
             ControlMessage.write(tx, op: op, runID: runID, seq: seq, to: peer, body: body)
             tx.count = 1

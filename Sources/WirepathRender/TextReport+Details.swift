@@ -27,6 +27,7 @@ extension TextReport {
                 out += "min \(NumberText.micros(p.latency.minNs)) p90 \(NumberText.micros(p.latency.p90Ns)) p99.99 \(NumberText.micros(p.latency.p9999Ns)) mean \(NumberText.fixed(p.latency.meanNs / 1000, 2)) sd \(NumberText.fixed(p.latency.stddevNs / 1000, 2)) µs\n"
                 out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
                 if let r = p.reflector, let line = reflectorDropsLine(r) { out += "  pingpong reflector: \(line)\n" }
+                if let k = p.kernelLoss { out += "  pingpong kernel counters: " + kernelLoss(k) }
                 if run.options.uringSQPollIdleMillis != nil {
                     out += "  pingpong SQPOLL wakeups: client \(p.client.sqpollWakeups), reflector \(p.reflector.map { String($0.sqpollWakeups) } ?? "-")\n"
                 }
@@ -40,6 +41,7 @@ extension TextReport {
                 out += "received \(f.received) (\(NumberText.fixed(f.rxPps / 1e6, 3)) Mpps, \(NumberText.fixed(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(NumberText.fixed(f.lossRatio * 100, 2))%)"
                 if let bad = f.integrityFailures, bad > 0 { out += ", of which \(bad) arrived corrupted (integrity check failed)" }
                 out += "\n"
+                if let k = f.kernelLoss { out += "  flood kernel counters: " + kernelLoss(k) }
                 out += "  flood batching: sender \(NumberText.fixed(f.sender.txPacketsPerCall, 1)) pkts/send call"
                 if let r = f.receiver {
                     out += ", receiver \(NumberText.fixed(r.rxPacketsPerCall, 1)) pkts/receive call"
