@@ -4,7 +4,7 @@ SWIFT      ?= swift
 CONFIG     ?= release
 BIN        := .build/$(CONFIG)/wirepath
 DEB_PKGS   := libpcap-dev libxdp-dev libbpf-dev liburing-dev clang llvm iproute2 ethtool \
-              tcpdump tshark sockperf linux-perf nftables
+              tcpdump tshark sockperf linux-perf nftables iputils-ping
 # Headless Chromium: the test that renders the HTML report (`compare --report`).
 DEB_PKGS   += chromium
 ARGS       ?=

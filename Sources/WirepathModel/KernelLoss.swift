@@ -139,8 +139,14 @@ extension KernelLossAccount {
     /// (its devices, socket and, for xdp, its AF_XDP ring).
     static func direction(from: (String, NamespaceCounters?), to: (String, NamespaceCounters?), toXDP: XDPCounters?) -> [Count] {
         var out: [Count] = []
+        // A device that refuses a packet at transmit (veth with a full peer
+        // queue) counts it in tx_dropped and returns the drop to the stack,
+        // which counts it in SndbufErrors too: one drop, counted once, on
+        // the device; the stack's share is what the device does not explain.
         if let s = from.1 {
-            out.append(Count(end: from.0, place: "dropped before the \(from.0)'s device (qdisc, egress hook or send buffer)", counter: "Udp SndbufErrors", packets: s.sndbufErrors))
+            out.append(Count(end: from.0, place: "dropped before the \(from.0)'s device (qdisc, egress hook or send buffer)",
+                             counter: "Udp SndbufErrors less the device's tx_dropped",
+                             packets: s.sndbufErrors > s.txDropped ? s.sndbufErrors - s.txDropped : 0))
             out.append(Count(end: from.0, place: "dropped on the \(from.0)'s device", counter: "tx_dropped", packets: s.txDropped))
         }
         // A packet the AF_XDP ring had no room for is also a failed

@@ -110,14 +110,14 @@ final class KernelLossTests: XCTestCase {
             let k = try XCTUnwrap(f.kernelLoss)
             let nft = try XCTUnwrap(nftDrops.value, "\(path): the nft counter could not be read")
             XCTAssertGreaterThan(nft, 0, "\(path)")
-            XCTAssertEqual(try count(k, "Udp SndbufErrors", end: "sender"), nft, "\(path): \(TextReport.kernelLoss(k))")
+            XCTAssertEqual(try count(k, "Udp SndbufErrors less the device's tx_dropped", end: "sender"), nft, "\(path): \(TextReport.kernelLoss(k))")
             XCTAssertEqual(f.lost, nft, "\(path): the program's loss is the nft counter")
             XCTAssertEqual(k.located, nft, "\(path): nothing else dropped: \(TextReport.kernelLoss(k))")
             XCTAssertEqual(k.verdict, .accounted)
             // The text names the place with the nft counter's number (read
             // back from the text, not formatted by the report's own code).
             let text = TextReport.details(report)
-            let phrase = " dropped before the sender's device (qdisc, egress hook or send buffer) (Udp SndbufErrors)"
+            let phrase = " dropped before the sender's device (qdisc, egress hook or send buffer) (Udp SndbufErrors less the device's tx_dropped)"
             let at = try XCTUnwrap(text.range(of: phrase), text)
             let number = text[..<at.lowerBound].split(separator: " ").last.map { $0.filter(\.isNumber) }
             XCTAssertEqual(number.flatMap { UInt64($0) }, nft, text)

@@ -7,6 +7,7 @@ import Glibc
 import WirepathIO
 import WirepathModel
 import WirepathTestSupport
+import WirepathRender
 
 /// What a test does when something it needs is missing: it skips, except
 /// under CI (any `CI` but empty, `0` or `false`: `ciRequiresEveryTest`),
@@ -233,4 +234,16 @@ final class PeerNamespaces {
     }
 
     deinit { close() }
+}
+
+/// A flood's loss checked against an instrument the program does not
+/// control: the kernel's own drop counters at both ends (`kernelLoss`),
+/// every one of them read, locate exactly the packets the program lost
+/// (up to the control requests it sent again, each possibly one more drop).
+func assertKernelAccounts(_ f: FloodResult, _ what: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    guard let k = f.kernelLoss else { return XCTFail("\(what): the flood carries no kernel account", file: file, line: line) }
+    XCTAssertEqual(k.lost, f.lost, what, file: file, line: line)
+    XCTAssertEqual(k.unread, [], what, file: file, line: line)
+    XCTAssertEqual(k.verdict, .accounted, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
+    XCTAssertGreaterThanOrEqual(k.located + k.corrupted, f.lost, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
 }

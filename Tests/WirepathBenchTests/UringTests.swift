@@ -112,8 +112,9 @@ final class UringTests: XCTestCase {
         let rx = try XCTUnwrap(f.receiver)
         XCTAssertGreaterThan(f.sent, 1000)
         XCTAssertGreaterThan(f.received, 0)
-        XCTAssertLessThanOrEqual(f.received, f.sent)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        // Every lost packet is where the kernel counted it (a ring that
+        // runs dry leaves packets in the socket, which overflows there).
+        assertKernelAccounts(f, "uring flood into 8 buffers")
         XCTAssertEqual(f.duplicated, 0)
         // The reflector's own tally: every packet its path delivered is a
         // counted flood packet, plus the end request.
@@ -146,7 +147,7 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let f = try XCTUnwrap(run.flood)
         let rx = try XCTUnwrap(f.receiver)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        assertKernelAccounts(f, "uring batch wait")
         XCTAssertEqual(rx.rxPackets, f.received + f.duplicated + 1, "the flood plus the end request")
         XCTAssertGreaterThanOrEqual(rx.rxPacketsPerCall, 8, "receive calls should carry batches: \(rx.rxPacketsPerCall)")
         XCTAssertTrue(run.notes.contains { $0.contains("uring-batch-wait 10000 µs") }, "\(run.notes)")
@@ -225,7 +226,7 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let f = try XCTUnwrap(run.flood)
         XCTAssertGreaterThan(f.sent, 1000)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        assertKernelAccounts(f, "uring SQPOLL flood")
         XCTAssertEqual(f.duplicated, 0)
         let tx = try XCTUnwrap(f.sender.cost)
         let spp = try XCTUnwrap(tx.syscallsPerPacket, tx.syscallsUnavailable ?? "")
