@@ -280,9 +280,13 @@ final class CLITests: XCTestCase {
         }
         // The environment: kernel, CPU, topology; the run's payload size, batch and wait.
         let env = try XCTUnwrap(obj["environment"] as? [String: Any])
-        XCTAssertTrue((env["kernel"] as? String ?? "").hasPrefix("Linux "), "\(env)")
+        // Values from the host itself, not from the program's own code.
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        XCTAssertTrue((env["kernel"] as? String ?? "").contains(release), "\(env) (uname -r: \(release))")
         XCTAssertFalse((env["cpuModel"] as? String ?? "").isEmpty)
-        _ = number(env, "cpus", "environment")
+        XCTAssertEqual(number(env, "cpus", "environment"), Double(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let topo = try XCTUnwrap(env["topology"] as? [String: Any])
         XCTAssertEqual(topo["kind"] as? String, "veth-pair")
         XCTAssertEqual((topo["namespaces"] as? [String])?.count, 2)
@@ -311,15 +315,49 @@ final class CLITests: XCTestCase {
             for k in ["minNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "p9999Ns", "maxNs", "meanNs", "stddevNs", "count"] {
                 _ = number(lat, k, "\(path).pingpong.latency")
             }
-            XCTAssertGreaterThan(number(lat, "count", path) ?? 0, 0)
-            XCTAssertLessThanOrEqual(number(lat, "p50Ns", path) ?? 1, number(lat, "p9999Ns", path) ?? 0)
+            // Values: a 1 s closed loop on a veth pair loses nothing, each
+            // reply is one sample, and every RTT lies between a microsecond
+            // (no veth round trip is faster) and the loss timeout (a later
+            // reply is a loss, not a sample).
+            let timeout = try XCTUnwrap(number(settings, "timeoutNs", "settings"))
             for k in ["sent", "received", "lost", "duplicated", "reordered", "integrityFailures"] { _ = number(pp, k, "\(path).pingpong") }
+            XCTAssertEqual(number(pp, "lost", path), 0, path)
+            XCTAssertEqual(number(pp, "duplicated", path), 0, path)
+            XCTAssertEqual(number(pp, "integrityFailures", path), 0, path)
+            XCTAssertEqual(number(pp, "received", path), number(pp, "sent", path), path)
+            XCTAssertEqual(number(lat, "count", path), number(pp, "received", path), path)
+            XCTAssertGreaterThan(number(pp, "sent", path) ?? 0, 100, "\(path): a second of round trips on veth")
+            for k in ["minNs", "p50Ns", "p99Ns", "maxNs", "meanNs"] {
+                let v = number(lat, k, path) ?? -1
+                XCTAssertTrue(v >= 1_000 && v <= timeout, "\(path).pingpong.latency.\(k) = \(v) ns, outside 1 µs...\(timeout) ns")
+            }
             // Flood: pps and bps at each end, and the loss.
             let fl = try XCTUnwrap(run["flood"] as? [String: Any], path)
             for k in ["sent", "received", "lost", "lossRatio", "txPps", "rxPps", "txPayloadBps", "rxPayloadBps", "txFrameBps", "rxFrameBps"] {
                 _ = number(fl, k, "\(path).flood")
             }
             XCTAssertGreaterThan(number(fl, "rxPps", path) ?? 0, 0)
+            // Values: the flood ran for its --flood-duration (1 s; ended by
+            // the first check after it, generously bounded), its rates are
+            // what it sent over that time, its loss is the kernel's drops,
+            // and its bit rates are 64-byte payloads in 106-byte frames.
+            let sent = number(fl, "sent", path) ?? 0, lost = number(fl, "lost", path) ?? -1
+            let secs = (number(fl, "senderDurationNs", path) ?? 0) / 1e9
+            XCTAssertTrue(secs >= 1 && secs < 3, "\(path): flood window \(secs) s for --flood-duration 1")
+            XCTAssertEqual(number(fl, "txPps", path) ?? 0, sent / secs, accuracy: sent / secs * 0.001, path)
+            XCTAssertEqual(number(fl, "txPayloadBps", path) ?? 0, sent / secs * 64 * 8, accuracy: sent / secs, path)
+            XCTAssertEqual(number(fl, "txFrameBps", path) ?? 0, sent / secs * 106 * 8, accuracy: sent / secs, path)
+            XCTAssertEqual(number(fl, "lossRatio", path) ?? -1, sent == 0 ? 0 : lost / sent, accuracy: 1e-9, path)
+            let kernel = try XCTUnwrap(fl["kernelLoss"] as? [String: Any], "\(path): the flood's kernel account")
+            let counts = try XCTUnwrap(kernel["counts"] as? [[String: Any]], path)
+            let located = counts.reduce(0.0) { $0 + ((($1["packets"] as? NSNumber)?.doubleValue) ?? 0) }
+            let resends = number(kernel, "controlResends", path) ?? 0
+            XCTAssertTrue(located >= lost && located <= lost + resends, "\(path): the kernel located \(located) drops for \(lost) lost")
+            // The sender's syscalls per packet, by the kernel's tracepoint:
+            // socket sends one packet per sendto, mmsg 32 per sendmmsg.
+            let senderSys = number((fl["sender"] as? [String: Any])?["cost"] as? [String: Any], "syscallsPerPacket", path) ?? -1
+            if path == "socket" { XCTAssertTrue(senderSys >= 0.9 && senderSys <= 1.5, "socket flood sender: \(senderSys) syscalls per packet") }
+            if path == "mmsg" { XCTAssertTrue(senderSys > 0 && senderSys <= 0.2, "mmsg flood sender: \(senderSys) syscalls per packet") }
             // Both ends of both measurements: syscalls, user and system CPU
             // per packet, context switches, packets per call.
             for (measurement, m, ends) in [("pingpong", pp, ["client", "reflector"]), ("flood", fl, ["sender", "receiver"])] {

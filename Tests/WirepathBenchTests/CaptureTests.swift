@@ -472,6 +472,20 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertEqual(v.runID, o.runID)
         XCTAssertEqual(v.wire?.clientToReflector.unique, o.sent)
         XCTAssertEqual(v.wire?.reflectorToClient.unique, o.received)
+        // The achieved rate, not the input: what was sent over the window's
+        // own duration, near the rate asked for (generous bounds: a loaded
+        // 2-core host may fall behind, never ahead).
+        XCTAssertEqual(o.achievedPps, Double(o.sent) / (Double(o.durationNs) / 1e9), accuracy: o.achievedPps * 0.001)
+        XCTAssertGreaterThan(o.achievedPps, 5000 * 0.5, "the open loop fell far behind its schedule")
+        XCTAssertLessThan(o.achievedPps, 5000 * 1.05, "the open loop sent faster than its schedule")
+        // And by the capture's clock: the window's 2000 requests cannot have
+        // crossed the wire in less time than the schedule allows (the span
+        // also holds the warm-up before them, so it bounds from below only
+        // loosely from above).
+        let c2r = try XCTUnwrap(v.wire?.clientToReflector)
+        let span = Double(try XCTUnwrap(c2r.lastNs) - (try XCTUnwrap(c2r.firstNs))) / 1e9
+        XCTAssertGreaterThan(span, Double(o.sent - 1) / 5000 * 0.9, "the requests crossed the wire faster than 5000 pps")
+        XCTAssertLessThan(span, Double(o.durationNs) / 1e9 + 0.2 + 5, "the capture's span is far longer than the run")
         let audit = try runProgram(bin, ["verify", file, "--expect", json])
         XCTAssertEqual(audit.status, 0, audit.stdout + audit.stderr)
         XCTAssertTrue(audit.stdout.contains("socket open-loop 5000 pps 0x"), audit.stdout)
