@@ -16,7 +16,7 @@ MULTIARCH  := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDE
 BPF_CFLAGS := -O2 -g -Wall -target bpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 BPF_OBJS   := .build/bpf/xsk_redirect.bpf.o
 
-.PHONY: all deps bpf build compare test bench clean
+.PHONY: all deps bpf build compare test test-stress bench clean
 
 all: build
 
@@ -61,6 +61,12 @@ test: deps bpf
 	$(SWIFT) build --build-tests
 	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing $(if $(FILTER),--filter '$(FILTER)') 2>&1 | tee .build/test.log; rc=$$?; \
 	  .ci/test-summary $(if $(FILTER),,--expect $(DECLARED)) --rc $$rc .build/test.log || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+
+# The same suite with every CPU loaded by a background spinner (bounded in
+# time, always killed: .ci/with-load): the tests' bounds are meant to hold
+# on a loaded 2-core host.
+test-stress: deps bpf
+	.ci/with-load $(MAKE) test
 
 bench: build
 	bench/sockperf_vs_wirepath.sh

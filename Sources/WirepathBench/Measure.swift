@@ -38,11 +38,11 @@ public enum Measure {
     /// client's path spins whatever `config.wait` says (see `OpenLoop`).
     public static func openLoop(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double,
                                 loadFraction: Double? = nil, stop: StopSignal,
-                                progress: RunProgress = RunProgress()) throws -> (OpenLoopResult, PathInfo) {
+                                progress: RunProgress = RunProgress(), kernel: KernelProbe? = nil) throws -> (OpenLoopResult, PathInfo) {
         guard ratePps > 0 && ratePps <= 50_000_000 else { throw ConfigError("bad rate \(ratePps) pps: expected 1-50000000") }
         var c = config
         c.wait = .spin
-        return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress))
+        return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress, kernel: kernel))
     }
 }
 

@@ -234,7 +234,7 @@ public enum Runner {
                 case .pingpong:
                     if let rate = r.rate {
                         let (o, info) = try phase(.openLoopPingpong(ratePps: rate)) {
-                            try ends.run { c, peer in try Measure.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop, progress: packets) }
+                            try ends.run { c, peer in try Measure.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop, progress: packets, kernel: kernel) }
                         }
                         run.openLoop.append(o)
                         run.merge(notes: info.notes)
@@ -273,7 +273,7 @@ public enum Runner {
                 let (o, _) = try phase(.openLoop(ratePps: point.rate, loadFraction: point.fraction)) {
                     try ends.run { c, peer in
                         try Measure.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop,
-                                             progress: packets)
+                                             progress: packets, kernel: kernel)
                     }
                 }
                 run.openLoop.append(o)

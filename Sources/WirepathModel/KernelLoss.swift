@@ -204,6 +204,7 @@ extension WirepathReport {
         for run in runs {
             if let k = run.pingpong?.kernelLoss, let why = k.disagreement { out.append(("\(run.label) pingpong", why)) }
             if let k = run.flood?.kernelLoss, let why = k.disagreement { out.append(("\(run.label) flood", why)) }
+            for o in run.openLoop { if let k = o.kernelLoss, let why = k.disagreement { out.append(("\(run.label) \(o.measurementName)", why)) } }
         }
         return out
     }

@@ -63,6 +63,7 @@ extension TextReport {
                 let label = o.loadFraction.map { "\(NumberText.fixed($0 * 100, 0))% load" } ?? "open loop"
                 out += "  \(label) (\(NumberText.fixed(o.targetPps, 0)) pps offered, \(NumberText.fixed(o.achievedPps, 0)) sent/s): p50 \(NumberText.micros(o.latency.p50Ns)) p90 \(NumberText.micros(o.latency.p90Ns)) p99 \(NumberText.micros(o.latency.p99Ns)) p99.9 \(NumberText.micros(o.latency.p999Ns)) max \(NumberText.micros(o.latency.maxNs)) µs, lost \(o.lost)/\(o.sent)"
                 out += o.maxSendLagNs > 1_000_000 ? ", sender fell \(NumberText.micros(o.maxSendLagNs)) µs behind its schedule\n" : "\n"
+                if let k = o.kernelLoss { out += "  \(label) kernel counters: " + kernelLoss(k) }
             }
             out += xdpDetails(run)
             for note in run.notes { out += "  note: \(note)\n" }

@@ -247,3 +247,15 @@ func assertKernelAccounts(_ f: FloodResult, _ what: String = "", file: StaticStr
     XCTAssertEqual(k.verdict, .accounted, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
     XCTAssertGreaterThanOrEqual(k.located + k.corrupted, f.lost, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
 }
+
+/// Readiness by polling, never a fixed sleep: true once a UDP socket is
+/// bound to `port` in `namespace` (by `ss`), false after `timeout` seconds.
+func waitForUDPListener(namespace: String, port: UInt16, timeout: TimeInterval = 20) -> Bool {
+    let until = Date().addingTimeInterval(timeout)
+    while Date() < until {
+        if let ss = try? runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "ss", "-Hunl", "sport", "= :\(port)"], timeout: 10),
+           !ss.stdout.isEmpty { return true }
+        usleep(20_000)
+    }
+    return false
+}
