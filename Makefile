@@ -45,7 +45,7 @@ build: deps bpf
 compare: build
 	$(BIN) compare $(ARGS)
 
-# Unit and integration tests (integration needs root; under CI=true a skip fails).
+# Unit and integration tests (integration needs root; under CI a skip fails).
 # The suite is XCTest only; Swift Testing is disabled so that its empty run
 # prints no misleading closing line. The last line is "N passed, N failed,
 # N skipped", counted per test by .ci/test-summary (also when tests fail);
@@ -57,9 +57,11 @@ compare: build
 # in which no test ran, or which failed outside any test case, fails.
 FILTER     ?=
 DECLARED    = $(shell grep -rhoE '^\s*(public )?func test[A-Za-z0-9_]*\(\)' Tests | wc -l)
+# The build runs inside the logged pipeline, so a build error is counted as
+# a failure outside any test case too.
 test: deps bpf
-	$(SWIFT) build --build-tests
-	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing $(if $(FILTER),--filter '$(FILTER)') 2>&1 | tee .build/test.log; rc=$$?; \
+	@mkdir -p .build; set -o pipefail; { $(SWIFT) build --build-tests && \
+	  $(SWIFT) test --skip-build --disable-swift-testing $(if $(FILTER),--filter '$(FILTER)'); } 2>&1 | tee .build/test.log; rc=$$?; \
 	  .ci/test-summary $(if $(FILTER),,--expect $(DECLARED)) --rc $$rc .build/test.log || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
 
 # The same suite with every CPU loaded by a background spinner (bounded in

@@ -116,7 +116,7 @@ extension ClientEnd where P: ~Copyable {
         result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
         result.hgrm = histogram.percentileDistribution
         if let w = kernelWindow {
-            result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
+            result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, corrupted: result.integrityFailures, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
                                           clientXDP: result.client.xdp, reflectorXDP: result.reflector?.xdp,
                                           controlResends: w.resends, unread: w.unread)
         }

@@ -132,6 +132,35 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
         return "the kernel counted \(k) drops, \(k - e) more than the \(e) the program lost"
             + (controlResends > 0 ? " and the \(controlResends) control requests sent again" : "")
     }
+
+    private enum CodingKeys: String, CodingKey {
+        case lost, late, corrupted, counts, controlResends, unread
+        // Written for scripts, derived from the fields above, never read back.
+        case located, verdict, disagreement
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let k = try decoder.container(keyedBy: CodingKeys.self)
+        lost = try k.decode(UInt64.self, forKey: .lost)
+        late = try k.decodeIfPresent(UInt64.self, forKey: .late) ?? 0
+        corrupted = try k.decodeIfPresent(UInt64.self, forKey: .corrupted) ?? 0
+        counts = try k.decode([Count].self, forKey: .counts)
+        controlResends = try k.decodeIfPresent(UInt64.self, forKey: .controlResends) ?? 0
+        unread = try k.decodeIfPresent([String].self, forKey: .unread) ?? []
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var k = encoder.container(keyedBy: CodingKeys.self)
+        try k.encode(lost, forKey: .lost)
+        try k.encode(late, forKey: .late)
+        try k.encode(corrupted, forKey: .corrupted)
+        try k.encode(counts, forKey: .counts)
+        try k.encode(controlResends, forKey: .controlResends)
+        try k.encode(unread, forKey: .unread)
+        try k.encode(located, forKey: .located)
+        try k.encode(verdict, forKey: .verdict)
+        try k.encodeIfPresent(disagreement, forKey: .disagreement)
+    }
 }
 
 extension KernelLossAccount {
@@ -186,13 +215,15 @@ extension KernelLossAccount {
     }
 
     /// A ping-pong: a lost exchange is a request dropped on the way to the
-    /// reflector or a reply dropped on the way back, so both directions.
-    public static func pingpong(lost: UInt64, late: UInt64, client: NamespaceCounters?, reflector: NamespaceCounters?,
+    /// reflector or a reply dropped on the way back, so both directions. A
+    /// reply that came late, or corrupted (its integrity check failed, so
+    /// its exchange timed out), is lost without a drop.
+    public static func pingpong(lost: UInt64, late: UInt64, corrupted: UInt64 = 0, client: NamespaceCounters?, reflector: NamespaceCounters?,
                                 hop h: NamespaceCounters?, clientXDP: XDPCounters?, reflectorXDP: XDPCounters?,
                                 controlResends: UInt64, unread: [String]) -> KernelLossAccount {
         let there = direction(from: ("client", client), to: ("reflector", reflector), toXDP: reflectorXDP)
         let back = direction(from: ("reflector", reflector), to: ("client", client), toXDP: clientXDP)
-        return KernelLossAccount(lost: lost, late: late, counts: there + hop(h) + back, controlResends: controlResends, unread: unread)
+        return KernelLossAccount(lost: lost, late: late, corrupted: corrupted, counts: there + hop(h) + back, controlResends: controlResends, unread: unread)
     }
 }
 

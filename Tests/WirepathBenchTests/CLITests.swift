@@ -269,8 +269,10 @@ final class CLITests: XCTestCase {
         let bin = try wirepathBinary()
         let json = NSTemporaryDirectory() + "wirepath-\(getpid())-compare.json"
         defer { try? FileManager.default.removeItem(atPath: json) }
+        // A 2 s loss timeout, so that a loaded host's slow reply is a
+        // sample, not a loss: the values below expect none lost.
         let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "1", "--repeat", "1", "--flood-duration", "1",
-                                     "--warmup", "0.2", "--json", json, "--quiet"], timeout: 120)
+                                     "--warmup", "0.2", "--timeout", "2000", "--json", json, "--quiet"], timeout: 120)
         XCTAssertEqual(r.status, 0, r.stderr)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         XCTAssertEqual(obj["schema"] as? String, "wirepath.report/1")
@@ -354,6 +356,8 @@ final class CLITests: XCTestCase {
             let located = counts.reduce(0.0) { $0 + ((($1["packets"] as? NSNumber)?.doubleValue) ?? 0) }
             let resends = number(kernel, "controlResends", path) ?? 0
             XCTAssertTrue(located >= lost && located <= lost + resends, "\(path): the kernel located \(located) drops for \(lost) lost")
+            XCTAssertEqual(number(kernel, "located", path), located, path)
+            XCTAssertEqual(kernel["verdict"] as? String, "accounted", path)
             // The sender's syscalls per packet, by the kernel's tracepoint:
             // socket sends one packet per sendto, mmsg 32 per sendmmsg.
             let senderSys = number((fl["sender"] as? [String: Any])?["cost"] as? [String: Any], "syscallsPerPacket", path) ?? -1
@@ -456,8 +460,10 @@ final class CLITests: XCTestCase {
         let bin = try wirepathBinary()
         let json = NSTemporaryDirectory() + "wp-hop-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
+        // A 2 s loss timeout: on a loaded host a reply 100 ms late (the
+        // default) would count as lost, and this test is about the hop.
         let r = try runProgram(bin, ["pingpong", "--path", "socket", "--middle-hop", "--count", "500", "--warmup", "0.1",
-                                     "--quiet", "--json", json], timeout: 60)
+                                     "--timeout", "2000", "--quiet", "--json", json], timeout: 60)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("topology: veth-bridge"), r.stdout)
         let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))

@@ -235,6 +235,11 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertEqual(sent.message, "client counted \(p.client.txPackets) sent, wire shows \(w.clientToReflector.unique): \(missing) packets never left the host")
         // Everything else agrees: the reflector got exactly what crossed.
         XCTAssertEqual(v.disagreements.count, 1, "\(v.disagreements.map(\.message))")
+        // And the client's own kernel counted each of those drops, before
+        // its device (the egress hook's refusal, in SndbufErrors).
+        let k = try XCTUnwrap(p.kernelLoss)
+        XCTAssertEqual(k.counts.first { $0.end == "client" && $0.counter.hasPrefix("Udp SndbufErrors") }?.packets, missing, TextReport.kernelLoss(k))
+        XCTAssertEqual(k.verdict, .accounted, TextReport.kernelLoss(k))
     }
 
     /// 5% duplication before the wire: the wire's duplicates are the
@@ -325,6 +330,12 @@ final class CaptureIntegrationTests: XCTestCase {
         XCTAssertEqual(v.checks.first { $0.name.hasPrefix("reflector received") }?.status, .agree)
         XCTAssertEqual(v.disagreements, [], "\(v.disagreements.map(\.message))")
         XCTAssertTrue(v.notes.contains { $0.contains("UdpInCsumErrors") }, "\(v.notes)")
+        // The reflector's kernel counted each one (InErrors, InCsumErrors
+        // among them): the program's loss, located by the kernel.
+        let k = try XCTUnwrap(p.kernelLoss)
+        XCTAssertEqual(k.counts.first { $0.end == "reflector" && $0.counter == "Udp InErrors - RcvbufErrors" }?.packets, c2r.integrityFailures,
+                       TextReport.kernelLoss(k))
+        XCTAssertEqual(k.verdict, .accounted, TextReport.kernelLoss(k))
     }
 
     /// Traffic that is not the measured run, mixed into a real capture,
