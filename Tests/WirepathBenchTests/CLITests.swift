@@ -243,16 +243,18 @@ final class CLITests: XCTestCase {
         final class Box: @unchecked Sendable { var ran: Ran? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
+        // serve ends 10 s after the flood's last packet, not at a fixed
+        // time: on a loaded host the flood may take seconds to start.
         Thread.detachNewThread {
             box.ran = try? runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--path", "mmsg", "--bind", "127.0.0.1:7341",
-                                                       "--duration", "4"], timeout: 30)
+                                                       "--duration", "60", "--idle-exit", "10"], timeout: 90)
             done.signal()
         }
         XCTAssertTrue(waitForUDPListener(namespace: a, port: 7341), "serve did not bind 127.0.0.1:7341")
         let f = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "flood", "--path", "mmsg", "--peer", "127.0.0.1:7341",
                                                  "--count", "3000", "--warmup", "0.2", "--quiet"], timeout: 30)
         XCTAssertEqual(f.status, 0, f.stderr)
-        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(done.wait(timeout: .now() + 90), .success)
         let served = try XCTUnwrap(box.ran)
         XCTAssertEqual(served.status, 0, served.stderr)
         let line = try XCTUnwrap(served.stderr.split(separator: "\n").first { $0.contains("served ") }, served.stderr)
