@@ -213,10 +213,12 @@ final class UringTests: XCTestCase {
             XCTAssertGreaterThan(c.kernelThreadNsPerPacket ?? 0, 0, end)
             XCTAssertEqual(c.raw.cpuNs, c.raw.userNs + c.raw.systemNs + (c.raw.kernelThreadNs ?? 0), end)
             let spp = try XCTUnwrap(c.syscallsPerPacket, "\(end): \(c.syscallsUnavailable ?? "")")
-            // About one (a blocking round trip without SQPOLL makes two); on
-            // a loaded host the poll thread sleeps more often and the end
-            // wakes it, hence the generous margin (make test-stress).
-            XCTAssertEqual(spp, 1.0, accuracy: 0.35, "\(end): one wait per round trip, no syscall to send")
+            // About one, the wait (a blocking round trip without SQPOLL makes
+            // two, send and wait); on a loaded host the poll thread sleeps
+            // more often and the end wakes it (1.4 under make test-stress),
+            // so the bound is "well under two", not "one".
+            XCTAssertGreaterThanOrEqual(spp, 0.9, "\(end): at least the wait per round trip")
+            XCTAssertLessThan(spp, 1.75, "\(end): one wait per round trip, no syscall to send")
         }
         // Sends were handed to the poll thread: an enter only to wake it.
         XCTAssertEqual(p.client.txCalls, p.client.sqpollWakeups)
