@@ -10,6 +10,8 @@ import WirepathModel
 final class NamespaceCounterFiles: @unchecked Sendable {
     private let snmp: CInt
     private let dev: CInt
+    /// IPv6's counters; -1 when the namespace has none (IPv6 off).
+    private let snmp6: CInt
 
     /// Opens the calling thread's namespace's files (`/proc/thread-self`,
     /// not `/proc/self`: the latter is the process's first thread, which
@@ -22,11 +24,13 @@ final class NamespaceCounterFiles: @unchecked Sendable {
             Sys.close(snmp)
             throw error
         }
+        snmp6 = (try? Sys.open("/proc/thread-self/net/snmp6", flags: O_RDONLY)) ?? -1
     }
 
     deinit {
         Sys.close(snmp)
         Sys.close(dev)
+        if snmp6 >= 0 { Sys.close(snmp6) }
     }
 
     /// The files of the namespace `name` (/run/netns/NAME), opened from a
@@ -38,7 +42,7 @@ final class NamespaceCounterFiles: @unchecked Sendable {
     /// The counters now, or nil when the files could not be read or parsed.
     func read() -> NamespaceCounters? {
         guard let s = Self.text(snmp), let d = Self.text(dev) else { return nil }
-        return NamespaceCounters.parse(snmp: s, dev: d)
+        return NamespaceCounters.parse(snmp: s, dev: d, snmp6: snmp6 >= 0 ? Self.text(snmp6) ?? "" : "")
     }
 
     /// The whole file from offset 0, at most 1 MiB (a namespace with more

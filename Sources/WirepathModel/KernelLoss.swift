@@ -16,13 +16,18 @@ public struct NamespaceCounters: Codable, Sendable, Equatable {
     /// rx_dropped and tx_dropped, summed over every device in the namespace.
     public var rxDropped: UInt64 = 0
     public var txDropped: UInt64 = 0
+    /// Packets this namespace sent that are not the run's UDP: IPv6
+    /// (`/proc/net/snmp6` Ip6OutRequests, neighbour discovery and MLD among
+    /// them) and ICMP (`Icmp: OutMsgs`). A device's drop counter counts
+    /// theirs too, so each may be one more drop there.
+    public var otherOut: UInt64 = 0
 
     public init() {}
 
     /// Parses `/proc/net/snmp` and `/proc/net/dev` text; nil when the `Udp:`
     /// header and value lines are not there (the counters cannot be trusted).
     /// A device line that does not parse is skipped: it counts nothing.
-    public static func parse(snmp: String, dev: String) -> NamespaceCounters? {
+    public static func parse(snmp: String, dev: String, snmp6: String = "") -> NamespaceCounters? {
         var c = NamespaceCounters()
         let udp = snmp.split(separator: "\n").filter { $0.hasPrefix("Udp: ") }
         guard udp.count >= 2 else { return nil }
@@ -35,6 +40,17 @@ public struct NamespaceCounters: Codable, Sendable, Equatable {
               let inErrors = byName["InErrors"], let noPorts = byName["NoPorts"] else { return nil }
         c.inDatagrams = inDatagrams; c.rcvbufErrors = rcvbuf; c.sndbufErrors = sndbuf
         c.inErrors = inErrors; c.noPorts = noPorts; c.inCsumErrors = byName["InCsumErrors"] ?? 0
+        let icmp = snmp.split(separator: "\n").filter { $0.hasPrefix("Icmp: ") }
+        if icmp.count >= 2 {
+            let i = Dictionary(zip(icmp[0].split(separator: " ").dropFirst(), icmp[1].split(separator: " ").dropFirst().map { UInt64($0) ?? 0 }),
+                               uniquingKeysWith: { a, _ in a })
+            c.otherOut &+= i["OutMsgs"] ?? 0
+        }
+        // "Ip6OutRequests   43": IPv6 may be off in a namespace (no file, no line).
+        for line in snmp6.split(separator: "\n") {
+            let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            if f.count == 2, f[0] == "Ip6OutRequests" || f[0] == "Icmp6OutMsgs", let v = UInt64(f[1]) { c.otherOut &+= v }
+        }
         // "  eth0: rxbytes rxpackets errs drop fifo frame compressed multicast txbytes txpackets errs drop ..."
         for line in dev.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }
@@ -52,6 +68,7 @@ public struct NamespaceCounters: Codable, Sendable, Equatable {
         d.inErrors = inErrors &- s.inErrors; d.rcvbufErrors = rcvbufErrors &- s.rcvbufErrors
         d.sndbufErrors = sndbufErrors &- s.sndbufErrors; d.inCsumErrors = inCsumErrors &- s.inCsumErrors
         d.rxDropped = rxDropped &- s.rxDropped; d.txDropped = txDropped &- s.txDropped
+        d.otherOut = otherOut &- s.otherOut
         return d
     }
 }
@@ -93,6 +110,10 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
     /// Counters that could not be read, with why ("the reflector's: it runs
     /// at --peer 198.19.1.2:7000, and its report does not carry them").
     public var unread: [String]
+    /// Packets other than the run's UDP that the ends read sent in the
+    /// window (IPv6 neighbour discovery, ICMP): each may be one more drop
+    /// a device counted that is not the program's loss.
+    public var otherPackets: UInt64 = 0
 
     public init(lost: UInt64, late: UInt64 = 0, corrupted: UInt64 = 0, counts: [Count], controlResends: UInt64, unread: [String]) {
         self.lost = lost; self.late = late; self.corrupted = corrupted
@@ -117,7 +138,7 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
 
     public var verdict: Verdict {
         let k = located, e = expectedDrops
-        if k >= e && k - e <= controlResends { return .accounted }
+        if k >= e && k - e <= controlResends &+ otherPackets { return .accounted }
         if k < e && !unread.isEmpty { return .partial }
         return .disagrees
     }
@@ -131,10 +152,11 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
         }
         return "the kernel counted \(k) drops, \(k - e) more than the \(e) the program lost"
             + (controlResends > 0 ? " and the \(controlResends) control requests sent again" : "")
+            + (otherPackets > 0 ? " and the \(otherPackets) other packets sent" : "")
     }
 
     private enum CodingKeys: String, CodingKey {
-        case lost, late, corrupted, counts, controlResends, unread
+        case lost, late, corrupted, counts, controlResends, unread, otherPackets
         // Written for scripts, derived from the fields above, never read back.
         case located, verdict, disagreement
     }
@@ -147,6 +169,7 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
         counts = try k.decode([Count].self, forKey: .counts)
         controlResends = try k.decodeIfPresent(UInt64.self, forKey: .controlResends) ?? 0
         unread = try k.decodeIfPresent([String].self, forKey: .unread) ?? []
+        otherPackets = try k.decodeIfPresent(UInt64.self, forKey: .otherPackets) ?? 0
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -157,6 +180,7 @@ public struct KernelLossAccount: Codable, Sendable, Equatable {
         try k.encode(counts, forKey: .counts)
         try k.encode(controlResends, forKey: .controlResends)
         try k.encode(unread, forKey: .unread)
+        try k.encode(otherPackets, forKey: .otherPackets)
         try k.encode(located, forKey: .located)
         try k.encode(verdict, forKey: .verdict)
         try k.encodeIfPresent(disagreement, forKey: .disagreement)
@@ -209,9 +233,11 @@ extension KernelLossAccount {
     /// the other way are not the flood's, so that direction is not read.
     public static func flood(lost: UInt64, corrupted: UInt64, client: NamespaceCounters?, reflector: NamespaceCounters?,
                              hop h: NamespaceCounters?, receiverXDP: XDPCounters?, controlResends: UInt64, unread: [String]) -> KernelLossAccount {
-        KernelLossAccount(lost: lost, corrupted: corrupted,
-                          counts: direction(from: ("sender", client), to: ("receiver", reflector), toXDP: receiverXDP) + hop(h),
-                          controlResends: controlResends, unread: unread)
+        var k = KernelLossAccount(lost: lost, corrupted: corrupted,
+                                  counts: direction(from: ("sender", client), to: ("receiver", reflector), toXDP: receiverXDP) + hop(h),
+                                  controlResends: controlResends, unread: unread)
+        k.otherPackets = (client?.otherOut ?? 0) &+ (reflector?.otherOut ?? 0) &+ (h?.otherOut ?? 0)
+        return k
     }
 
     /// A ping-pong: a lost exchange is a request dropped on the way to the
@@ -223,7 +249,9 @@ extension KernelLossAccount {
                                 controlResends: UInt64, unread: [String]) -> KernelLossAccount {
         let there = direction(from: ("client", client), to: ("reflector", reflector), toXDP: reflectorXDP)
         let back = direction(from: ("reflector", reflector), to: ("client", client), toXDP: clientXDP)
-        return KernelLossAccount(lost: lost, late: late, corrupted: corrupted, counts: there + hop(h) + back, controlResends: controlResends, unread: unread)
+        var k = KernelLossAccount(lost: lost, late: late, corrupted: corrupted, counts: there + hop(h) + back, controlResends: controlResends, unread: unread)
+        k.otherPackets = (client?.otherOut ?? 0) &+ (reflector?.otherOut ?? 0) &+ (h?.otherOut ?? 0)
+        return k
     }
 }
 

@@ -15,6 +15,7 @@ extension TextReport {
         if !notDrops.isEmpty { out += " (not drops: " + notDrops.joined(separator: ", ") + ")" }
         out += ": " + k.counts.map { "\(grouped($0.packets)) \($0.place) (\($0.counter))" }.joined(separator: ", ")
         if k.controlResends > 0 { out += "; \(k.controlResends) control requests were sent again, each possibly one more drop" }
+        if k.otherPackets > 0 { out += "; \(k.otherPackets) other packets (IPv6, ICMP) were sent, each possibly one more device drop" }
         out += "\n    "
         switch k.verdict {
         case .accounted:

@@ -407,7 +407,9 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(out.status, 0, out.stderr)
         let run = try XCTUnwrap(try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8)).summary.runs.first)
         XCTAssertEqual(run.clientToReflector.dataPackets, 5000, "the measured window on the wire")
-        XCTAssertGreaterThan(run.clientToReflector.warmupPackets, 1000, "0.3 s of warm-up flood crossed the wire")
+        // A flood, not a packet or two (about 500 under make test-stress,
+        // thousands on an idle host: the bound is not a rate).
+        XCTAssertGreaterThan(run.clientToReflector.warmupPackets, 100, "0.3 s of warm-up flood crossed the wire")
     }
 
     func testServeAndPeerAcrossNamespacesTheTestMakes() throws {

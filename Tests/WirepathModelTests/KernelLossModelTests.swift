@@ -92,6 +92,28 @@ final class KernelLossModelTests: XCTestCase {
         XCTAssertEqual(k.verdict, .accounted)
     }
 
+    /// A device's drop counter also counts packets that are not the run's
+    /// (IPv6 neighbour discovery, MLD, ICMP): the namespace's count of
+    /// those is read too, and each may be one more drop, no more.
+    func testOtherTrafficAllowsAsManyDeviceDropsAsItsPackets() throws {
+        let snmp = Self.snmp + "Icmp: InMsgs OutMsgs\nIcmp: 5 2\n"
+        let snmp6 = "Ip6InReceives                   \t7\nIp6OutRequests                  \t43\nIcmp6OutMsgs                    \t41\n"
+        let c = try XCTUnwrap(NamespaceCounters.parse(snmp: snmp, dev: Self.dev, snmp6: snmp6))
+        XCTAssertEqual(c.otherOut, 2 + 43 + 41)
+        XCTAssertEqual(NamespaceCounters.parse(snmp: Self.snmp, dev: Self.dev)?.otherOut, 0, "no IPv6 file, no Icmp line: none")
+        var sender = counters(sndbuf: 8415)
+        sender.txDropped = 8415
+        sender.otherOut = 1
+        let one = KernelLossAccount.flood(lost: 8414, corrupted: 0, client: sender, reflector: counters(), hop: nil,
+                                          receiverXDP: nil, controlResends: 0, unread: [])
+        XCTAssertEqual(one.otherPackets, 1)
+        XCTAssertEqual(one.verdict, .accounted)
+        sender.otherOut = 0
+        let none = KernelLossAccount.flood(lost: 8414, corrupted: 0, client: sender, reflector: counters(), hop: nil,
+                                           receiverXDP: nil, controlResends: 0, unread: [])
+        XCTAssertEqual(none.verdict, .disagrees)
+    }
+
     func testAnXDPReceiversRingDropIsNotCountedTwice() {
         // veth counts a redirect the full ring refused in rx_dropped too.
         var x = XDPCounters()
