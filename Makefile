@@ -4,7 +4,7 @@ SWIFT      ?= swift
 CONFIG     ?= release
 BIN        := .build/$(CONFIG)/wirepath
 DEB_PKGS   := libpcap-dev libxdp-dev libbpf-dev liburing-dev clang llvm iproute2 ethtool \
-              tcpdump tshark sockperf linux-perf nftables
+              tcpdump tshark sockperf linux-perf nftables iputils-ping
 # Headless Chromium: the test that renders the HTML report (`compare --report`).
 DEB_PKGS   += chromium
 ARGS       ?=
@@ -16,7 +16,7 @@ MULTIARCH  := $(shell gcc -print-multiarch 2>/dev/null || dpkg-architecture -qDE
 BPF_CFLAGS := -O2 -g -Wall -target bpf $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH))
 BPF_OBJS   := .build/bpf/xsk_redirect.bpf.o
 
-.PHONY: all deps bpf build compare test bench bench-c clean fuzz fuzz-build fuzz-smoke fuzz-seeds
+.PHONY: all deps bpf build compare test test-stress bench bench-c clean fuzz fuzz-build fuzz-smoke fuzz-seeds
 
 all: build
 
@@ -45,15 +45,30 @@ build: deps bpf
 compare: build
 	$(BIN) compare $(ARGS)
 
-# Unit and integration tests (integration needs root; under CI=true a skip fails).
+# Unit and integration tests (integration needs root; under CI a skip fails).
 # The suite is XCTest only; Swift Testing is disabled so that its empty run
 # prints no misleading closing line. The last line is "N passed, N failed,
 # N skipped", counted per test by .ci/test-summary (also when tests fail);
 # the exit code is the test run's.
+#
+# FILTER=REGEX runs only the matching tests (swift test --filter), for
+# developers; the full run (no FILTER) also checks that every test the
+# suite declares (each `func test...()` in Tests/) ran. Either way a run
+# in which no test ran, or which failed outside any test case, fails.
+FILTER     ?=
+DECLARED    = $(shell grep -rhoE '^\s*(public )?func test[A-Za-z0-9_]*\(\)' Tests | wc -l)
+# The build runs inside the logged pipeline, so a build error is counted as
+# a failure outside any test case too.
 test: deps bpf
-	$(SWIFT) build --build-tests
-	@set -o pipefail; $(SWIFT) test --skip-build --disable-swift-testing 2>&1 | tee .build/test.log; rc=$$?; \
-	  .ci/test-summary .build/test.log; exit $$rc
+	@mkdir -p .build; set -o pipefail; { $(SWIFT) build --build-tests && \
+	  $(SWIFT) test --skip-build --disable-swift-testing $(if $(FILTER),--filter '$(FILTER)'); } 2>&1 | tee .build/test.log; rc=$$?; \
+	  .ci/test-summary $(if $(FILTER),,--expect $(DECLARED)) --rc $$rc .build/test.log || { [ $$rc -ne 0 ] || rc=1; }; exit $$rc
+
+# The same suite with every CPU loaded by a background spinner (bounded in
+# time, always killed: .ci/with-load): the tests' bounds are meant to hold
+# on a loaded 2-core host.
+test-stress: deps bpf
+	.ci/with-load $(MAKE) test
 
 bench: build bench-c
 	bench/sockperf_vs_wirepath.sh

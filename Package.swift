@@ -123,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WirepathRenderTests",
-            dependencies: ["WirepathRender", "WirepathModel", "WirepathIO",
+            dependencies: ["WirepathRender", "WirepathModel", "WirepathIO", "WirepathTestSupport",
                            .product(name: "Histogram", package: "hdrhistogram-swift"),
                            .product(name: "Plot", package: "Plot")],
             swiftSettings: [.swiftLanguageMode(.v5)]

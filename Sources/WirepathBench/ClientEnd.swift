@@ -31,11 +31,16 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
     var meter = CostMeter()
     /// This end's counters when the measured window opened.
     var countersAtStart = PathCounters()
+    /// The kernel's counters at both ends (nil: not read), and what they
+    /// and the control exchange's resends were when the window opened.
+    let kernel: KernelProbe?
+    var kernelAtStart: KernelSnapshot?
+    var resendsAtStart: UInt64 = 0
 
     /// `sendSlots` stamped slots addressed to `peer`, and `receiveSlots`
     /// receive slots that also fit a control reply.
     init(path: consuming P, config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
-         progress: RunProgress, sendSlots: Int, receiveSlots: Int) {
+         progress: RunProgress, sendSlots: Int, receiveSlots: Int, kernel: KernelProbe? = nil) {
         self.path = path
         self.config = config
         self.peer = peer
@@ -46,6 +51,7 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
         tx = stamper.makeBatch(capacity: sendSlots, to: peer)
         rx = PacketBatch.data(capacity: receiveSlots, config: config)
         control = ControlClient(runID: plan.runID, peer: peer, key: plan.controlKey)
+        self.kernel = kernel
     }
 
     /// The measured window's length: --duration, else the hard bound.
@@ -55,8 +61,25 @@ struct ClientEnd<P: PacketPath & ~Copyable>: ~Copyable {
     /// tracepoint anywhere), then this end's counters and meter.
     mutating func openWindow() throws(PathError) {
         _ = try control.request(.begin, expect: .beginAck, path: &path, tx: &ctlTx, rx: &rx, stop: stop)
+        // The reflector has opened its window: every warm-up packet reached
+        // its socket (or was dropped) before the begin request did.
+        kernelAtStart = kernel?.snapshot()
+        resendsAtStart = control.resends
         countersAtStart = path.counters
         meter.start(countSyscalls: false)
+    }
+
+    /// The kernel's counters over the measured window, read once its report
+    /// came back: the end request queued behind the window's last packet,
+    /// so by then each was delivered or dropped. Also the control requests
+    /// sent again meanwhile, and what could not be read.
+    func kernelWindow() -> (KernelSnapshot, resends: UInt64, unread: [String])? {
+        guard let kernel, let start = kernelAtStart else { return nil }
+        let delta = kernel.snapshot().since(start)
+        var unread = kernel.unread
+        if kernel.client != nil && delta.client == nil { unread.append("the client's: /proc/net/snmp or /proc/net/dev could not be read or parsed") }
+        if kernel.reflector != nil && delta.reflector == nil { unread.append("the reflector's: /proc/net/snmp or /proc/net/dev could not be read or parsed") }
+        return (delta, control.resends &- resendsAtStart, unread)
     }
 
     /// Stops this end's meter: its cost and its counters over the window.

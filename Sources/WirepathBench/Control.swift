@@ -83,6 +83,11 @@ struct ControlClient {
     var seq: UInt64 = 1
     var attempts = 10
     var replyTimeoutNs: UInt64 = 200_000_000
+    /// Requests sent again after a reply did not come in time: each may be
+    /// a drop the kernel counted (the request's or its reply's), which the
+    /// kernel's account of a window's loss allows for.
+    var resends: UInt64 = 0
+
     /// The reflector's address-validation cookie, from its last `retry`.
     var cookie: UInt64 = 0
     /// Why the reflector said it would not count syscalls in the window
@@ -118,8 +123,12 @@ struct ControlClient {
         seq += 1
         var badMACs = 0
         var tries = 0
-        // A retry (a fresh cookie) is answered at once and counts as a try.
+        var answeredWithRetry = false
+        // A retry (a fresh cookie) is answered at once and counts as a try;
+        // a try after a reply that did not come in time is a resend.
         while tries < attempts {
+            if tries > 0 && !answeredWithRetry { resends &+= 1 }
+            answeredWithRetry = false
             tries += 1
             if stop.requested { throw PathError(operation: "control \(op)", errno: .interrupted, hint: "stopped by signal") }
             // Padded to the full slot: the reflector never answers with more
@@ -148,6 +157,7 @@ struct ControlClient {
                     case .failed(let e): throw e
                     case .retry(let c):
                         cookie = c
+                        answeredWithRetry = true
                         break wait
                     }
                 }

@@ -32,9 +32,11 @@ struct DataSandbox {
     /// answer), the cost meter (getrusage; perf_event_open, ioctl and read of
     /// its counter; gettid, and openat/getdents64/newfstatat/read/close for the
     /// SQPOLL thread's look-up in /proc), the path's teardown (close,
-    /// munmap), and the thread's end (rt_sigprocmask, madvise of its stack, exit).
+    /// munmap), the thread's end (rt_sigprocmask, madvise of its stack, exit),
+    /// and the kernel's loss counters re-read at the window's edges (pread64
+    /// of /proc/net files opened before the filter went in).
     static let common = [
-        "read", "write", "close", "openat", "newfstatat", "fstat", "getdents64",
+        "read", "pread64", "write", "close", "openat", "newfstatat", "fstat", "getdents64",
         "mmap", "munmap", "mprotect", "madvise", "mremap", "brk", "getrandom",
         "futex", "sched_yield", "nanosleep", "clock_nanosleep", "clock_gettime",
         "getrusage", "gettid", "getpid", "rt_sigprocmask", "rt_sigreturn", "tgkill",

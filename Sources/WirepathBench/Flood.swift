@@ -8,10 +8,11 @@ struct Flood: PathClient {
     let plan: MeasurementPlan
     let stop: StopSignal
     let progress: RunProgress
+    var kernel: KernelProbe? = nil
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (FloodResult, PathInfo) {
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
-                            sendSlots: config.batchSize, receiveSlots: 8)
+                            sendSlots: config.batchSize, receiveSlots: 8, kernel: kernel)
         var result = try end.flood()
         result.runID = plan.runID
         return (result, end.path.info)
@@ -61,6 +62,7 @@ extension ClientEnd where P: ~Copyable {
         // The end request queues behind the flood on the same socket and
         // path, so the receiver closes its window after the last data packet.
         let main = try report()
+        let kernelWindow = kernelWindow()
 
         // Window 2: a shorter flood with the kernel's syscall counter on.
         let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
@@ -82,6 +84,10 @@ extension ClientEnd where P: ~Copyable {
                               counters: senderCounters, napiID: info.napiID),
             receiver: main.map { EndReport(reflector: $0, packets: max($0.floodUnique, 1), syscallWindow: second, syscallPackets: second?.floodUnique ?? 0) })
         result.integrityFailures = main?.floodIntegrityFailures
+        if let w = kernelWindow {
+            result.kernelLoss = .flood(lost: result.lost, corrupted: result.integrityFailures ?? 0, client: w.0.client, reflector: w.0.reflector,
+                                       hop: w.0.hop, receiverXDP: result.receiver?.xdp, controlResends: w.resends, unread: w.unread)
+        }
         return result
     }
 }

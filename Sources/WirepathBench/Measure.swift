@@ -23,26 +23,30 @@ public enum Measure {
 
     /// Closed-loop ping-pong against a reflector at `peer`. `progress` gets
     /// the measured window's round trips so far.
+    /// With `kernel`, the result also says where the kernel's own
+    /// counters locate the lost exchanges (`kernelLoss`).
     public static func pingpong(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
-                                progress: RunProgress = RunProgress()) throws -> (PingPongResult, PathInfo) {
-        try openPath(config, PingPong(peer: peer, plan: plan, stop: stop, progress: progress))
+                                progress: RunProgress = RunProgress(), kernel: KernelProbe? = nil) throws -> (PingPongResult, PathInfo) {
+        try openPath(config, PingPong(peer: peer, plan: plan, stop: stop, progress: progress, kernel: kernel))
     }
 
     /// Flood from this end to a sink at `peer`. `progress` gets the packets sent so far.
+    /// With `kernel`, the result also says where the kernel's own
+    /// counters locate the lost packets (`kernelLoss`).
     public static func flood(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
-                             progress: RunProgress = RunProgress()) throws -> (FloodResult, PathInfo) {
-        try openPath(config, Flood(peer: peer, plan: plan, stop: stop, progress: progress))
+                             progress: RunProgress = RunProgress(), kernel: KernelProbe? = nil) throws -> (FloodResult, PathInfo) {
+        try openPath(config, Flood(peer: peer, plan: plan, stop: stop, progress: progress, kernel: kernel))
     }
 
     /// Open-loop ping-pong at `ratePps` against a reflector at `peer`; the
     /// client's path spins whatever `config.wait` says (see `OpenLoop`).
     public static func openLoop(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, ratePps: Double,
                                 loadFraction: Double? = nil, stop: StopSignal,
-                                progress: RunProgress = RunProgress()) throws -> (OpenLoopResult, PathInfo) {
+                                progress: RunProgress = RunProgress(), kernel: KernelProbe? = nil) throws -> (OpenLoopResult, PathInfo) {
         guard ratePps > 0 && ratePps <= 50_000_000 else { throw ConfigError("bad rate \(ratePps) pps: expected 1-50000000") }
         var c = config
         c.wait = .spin
-        return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress))
+        return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress, kernel: kernel))
     }
 }
 

@@ -19,10 +19,11 @@ struct OpenLoop: PathClient {
     let loadFraction: Double?
     let stop: StopSignal
     let progress: RunProgress
+    var kernel: KernelProbe? = nil
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (OpenLoopResult, PathInfo) {
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
-                            sendSlots: config.batchSize, receiveSlots: config.batchSize)
+                            sendSlots: config.batchSize, receiveSlots: config.batchSize, kernel: kernel)
         let result = try end.openLoop(ratePps: ratePps, loadFraction: loadFraction)
         return (result, end.path.info)
     }
@@ -102,6 +103,7 @@ extension ClientEnd where P: ~Copyable {
         let (cost, counters) = closeWindow()
         let info = path.info
         let main = try report()
+        let kernelWindow = kernelWindow()
         let received = tally.replies.unique
         var result = OpenLoopResult(
             targetPps: ratePps, loadFraction: loadFraction, latency: LatencySummary(tally.histogram),
@@ -110,6 +112,11 @@ extension ClientEnd where P: ~Copyable {
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1)) })
         result.hgrm = tally.histogram.percentileDistribution
         result.runID = plan.runID
+        if let w = kernelWindow {
+            result.kernelLoss = .pingpong(lost: result.lost, late: 0, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
+                                          clientXDP: result.client.xdp, reflectorXDP: result.reflector?.xdp,
+                                          controlResends: w.resends, unread: w.unread)
+        }
         return result
     }
 }

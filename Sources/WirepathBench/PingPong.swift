@@ -9,10 +9,11 @@ struct PingPong: PathClient {
     let plan: MeasurementPlan
     let stop: StopSignal
     let progress: RunProgress
+    var kernel: KernelProbe? = nil
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (PingPongResult, PathInfo) {
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
-                            sendSlots: 1, receiveSlots: config.batchSize)
+                            sendSlots: 1, receiveSlots: config.batchSize, kernel: kernel)
         var result = try end.pingpong()
         result.runID = plan.runID
         return (result, end.path.info)
@@ -87,6 +88,7 @@ extension ClientEnd where P: ~Copyable {
         // Replies still on their way (the echo of a duplicate of the last
         // ping, a late reply) crossed the wire: the end exchange counts them.
         let main = try report(strays: &tally)
+        let kernelWindow = kernelWindow()
 
         // Window 2: the same exchanges with the kernel's syscall counter on.
         let w2 = SyscallWindow(mainElapsedNs: elapsed, mainPackets: sent)
@@ -113,6 +115,11 @@ extension ClientEnd where P: ~Copyable {
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
         result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
         result.hgrm = histogram.percentileDistribution
+        if let w = kernelWindow {
+            result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, corrupted: result.integrityFailures, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
+                                          clientXDP: result.client.xdp, reflectorXDP: result.reflector?.xdp,
+                                          controlResends: w.resends, unread: w.unread)
+        }
         return result
     }
 }

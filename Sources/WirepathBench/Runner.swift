@@ -192,8 +192,11 @@ public enum Runner {
         }
         if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         let run = PathRun(path: kind, status: .ok, options: options)
+        // Both ends' kernel counters, read at the window's edges: where
+        // the kernel says each lost packet went (`kernelLoss`).
+        let kernel = KernelProbe.local(client: topology.clientNamespace, reflector: topology.reflectorNamespace, hop: topology.wireNamespace)
         let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
-                             reflectorEP: reflectorEP, clientEP: clientEP, stop: stop)
+                             reflectorEP: reflectorEP, clientEP: clientEP, stop: stop, kernel: kernel)
         return measure(kind, r, ends: ends, run: run, stop: stop, progress: progress)
     }
 
@@ -206,6 +209,7 @@ public enum Runner {
         var run = start
         var options = run.options
         let packets = progress.packets
+        let kernel = ends.kernel
         // Each measurement between its started and ended events.
         func phase<T>(_ k: Phase.Kind, _ body: () throws -> T) rethrows -> T {
             progress.events(.phaseStarted(Phase(path: kind, kind: k, tuned: progress.isTuned, against: ends.remotePeer,
@@ -219,7 +223,7 @@ public enum Runner {
             plan.runID = MeasurementPlan.newRunID()
             plan.durationNs = r.floodDurationNs
             plan.count = r.floodCount
-            return try phase(k) { try ends.run { c, peer in try Measure.flood(c, peer: peer, plan: plan, stop: stop, progress: packets) } }
+            return try phase(k) { try ends.run { c, peer in try Measure.flood(c, peer: peer, plan: plan, stop: stop, progress: packets, kernel: kernel) } }
         }
         do {
             for m in r.measurements {
@@ -230,14 +234,14 @@ public enum Runner {
                 case .pingpong:
                     if let rate = r.rate {
                         let (o, info) = try phase(.openLoopPingpong(ratePps: rate)) {
-                            try ends.run { c, peer in try Measure.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop, progress: packets) }
+                            try ends.run { c, peer in try Measure.openLoop(c, peer: peer, plan: plan, ratePps: rate, stop: stop, progress: packets, kernel: kernel) }
                         }
                         run.openLoop.append(o)
                         run.merge(notes: info.notes)
                         if let x = info.xdp { options.xdp = x }
                     } else {
                         let (p, info) = try phase(.pingpong) {
-                            try ends.run { c, peer in try Measure.pingpong(c, peer: peer, plan: plan, stop: stop, progress: packets) }
+                            try ends.run { c, peer in try Measure.pingpong(c, peer: peer, plan: plan, stop: stop, progress: packets, kernel: kernel) }
                         }
                         run.pingpong = p
                         options.napiID = max(options.napiID, p.reflector?.napiID ?? 0, p.client.napiID)
@@ -269,7 +273,7 @@ public enum Runner {
                 let (o, _) = try phase(.openLoop(ratePps: point.rate, loadFraction: point.fraction)) {
                     try ends.run { c, peer in
                         try Measure.openLoop(c, peer: peer, plan: plan, ratePps: point.rate, loadFraction: point.fraction, stop: stop,
-                                             progress: packets)
+                                             progress: packets, kernel: kernel)
                     }
                 }
                 run.openLoop.append(o)
@@ -301,6 +305,7 @@ public enum Runner {
         let reflectorEP: Endpoint
         let clientEP: Endpoint
         let stop: StopSignal
+        let kernel: KernelProbe?
 
         func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
             // xdp attaches to the topology's own veth ends, with each other's
@@ -355,7 +360,7 @@ public enum Runner {
         options.reflectorSandbox = nil // the serve at --peer has its own
         if let why = availability(kind, xdpObject: r.template.xdp.objectPath) { return PathRun(path: kind, status: .unavailable, reason: why, options: options) }
         let run = PathRun(path: kind, status: .ok, options: options)
-        return measure(kind, r, ends: RemoteEnds(config: c, peer: peer), run: run, stop: stop, progress: progress)
+        return measure(kind, r, ends: RemoteEnds(config: c, peer: peer, kernel: KernelProbe.remote(peer: peer)), run: run, stop: stop, progress: progress)
     }
 
     /// Only the client runs here; the reflector is a `serve` at --peer,
@@ -364,6 +369,8 @@ public enum Runner {
         let config: PathConfig
         let peer: Endpoint
         var remotePeer: Endpoint? { peer }
+        /// This end's counters only (see `KernelProbe.remote`).
+        let kernel: KernelProbe?
 
         func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T {
             try client(config, peer)
@@ -377,6 +384,8 @@ public enum Runner {
 protocol MeasurementEnds {
     /// The reflector when it is a `serve` at --peer, for progress events.
     var remotePeer: Endpoint? { get }
+    /// The kernel counters the client reads at its window's edges.
+    var kernel: KernelProbe? { get }
     func run<T>(_ client: @escaping (PathConfig, Endpoint) throws -> T) throws -> T
 }
 

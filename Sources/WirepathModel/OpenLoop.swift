@@ -29,6 +29,9 @@ public struct OpenLoopResult: Codable, Sendable, Equatable {
     /// The run id its packets carried (for matching a capture); nil in
     /// reports written before open-loop runs were verified.
     public var runID: UInt64?
+    /// Where the kernel's own counters say the lost exchanges went (nil in
+    /// reports written before they were read).
+    public var kernelLoss: KernelLossAccount?
 
     public init(targetPps: Double, loadFraction: Double?, latency: LatencySummary, sent: UInt64, received: UInt64,
                 duplicated: UInt64, maxSendLagNs: UInt64, durationNs: UInt64, client: EndReport, reflector: EndReport?) {

@@ -92,6 +92,9 @@ public struct PingPongResult: Codable, Sendable, Equatable {
     public var latencyCorrected: LatencySummary?
     /// The RTT histogram as HdrHistogram percentile-distribution text (µs).
     public var hgrm: String?
+    /// Where the kernel's own counters say the lost exchanges went (nil in
+    /// reports written before they were read).
+    public var kernelLoss: KernelLossAccount?
 
     public init(latency: LatencySummary, sent: UInt64, received: UInt64, lost: UInt64, duplicated: UInt64,
                 reordered: UInt64, integrityFailures: UInt64, foreign: UInt64, timeoutNs: UInt64,
@@ -134,6 +137,9 @@ public struct FloodResult: Codable, Sendable, Equatable {
     public var receiver: EndReport?
     /// The run id its packets carried (for matching a capture).
     public var runID: UInt64?
+    /// Where the kernel's own counters say the lost packets went (nil in
+    /// reports written before they were read).
+    public var kernelLoss: KernelLossAccount?
 
     public init(payloadSize: Int, sent: UInt64, received: UInt64, duplicated: UInt64, reordered: UInt64,
                 senderDurationNs: UInt64, receiverSpanNs: UInt64, sender: EndReport, receiver: EndReport?) {

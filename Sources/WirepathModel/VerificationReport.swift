@@ -51,6 +51,10 @@ extension WirepathReport {
         if verificationFindings > 0 {
             why.append("\(verificationFindings) disagreements between the program's counters and the wire")
         }
+        let kernel = kernelLossDisagreements
+        if !kernel.isEmpty {
+            why.append("\(kernel.count) losses the kernel's own counters do not account for (\(kernel.map { "\($0.label): \($0.reason)" }.joined(separator: "; ")))")
+        }
         let unverified = unverifiedMeasurements
         if !unverified.isEmpty {
             why.append("\(unverified.count) measurements ran but were not verified (\(unverified.map(\.label).joined(separator: ", ")))")

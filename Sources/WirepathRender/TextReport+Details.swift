@@ -30,6 +30,7 @@ extension TextReport {
                 out += "min \(NumberText.micros(p.latency.minNs)) p90 \(NumberText.micros(p.latency.p90Ns)) p99.99 \(NumberText.micros(p.latency.p9999Ns)) mean \(NumberText.fixed(p.latency.meanNs / 1000, 2)) sd \(NumberText.fixed(p.latency.stddevNs / 1000, 2)) µs\n"
                 out += "  pingpong cost per round trip: client \(costLine(p.client.cost)); reflector \(costLine(p.reflector?.cost))\n"
                 if let r = p.reflector, let line = reflectorDropsLine(r) { out += "  pingpong reflector: \(line)\n" }
+                if let k = p.kernelLoss { out += "  pingpong kernel counters: " + kernelLoss(k) }
                 if run.options.uringSQPollIdleMillis != nil {
                     out += "  pingpong SQPOLL wakeups: client \(p.client.sqpollWakeups), reflector \(p.reflector.map { String($0.sqpollWakeups) } ?? "-")\n"
                 }
@@ -43,6 +44,7 @@ extension TextReport {
                 out += "received \(f.received) (\(NumberText.fixed(f.rxPps / 1e6, 3)) Mpps, \(NumberText.fixed(f.rxPayloadBps / 1e6, 1)) Mbit/s payload), lost \(f.lost) (\(NumberText.fixed(f.lossRatio * 100, 2))%)"
                 if let bad = f.integrityFailures, bad > 0 { out += ", of which \(bad) arrived corrupted (integrity check failed)" }
                 out += "\n"
+                if let k = f.kernelLoss { out += "  flood kernel counters: " + kernelLoss(k) }
                 out += "  flood batching: sender \(NumberText.fixed(f.sender.txPacketsPerCall, 1)) pkts/send call"
                 if let r = f.receiver {
                     out += ", receiver \(NumberText.fixed(r.rxPacketsPerCall, 1)) pkts/receive call"
@@ -64,6 +66,7 @@ extension TextReport {
                 let label = o.loadFraction.map { "\(NumberText.fixed($0 * 100, 0))% load" } ?? "open loop"
                 out += "  \(label) (\(NumberText.fixed(o.targetPps, 0)) pps offered, \(NumberText.fixed(o.achievedPps, 0)) sent/s): p50 \(NumberText.micros(o.latency.p50Ns)) p90 \(NumberText.micros(o.latency.p90Ns)) p99 \(NumberText.micros(o.latency.p99Ns)) p99.9 \(NumberText.micros(o.latency.p999Ns)) max \(NumberText.micros(o.latency.maxNs)) µs, lost \(o.lost)/\(o.sent)"
                 out += o.maxSendLagNs > 1_000_000 ? ", sender fell \(NumberText.micros(o.maxSendLagNs)) µs behind its schedule\n" : "\n"
+                if let k = o.kernelLoss { out += "  \(label) kernel counters: " + kernelLoss(k) }
             }
             out += xdpDetails(run)
             for note in run.notes { out += "  note: \(note)\n" }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+import WirepathTestSupport
 @testable import WirepathBench
 @testable import WirepathUring
 @testable import WirepathXDP
@@ -174,11 +175,11 @@ final class CLITests: XCTestCase {
         let p = try startMidMeasurement(args, file: file, line: line)
         kill(p.processIdentifier, signal)
         let sent = Date()
-        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        while p.isRunning && Date().timeIntervalSince(sent) < 15 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        XCTAssertLessThan(took, 2.0, "\(args[0]): signal \(signal) took \(took) s", file: file, line: line)
+        XCTAssertLessThan(took, 10.0, "\(args[0]): signal \(signal) took \(took) s", file: file, line: line)
         XCTAssertEqual(p.terminationReason, .exit, "\(args[0]) was killed by the signal instead of handling it", file: file, line: line)
         XCTAssertEqual(p.terminationStatus, expect, "\(args[0]) after signal \(signal)", file: file, line: line)
         XCTAssertFalse(wirepathNamespaces().contains { $0.hasPrefix("wirepath-\(p.processIdentifier)-") }, file: file, line: line)
@@ -215,14 +216,14 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(p.isRunning, "serve ended on its own: \(sink.text)")
         kill(p.processIdentifier, SIGINT)
         let sent = Date()
-        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        while p.isRunning && Date().timeIntervalSince(sent) < 15 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
         usleep(100_000)
         err.fileHandleForReading.readabilityHandler = nil
         let stderr = sink.text
-        XCTAssertLessThan(took, 2.0, "SIGINT took \(took) s")
+        XCTAssertLessThan(took, 10.0, "SIGINT took \(took) s")
         XCTAssertEqual(p.terminationReason, .exit)
         XCTAssertEqual(p.terminationStatus, 130, stderr)
         XCTAssertTrue(stderr.contains("serving socket on 127.0.0.1:7310"), stderr)
@@ -242,16 +243,18 @@ final class CLITests: XCTestCase {
         final class Box: @unchecked Sendable { var ran: Ran? }
         let box = Box()
         let done = DispatchSemaphore(value: 0)
+        // serve ends 10 s after the flood's last packet, not at a fixed
+        // time: on a loaded host the flood may take seconds to start.
         Thread.detachNewThread {
             box.ran = try? runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--path", "mmsg", "--bind", "127.0.0.1:7341",
-                                                       "--duration", "4"], timeout: 30)
+                                                       "--duration", "60", "--idle-exit", "10"], timeout: 90)
             done.signal()
         }
-        usleep(500_000)
+        XCTAssertTrue(waitForUDPListener(namespace: a, port: 7341), "serve did not bind 127.0.0.1:7341")
         let f = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "flood", "--path", "mmsg", "--peer", "127.0.0.1:7341",
                                                  "--count", "3000", "--warmup", "0.2", "--quiet"], timeout: 30)
         XCTAssertEqual(f.status, 0, f.stderr)
-        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(done.wait(timeout: .now() + 90), .success)
         let served = try XCTUnwrap(box.ran)
         XCTAssertEqual(served.status, 0, served.stderr)
         let line = try XCTUnwrap(served.stderr.split(separator: "\n").first { $0.contains("served ") }, served.stderr)
@@ -268,8 +271,10 @@ final class CLITests: XCTestCase {
         let bin = try wirepathBinary()
         let json = NSTemporaryDirectory() + "wirepath-\(getpid())-compare.json"
         defer { try? FileManager.default.removeItem(atPath: json) }
+        // A 2 s loss timeout, so that a loaded host's slow reply is a
+        // sample, not a loss: the values below expect none lost.
         let r = try runProgram(bin, ["compare", "--paths", "socket,mmsg", "--duration", "1", "--repeat", "1", "--flood-duration", "1",
-                                     "--warmup", "0.2", "--json", json, "--quiet"], timeout: 120)
+                                     "--warmup", "0.2", "--timeout", "2000", "--json", json, "--quiet"], timeout: 120)
         XCTAssertEqual(r.status, 0, r.stderr)
         let obj = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any])
         XCTAssertEqual(obj["schema"] as? String, "wirepath.report/1")
@@ -280,9 +285,13 @@ final class CLITests: XCTestCase {
         }
         // The environment: kernel, CPU, topology; the run's payload size, batch and wait.
         let env = try XCTUnwrap(obj["environment"] as? [String: Any])
-        XCTAssertTrue((env["kernel"] as? String ?? "").hasPrefix("Linux "), "\(env)")
+        // Values from the host itself, not from the program's own code.
+        var u = utsname()
+        uname(&u)
+        let release = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        XCTAssertTrue((env["kernel"] as? String ?? "").contains(release), "\(env) (uname -r: \(release))")
         XCTAssertFalse((env["cpuModel"] as? String ?? "").isEmpty)
-        _ = number(env, "cpus", "environment")
+        XCTAssertEqual(number(env, "cpus", "environment"), Double(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let topo = try XCTUnwrap(env["topology"] as? [String: Any])
         XCTAssertEqual(topo["kind"] as? String, "veth-pair")
         XCTAssertEqual((topo["namespaces"] as? [String])?.count, 2)
@@ -314,15 +323,51 @@ final class CLITests: XCTestCase {
             for k in ["minNs", "p50Ns", "p90Ns", "p99Ns", "p999Ns", "p9999Ns", "maxNs", "meanNs", "stddevNs", "count"] {
                 _ = number(lat, k, "\(path).pingpong.latency")
             }
-            XCTAssertGreaterThan(number(lat, "count", path) ?? 0, 0)
-            XCTAssertLessThanOrEqual(number(lat, "p50Ns", path) ?? 1, number(lat, "p9999Ns", path) ?? 0)
+            // Values: a 1 s closed loop on a veth pair loses nothing, each
+            // reply is one sample, and every RTT lies between a microsecond
+            // (no veth round trip is faster) and the loss timeout (a later
+            // reply is a loss, not a sample).
+            let timeout = try XCTUnwrap(number(settings, "timeoutNs", "settings"))
             for k in ["sent", "received", "lost", "duplicated", "reordered", "integrityFailures"] { _ = number(pp, k, "\(path).pingpong") }
+            XCTAssertEqual(number(pp, "lost", path), 0, path)
+            XCTAssertEqual(number(pp, "duplicated", path), 0, path)
+            XCTAssertEqual(number(pp, "integrityFailures", path), 0, path)
+            XCTAssertEqual(number(pp, "received", path), number(pp, "sent", path), path)
+            XCTAssertEqual(number(lat, "count", path), number(pp, "received", path), path)
+            XCTAssertGreaterThan(number(pp, "sent", path) ?? 0, 100, "\(path): a second of round trips on veth")
+            for k in ["minNs", "p50Ns", "p99Ns", "maxNs", "meanNs"] {
+                let v = number(lat, k, path) ?? -1
+                XCTAssertTrue(v >= 1_000 && v <= timeout, "\(path).pingpong.latency.\(k) = \(v) ns, outside 1 µs...\(timeout) ns")
+            }
             // Flood: pps and bps at each end, and the loss.
             let fl = try XCTUnwrap(run["flood"] as? [String: Any], path)
             for k in ["sent", "received", "lost", "lossRatio", "txPps", "rxPps", "txPayloadBps", "rxPayloadBps", "txFrameBps", "rxFrameBps"] {
                 _ = number(fl, k, "\(path).flood")
             }
             XCTAssertGreaterThan(number(fl, "rxPps", path) ?? 0, 0)
+            // Values: the flood ran for its --flood-duration (1 s; ended by
+            // the first check after it, generously bounded), its rates are
+            // what it sent over that time, its loss is the kernel's drops,
+            // and its bit rates are 64-byte payloads in 106-byte frames.
+            let sent = number(fl, "sent", path) ?? 0, lost = number(fl, "lost", path) ?? -1
+            let secs = (number(fl, "senderDurationNs", path) ?? 0) / 1e9
+            XCTAssertTrue(secs >= 1 && secs < 3, "\(path): flood window \(secs) s for --flood-duration 1")
+            XCTAssertEqual(number(fl, "txPps", path) ?? 0, sent / secs, accuracy: sent / secs * 0.001, path)
+            XCTAssertEqual(number(fl, "txPayloadBps", path) ?? 0, sent / secs * 64 * 8, accuracy: sent / secs, path)
+            XCTAssertEqual(number(fl, "txFrameBps", path) ?? 0, sent / secs * 106 * 8, accuracy: sent / secs, path)
+            XCTAssertEqual(number(fl, "lossRatio", path) ?? -1, sent == 0 ? 0 : lost / sent, accuracy: 1e-9, path)
+            let kernel = try XCTUnwrap(fl["kernelLoss"] as? [String: Any], "\(path): the flood's kernel account")
+            let counts = try XCTUnwrap(kernel["counts"] as? [[String: Any]], path)
+            let located = counts.reduce(0.0) { $0 + ((($1["packets"] as? NSNumber)?.doubleValue) ?? 0) }
+            let resends = number(kernel, "controlResends", path) ?? 0
+            XCTAssertTrue(located >= lost && located <= lost + resends, "\(path): the kernel located \(located) drops for \(lost) lost")
+            XCTAssertEqual(number(kernel, "located", path), located, path)
+            XCTAssertEqual(kernel["verdict"] as? String, "accounted", path)
+            // The sender's syscalls per packet, by the kernel's tracepoint:
+            // socket sends one packet per sendto, mmsg 32 per sendmmsg.
+            let senderSys = number((fl["sender"] as? [String: Any])?["cost"] as? [String: Any], "syscallsPerPacket", path) ?? -1
+            if path == "socket" { XCTAssertTrue(senderSys >= 0.9 && senderSys <= 1.5, "socket flood sender: \(senderSys) syscalls per packet") }
+            if path == "mmsg" { XCTAssertTrue(senderSys > 0 && senderSys <= 0.2, "mmsg flood sender: \(senderSys) syscalls per packet") }
             // Both ends of both measurements: syscalls, user and system CPU
             // per packet, context switches, packets per call.
             for (measurement, m, ends) in [("pingpong", pp, ["client", "reflector"]), ("flood", fl, ["sender", "receiver"])] {
@@ -358,12 +403,16 @@ final class CLITests: XCTestCase {
         let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: dir + "/f.json")))
         let f = try XCTUnwrap(report.runs.first?.flood)
         XCTAssertEqual(f.sent, 5000)
-        XCTAssertEqual(f.received + f.lost, 5000)
+        // The loss against the kernel's counters (the capture below checks
+        // it against the wire).
+        assertKernelAccounts(f, "mmsg --count 5000")
         let out = try runProgram(bin, ["verify", dir + "/f.pcap", "--json", "-"])
         XCTAssertEqual(out.status, 0, out.stderr)
         let run = try XCTUnwrap(try JSONDecoder().decode(CaptureAuditReport.self, from: Data(out.stdout.utf8)).summary.runs.first)
         XCTAssertEqual(run.clientToReflector.dataPackets, 5000, "the measured window on the wire")
-        XCTAssertGreaterThan(run.clientToReflector.warmupPackets, 1000, "0.3 s of warm-up flood crossed the wire")
+        // A flood, not a packet or two (about 500 under make test-stress,
+        // thousands on an idle host: the bound is not a rate).
+        XCTAssertGreaterThan(run.clientToReflector.warmupPackets, 100, "0.3 s of warm-up flood crossed the wire")
     }
 
     func testServeAndPeerAcrossNamespacesTheTestMakes() throws {
@@ -418,8 +467,10 @@ final class CLITests: XCTestCase {
         let bin = try wirepathBinary()
         let json = NSTemporaryDirectory() + "wp-hop-\(getpid()).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
+        // A 2 s loss timeout: on a loaded host a reply 100 ms late (the
+        // default) would count as lost, and this test is about the hop.
         let r = try runProgram(bin, ["pingpong", "--path", "socket", "--middle-hop", "--count", "500", "--warmup", "0.1",
-                                     "--quiet", "--json", json], timeout: 60)
+                                     "--timeout", "2000", "--quiet", "--json", json], timeout: 60)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertTrue(r.stdout.contains("topology: veth-bridge"), r.stdout)
         let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
@@ -481,7 +532,7 @@ final class CLITests: XCTestCase {
         first.standardError = FileHandle.nullDevice
         try first.run()
         defer { first.interrupt(); first.waitUntilExit() }
-        usleep(400_000)
+        XCTAssertTrue(waitForUDPListener(namespace: a, port: 7300), "the first serve did not bind 127.0.0.1:7300")
         let second = try runProgram("/usr/sbin/ip", ["netns", "exec", a, bin, "serve", "--bind", "127.0.0.1:7300", "--duration", "1"], timeout: 20)
         XCTAssertNotEqual(second.status, 0)
         XCTAssertTrue(second.stderr.contains("EADDRINUSE") && second.stderr.contains("busy"), second.stderr)
@@ -574,11 +625,11 @@ final class TopoCLITests: XCTestCase {
         XCTAssertTrue(p.isRunning, "setup ended before the namespace was seen")
         kill(p.processIdentifier, SIGINT)
         let sent = Date()
-        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        while p.isRunning && Date().timeIntervalSince(sent) < 15 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        XCTAssertLessThan(took, 2.0)
+        XCTAssertLessThan(took, 10.0)
         XCTAssertEqual(p.terminationReason, .exit, "killed by SIGINT: no handler")
         XCTAssertEqual(p.terminationStatus, 130)
         XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(name)-") }, [], "half a topology was left")
@@ -621,7 +672,9 @@ final class DoctorTests: XCTestCase {
         let paths = try XCTUnwrap(obj["paths"] as? [[String: Any]])
         XCTAssertEqual(paths.compactMap { $0["path"] as? String }, ["socket", "mmsg", "uring", "xdp"])
         let uring = try XCTUnwrap(paths.first { $0["path"] as? String == "uring" }?["reason"] as? String)
-        XCTAssertTrue(uring.contains("batch wait (IORING_FEAT_MIN_TIMEOUT, 6.12+): yes"), "Linux 6.18 has it: \(uring)")
+        // What the kernel should have, by its release (uname), not one release literally.
+        let hasMinTimeout = kernelAtLeast(6, 12)
+        XCTAssertTrue(uring.contains("batch wait (IORING_FEAT_MIN_TIMEOUT, 6.12+): \(hasMinTimeout ? "yes" : "no")"), uring)
         for p in paths { XCTAssertFalse((p["reason"] as? String ?? "").isEmpty) }
         let table = try runProgram(bin, ["doctor"])
         XCTAssertEqual(table.status, 0)
@@ -743,11 +796,11 @@ final class DoctorTests: XCTestCase {
         usleep(300_000)
         kill(p.processIdentifier, SIGINT)
         let sent = Date()
-        while p.isRunning && Date().timeIntervalSince(sent) < 5 { usleep(10_000) }
+        while p.isRunning && Date().timeIntervalSince(sent) < 15 { usleep(10_000) }
         let took = Date().timeIntervalSince(sent)
         if p.isRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        XCTAssertLessThan(took, 2.0, "SIGINT took \(took) s")
+        XCTAssertLessThan(took, 10.0, "SIGINT took \(took) s")
         XCTAssertEqual(p.terminationStatus, 130)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), "\(ns) was left behind")
     }

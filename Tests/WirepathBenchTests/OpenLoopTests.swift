@@ -28,6 +28,12 @@ final class OpenLoopTests: XCTestCase {
         XCTAssertEqual(open.status, .ok, open.reason ?? "")
         let o = try XCTUnwrap(open.openLoop.first)
         XCTAssertEqual(o.lost, 0)
+        // And the kernel counted no drop at either end: the stall delayed
+        // the replies, it lost none.
+        let k = try XCTUnwrap(o.kernelLoss)
+        XCTAssertEqual(k.unread, [])
+        XCTAssertEqual(k.located, 0, TextReport.kernelLoss(k))
+        XCTAssertEqual(k.verdict, .accounted)
         XCTAssertEqual(o.targetPps, 2000)
         // 100 ms at 2000 pps delays ~200 of ~3000 requests by up to 100 ms.
         XCTAssertGreaterThan(o.latency.p99Ns, 30_000_000, "open loop p99 must show the stall")
@@ -37,7 +43,7 @@ final class OpenLoopTests: XCTestCase {
         let p = try XCTUnwrap(closed.pingpong)
         XCTAssertEqual(p.lost, 0)
         // The closed loop waited politely: one slow sample among tens of thousands.
-        XCTAssertLessThan(p.latency.p99Ns, 10_000_000, "closed loop p99 hides the stall")
+        XCTAssertLessThan(p.latency.p99Ns, stallNs / 3, "closed loop p99 hides the stall")
         XCTAssertGreaterThan(p.latency.maxNs, 80_000_000, "the one stalled sample is still the max")
         let c = try XCTUnwrap(p.latencyCorrected)
         XCTAssertGreaterThan(c.p99Ns, 10_000_000, "corrected closed loop brings the stall back")
@@ -58,7 +64,7 @@ final class OpenLoopTests: XCTestCase {
         let o = try XCTUnwrap(run.openLoop.first)
         XCTAssertNil(o.loadFraction)
         XCTAssertGreaterThan(o.latency.p99Ns, 30_000_000, "open loop p99 shows the stall")
-        XCTAssertLessThan(p.latency.p99Ns, 10_000_000, "closed loop p99 hides it")
+        XCTAssertLessThan(p.latency.p99Ns, stallNs / 3, "closed loop p99 hides it")
         let text = TextReport.details(report)
         XCTAssertTrue(text.contains("closed loop hid stalls: corrected for coordinated omission"), text)
         XCTAssertTrue(text.contains("open loop (2000 pps offered"), text)
@@ -188,7 +194,7 @@ final class CompareTerminalAndPeerTests: XCTestCase {
         let shown = try runProgram("/usr/bin/script", ["-qec", "\(bin) \(args)", "/dev/null"], timeout: 60)
         XCTAssertEqual(shown.status, 0, shown.stdout)
         let redraws = shown.stdout.components(separatedBy: "\r\u{1B}[K[").dropFirst()
-        XCTAssertGreaterThanOrEqual(redraws.count, 3, "a line redrawn about every 0.25 s: \(shown.stdout.debugDescription)")
+        XCTAssertGreaterThanOrEqual(redraws.count, 2, "a line redrawn about every 0.25 s: \(shown.stdout.debugDescription)")
         XCTAssertTrue(redraws.contains { $0.hasPrefix("socket: pingpong]") && $0.contains("s left") && $0.contains("run ~") && $0.contains("pkt/s") },
                       shown.stdout.debugDescription)
         let quiet = try runProgram("/usr/bin/script", ["-qec", "\(bin) \(args) --quiet", "/dev/null"], timeout: 60)

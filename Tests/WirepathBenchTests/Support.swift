@@ -6,27 +6,37 @@ import Glibc
 @testable import WirepathXDP
 import WirepathIO
 import WirepathModel
+import WirepathTestSupport
+import WirepathRender
 
 /// What a test does when something it needs is missing: it skips, except
-/// under CI=true, where a skip would hide that the test never ran, so it fails.
+/// under CI (any `CI` but empty, `0` or `false`: `ciRequiresEveryTest`),
+/// where a skip would hide that the test never ran, so it fails.
 enum Missing: Equatable {
     case skip(String)
     case fail(String)
 
     init(_ why: String, environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self = environment["CI"] == "true" ? .fail(why) : .skip(why)
+        self = ciRequiresEveryTest(environment) ? .fail(why) : .skip(why)
     }
 
     /// Records the failure (under CI) and ends the test.
     func end(file: StaticString = #filePath, line: UInt = #line) throws -> Never {
         switch self {
         case .fail(let why):
-            XCTFail("\(why); CI=true turns the skip into a failure", file: file, line: line)
+            XCTFail("\(why); CI=\(ProcessInfo.processInfo.environment["CI"] ?? "") turns the skip into a failure", file: file, line: line)
             throw XCTSkip("failed under CI: \(why)")
         case .skip(let why):
             throw XCTSkip(why)
         }
     }
+}
+
+/// A tool the test runs, found on `$PATH`; missing, the test skips, and
+/// under CI fails.
+func requireTool(_ name: String, _ why: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+    if let found = toolOnPath(name) { return found }
+    try Missing("\(name) is not on PATH (\(why))").end(file: file, line: line)
 }
 
 /// Privileged tests skip for a non-root user, but under CI=true a skip is a failure.
@@ -232,4 +242,28 @@ final class PeerNamespaces {
     }
 
     deinit { close() }
+}
+
+/// A flood's loss checked against an instrument the program does not
+/// control: the kernel's own drop counters at both ends (`kernelLoss`),
+/// every one of them read, locate exactly the packets the program lost
+/// (up to the control requests it sent again, each possibly one more drop).
+func assertKernelAccounts(_ f: FloodResult, _ what: String = "", file: StaticString = #filePath, line: UInt = #line) {
+    guard let k = f.kernelLoss else { return XCTFail("\(what): the flood carries no kernel account", file: file, line: line) }
+    XCTAssertEqual(k.lost, f.lost, what, file: file, line: line)
+    XCTAssertEqual(k.unread, [], what, file: file, line: line)
+    XCTAssertEqual(k.verdict, .accounted, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
+    XCTAssertGreaterThanOrEqual(k.located + k.corrupted, f.lost, "\(what): \(TextReport.kernelLoss(k))", file: file, line: line)
+}
+
+/// Readiness by polling, never a fixed sleep: true once a UDP socket is
+/// bound to `port` in `namespace` (by `ss`), false after `timeout` seconds.
+func waitForUDPListener(namespace: String, port: UInt16, timeout: TimeInterval = 20) -> Bool {
+    let until = Date().addingTimeInterval(timeout)
+    while Date() < until {
+        if let ss = try? runProgram("/usr/sbin/ip", ["netns", "exec", namespace, "ss", "-Hunl", "sport", "= :\(port)"], timeout: 10),
+           !ss.stdout.isEmpty { return true }
+        usleep(20_000)
+    }
+    return false
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+import WirepathTestSupport
 @testable import WirepathBench
 @testable import WirepathUring
 @testable import WirepathXDP
@@ -20,8 +21,10 @@ final class SystemLayerTests: XCTestCase {
     /// Once SIGINT/SIGTERM asked the process to stop, the next EINTR ends
     /// the sleep, so teardown does not wait for it.
     func testSleepEndsAtEINTROnceInterrupted() throws {
-        let elapsed = try sleepWhileSignalled(nanos: 2_000_000_000, interrupt: true)
-        XCTAssertLessThan(elapsed, 1.0, "the sleep ignored the interruption")
+        // An 8 s sleep that ends within half of it ended at the interruption
+        // (which comes within 20 ms), however loaded the host.
+        let elapsed = try sleepWhileSignalled(nanos: 8_000_000_000, interrupt: true)
+        XCTAssertLessThan(elapsed, 4.0, "the sleep ignored the interruption")
     }
 
     /// Sleeps on its own thread while the test sends it SIGUSR1 (a no-op
@@ -114,6 +117,22 @@ final class SupportTests: XCTestCase {
         XCTAssertEqual(Missing("x", environment: ["CI": "true"]), .fail("x"))
         XCTAssertEqual(Missing("x", environment: ["CI": "false"]), .skip("x"))
         XCTAssertEqual(Missing("x", environment: [:]), .skip("x"))
+        // Any spelling a CI system uses turns the skip into a failure; only
+        // an unset or empty CI, 0 or false (in any case) lets it skip.
+        for on in ["true", "1", "True", "TRUE", "yes", "github"] {
+            XCTAssertEqual(Missing("x", environment: ["CI": on]), .fail("x"), "CI=\(on)")
+        }
+        for off in ["", " ", "0", "false", "False", "FALSE"] {
+            XCTAssertEqual(Missing("x", environment: ["CI": off]), .skip("x"), "CI=\(off)")
+        }
+    }
+
+    /// Tools are found on PATH, so hiding one (a PATH without it) is how a
+    /// missing tool is shown to fail under CI.
+    func testToolsAreFoundOnPath() {
+        XCTAssertEqual(toolOnPath("sh", environment: ["PATH": "/nonexistent:/bin"]), "/bin/sh")
+        XCTAssertNil(toolOnPath("sh", environment: ["PATH": "/nonexistent"]))
+        XCTAssertNil(toolOnPath("sh", environment: ["PATH": ""]))
     }
 }
 
@@ -149,5 +168,39 @@ final class TestSummaryTests: XCTestCase {
         let r = try runProgram(root.appendingPathComponent(".ci/test-summary").path, [file], timeout: 10)
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(r.stdout, "1 passed, 3 failed, 1 skipped (1 without a verdict: the test process crashed)\n")
+    }
+
+    /// A run that proves nothing fails with a line that says why: no test
+    /// ran, fewer ran than the suite declares, or the run failed outside
+    /// any test case while every test passed.
+    func testARunThatRanNothingOrTooLittleFails() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let summary = root.appendingPathComponent(".ci/test-summary").path
+        let file = NSTemporaryDirectory() + "wirepath-\(getpid())-summary.log"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        func run(_ log: String, _ args: [String]) throws -> Ran {
+            try log.write(toFile: file, atomically: true, encoding: .utf8)
+            return try runProgram(summary, args + [file], timeout: 10)
+        }
+        let two = """
+            Test Case 'A.testOne' started at 2026-01-01 00:00:00.000
+            Test Case 'A.testOne' passed (0.010 seconds)
+            Test Case 'A.testTwo' started at 2026-01-01 00:00:00.000
+            Test Case 'A.testTwo' passed (0.010 seconds)
+
+            """
+        // What `swift test --filter nothing-matches` prints.
+        let empty = try run("error: No matching test cases were run\n", [])
+        XCTAssertEqual(empty.status, 1)
+        XCTAssertEqual(empty.stdout, "0 passed, 0 failed, 0 skipped\nerror: no test ran (an empty or mistyped filter, or the test binary did not start); this run proves nothing\n")
+        let short = try run(two, ["--expect", "3"])
+        XCTAssertEqual(short.status, 1)
+        XCTAssertTrue(short.stdout.hasSuffix("error: 2 tests ran but the suite declares 3 (func test...() in Tests/): 1 never ran\n"), short.stdout)
+        let full = try run(two, ["--expect", "2", "--rc", "0"])
+        XCTAssertEqual(full.status, 0, full.stdout)
+        XCTAssertEqual(full.stdout, "2 passed, 0 failed, 0 skipped\n")
+        let outside = try run(two + "Fatal error: something outside a test\n", ["--expect", "2", "--rc", "134"])
+        XCTAssertEqual(outside.status, 1)
+        XCTAssertEqual(outside.stdout, "2 passed, 1 failed, 0 skipped (1 failure outside any test case: the test run exited 134 with no test failed)\n")
     }
 }

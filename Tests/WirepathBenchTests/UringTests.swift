@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+import WirepathTestSupport
 @testable import WirepathBench
 @testable import WirepathUring
 @testable import WirepathXDP
@@ -112,8 +113,9 @@ final class UringTests: XCTestCase {
         let rx = try XCTUnwrap(f.receiver)
         XCTAssertGreaterThan(f.sent, 1000)
         XCTAssertGreaterThan(f.received, 0)
-        XCTAssertLessThanOrEqual(f.received, f.sent)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        // Every lost packet is where the kernel counted it (a ring that
+        // runs dry leaves packets in the socket, which overflows there).
+        assertKernelAccounts(f, "uring flood into 8 buffers")
         XCTAssertEqual(f.duplicated, 0)
         // The reflector's own tally: every packet its path delivered is a
         // counted flood packet, plus the end request.
@@ -146,7 +148,7 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let f = try XCTUnwrap(run.flood)
         let rx = try XCTUnwrap(f.receiver)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        assertKernelAccounts(f, "uring batch wait")
         XCTAssertEqual(rx.rxPackets, f.received + f.duplicated + 1, "the flood plus the end request")
         XCTAssertGreaterThanOrEqual(rx.rxPacketsPerCall, 8, "receive calls should carry batches: \(rx.rxPacketsPerCall)")
         XCTAssertTrue(run.notes.contains { $0.contains("uring-batch-wait 10000 µs") }, "\(run.notes)")
@@ -167,7 +169,11 @@ final class UringTests: XCTestCase {
         try requireRoot()
         let c = try PathConfig.validated(path: .uring, local: Endpoint(address: 0x7F00_0001, port: 0))
         var path = try UringPath(c)
-        XCTAssertEqual(path.batchWaitMicros, UInt32(PathConfig.defaultUringBatchWaitMicros), "Linux 6.18 has IORING_FEAT_MIN_TIMEOUT")
+        // IORING_FEAT_MIN_TIMEOUT came in 6.12: by the kernel's release, the
+        // path has the batch wait or goes without it.
+        let expected = kernelAtLeast(6, 12) ? UInt32(PathConfig.defaultUringBatchWaitMicros) : 0
+        XCTAssertEqual(path.batchWaitMicros, expected, "IORING_FEAT_MIN_TIMEOUT is in 6.12+")
+        guard kernelAtLeast(6, 12) else { try Missing("the batch wait needs IORING_FEAT_MIN_TIMEOUT (6.12+)").end() }
         XCTAssertFalse(path.streaming)
         path.expect(.stream)
         XCTAssertTrue(path.streaming)
@@ -207,7 +213,12 @@ final class UringTests: XCTestCase {
             XCTAssertGreaterThan(c.kernelThreadNsPerPacket ?? 0, 0, end)
             XCTAssertEqual(c.raw.cpuNs, c.raw.userNs + c.raw.systemNs + (c.raw.kernelThreadNs ?? 0), end)
             let spp = try XCTUnwrap(c.syscallsPerPacket, "\(end): \(c.syscallsUnavailable ?? "")")
-            XCTAssertEqual(spp, 1.0, accuracy: 0.1, "\(end): one wait per round trip, no syscall to send")
+            // About one, the wait (a blocking round trip without SQPOLL makes
+            // two, send and wait); on a loaded host the poll thread sleeps
+            // more often and the end wakes it (1.4 under make test-stress),
+            // so the bound is "well under two", not "one".
+            XCTAssertGreaterThanOrEqual(spp, 0.9, "\(end): at least the wait per round trip")
+            XCTAssertLessThan(spp, 1.75, "\(end): one wait per round trip, no syscall to send")
         }
         // Sends were handed to the poll thread: an enter only to wake it.
         XCTAssertEqual(p.client.txCalls, p.client.sqpollWakeups)
@@ -225,7 +236,7 @@ final class UringTests: XCTestCase {
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let f = try XCTUnwrap(run.flood)
         XCTAssertGreaterThan(f.sent, 1000)
-        XCTAssertEqual(f.received + f.lost, f.sent)
+        assertKernelAccounts(f, "uring SQPOLL flood")
         XCTAssertEqual(f.duplicated, 0)
         let tx = try XCTUnwrap(f.sender.cost)
         let spp = try XCTUnwrap(tx.syscallsPerPacket, tx.syscallsUnavailable ?? "")

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import WirepathTestSupport
 import WirepathIO
 import WirepathModel
 @testable import WirepathRender
@@ -24,8 +25,8 @@ final class ChromiumTests: XCTestCase {
         var candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/lib/chromium/chromium"]
         if let c = env["WIREPATH_CHROMIUM"] { candidates.insert(c, at: 0) }
         if let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) { return found }
-        if env["CI"] == "true" {
-            XCTFail("chromium is not installed; `make deps` installs Debian's chromium, and CI=true turns this skip into a failure")
+        if ciRequiresEveryTest(env) {
+            XCTFail("chromium is not installed; `make deps` installs Debian's chromium, and CI turns this skip into a failure")
             throw XCTSkip("failed: no chromium under CI")
         }
         throw XCTSkip("needs headless Chromium: apt-get install chromium (or set WIREPATH_CHROMIUM)")
@@ -194,8 +195,8 @@ enum CompareBinary {
     static func find() throws -> String {
         let env = ProcessInfo.processInfo.environment
         if geteuid() != 0 {
-            if env["CI"] == "true" {
-                XCTFail("this test needs root (network namespaces); CI=true turns the skip into a failure")
+            if ciRequiresEveryTest(env) {
+                XCTFail("this test needs root (network namespaces); CI turns the skip into a failure")
                 throw XCTSkip("failed: not root under CI")
             }
             throw XCTSkip("needs root: compare builds its own namespaces")
@@ -204,7 +205,7 @@ enum CompareBinary {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let bin = root.appendingPathComponent(".build/debug/wirepath").path
         if FileManager.default.isExecutableFile(atPath: bin) { return bin }
-        if env["CI"] == "true" { XCTFail("wirepath is not built at \(bin); CI=true turns the skip into a failure") }
+        if ciRequiresEveryTest(env) { XCTFail("wirepath is not built at \(bin); CI turns the skip into a failure") }
         throw XCTSkip("wirepath binary not found at \(bin) (swift build)")
     }
 }

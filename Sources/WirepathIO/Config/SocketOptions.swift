@@ -8,16 +8,25 @@ public struct SocketOptions: Sendable, Codable, Equatable {
     /// and without them it measured slower here, so plain busy polling (as
     /// sockperf's --lls does) is the default.
     public var preferBusyPoll: Bool
+    /// The socket's receive buffer in bytes (`SO_RCVBUF`, which the kernel
+    /// doubles); nil for the 4 MiB every path asks for. No flag sets it:
+    /// tests shrink it on purpose so that a flood overflows the receiver's
+    /// socket buffer, where the kernel counts each drop (`RcvbufErrors`).
+    public var receiveBufferBytes: Int?
 
-    public init(busyPollMicros: Int? = nil, preferBusyPoll: Bool = false) {
+    public init(busyPollMicros: Int? = nil, preferBusyPoll: Bool = false, receiveBufferBytes: Int? = nil) {
         self.busyPollMicros = busyPollMicros
         self.preferBusyPoll = preferBusyPoll
+        self.receiveBufferBytes = receiveBufferBytes
     }
 
     /// Checks every field; the error names the accepted range.
     public func validate() throws(ConfigError) {
         if let busyPollMicros, !(0...1_000_000).contains(busyPollMicros) {
             throw ConfigError("bad busy-poll \(busyPollMicros) µs: expected 0-1000000")
+        }
+        if let receiveBufferBytes, !(1024...(64 << 20)).contains(receiveBufferBytes) {
+            throw ConfigError("bad receive buffer \(receiveBufferBytes) bytes: expected 1024-67108864")
         }
     }
 }

@@ -29,8 +29,9 @@ package struct UDPSocket: ~Copyable {
             // default queue. SO_RCVBUFFORCE needs CAP_NET_ADMIN; without it the
             // plain option is capped at net.core.rmem_max, which is fine.
             let bufBytes: CInt = 4 << 20
-            if (try? Sys.setOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, bufBytes, "setsockopt(SO_RCVBUFFORCE)")) == nil {
-                try Sys.setOption(fd, SOL_SOCKET, SO_RCVBUF, bufBytes, "setsockopt(SO_RCVBUF)")
+            let rcvBytes = config.socket.receiveBufferBytes.map { CInt($0) } ?? bufBytes
+            if (try? Sys.setOption(fd, SOL_SOCKET, SO_RCVBUFFORCE, rcvBytes, "setsockopt(SO_RCVBUFFORCE)")) == nil {
+                try Sys.setOption(fd, SOL_SOCKET, SO_RCVBUF, rcvBytes, "setsockopt(SO_RCVBUF)")
             }
             if (try? Sys.setOption(fd, SOL_SOCKET, SO_SNDBUFFORCE, bufBytes, "setsockopt(SO_SNDBUFFORCE)")) == nil {
                 try Sys.setOption(fd, SOL_SOCKET, SO_SNDBUF, bufBytes, "setsockopt(SO_SNDBUF)")

@@ -1,4 +1,4 @@
-// Sys+File.swift — descriptors: open, read, fstat, close; and the effective
+// Sys+File.swift — descriptors: open, read, pread, fstat, close; and the effective
 // user (rules in Sys.swift).
 import Glibc
 
@@ -19,6 +19,13 @@ extension Sys {
     /// read(2) into `buf`: bytes read (0 at end of file).
     package static func read(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int) throws(PathError) -> Int {
         try check(retryEINTR { Glibc.read(fd, buf, n) }, "read")
+    }
+
+    /// pread(2) into `buf` at `offset`: bytes read (0 at end of file). A
+    /// procfs file kept open is read again from offset 0 this way, and
+    /// shows what it showed to the thread that opened it (its namespace).
+    package static func pread(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int, offset: Int) throws(PathError) -> Int {
+        try check(retryEINTR { Glibc.pread(fd, buf, n, off_t(offset)) }, "pread")
     }
 
     /// fstat(2): what `fd` is (type, owner, mode).
