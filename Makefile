@@ -85,7 +85,7 @@ bench-c: deps
 # set. SwiftPM passes --sanitize values as separate -sanitize= flags and the
 # driver keeps the last, so -Xswiftc repeats them together; --sanitize
 # fuzzer is still given, for SwiftPM to link libFuzzer's main.
-FUZZ_TARGETS  ?= frame udp payload control peer-report audit pcap
+FUZZ_TARGETS  ?= frame udp payload control reflector peer-report audit pcap
 FUZZ_SECONDS  ?= 60
 FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_BUILD    := WIREPATH_FUZZ=1 $(SWIFT) build --build-path .build-fuzz -c release --sanitize fuzzer \

@@ -148,6 +148,7 @@ if Context.environment["WIREPATH_FUZZ"] != nil {
         ("fuzz-udp", ["WirepathIO"]),
         ("fuzz-payload", ["WirepathModel"]),
         ("fuzz-control", ["WirepathBench", "WirepathModel"]),
+        ("fuzz-reflector", ["WirepathBench", "WirepathModel", "WirepathIO"]),
         ("fuzz-peer-report", ["WirepathModel", "WirepathRender", "WirepathIO",
                               .product(name: "Histogram", package: "hdrhistogram-swift")]),
         ("fuzz-audit", ["WirepathModel", "WirepathRender", "WirepathIO"]),

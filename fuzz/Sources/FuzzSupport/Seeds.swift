@@ -71,6 +71,21 @@ enum Seeds {
                 return out
             }
             return [seq(run(1)), seq(run(2) + run(3, tags: 2)), seq(Array(run(4).prefix(5)))]
+        case "reflector":
+            // fuzz-reflector's script (its Reflector.swift): a flags byte
+            // (source, end of batch, kind, pad/warm-up), a run id byte,
+            // then the kind's fields. A session's life from source 0:
+            // begin, retried with the cookie, pings, a flood, end; then
+            // the same run id from another source and a hostile mix.
+            let begin: [UInt8] = [0x30 | 8 | 0x40, 0, 1, 1, 0]
+            let ping = { (src: UInt8, seq: UInt8) -> [UInt8] in [0x10 | src, 0, 0, seq, 0] }
+            let flood = { (seq: UInt8) -> [UInt8] in [0x20, 0, 0, seq, 16] }
+            let end: [UInt8] = [0x30 | 0x40, 0, 3, 2, 0]
+            let life = begin + begin + ping(0, 1) + ping(0, 2) + [ping(0, 3)[0] | 8] + Array(ping(0, 3).dropFirst())
+                + flood(1) + flood(2) + end + end
+            let hostile = ping(4, 1) + ping(5, 1) + ping(6, 1) + ping(7, 1) + ping(1, 9) + [0x30 | 1, 0, 3, 7, 0]
+                + [0x00 | 2, 0, 0, 40] + [UInt8](repeating: 0x57, count: 40)
+            return [[4, 8] + life, [1, 1] + life + hostile, [2, 31] + hostile + life]
         case "pcap":
             // A file the writer makes; the real capture sits beside it.
             let path = dir + "/factory.pcap"
