@@ -7,9 +7,24 @@ import WirepathIO
 /// The data path's scratch memory, allocated once: the free TX frame stack,
 /// the addresses of a receive batch on their way back to the fill ring, the
 /// destination MACs of a send chunk, and the MACs learned from received
-/// frames (direct-mapped by the low bits of the IPv4 address).
+/// frames.
+///
+/// The learned MACs are a 4-way set-associative table of 64 sets (256
+/// entries), indexed by a hash of the address under a key drawn at start-up.
+/// A reflector learns a batch's sources on receive and answers them on
+/// send, so a source must not be evicted by the others of its own batch: a
+/// direct-mapped table keyed by the address's low bits lost one of two
+/// clients whose addresses are equal modulo 64 (issue 11), and an unkeyed
+/// index would let a sender choose addresses that collide. With a key, the
+/// at most 64 sessions serve allows fit with room to spare. The sources of
+/// the last receive batch are also kept in order, and a lookup the table
+/// misses searches them: every source of the batch a reflector answers is
+/// found whatever the table evicted. A miss (counted as EHOSTUNREACH, never
+/// fatal) is left for a destination that sent nothing recently.
 struct FrameState: ~Copyable {
-    static let macSlots = 64
+    static let macSets = 64
+    static let macWays = 4
+    static let macSlots = macSets * macWays
     let ringSize: Int
     let frameSize: Int
     let txFree: UnsafeMutablePointer<UInt64>
@@ -17,6 +32,14 @@ struct FrameState: ~Copyable {
     let destinationMACs: UnsafeMutablePointer<UInt64>
     let macKeys: UnsafeMutablePointer<UInt32>
     let macValues: UnsafeMutablePointer<UInt64>
+    /// Per set, the way the next new address replaces (oldest first).
+    let macNext: UnsafeMutablePointer<UInt8>
+    /// The index hash's key, from the system's random source at start-up.
+    let macKey: UInt32
+    /// The last receive batch's sources and their MACs, `recentCount[0]` of them.
+    let recentAddresses: UnsafeMutablePointer<UInt32>
+    let recentMACs: UnsafeMutablePointer<UInt64>
+    let recentCount: UnsafeMutablePointer<Int>
 
     init(ringSize: Int, frameSize: Int) {
         self.ringSize = ringSize
@@ -31,6 +54,16 @@ struct FrameState: ~Copyable {
         macKeys.initialize(repeating: 0, count: Self.macSlots)
         macValues = .allocate(capacity: Self.macSlots)
         macValues.initialize(repeating: 0, count: Self.macSlots)
+        macNext = .allocate(capacity: Self.macSets)
+        macNext.initialize(repeating: 0, count: Self.macSets)
+        var rng = SystemRandomNumberGenerator()
+        macKey = UInt32.random(in: 0...UInt32.max, using: &rng) | 1
+        recentAddresses = .allocate(capacity: ringSize)
+        recentAddresses.initialize(repeating: 0, count: ringSize)
+        recentMACs = .allocate(capacity: ringSize)
+        recentMACs.initialize(repeating: 0, count: ringSize)
+        recentCount = .allocate(capacity: 1)
+        recentCount.initialize(to: 0)
     }
 
     deinit {
@@ -39,20 +72,59 @@ struct FrameState: ~Copyable {
         destinationMACs.deallocate()
         macKeys.deallocate()
         macValues.deallocate()
+        macNext.deallocate()
+        recentAddresses.deallocate()
+        recentMACs.deallocate()
+        recentCount.deallocate()
     }
+
+    /// The first slot of `address`'s set: a multiplicative hash of the
+    /// address under the key, its top bits.
+    @inline(__always)
+    func set(_ address: UInt32) -> Int {
+        let h = (address ^ macKey) &* 0x9E37_79B1
+        return Int(h >> 26) * Self.macWays
+    }
+
+    /// Learns slot `k` of a receive batch (k counts from 0 in each batch, at
+    /// most `ringSize`): the table, and the batch's list.
+    @inline(__always)
+    func learn(_ address: UInt32, _ mac: MACAddress, slot k: Int) {
+        recentAddresses[k] = address
+        recentMACs[k] = mac.value
+        recentCount.pointee = k + 1
+        learn(address, mac)
+    }
+
+    /// A receive batch begins: its list starts empty.
+    @inline(__always)
+    func beginBatch() { recentCount.pointee = 0 }
 
     @inline(__always)
     func learn(_ address: UInt32, _ mac: MACAddress) {
-        let s = Int(address) & (Self.macSlots - 1)
-        if macKeys[s] != address || macValues[s] != mac.value {
-            macKeys[s] = address
-            macValues[s] = mac.value
+        guard address != 0 else { return }
+        let base = set(address)
+        for w in 0..<Self.macWays where macKeys[base + w] == address {
+            if macValues[base + w] != mac.value { macValues[base + w] = mac.value }
+            return
         }
+        let s = base / Self.macWays
+        let w = Int(macNext[s])
+        macKeys[base + w] = address
+        macValues[base + w] = mac.value
+        macNext[s] = UInt8((w + 1) % Self.macWays)
     }
 
     @inline(__always)
     func mac(for address: UInt32) -> MACAddress? {
-        let s = Int(address) & (Self.macSlots - 1)
-        return macKeys[s] == address && address != 0 ? MACAddress(macValues[s]) : nil
+        guard address != 0 else { return nil }
+        let base = set(address)
+        for w in 0..<Self.macWays where macKeys[base + w] == address {
+            return MACAddress(macValues[base + w])
+        }
+        for i in 0..<recentCount.pointee where recentAddresses[i] == address {
+            return MACAddress(recentMACs[i])
+        }
+        return nil
     }
 }

@@ -38,6 +38,7 @@ extension XDPPath {
         let area = socket.umem.area
         let frameMask = ~UInt64(frames.frameSize - 1)
         var k = 0
+        frames.beginBatch()
         for i in 0..<Int(n) {
             let desc = xsk_ring_cons__rx_desc(socket.rx, idx &+ UInt32(i))!.pointee
             // Aligned mode: the descriptor points past the kernel's headroom;
@@ -49,7 +50,7 @@ extension XDPPath {
             batch.slotPointer(k).copyMemory(from: frame + p.payloadOffset, byteCount: length)
             batch.setLength(k, length)
             batch.setEndpoint(k, p.source)
-            frames.learn(p.source.address, p.sourceMAC)
+            frames.learn(p.source.address, p.sourceMAC, slot: k)
             own.rxBytes &+= UInt64(length)
             k += 1
         }
