@@ -6,6 +6,7 @@ import WirepathModel
 public enum CSVReport {
     public static let header = [
         "path", "measurement", "status", "payload_bytes", "batch", "wait", "busy_poll_us", "napi_id",
+        "sandbox", "reflector_sandbox",
         "target_pps", "count", "lost", "min_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "p99_99_us", "max_us",
         "tx_pps", "rx_pps", "syscalls_per_pkt_client", "syscalls_per_pkt_reflector",
         "cpu_ns_per_pkt_client", "cpu_ns_per_pkt_reflector", "reason",
@@ -17,7 +18,11 @@ public enum CSVReport {
         for run in report.runs {
             let o = run.options
             let common = [run.label]
+            // The sandbox of each end's data thread (docs/sandbox.md); empty
+            // in reports from before it, and for a --peer's serve, whose
+            // own --sandbox applies.
             let opts = [o.payloadSize, o.batchSize].map(String.init) + [o.wait.rawValue, o.busyPollMicros.map(String.init) ?? "", String(o.napiID)]
+                + [o.sandbox?.rawValue ?? "", o.reflectorSandbox?.rawValue ?? ""]
             func row(_ m: String, target: Double?, count: UInt64?, lost: UInt64?, lat: LatencySummary?, tx: Double?, rx: Double?,
                      client: EndReport?, reflector: EndReport?) -> [String] {
                 let l: [String] = lat.map { s in [s.minNs, s.p50Ns, s.p90Ns, s.p99Ns, s.p999Ns, s.p9999Ns, s.maxNs].map { us($0) } }

@@ -148,6 +148,23 @@ final class RecommendationTests: XCTestCase {
         XCTAssertTrue(lines[3].hasSuffix("\"needs CAP_BPF, \"\"really\"\"\""), String(lines[3]))
     }
 
+    func testCSVNamesEachEndsSandbox() throws {
+        var r = run(.socket, p99: 12_000, pps: 500_000, cpu: 3000)
+        r.options.sandbox = .on
+        r.options.reflectorSandbox = .log
+        var peer = run(.mmsg, p99: 12_000, pps: 500_000, cpu: 3000)
+        peer.options.sandbox = .off
+        peer.options.reflectorSandbox = nil
+        let lines = CSVReport.render(report([r, peer])).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let col = try XCTUnwrap(CSVReport.header.firstIndex(of: "sandbox"))
+        XCTAssertEqual(CSVReport.header[col + 1], "reflector_sandbox")
+        XCTAssertEqual(lines[1][col], "on")
+        XCTAssertEqual(lines[1][col + 1], "log")
+        let peerRow = try XCTUnwrap(lines.first { $0[0] == "mmsg" })
+        XCTAssertEqual(peerRow[col], "off")
+        XCTAssertEqual(peerRow[col + 1], "", "a --peer's serve applies its own --sandbox")
+    }
+
     func testHgrmIsHdrHistogramText() {
         var h = LatencyHistogram.make()
         for v in 1...1000 { _ = h.record(UInt64(v) * 1000) }
