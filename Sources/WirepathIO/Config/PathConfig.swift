@@ -102,6 +102,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
             throw ConfigError("bad batch size \(batchSize): expected 1-\(Self.maxBatch)")
         }
         try socket.validate()
+        if socket.gsoSegments != nil {
+            try socket.validateGSO(payloadSize: payloadSize, segmentLimit: Sys.udpSegmentLimit)
+        }
         guard (1...1000).contains(waitTickMillis) else {
             throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
         }
