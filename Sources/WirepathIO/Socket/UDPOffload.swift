@@ -103,6 +103,9 @@ package struct GROBuffers: ~Copyable {
         if segment > 0 { counters.groCoalesced &+= 1 }
     }
 
+    /// Forgets what the last receive recorded (before `record`).
+    @inline(__always) package mutating func reset() { next = 0; filled = 0; offset = 0 }
+
     /// Starts handing out buffers `0..<filled` (after `record`).
     @inline(__always) package mutating func begin() { next = 0; offset = 0 }
 

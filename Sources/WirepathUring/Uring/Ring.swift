@@ -50,6 +50,12 @@ extension UringPath {
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
         let ridingSlots: UnsafeMutablePointer<UInt32>
+        /// `--gso` segments per send (0: off): each slot then holds up to
+        /// that many payloads back to back, with a UDP_SEGMENT cmsg in its
+        /// own control space.
+        let gso: Int
+        let slotControlSpace: Int
+        let slotControls: UnsafeMutableRawPointer
         /// `epoll` waits: an eventfd the ring signals (registered), else -1.
         let eventFD: CInt
         /// One wait tick, for io_uring_submit_and_wait_timeout and epoll_wait.
@@ -102,7 +108,11 @@ extension UringPath {
             slotCount = min(max(4 * config.batchSize, 16), 4096)
             // Any payload the path may be asked to send: up to one MTU's UDP
             // payload, or a control message, cache-line rounded.
-            slotStride = (max(PathConfig.maxPayload(mtu: config.mtu), PathConfig.minSendSlot) + 63) & ~63
+            // With --gso, room for that many payloads (at most 64 KiB: validated).
+            gso = config.socket.gsoSegments ?? 0
+            slotStride = (max(PathConfig.maxPayload(mtu: config.mtu) * max(gso, 1), PathConfig.minSendSlot) + 63) & ~63
+            slotControlSpace = (wp_udp_segment_cmsg_space() + 7) & ~7
+            slotControls = .allocate(byteCount: gso > 0 ? slotCount * slotControlSpace : 0, alignment: 8)
             slotBase = .allocate(byteCount: slotCount * slotStride, alignment: 64)
             slotMsgs = .allocate(capacity: slotCount)
             slotIovs = .allocate(capacity: slotCount)
@@ -234,7 +244,7 @@ extension UringPath {
             } catch {
                 Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick, eventFD: efd)
                 buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
-                slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate()
+                slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate(); slotControls.deallocate()
                 slotCQEsDue.deallocate(); freeSlots.deallocate(); ridingSlots.deallocate()
                 tick.deallocate(); uring.deallocate()
                 throw error
