@@ -50,6 +50,8 @@ extension UringPath {
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
         let ridingSlots: UnsafeMutablePointer<UInt32>
+        /// `--gro`: the multishot recvmsg carries the UDP_GRO cmsg space.
+        let gro: Bool
         /// `--gso` segments per send (0: off): each slot then holds up to
         /// that many payloads back to back, with a UDP_SEGMENT cmsg in its
         /// own control space.
@@ -87,14 +89,20 @@ extension UringPath {
         /// and throws; the caller still owns (and closes) the socket.
         init(_ config: PathConfig, socket: CInt, notes: inout [String]) throws(PathError) {
             // Memory first: none of it can fail, and all of it outlives the ring.
-            bufCount = config.uring.buffers
-            // Header and name in front of a payload of up to one MTU, cache-line rounded.
-            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size
-            bufStride = (header + config.mtu + 63) & ~63
+            // --gro: each buffer holds a coalesced datagram of up to 64 KiB
+            // behind the UDP_GRO cmsg, so at most 128 buffers (8 MiB).
+            gro = config.socket.gro
+            bufCount = gro ? min(config.uring.buffers, 128) : config.uring.buffers
+            let control = gro ? (wp_udp_gro_cmsg_space() + 7) & ~7 : 0
+            // Header, name and control space in front of a payload of up to
+            // one MTU (64 KiB with --gro), cache-line rounded.
+            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size + control
+            bufStride = (header + (gro ? SocketOptions.groBufferBytes : config.mtu) + 63) & ~63
             buffers = .allocate(byteCount: bufCount * bufStride, alignment: 64)
             recvMsg = .allocate(capacity: 1)
             var m = msghdr()
             m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_controllen = control
             recvMsg.initialize(to: m)
             pendingBid = .allocate(capacity: bufCount)
             pendingBid.initialize(repeating: 0, count: bufCount)
