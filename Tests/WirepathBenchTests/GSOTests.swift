@@ -4,6 +4,7 @@ import XCTest
 import CWirepath
 @testable import WirepathBench
 import WirepathModel
+import WirepathTestSupport
 @testable import WirepathIO
 
 /// UDP GSO and GRO (issue 17, items 1-3) on the real kernel: the sender's
