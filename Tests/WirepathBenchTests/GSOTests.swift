@@ -79,7 +79,14 @@ final class GSOTests: XCTestCase {
             let before = try XCTUnwrap(p.flood?.sender.cost?.syscallsPerPacket, "\(p.path): syscalls not counted")
             let after = try XCTUnwrap(g.flood?.sender.cost?.syscallsPerPacket, "\(g.path): syscalls not counted")
             // 16 datagrams per send: the ratio is 16 up to the window's edges.
-            XCTAssertEqual(before / after, Double(Self.segments), accuracy: 3, "\(g.path): \(before) → \(after) syscalls per packet")
+            // uring's syscalls are enters, not sends: one enter carries a
+            // batch of SQEs either way, and with GSO fewer enters reclaim
+            // send slots, so it saves at least the 16.
+            if g.path == .uring {
+                XCTAssertGreaterThanOrEqual(before / after, Double(Self.segments) - 3, "\(g.path): \(before) → \(after) syscalls per packet")
+            } else {
+                XCTAssertEqual(before / after, Double(Self.segments), accuracy: 3, "\(g.path): \(before) → \(after) syscalls per packet")
+            }
         }
         XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
     }
