@@ -115,14 +115,17 @@ public enum Recommendation {
             if let p = v.pick { return p.rawValue }
             return v.tie.isEmpty ? "no pick" : "a tie of " + v.tie.map(\.rawValue).joined(separator: " and ")
         }
+        // compare --gso/--gro rows are named as such, not as tuning.
+        let offload = !report.runs.contains { $0.variant?.hasPrefix("tuned: ") == true }
+        let (what, rows) = offload ? ("GSO/GRO", "the GSO/GRO rows") : ("tuning", "the tuned rows")
         guard all.pick == plain.pick && all.tie == plain.tie else {
             let now = all.pickLabel.map { "\(name(all)) (\($0))" } ?? name(all)
-            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain)), with the tuned rows it is \(now)"
+            return "\(what) changes this verdict: with the default configurations alone it would be \(name(plain)), with \(rows) it is \(now)"
         }
         if let label = all.pickLabel, label.contains("+") {
-            return "tuning does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
+            return "\(what) does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
         }
-        return "tuning does not change this verdict: the tuned rows do not beat it"
+        return "\(what) does not change this verdict: \(rows) do not beat it"
     }
 
     /// With `compare --gso/--gro`: whether plain sockets with UDP GSO/GRO
