@@ -328,3 +328,32 @@ int wp_try_execve(void) {
     char *const envp[] = { NULL };
     return execve("/bin/true", argv, envp);
 }
+
+size_t wp_udp_segment_cmsg_space(void) { return CMSG_SPACE(sizeof(uint16_t)); }
+
+size_t wp_udp_segment_cmsg(void *buf, uint16_t segment) {
+    memset(buf, 0, CMSG_SPACE(sizeof(uint16_t)));
+    struct cmsghdr *c = (struct cmsghdr *)buf;
+    c->cmsg_level = WP_SOL_UDP;
+    c->cmsg_type = WP_UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    memcpy(CMSG_DATA(c), &segment, sizeof segment);
+    return CMSG_SPACE(sizeof(uint16_t));
+}
+
+size_t wp_udp_gro_cmsg_space(void) { return CMSG_SPACE(sizeof(int)); }
+
+int wp_udp_gro_segment(void *control, size_t controllen) {
+    struct msghdr m;
+    memset(&m, 0, sizeof m);
+    m.msg_control = control;
+    m.msg_controllen = controllen;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level == WP_SOL_UDP && c->cmsg_type == WP_UDP_GRO && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int v;
+            memcpy(&v, CMSG_DATA(c), sizeof v);
+            return v > 0 ? v : 0;
+        }
+    }
+    return 0;
+}

@@ -51,7 +51,8 @@ struct DataSandbox {
         case .socket:
             // The waits are the socket's own (SO_RCVTIMEO) or epoll;
             // getsockopt reads SO_INCOMING_NAPI_ID and pending errors.
-            return ["recvfrom", "sendto", "getsockopt"] + epoll
+            // recvmsg and sendmsg: --gro and --gso (UDP_GRO and UDP_SEGMENT cmsgs).
+            return ["recvfrom", "sendto", "recvmsg", "sendmsg", "getsockopt"] + epoll
         case .mmsg:
             return ["recvmmsg", "sendmmsg", "getsockopt"] + epoll
         case .uring:

@@ -49,10 +49,12 @@ public enum Doctor {
         // its own, probed and removed at once.
         var probe: DeviceProbe?
         var probeFailure: String?
+        var offload: [DoctorReport.Check]?
         let dev: String
         if let interface {
             dev = interface
             probe = DeviceProbe.run(interface: interface, captureInterface: interface, namespace: nil)
+            offload = offloadChecks(interface: interface, namespace: nil)
         } else {
             let started = Sys.monotonicNanos()
             do {
@@ -62,6 +64,7 @@ public enum Doctor {
                 if !Interrupt.requested {
                     probe = DeviceProbe.run(interface: DoctorVeth.interface, captureInterface: DoctorVeth.capturePort,
                                             namespace: veth.namespace, dispatcher: true)
+                    offload = offloadChecks(interface: DoctorVeth.interface, namespace: veth.namespace)
                 }
                 let probed = Sys.monotonicNanos()
                 let end = probed + holdNs
@@ -77,6 +80,7 @@ public enum Doctor {
             }
         }
         checks += deviceChecks(probe, failure: probeFailure)
+        checks += offload ?? offloadChecks(interface: nil, namespace: nil)
 
         var paths: [DoctorReport.PathState] = []
         let udp = udpProbe()

@@ -12,7 +12,7 @@ struct Flood: PathClient {
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (FloodResult, PathInfo) {
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
-                            sendSlots: config.batchSize, receiveSlots: 8, kernel: kernel)
+                            sendSlots: config.sendBatch, receiveSlots: 8, kernel: kernel)
         var result = try end.flood()
         result.runID = plan.runID
         return (result, end.path.info)
@@ -24,7 +24,7 @@ extension ClientEnd where P: ~Copyable {
     /// Only accepted packets advance the sequence; a short send is restamped
     /// and retried in the next round. Returns packets sent and elapsed ns.
     mutating func blast(from first: UInt64, count: UInt64, durationNs: UInt64) throws(PathError) -> (UInt64, UInt64) {
-        let batch = UInt64(config.batchSize)
+        let batch = UInt64(config.sendBatch)
         let start = Sys.monotonicNanos()
         let limit = start + durationNs
         var seq = first

@@ -46,6 +46,11 @@ public struct RunRequest: Sendable {
     /// Built-in topology: the middle hop (the bridge a capture listens on)
     /// without a capture, to measure what the hop itself costs.
     public var middleHop = false
+    /// `compare --gso/--gro`: each path runs as configured without them,
+    /// and socket, mmsg and uring run again with them, as rows of their own
+    /// (`socket+gso`, `mmsg+gso+gro`, ...), so the verdicts weigh them
+    /// against the others, xdp included.
+    public var offloadRows = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).

@@ -93,9 +93,20 @@ public enum Runner {
     static func runEachPath(_ request: RunRequest, stop: StopSignal, progress: PhaseEvents, tunedNote: String?,
                             _ once: (PathKind, RunRequest, PhaseEvents) -> PathRun) -> [PathRun] {
         var runs: [PathRun] = []
+        let offloaded = request
+        var request = request
+        if offloaded.offloadRows {
+            request.template.socket.gsoSegments = nil
+            request.template.socket.gro = false
+        }
         for kind in request.paths {
             if stop.requested { break }
             runs.append(repeated(request.repeats, stop: stop, events: progress.events) { once(kind, request, progress) })
+            if offloaded.offloadRows, kind != .xdp, !stop.requested {
+                var run = repeated(request.repeats, stop: stop, events: progress.events) { once(kind, offloaded, progress) }
+                run.variant = offloadVariant(offloaded.template.socket)
+                runs.append(run)
+            }
             if request.tune, !stop.requested, let (tuned, what) = tuned(kind, request) {
                 var run = repeated(request.repeats, stop: stop, events: progress.events) { once(kind, tuned, progress.tuned()) }
                 run.variant = "tuned: \(what)"
@@ -104,6 +115,11 @@ public enum Runner {
             }
         }
         return runs
+    }
+
+    /// The row name of a `compare --gso/--gro` run: "gso", "gro" or "gso+gro".
+    static func offloadVariant(_ o: SocketOptions) -> String {
+        [o.gsoSegments != nil ? "gso" : nil, o.gro ? "gro" : nil].compactMap { $0 }.joined(separator: "+")
     }
 
     /// The best-known low-latency configuration of a path on this kind of

@@ -126,6 +126,14 @@ public final class Topology: @unchecked Sendable {
                 // busy polling) only with GRO on; TSO off keeps packets unmerged.
                 try stepExec(ns, ["ethtool", "-K", dev, "gro", "on", "tso", "off"])
             }
+            if wireNamespace != nil {
+                // A UDP GSO buffer (--gso) would cross the bridge whole, and
+                // the capture would see one frame of up to 64 KiB for many
+                // datagrams: with the middle hop the ends' veths cut GSO
+                // buffers into datagrams as they leave, as a NIC without
+                // UDP segmentation offload does (no effect on other sends).
+                try stepExec(ns, ["ethtool", "-K", dev, "tx-udp-segmentation", "off"])
+            }
         }
         if threadedNAPI {
             // After GRO is on, so the NAPI contexts exist (the kernel refuses

@@ -55,6 +55,8 @@ struct Compare: ParsableCommand {
         r.floodDurationNs = UInt64(floodDuration * 1e9)
         r.repeats = `repeat`
         r.tune = tune
+        // --gso/--gro in compare add rows (socket+gso, ...) beside the plain ones.
+        r.offloadRows = r.template.socket.gsoSegments != nil || r.template.socket.gro
         if let load { r.loads = try LoadList.parse(load) }
         if let rate { r.rates = try RateList.parse(rate) }
         r.command = "compare"

@@ -20,6 +20,12 @@ struct PathTuning: ParsableArguments {
     @Flag(name: .customLong("prefer-busy-poll"), help: "With --busy-poll, also set SO_PREFER_BUSY_POLL (pays only with napi_defer_hard_irqs and gro_flush_timeout set on the device).")
     var preferBusyPoll = false
 
+    @Option(name: .customLong("gso"), help: ArgumentHelp("socket, mmsg and uring senders: UDP GSO, up to SEGMENTS datagrams of --size per send as one buffer (a UDP_SEGMENT cmsg per message); the kernel cuts it. At most the kernel's limit (UDP_MAX_SEGMENTS, probed: 128 on Linux 5.5+) and 65507 bytes per send.", valueName: "segments"))
+    var gso: Int?
+
+    @Flag(name: .customLong("gro"), help: "socket, mmsg and uring receivers: UDP GRO on the socket; a receive may return one coalesced buffer (up to 64 KiB), which the path splits into packets in place. On veth the kernel coalesces only with NAPI (--veth-napi).")
+    var gro = false
+
     @Option(name: .customLong("uring-buffers"), help: ArgumentHelp("uring path: buffers in the provided-buffer ring (a power of two, 1-32768).", valueName: "n"))
     var uringBuffers: Int = UringOptions.defaultBuffers
 
@@ -53,7 +59,7 @@ struct PathTuning: ParsableArguments {
     /// each end's path, addresses, payload and MTU are filled in later.
     func template() throws -> PathConfig {
         var c = PathConfig(path: .socket, local: .any, interface: interface, batchSize: batch, wait: wait,
-                           socket: SocketOptions(busyPollMicros: busyPoll, preferBusyPoll: preferBusyPoll),
+                           socket: SocketOptions(busyPollMicros: busyPoll, preferBusyPoll: preferBusyPoll, gsoSegments: gso, gro: gro),
                            uring: UringOptions(buffers: uringBuffers, sqPollIdleMillis: uringSQPoll, zeroCopy: uringZeroCopy,
                                                napiMicros: uringNAPI, batchWaitMicros: uringBatchWait),
                            xdp: try xdp.options())

@@ -12,6 +12,10 @@ public struct PathCounters: Sendable, Equatable {
     public var rxNonEmptyCalls: UInt64 = 0
     /// Wait calls (epoll_wait, poll) made.
     public var waitCalls: UInt64 = 0
+    /// `--gro`: received buffers the kernel had coalesced (a UDP_GRO cmsg),
+    /// and buffers dropped whole for a bad segment size or truncation.
+    public var groCoalesced: UInt64 = 0
+    public var groDropped: UInt64 = 0
     public var errnos = ErrnoTally()
     /// Packets dropped because their send failed for their destination
     /// (`SendFailurePolicy.countAndSkip`; a throwing path never counts here).
@@ -44,6 +48,8 @@ public struct PathCounters: Sendable, Equatable {
         d.rxCalls = rxCalls &- start.rxCalls
         d.rxNonEmptyCalls = rxNonEmptyCalls &- start.rxNonEmptyCalls
         d.waitCalls = waitCalls &- start.waitCalls
+        d.groCoalesced = groCoalesced &- start.groCoalesced
+        d.groDropped = groDropped &- start.groDropped
         d.uring = uring.since(start.uring)
         d.xdp = xdp.since(start.xdp)
         var e = ErrnoTally()

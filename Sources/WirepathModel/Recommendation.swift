@@ -98,6 +98,7 @@ public enum Recommendation {
         Goal.allCases.map { goal in
             var v = verdict(report, goal: goal, spreads: spreads)
             if let line = tuningEffect(report, goal: goal, spreads: spreads, with: v) { v.reasons.append(line) }
+            if let line = offloadVersusBypass(report, goal: goal) { v.reasons.append(line) }
             return v
         }
     }
@@ -114,14 +115,45 @@ public enum Recommendation {
             if let p = v.pick { return p.rawValue }
             return v.tie.isEmpty ? "no pick" : "a tie of " + v.tie.map(\.rawValue).joined(separator: " and ")
         }
+        // compare --gso/--gro rows are named as such, not as tuning.
+        let offload = !report.runs.contains { $0.variant?.hasPrefix("tuned: ") == true }
+        let (what, rows) = offload ? ("GSO/GRO", "the GSO/GRO rows") : ("tuning", "the tuned rows")
         guard all.pick == plain.pick && all.tie == plain.tie else {
             let now = all.pickLabel.map { "\(name(all)) (\($0))" } ?? name(all)
-            return "tuning changes this verdict: with the default configurations alone it would be \(name(plain)), with the tuned rows it is \(now)"
+            return "\(what) changes this verdict: with the default configurations alone it would be \(name(plain)), with \(rows) it is \(now)"
         }
         if let label = all.pickLabel, label.contains("+") {
-            return "tuning does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
+            return "\(what) does not change the path: \(label) leads, and \(name(plain)) leads among the default configurations too"
         }
-        return "tuning does not change this verdict: the tuned rows do not beat it"
+        return "\(what) does not change this verdict: \(rows) do not beat it"
+    }
+
+    /// With `compare --gso/--gro`: whether plain sockets with UDP GSO/GRO
+    /// match or beat bypass (xdp) on this host, for throughput and
+    /// efficiency. "Match" is within 10% (or the rows' spread, if wider).
+    static func offloadVersusBypass(_ report: WirepathReport, goal: Goal) -> String? {
+        guard goal != .latency else { return nil }
+        let ok = report.runs.filter { $0.status == .ok }
+        func value(_ r: PathRun) -> Double? { goal == .throughput ? r.flood?.rxPps : floodCPU(r) }
+        let higher = goal == .throughput
+        let offload = ok.filter { r in r.path != .xdp && (r.variant == "gso" || r.variant == "gro" || r.variant == "gso+gro") }
+            .compactMap { r in value(r).map { (r, $0) } }
+            .sorted { higher ? $0.1 > $1.1 : $0.1 < $1.1 }
+        guard let (best, b) = offload.first else { return nil }
+        guard let xdp = ok.first(where: { $0.path == .xdp && $0.variant == nil }), let x = value(xdp) else {
+            return "\(best.label) is the best GSO/GRO row; no xdp row to weigh it against"
+        }
+        let show: (Double) -> String = { goal == .throughput ? NumberText.fixed($0 / 1e6, 3) + " Mpps" : NumberText.fixed($0, 0) + " ns/pkt" }
+        let spread = [best.spread, xdp.spread].compactMap { s in goal == .throughput ? s?.rxPps?.width : s?.cpuNsPerPacket?.width }.max() ?? 0
+        let tolerance = max(0.1 * max(b, x), spread)
+        let what = goal == .throughput ? "throughput" : "CPU per packet"
+        if abs(b - x) <= tolerance {
+            return "plain sockets with GSO/GRO match bypass on this host for \(what): \(best.label) \(show(b)) vs xdp \(show(x)) (within 10% or the spread)"
+        }
+        let beats = higher ? b > x : b < x
+        return beats
+            ? "plain sockets with GSO/GRO beat bypass on this host for \(what): \(best.label) \(show(b)) vs xdp \(show(x))"
+            : "bypass still leads for \(what): xdp \(show(x)) vs the best GSO/GRO row, \(best.label), \(show(b))"
     }
 
     public static func verdict(_ report: WirepathReport, goal: Goal, spreads: [PathKind: RunSpread] = [:]) -> Verdict {

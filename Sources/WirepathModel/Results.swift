@@ -227,12 +227,20 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     /// whose own --sandbox applies). nil in reports from before it.
     public var sandbox: SandboxMode?
     public var reflectorSandbox: SandboxMode?
+    /// UDP GSO segments per send (`--gso`) and UDP GRO (`--gro`), socket,
+    /// mmsg and uring; nil when off (and in reports from before them).
+    public var gsoSegments: Int?
+    public var gro: Bool?
 
     /// Both ends run with `c`'s sandbox (the built-in topology); a run
     /// against --peer clears `reflectorSandbox`.
     public init(_ c: PathConfig, napiID: UInt32) {
         self.init(payloadSize: c.payloadSize, batchSize: c.batchSize, wait: c.wait, busyPollMicros: c.socket.busyPollMicros, napiID: napiID)
         if c.path == .uring { uring = c.uring }
+        if c.path != .xdp {
+            gsoSegments = c.socket.gsoSegments
+            gro = c.socket.gro ? true : nil
+        }
         sandbox = c.sandbox
         reflectorSandbox = c.sandbox
     }
@@ -247,7 +255,7 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case payloadSize, batchSize, wait, busyPollMicros, hadNAPIID, napiID, xdp, sandbox, reflectorSandbox
+        case payloadSize, batchSize, wait, busyPollMicros, hadNAPIID, napiID, xdp, sandbox, reflectorSandbox, gsoSegments, gro
     }
 
     public init(from decoder: any Decoder) throws {
@@ -261,6 +269,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
         xdp = try k.decodeIfPresent(XDPRunInfo.self, forKey: .xdp)
         sandbox = try k.decodeIfPresent(SandboxMode.self, forKey: .sandbox)
         reflectorSandbox = try k.decodeIfPresent(SandboxMode.self, forKey: .reflectorSandbox)
+        gsoSegments = try k.decodeIfPresent(Int.self, forKey: .gsoSegments)
+        gro = try k.decodeIfPresent(Bool.self, forKey: .gro)
         uring = try UringOptions.decodeIfPresent(from: decoder)
     }
 
@@ -273,6 +283,8 @@ public struct PathOptionsRecord: Codable, Sendable, Equatable {
         try k.encode(hadNAPIID, forKey: .hadNAPIID)
         try k.encode(napiID, forKey: .napiID)
         try k.encodeIfPresent(xdp, forKey: .xdp)
+        try k.encodeIfPresent(gsoSegments, forKey: .gsoSegments)
+        try k.encodeIfPresent(gro, forKey: .gro)
         try k.encodeIfPresent(sandbox, forKey: .sandbox)
         try k.encodeIfPresent(reflectorSandbox, forKey: .reflectorSandbox)
         // Flattened into the same object: the keys of schema wirepath.report/1.

@@ -119,4 +119,26 @@ static const int WP_SO_BUSY_POLL_BUDGET = 70;
 static const int WP_MSG_WAITFORONE = 0x10000;
 static const int WP_MSG_DONTWAIT = 0x40;
 
+// UDP GSO and GRO (<linux/udp.h>: UDP_SEGMENT, UDP_GRO at level SOL_UDP).
+// The CMSG_* macros do not import into Swift, so building the send-side
+// cmsg and reading the receive-side one are done here.
+static const int WP_SOL_UDP = 17;
+static const int WP_UDP_SEGMENT = 103;
+static const int WP_UDP_GRO = 104;
+static const int WP_IPPROTO_UDPLITE = 136;
+static const int WP_MSG_TRUNC = 0x20;
+static const int WP_MSG_CTRUNC = 0x08;
+/// CMSG_SPACE(sizeof(uint16_t)): room for one UDP_SEGMENT cmsg.
+size_t wp_udp_segment_cmsg_space(void);
+/// Writes one UDP_SEGMENT cmsg of `segment` bytes into `buf` (8-byte
+/// aligned, wp_udp_segment_cmsg_space() bytes); returns the msg_controllen.
+size_t wp_udp_segment_cmsg(void *buf, uint16_t segment);
+/// CMSG_SPACE(sizeof(int)): room for the UDP_GRO cmsg of one receive.
+size_t wp_udp_gro_cmsg_space(void);
+/// The segment size of a UDP_GRO cmsg in the control data (`control`,
+/// `controllen` as the kernel returned them): >0 when the kernel coalesced
+/// the datagram, 0 when there is no such cmsg (a plain datagram). The value
+/// is the peer's input: the caller validates it.
+int wp_udp_gro_segment(void *control, size_t controllen);
+
 #endif

@@ -43,6 +43,11 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// How the data thread is confined once the path is open.
     public var sandbox: SandboxMode = .default
 
+    /// Packets a sender hands one `send` call: the batch, or with `--gso`
+    /// the batch of GSO buffers (mmsg: mmsghdrs, uring: SQEs) times the
+    /// segments each carries, so that GSO multiplies what one call sends.
+    public var sendBatch: Int { batchSize * max(socket.gsoSegments ?? 1, 1) }
+
     public static let defaultBatch = 32
     public static let maxBatch = 1024
     public static let defaultPayload = 64
@@ -102,6 +107,13 @@ public struct PathConfig: Sendable, Codable, Equatable {
             throw ConfigError("bad batch size \(batchSize): expected 1-\(Self.maxBatch)")
         }
         try socket.validate()
+        if socket.gsoSegments != nil {
+            try socket.validateGSO(payloadSize: payloadSize, segmentLimit: Sys.udpSegmentLimit)
+            // The sender's batch holds --batch GSO buffers of --gso packets each.
+            guard sendBatch <= 16384 else {
+                throw ConfigError("--batch \(batchSize) × --gso \(socket.gsoSegments ?? 1) = \(sendBatch) packets per send call is over 16384; lower --batch")
+            }
+        }
         guard (1...1000).contains(waitTickMillis) else {
             throw ConfigError("bad wait tick \(waitTickMillis) ms: expected 1-1000")
         }

@@ -13,11 +13,55 @@ public struct SocketOptions: Sendable, Codable, Equatable {
     /// tests shrink it on purpose so that a flood overflows the receiver's
     /// socket buffer, where the kernel counts each drop (`RcvbufErrors`).
     public var receiveBufferBytes: Int?
+    /// UDP GSO (`--gso`): each send carries up to this many payloads as one
+    /// buffer with a per-message UDP_SEGMENT cmsg, and the kernel cuts it
+    /// into that many datagrams. nil: off. socket, mmsg and uring senders.
+    public var gsoSegments: Int?
+    /// UDP GRO (`--gro`): UDP_GRO on the receiving socket; a receive returns
+    /// one coalesced buffer that the path splits into packets in place.
+    /// socket, mmsg and uring receivers.
+    public var gro: Bool
 
-    public init(busyPollMicros: Int? = nil, preferBusyPoll: Bool = false, receiveBufferBytes: Int? = nil) {
+    public init(busyPollMicros: Int? = nil, preferBusyPoll: Bool = false, receiveBufferBytes: Int? = nil,
+                gsoSegments: Int? = nil, gro: Bool = false) {
         self.busyPollMicros = busyPollMicros
         self.preferBusyPoll = preferBusyPoll
         self.receiveBufferBytes = receiveBufferBytes
+        self.gsoSegments = gsoSegments
+        self.gro = gro
+    }
+
+    // Decoding a report written before --gso and --gro: both off.
+    enum CodingKeys: String, CodingKey { case busyPollMicros, preferBusyPoll, receiveBufferBytes, gsoSegments, gro }
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        busyPollMicros = try c.decodeIfPresent(Int.self, forKey: .busyPollMicros)
+        preferBusyPoll = try c.decodeIfPresent(Bool.self, forKey: .preferBusyPoll) ?? false
+        receiveBufferBytes = try c.decodeIfPresent(Int.self, forKey: .receiveBufferBytes)
+        gsoSegments = try c.decodeIfPresent(Int.self, forKey: .gsoSegments)
+        gro = try c.decodeIfPresent(Bool.self, forKey: .gro) ?? false
+    }
+
+    /// The largest UDP payload one GSO send may carry: 65535 minus the IPv4
+    /// and UDP headers (the kernel refuses more with EMSGSIZE).
+    public static let maxGSOBytes = 65535 - 20 - 8
+
+    /// GRO's receive buffer: the largest coalesced datagram (64 KiB).
+    public static let groBufferBytes = 65536
+
+    /// Checks `--gso` against the payload size and the kernel's segment
+    /// limit (probed once: `udpSegmentLimit`, 128 on Linux 5.5+).
+    public func validateGSO(payloadSize: Int, segmentLimit: Int?) throws(ConfigError) {
+        guard let n = gsoSegments else { return }
+        guard let limit = segmentLimit else {
+            throw ConfigError("--gso \(n): this kernel has no UDP_SEGMENT (Linux 4.18+); leave out --gso")
+        }
+        guard (1...limit).contains(n) else {
+            throw ConfigError("bad --gso \(n): this kernel sends 1-\(limit) segments per GSO send (UDP_MAX_SEGMENTS, probed); use --gso \(min(limit, max(1, Self.maxGSOBytes / payloadSize)))")
+        }
+        guard n * payloadSize <= Self.maxGSOBytes else {
+            throw ConfigError("--gso \(n) × --size \(payloadSize) = \(n * payloadSize) bytes is over the \(Self.maxGSOBytes)-byte UDP payload one GSO send may carry; use --gso \(Self.maxGSOBytes / payloadSize) or less at this size")
+        }
     }
 
     /// Checks every field; the error names the accepted range.

@@ -6,6 +6,11 @@ import Glibc
 /// Waits: `block` sleeps in `recvfrom` (bounded by SO_RCVTIMEO), `epoll`
 /// calls `epoll_wait` then `recvfrom`, `spin` calls a non-blocking `recvfrom`
 /// in the caller's loop (each empty poll is a counted EAGAIN).
+///
+/// `--gso N`: a run of up to N packets to one endpoint goes out in one
+/// `sendmsg` with a UDP_SEGMENT cmsg, its iovecs pointing at the batch's
+/// slots (gathered, not copied). `--gro`: one `recvmsg` into a 64 KiB
+/// buffer, split into packets in place (`GROBuffers`).
 public struct SocketPath: PacketPath, ~Copyable {
     public static let kind = PathKind.socket
 
@@ -15,6 +20,14 @@ public struct SocketPath: PacketPath, ~Copyable {
     let tickMillis: CInt
     /// Scratch address for recvfrom/sendto, allocated once.
     let address: UnsafeMutablePointer<sockaddr_in>
+    /// `--gso` segments per send (0: off) and `--gro`, with their msghdr,
+    /// iovecs and control space, allocated once.
+    let gso: Int
+    let groOn: Bool
+    var gro: GROBuffers
+    let msg: UnsafeMutablePointer<msghdr>
+    let iovs: UnsafeMutablePointer<iovec>
+    let control: UnsafeMutableRawPointer
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -26,14 +39,33 @@ public struct SocketPath: PacketPath, ~Copyable {
         tickMillis = CInt(config.waitTickMillis)
         address = .allocate(capacity: 1)
         address.initialize(to: sockaddr_in())
+        gso = config.socket.gsoSegments ?? 0
+        groOn = config.socket.gro
+        gro = GROBuffers(messages: groOn ? 1 : 0, slotBytes: config.mtu)
+        msg = .allocate(capacity: 1)
+        iovs = .allocate(capacity: max(gso, 1))
+        iovs.initialize(repeating: iovec(iov_base: nil, iov_len: 0), count: max(gso, 1))
+        control = .allocate(byteCount: max(wp_udp_segment_cmsg_space(), gro.controlSpace), alignment: 8)
+        var m = msghdr()
+        m.msg_name = UnsafeMutableRawPointer(address)
+        m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        m.msg_iov = iovs
+        m.msg_iovlen = 1
+        msg.initialize(to: m)
     }
 
-    deinit { address.deallocate() }
+    deinit {
+        address.deallocate()
+        msg.deallocate()
+        iovs.deallocate()
+        control.deallocate()
+    }
 
     public var info: PathInfo { socket.info() }
 
     public mutating func receive(into batch: inout PacketBatch) throws(PathError) -> Int {
         batch.count = 0
+        if groOn { return try receiveGRO(into: &batch) }
         if waiter.enabled {
             counters.waitCalls &+= 1
             guard try waiter.wait(timeoutMillis: tickMillis) else { return 0 }
@@ -52,6 +84,7 @@ public struct SocketPath: PacketPath, ~Copyable {
     }
 
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        if gso > 0 { return try sendGSO(&batch) }
         var sent = 0
         while sent < batch.count {
             address.pointee = sockaddr_in(batch.endpoint(sent))
@@ -69,6 +102,63 @@ public struct SocketPath: PacketPath, ~Copyable {
             counters.txPackets &+= 1
             counters.txBytes &+= UInt64(r)
             sent += 1
+        }
+        return sent
+    }
+
+    /// `--gro`: hands out the segments still held from the last receive,
+    /// else one `recvmsg` of up to 64 KiB, split in place.
+    mutating func receiveGRO(into batch: inout PacketBatch) throws(PathError) -> Int {
+        if gro.pending {
+            _ = gro.drain(into: &batch, counters: &counters)
+            return batch.count
+        }
+        if waiter.enabled {
+            counters.waitCalls &+= 1
+            guard try waiter.wait(timeoutMillis: tickMillis) else { return 0 }
+        }
+        iovs[0] = iovec(iov_base: gro.buffer(0), iov_len: GROBuffers.receiveBytes)
+        msg.pointee.msg_iovlen = 1
+        msg.pointee.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        msg.pointee.msg_control = gro.control(0)
+        msg.pointee.msg_controllen = gro.controlSpace
+        msg.pointee.msg_flags = 0
+        counters.rxCalls &+= 1
+        // Expected: EAGAIN (an empty poll or a wait tick), counted.
+        guard let r = try counted(Sys.recvmsg(socket.fd, msg, flags: 0), &counters, "recvmsg") else { return 0 }
+        gro.record(0, length: r, source: Endpoint(address.pointee), controlLength: Int(msg.pointee.msg_controllen),
+                   flags: msg.pointee.msg_flags, counters: &counters)
+        gro.begin()
+        if gro.drain(into: &batch, counters: &counters) > 0 { counters.rxNonEmptyCalls &+= 1 }
+        return batch.count
+    }
+
+    /// `--gso`: each run of equal packets to one endpoint (up to `gso`) is
+    /// one `sendmsg` with a UDP_SEGMENT cmsg of the packets' length.
+    mutating func sendGSO(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        var sent = 0
+        while sent < batch.count {
+            let n = batch.gsoRun(from: sent, limit: gso)
+            let len = batch.length(sent)
+            for i in 0..<n { iovs[i] = iovec(iov_base: batch.slotPointer(sent + i), iov_len: len) }
+            address.pointee = sockaddr_in(batch.endpoint(sent))
+            msg.pointee.msg_iovlen = n
+            msg.pointee.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            msg.pointee.msg_control = control
+            msg.pointee.msg_controllen = wp_udp_segment_cmsg(control, UInt16(truncatingIfNeeded: len))
+            counters.txCalls &+= 1
+            // As sendto: a full queue ends the batch early; a reflector counts
+            // and skips a failing destination (the whole run: one send).
+            let result = Sys.sendmsg(socket.fd, msg, flags: 0)
+            if sendFailurePolicy == .countAndSkip, case .failure(let e) = result {
+                guard countSendFailure(e, &counters) else { break }
+                sent += n
+                continue
+            }
+            guard let r = try counted(result, &counters, "sendmsg(UDP_SEGMENT)") else { break }
+            counters.txPackets &+= UInt64(n)
+            counters.txBytes &+= UInt64(r)
+            sent += n
         }
         return sent
     }

@@ -8,6 +8,10 @@ package struct UDPSocket: ~Copyable {
     private(set) var notes: [String] = []
     private(set) var busyPollMicros: Int?
     private(set) var preferBusyPoll = false
+    private(set) var gsoSegments: Int?
+    private(set) var gro = false
+    /// The kernel's segment limit, probed at open (before any sandbox).
+    private(set) var gsoLimit: Int?
 
     /// Opens, configures and binds a socket for `config`; with
     /// `config.interface`, bound to that interface (which must exist here).
@@ -58,6 +62,15 @@ package struct UDPSocket: ~Copyable {
                     notes.append("SO_PREFER_BUSY_POLL refused (\(error.errnoName)); busy polling still on")
                 } }
             }
+            if config.socket.gro {
+                do throws(PathError) {
+                    try Sys.setOption(fd, WP_SOL_UDP, WP_UDP_GRO, 1, "setsockopt(UDP_GRO)")
+                } catch {
+                    var e = error
+                    e.hint = "this kernel has no UDP_GRO (Linux 5.0+); leave out --gro"
+                    throw e
+                }
+            }
             try Sys.bind(fd, config.local)
         } catch {
             Sys.close(fd)
@@ -67,6 +80,9 @@ package struct UDPSocket: ~Copyable {
         self.notes = notes
         self.busyPollMicros = busy
         self.preferBusyPoll = prefer
+        self.gsoSegments = config.socket.gsoSegments
+        self.gro = config.socket.gro
+        self.gsoLimit = config.socket.gsoSegments == nil ? nil : Sys.udpSegmentLimit
     }
 
     deinit { Sys.close(fd) }
@@ -84,6 +100,8 @@ package struct UDPSocket: ~Copyable {
         i.busyPollMicros = busyPollMicros
         i.preferBusyPoll = preferBusyPoll
         i.notes = notes
+        if let n = gsoSegments { i.notes.append("UDP GSO: up to \(n) datagrams per send (UDP_SEGMENT cmsg; this kernel's limit \(gsoLimit ?? 0))") }
+        if gro { i.notes.append("UDP GRO on: a receive may return a coalesced buffer, split in place") }
         if let b = busyPollMicros, i.napiID == 0 {
             i.notes.append("busy-poll \(b) µs has no effect here: the socket has no NAPI id (on veth, use --veth-napi: GRO on, TSO off)")
         }

@@ -17,6 +17,7 @@ extension UringPath.Ring {
         slotMsgs.deallocate()
         slotIovs.deallocate()
         slotAddrs.deallocate()
+        slotControls.deallocate()
         slotCQEsDue.deallocate()
         freeSlots.deallocate()
         ridingSlots.deallocate()

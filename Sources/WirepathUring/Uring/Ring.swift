@@ -50,6 +50,14 @@ extension UringPath {
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
         let ridingSlots: UnsafeMutablePointer<UInt32>
+        /// `--gro`: the multishot recvmsg carries the UDP_GRO cmsg space.
+        let gro: Bool
+        /// `--gso` segments per send (0: off): each slot then holds up to
+        /// that many payloads back to back, with a UDP_SEGMENT cmsg in its
+        /// own control space.
+        let gso: Int
+        let slotControlSpace: Int
+        let slotControls: UnsafeMutableRawPointer
         /// `epoll` waits: an eventfd the ring signals (registered), else -1.
         let eventFD: CInt
         /// One wait tick, for io_uring_submit_and_wait_timeout and epoll_wait.
@@ -81,14 +89,20 @@ extension UringPath {
         /// and throws; the caller still owns (and closes) the socket.
         init(_ config: PathConfig, socket: CInt, notes: inout [String]) throws(PathError) {
             // Memory first: none of it can fail, and all of it outlives the ring.
-            bufCount = config.uring.buffers
-            // Header and name in front of a payload of up to one MTU, cache-line rounded.
-            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size
-            bufStride = (header + config.mtu + 63) & ~63
+            // --gro: each buffer holds a coalesced datagram of up to 64 KiB
+            // behind the UDP_GRO cmsg, so at most 128 buffers (8 MiB).
+            gro = config.socket.gro
+            bufCount = gro ? min(config.uring.buffers, 128) : config.uring.buffers
+            let control = gro ? (wp_udp_gro_cmsg_space() + 7) & ~7 : 0
+            // Header, name and control space in front of a payload of up to
+            // one MTU (64 KiB with --gro), cache-line rounded.
+            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size + control
+            bufStride = (header + (gro ? SocketOptions.groBufferBytes : config.mtu) + 63) & ~63
             buffers = .allocate(byteCount: bufCount * bufStride, alignment: 64)
             recvMsg = .allocate(capacity: 1)
             var m = msghdr()
             m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_controllen = control
             recvMsg.initialize(to: m)
             pendingBid = .allocate(capacity: bufCount)
             pendingBid.initialize(repeating: 0, count: bufCount)
@@ -102,7 +116,11 @@ extension UringPath {
             slotCount = min(max(4 * config.batchSize, 16), 4096)
             // Any payload the path may be asked to send: up to one MTU's UDP
             // payload, or a control message, cache-line rounded.
-            slotStride = (max(PathConfig.maxPayload(mtu: config.mtu), PathConfig.minSendSlot) + 63) & ~63
+            // With --gso, room for that many payloads (at most 64 KiB: validated).
+            gso = config.socket.gsoSegments ?? 0
+            slotStride = (max(PathConfig.maxPayload(mtu: config.mtu) * max(gso, 1), PathConfig.minSendSlot) + 63) & ~63
+            slotControlSpace = (wp_udp_segment_cmsg_space() + 7) & ~7
+            slotControls = .allocate(byteCount: gso > 0 ? slotCount * slotControlSpace : 0, alignment: 8)
             slotBase = .allocate(byteCount: slotCount * slotStride, alignment: 64)
             slotMsgs = .allocate(capacity: slotCount)
             slotIovs = .allocate(capacity: slotCount)
@@ -234,7 +252,7 @@ extension UringPath {
             } catch {
                 Ring.releaseKernelObjects(uring, bufRing: bufRing, bufRingBytes: bufRingBytes, acquired: acquired, tick: tick, eventFD: efd)
                 buffers.deallocate(); recvMsg.deallocate(); cqes.deallocate(); pendingBid.deallocate(); pendingLen.deallocate()
-                slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate()
+                slotBase.deallocate(); slotMsgs.deallocate(); slotIovs.deallocate(); slotAddrs.deallocate(); slotControls.deallocate()
                 slotCQEsDue.deallocate(); freeSlots.deallocate(); ridingSlots.deallocate()
                 tick.deallocate(); uring.deallocate()
                 throw error

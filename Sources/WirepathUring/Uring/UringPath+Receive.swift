@@ -169,6 +169,7 @@ extension UringPath {
     /// its source address, and hands their ring.buffers back to the buffer ring
     /// with one tail update. Returns how many.
     mutating func deliver(into batch: inout PacketBatch) -> Int {
+        if ring.gro { return deliverGRO(into: &batch) }
         let n = min(pendingCount, batch.capacity)
         guard n > 0 else { return 0 }
         let mask = io_uring_buf_ring_mask(UInt32(ring.bufCount))

@@ -14,6 +14,7 @@ extension UringPath {
     /// makes one enter per batch. Returns how many were queued; fewer than
     /// `batch.count` when the slots are all in flight.
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
+        if ring.gso > 0 { return try sendGSO(&batch) }
         try harvest()
         if sendsQueued && !ring.sqpoll { try submitQueued(forSend: true) }
         if freeSlotCount < batch.count { try reclaimSendSlots() }

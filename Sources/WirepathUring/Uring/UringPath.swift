@@ -127,6 +127,8 @@ public struct UringPath: PacketPath, ~Copyable {
     /// The pending queue (in `ring.pendingBid`/`pendingLen`): oldest entry and count.
     var pendingHead = 0
     var pendingCount = 0
+    /// `--gro`: bytes of the head pending buffer already handed out.
+    var groOffset = 0
     /// A re-arm SQE is queued and not yet submitted.
     var rearmQueued = false
     /// Send SQEs queued and not yet consumed by the kernel: riding sends
