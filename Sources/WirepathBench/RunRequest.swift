@@ -46,6 +46,10 @@ public struct RunRequest: Sendable {
     /// Built-in topology: the middle hop (the bridge a capture listens on)
     /// without a capture, to measure what the hop itself costs.
     public var middleHop = false
+    /// Built-in topology: run over its IPv6 addresses (2001:2::1 and
+    /// 2001:2::2) instead of its IPv4 ones. With --peer the peer's address
+    /// picks the family.
+    public var ipv6 = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).

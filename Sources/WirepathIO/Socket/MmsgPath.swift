@@ -3,7 +3,7 @@ import Glibc
 
 /// Path 2: `sendmmsg`/`recvmmsg`, up to `batchSize` packets per call.
 ///
-/// The `mmsghdr`, `iovec` and `sockaddr_in` arrays are allocated once and
+/// The `mmsghdr`, `iovec` and socket address arrays are allocated once and
 /// owned here (as swift-nio's DatagramVectorReadManager does); each call only
 /// points the iovecs at the batch's slots. A blocking receive uses
 /// MSG_WAITFORONE: it sleeps for the first packet, then takes what is queued,
@@ -18,7 +18,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
     let capacity: Int
     let msgs: UnsafeMutablePointer<wp_mmsghdr>
     let iovs: UnsafeMutablePointer<iovec>
-    let addrs: UnsafeMutablePointer<sockaddr_in>
+    let addrs: UnsafeMutablePointer<SocketAddress>
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -33,11 +33,11 @@ public struct MmsgPath: PacketPath, ~Copyable {
         iovs = .allocate(capacity: capacity)
         addrs = .allocate(capacity: capacity)
         for i in 0..<capacity {
-            (addrs + i).initialize(to: sockaddr_in())
+            (addrs + i).initialize(to: SocketAddress())
             (iovs + i).initialize(to: iovec(iov_base: nil, iov_len: 0))
             var m = wp_mmsghdr()
             m.msg_hdr.msg_name = UnsafeMutableRawPointer(addrs + i)
-            m.msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             m.msg_hdr.msg_iov = iovs + i
             m.msg_hdr.msg_iovlen = 1
             (msgs + i).initialize(to: m)
@@ -62,7 +62,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
         for i in 0..<n {
             iovs[i].iov_base = batch.slotPointer(i)
             iovs[i].iov_len = batch.slotSize
-            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             msgs[i].msg_hdr.msg_flags = 0
         }
         counters.rxCalls &+= 1
@@ -72,7 +72,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
         for i in 0..<r {
             let len = Int(msgs[i].msg_len)
             batch.setLength(i, len)
-            batch.setEndpoint(i, Endpoint(addrs[i]))
+            batch.setEndpoint(i, addrs[i].endpoint)
             counters.rxBytes &+= UInt64(len)
         }
         batch.count = r
@@ -88,8 +88,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
             for i in 0..<n {
                 iovs[i].iov_base = batch.slotPointer(sent + i)
                 iovs[i].iov_len = batch.length(sent + i)
-                addrs[i] = sockaddr_in(batch.endpoint(sent + i))
-                msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                addrs[i] = SocketAddress(batch.endpoint(sent + i))
+                msgs[i].msg_hdr.msg_namelen = addrs[i].length
             }
             counters.txCalls &+= 1
             // Expected: EAGAIN, ENOBUFS (a full queue), counted.

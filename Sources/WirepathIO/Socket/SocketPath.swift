@@ -14,7 +14,7 @@ public struct SocketPath: PacketPath, ~Copyable {
     let wait: WaitMode
     let tickMillis: CInt
     /// Scratch address for recvfrom/sendto, allocated once.
-    let address: UnsafeMutablePointer<sockaddr_in>
+    let address: UnsafeMutablePointer<SocketAddress>
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -25,7 +25,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         wait = config.wait
         tickMillis = CInt(config.waitTickMillis)
         address = .allocate(capacity: 1)
-        address.initialize(to: sockaddr_in())
+        address.initialize(to: SocketAddress())
     }
 
     deinit { address.deallocate() }
@@ -43,7 +43,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         guard let r = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
                                   &counters, "recvfrom") else { return 0 }
         batch.setLength(0, r)
-        batch.setEndpoint(0, Endpoint(address.pointee))
+        batch.setEndpoint(0, address.pointee.endpoint)
         batch.count = 1
         counters.rxNonEmptyCalls &+= 1
         counters.rxPackets &+= 1
@@ -54,7 +54,7 @@ public struct SocketPath: PacketPath, ~Copyable {
     public mutating func send(_ batch: inout PacketBatch) throws(PathError) -> Int {
         var sent = 0
         while sent < batch.count {
-            address.pointee = sockaddr_in(batch.endpoint(sent))
+            address.pointee = SocketAddress(batch.endpoint(sent))
             counters.txCalls &+= 1
             // A full send queue (EAGAIN, ENOBUFS) ends the batch early; the
             // caller resends. A reflector counts and skips a packet whose

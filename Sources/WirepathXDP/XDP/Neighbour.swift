@@ -13,7 +13,7 @@ enum Neighbour {
         if let mac = lookup(hop, interface: interface) { return mac }
         // Not resolved yet: one datagram from the kernel stack to the peer's
         // discard port makes the kernel ask (ARP is passed by our program).
-        var sa = sockaddr(Endpoint(address: peer.address, port: 9))
+        var sa = SocketAddress(Endpoint(address: peer.address, port: 9))
         var empty: UInt8 = 0
         _ = withUnsafePointer(to: &sa) { Sys.sendto(fd, &empty, 0, $0, flags: WP_MSG_DONTWAIT) }
         for _ in 0..<40 {
