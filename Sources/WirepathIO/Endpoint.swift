@@ -6,6 +6,7 @@ public struct IPv6Address: Hashable, Sendable {
     public var high: UInt64
     public var low: UInt64
 
+    @inlinable
     public init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
@@ -14,12 +15,14 @@ public struct IPv6Address: Hashable, Sendable {
     public static let unspecified = IPv6Address(high: 0, low: 0)
 
     /// The 16 bytes as the wire carries them.
+    @inlinable
     public init(bytes: UnsafeRawPointer) {
         high = UInt64(bigEndian: bytes.loadUnaligned(as: UInt64.self))
         low = UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
     }
 
     /// Writes the 16 bytes in wire order at `bytes`.
+    @inlinable
     public func store(to bytes: UnsafeMutableRawPointer) {
         bytes.storeBytes(of: high.bigEndian, as: UInt64.self)
         bytes.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
@@ -65,6 +68,7 @@ public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
     public var address6: IPv6Address
 
     /// An IPv4 endpoint.
+    @inlinable
     public init(address: UInt32, port: UInt16) {
         self.address = address
         self.port = port
@@ -73,6 +77,7 @@ public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
     }
 
     /// An IPv6 endpoint.
+    @inlinable
     public init(ipv6: IPv6Address, port: UInt16) {
         address = 0
         self.port = port
@@ -84,7 +89,7 @@ public struct Endpoint: Hashable, Sendable, Codable, CustomStringConvertible {
     /// `::`, port 0.
     public static let any6 = Endpoint(ipv6: .unspecified, port: 0)
 
-    public var isIPv6: Bool { family == .ipv6 }
+    @inlinable public var isIPv6: Bool { family == .ipv6 }
 
     /// The unspecified address of this endpoint's family (0.0.0.0 or ::).
     public var isUnspecifiedAddress: Bool { isIPv6 ? address6 == .unspecified : address == 0 }

@@ -589,8 +589,10 @@ func checkTsharkAgrees(file: String, client: String, reflector: String, port: UI
     }
     XCTAssertGreaterThan(cli.runs.count, 0, line: line)
 
-    let toReflector = "ip.src==\(client) && ip.dst==\(reflector) && udp.dstport==\(port)"
-    let fromReflector = "ip.src==\(reflector) && ip.dst==\(client) && udp.srcport==\(port)"
+    // tshark names IPv6 addresses' fields ipv6.src and ipv6.dst.
+    let ipField = client.contains(":") ? "ipv6" : "ip"
+    let toReflector = "\(ipField).src==\(client) && \(ipField).dst==\(reflector) && udp.dstport==\(port)"
+    let fromReflector = "\(ipField).src==\(reflector) && \(ipField).dst==\(client) && udp.srcport==\(port)"
     var filters: [String] = [toReflector, fromReflector, "frame"]
     var expected: [Int] = [
         Int(cli.runs.reduce(0) { $0 + $1.clientToReflector.packets } + (cli.foreign[WireFrame.Foreign.notWirepath.rawValue] ?? 0)),
