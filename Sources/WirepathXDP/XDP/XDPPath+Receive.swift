@@ -49,7 +49,7 @@ extension XDPPath {
             batch.slotPointer(k).copyMemory(from: frame + p.payloadOffset, byteCount: length)
             batch.setLength(k, length)
             batch.setEndpoint(k, p.source)
-            frames.learn(p.source.address, p.sourceMAC)
+            if ipv6 { frames.learn6(p.source.address6, p.sourceMAC) } else { frames.learn(p.source.address, p.sourceMAC) }
             own.rxBytes &+= UInt64(length)
             k += 1
         }
