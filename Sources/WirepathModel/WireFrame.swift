@@ -24,7 +24,6 @@ public enum WireFrame {
     /// never mixed in.
     public enum Foreign: String, Codable, Sendable, CaseIterable {
         case arp = "ARP"
-        case ipv6 = "IPv6"
         case otherEtherType = "other EtherType"
         case icmp = "ICMP"
         case tcp = "TCP"
