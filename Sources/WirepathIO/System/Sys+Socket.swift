@@ -20,7 +20,7 @@ extension Sys {
             do throws(PathError) {
                 try setOption(fd, CInt(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)")
             } catch {
-                close(fd)
+                Sys.close(fd)
                 throw error
             }
         }
