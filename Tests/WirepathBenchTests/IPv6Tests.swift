@@ -137,6 +137,45 @@ final class IPv6Tests: XCTestCase {
         }
     }
 
+    /// xdp between two namespaces of the test over IPv6, as two hosts:
+    /// `serve --path xdp --interface cb --bind [v6]:port` and `pingpong
+    /// --path xdp --interface ca --peer [v6]:port` with no static neighbour
+    /// entry and no --peer-mac: the client finds the reflector's MAC in the
+    /// IPv6 neighbour table (netlink) after its trigger datagram.
+    func testXDPServeAndPeerOverIPv6ResolveTheNeighbour() throws {
+        guard let object = xdpObject() else { try Missing("the XDP program is not built (`make bpf`)").end() }
+        let bin = try wirepathBinary()
+        let pair = try PeerNamespaces(tag: "v6x", subnet: 8, port: 7312, serve: false, ipv6: true)
+        defer { pair.close() }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", pair.reflector, bin, "serve", "--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy",
+                            "--interface", pair.reflectorInterface, "--bind", pair.peer, "--duration", "60"]
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { server.interrupt() }; server.waitUntilExit() }
+        let until = Date().addingTimeInterval(15)
+        while Date() < until {
+            let ss = try runProgram("/usr/sbin/ip", ["netns", "exec", pair.reflector, "ss", "-Hunl", "sport", "= :\(pair.port)"], timeout: 10)
+            if !ss.stdout.isEmpty { break }
+            usleep(50_000)
+        }
+        usleep(300_000) // the program is attached after the port is held
+        let json = dir + "/xdp6.json"
+        let r = try pair.runClient(["pingpong", "--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy",
+                                    "--interface", pair.clientInterface, "--peer", pair.peer,
+                                    "--count", "500", "--warmup", "0.2", "--json", json], timeout: 90)
+        XCTAssertEqual(r.status, 0, r.stdout + r.stderr)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        XCTAssertEqual(run.pingpong?.lost, 0)
+        XCTAssertEqual(run.pingpong?.latency.count, 500)
+        let neigh = try ip("-n", pair.client, "-6", "neigh", "show", pair.reflectorAddress)
+        XCTAssertTrue(neigh.stdout.contains("lladdr"), "the kernel resolved the reflector: \(neigh.stdout)")
+    }
+
     /// Address errors name the problem: a missing bracket, a missing port,
     /// a zone id, an unbracketed IPv6 address.
     func testCLIRefusesBadIPv6Addresses() throws {
