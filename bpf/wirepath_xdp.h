@@ -48,7 +48,7 @@ enum wp_xdp_counter {
  * before the object is loaded, so the verifier sees constants. Addresses
  * and ports are in network byte order, as they appear in the packet. */
 struct wp_xdp_config {
-	/* Destination IPv4 address to match; 0 matches any. */
+	/* Destination IPv4 address to match; 0 matches any (IPv4 runs). */
 	__u32 dst_addr;
 	/* Destination UDP port to match (never 0). */
 	__u16 dst_port;
@@ -58,6 +58,12 @@ struct wp_xdp_config {
 	/* Ceiling mode: drop the flow's flood packets here (counted in
 	 * WP_XDP_DROPPED) and redirect only the rest (control, pings). */
 	__u32 drop_flood;
+	/* 1: the flow is IPv6/UDP (EtherType 0x86DD, next header UDP right
+	 * after the fixed header) to dst_port and, unless all zero,
+	 * dst_addr6; IPv4 packets then pass. 0: IPv4 as above. Set per run. */
+	__u32 ipv6;
+	/* Destination IPv6 address to match, network order; all zero matches any. */
+	__u8 dst_addr6[16];
 };
 
 #endif

@@ -4,8 +4,11 @@
  *
  * A packet is redirected to the XSKMAP slot of its RX queue only when it is
  * IPv4/UDP to the configured destination port (and address, if one is set),
- * is not a fragment, and came in on the bound queue. Everything else (ARP,
- * ICMP, other ports, IPv6) gets XDP_PASS, so the interface keeps working
+ * is not a fragment, and came in on the bound queue; or, in a run over IPv6
+ * (wp_config.ipv6), IPv6/UDP with UDP right after the fixed header (no
+ * extension headers, so no fragments) to the port and address. Everything
+ * else (ARP, ICMP, neighbour discovery, other ports, the other family) gets
+ * XDP_PASS, so the interface keeps working
  * while the program is attached. Each verdict is counted in a per-CPU array
  * that Wirepath reads and reports next to the packets its rings received.
  * In ceiling mode (wp_config.drop_flood) the flow's flood packets are
@@ -17,6 +20,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/ipv6.h>
 #include <linux/udp.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -58,7 +62,23 @@ int wp_xsk_redirect(struct xdp_md *ctx)
 	struct udphdr *udp;
 	__u32 ihl;
 
-	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
+	if ((void *)(eth + 1) > end)
+		return verdict(WP_XDP_PASSED, XDP_PASS);
+	if (wp_config.ipv6) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		const __u32 *want = (const __u32 *)wp_config.dst_addr6;
+
+		if (eth->h_proto != bpf_htons(ETH_P_IPV6) || (void *)(ip6 + 1) > end ||
+		    ip6->version != 6 || ip6->nexthdr != IPPROTO_UDP)
+			return verdict(WP_XDP_PASSED, XDP_PASS);
+		if ((want[0] | want[1] | want[2] | want[3]) &&
+		    (ip6->daddr.in6_u.u6_addr32[0] != want[0] || ip6->daddr.in6_u.u6_addr32[1] != want[1] ||
+		     ip6->daddr.in6_u.u6_addr32[2] != want[2] || ip6->daddr.in6_u.u6_addr32[3] != want[3]))
+			return verdict(WP_XDP_PASSED, XDP_PASS);
+		udp = (void *)(ip6 + 1);
+		goto port;
+	}
+	if (eth->h_proto != bpf_htons(ETH_P_IP))
 		return verdict(WP_XDP_PASSED, XDP_PASS);
 	ip = (void *)(eth + 1);
 	if ((void *)(ip + 1) > end || ip->version != 4 || ip->protocol != IPPROTO_UDP)
@@ -72,6 +92,7 @@ int wp_xsk_redirect(struct xdp_md *ctx)
 	if (ihl < sizeof(*ip))
 		return verdict(WP_XDP_PASSED, XDP_PASS);
 	udp = (void *)ip + ihl;
+port:
 	if ((void *)(udp + 1) > end || udp->dest != wp_config.dst_port)
 		return verdict(WP_XDP_PASSED, XDP_PASS);
 	if (ctx->rx_queue_index != wp_config.queue_id)

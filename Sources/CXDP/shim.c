@@ -13,6 +13,10 @@
 #include <arpa/inet.h>
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/neighbour.h>
+#include <sys/socket.h>
 
 #define WP_LOG_CAP 2048
 
@@ -173,4 +177,81 @@ int wp_xdp_attach_netlink(int ifindex, int prog_fd, int skb_mode)
 	__u32 flags = XDP_FLAGS_UPDATE_IF_NOEXIST | (skb_mode ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE);
 
 	return bpf_xdp_attach(ifindex, prog_fd, flags, NULL);
+}
+
+int wp_neigh6_lookup(int ifindex, const uint8_t *addr, uint8_t *mac)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ndmsg nd;
+	} req;
+	/* Aligned for the nlmsghdr walk. */
+	static __thread uint32_t buf[4096];
+	int fd, r = -ENOENT, done = 0;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0)
+		return -errno;
+	memset(&req, 0, sizeof(req));
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct ndmsg));
+	req.nh.nlmsg_type = RTM_GETNEIGH;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+	req.nh.nlmsg_seq = 1;
+	req.nd.ndm_family = AF_INET6;
+	req.nd.ndm_ifindex = ifindex;
+	if (send(fd, &req, req.nh.nlmsg_len, 0) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	for (int reads = 0; reads < 1024 && !done; reads++) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+		struct nlmsghdr *nh;
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		for (nh = (struct nlmsghdr *)buf; NLMSG_OK(nh, (size_t)n); nh = NLMSG_NEXT(nh, n)) {
+			struct ndmsg *nd;
+			struct rtattr *a;
+			int len, dst = 0, ll = 0;
+
+			if (nh->nlmsg_type == NLMSG_DONE) {
+				done = 1;
+				break;
+			}
+			if (nh->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(nh);
+
+				if (nh->nlmsg_len >= NLMSG_LENGTH(sizeof(*e)) && e->error < 0 && r == -ENOENT)
+					r = e->error;
+				done = 1;
+				break;
+			}
+			if (nh->nlmsg_type != RTM_NEWNEIGH || nh->nlmsg_len < NLMSG_LENGTH(sizeof(*nd)))
+				continue;
+			nd = NLMSG_DATA(nh);
+			if (nd->ndm_family != AF_INET6 || nd->ndm_ifindex != ifindex ||
+			    (nd->ndm_state & (NUD_INCOMPLETE | NUD_FAILED)) || nd->ndm_state == NUD_NONE)
+				continue;
+			len = nh->nlmsg_len - NLMSG_LENGTH(sizeof(*nd));
+			for (a = (struct rtattr *)((char *)nd + NLMSG_ALIGN(sizeof(*nd))); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+				if (a->rta_type == NDA_DST && RTA_PAYLOAD(a) == 16 && memcmp(RTA_DATA(a), addr, 16) == 0)
+					dst = 1;
+				if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6) {
+					memcpy(mac, RTA_DATA(a), 6);
+					ll = 1;
+				}
+			}
+			if (dst && ll && r == -ENOENT)
+				r = 0;
+		}
+	}
+	close(fd);
+	return r;
 }

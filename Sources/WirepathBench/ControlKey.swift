@@ -128,8 +128,16 @@ struct CookieJar {
     }
 
     private func make(runID: UInt64, from: Endpoint, epoch: UInt64) -> UInt64 {
-        var words = (runID.littleEndian, UInt64(from.address) << 16 | UInt64(from.port), epoch.littleEndian)
-        let mac = withUnsafeBytes(of: &words) { HMAC<SHA256>.authenticationCode(for: $0, using: key) }
+        let mac: HMAC<SHA256>.MAC
+        if from.isIPv6 {
+            // The whole IPv6 address, and a family word no IPv4 source makes.
+            var words = (runID.littleEndian, (UInt64(6) << 48 | UInt64(from.port)).littleEndian,
+                         from.address6.high.littleEndian, from.address6.low.littleEndian, epoch.littleEndian)
+            mac = withUnsafeBytes(of: &words) { HMAC<SHA256>.authenticationCode(for: $0, using: key) }
+        } else {
+            var words = (runID.littleEndian, UInt64(from.address) << 16 | UInt64(from.port), epoch.littleEndian)
+            mac = withUnsafeBytes(of: &words) { HMAC<SHA256>.authenticationCode(for: $0, using: key) }
+        }
         // Never 0: a begin with cookie 0 asks for one.
         return mac.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) } | 1
     }

@@ -23,9 +23,9 @@ public enum HostMTU {
     /// loopback's 64 KiB aside), since a request may arrive on any of them.
     public static func at(_ local: Endpoint, interface: String?) -> Int? {
         if let interface { return of(interface) }
-        guard let out = try? IP.command("ip", ["-j", "-4", "addr", "show", "up"]),
+        guard let out = try? IP.command("ip", ["-j", local.isIPv6 ? "-6" : "-4", "addr", "show", "up"]),
               let links = (try? JSONSerialization.jsonObject(with: Data(out.utf8))) as? [[String: Any]] else { return nil }
-        let wildcard = local.addressString == "0.0.0.0"
+        let wildcard = local.isUnspecifiedAddress
         var best: Int?
         for link in links {
             guard let name = link["ifname"] as? String, let mtu = link["mtu"] as? Int else { continue }

@@ -109,7 +109,7 @@ extension Reflector where P: ~Copyable {
 
     /// Takes a reply token for `from`'s address; counted when there is none.
     private mutating func mayAnswer(_ from: Endpoint, now: UInt64) -> Bool {
-        if limiter.allow(from.address, nowNs: now) { return true }
+        if limiter.allow(from.sourceKey, nowNs: now) { return true }
         summary.control.rateLimited &+= 1
         return false
     }

@@ -51,6 +51,10 @@ public struct RunRequest: Sendable {
     /// (`socket+gso`, `mmsg+gso+gro`, ...), so the verdicts weigh them
     /// against the others, xdp included.
     public var offloadRows = false
+    /// Built-in topology: run over its IPv6 addresses (2001:2::1 and
+    /// 2001:2::2) instead of its IPv4 ones. With --peer the peer's address
+    /// picks the family.
+    public var ipv6 = false
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).

@@ -24,6 +24,9 @@ public enum Runner {
         if let peer = request.peer, request.vethNAPI || request.vethThreadedNAPI {
             throw ConfigError("--veth-napi and --veth-threaded-napi shape the built-in topology's veth pair; against --peer \(peer) set the NIC up yourself (GRO, napi_defer_hard_irqs): leave them out")
         }
+        if let peer = request.peer, request.ipv6 {
+            throw ConfigError("--ipv6 picks the built-in topology's IPv6 addresses; with --peer the address \(peer) picks the family: leave --ipv6 out")
+        }
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
@@ -51,12 +54,12 @@ public enum Runner {
             // A capture gets the middle hop; without one the direct pair, so
             // no measurement pays for a hop it does not use.
             let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
-                                           wire: request.capture != nil || request.middleHop)
+                                           wire: request.capture != nil || request.middleHop, ipv6: request.ipv6)
             defer { topology.down() }
             events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
-            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU, ipv6: request.ipv6)
             topologyNotes = topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             try request.afterTopologyUp?(topology)
             capture = try CaptureSession.start(request, topology: topology)
@@ -172,7 +175,8 @@ public enum Runner {
                        interface: String? = nil, peerMAC: String? = nil) throws -> PathConfig {
         var c = r.template
         c.path = kind
-        c.local = local
+        // A local end left as "any" takes its peer's family.
+        c.local = peer.map { local.wildcard(matching: $0) } ?? local
         c.peer = peer
         // --interface is for --peer runs: there the socket paths bind to it.
         // On the built-in topology they use its veth ends as routed.
@@ -198,8 +202,8 @@ public enum Runner {
 
     static func runLocal(_ kind: PathKind, _ r: RunRequest, topology: Topology, clientCPU: Int?, reflectorCPU: Int?,
                          stop: StopSignal, progress: PhaseEvents) -> PathRun {
-        let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
-        let clientEP = Endpoint(address: topology.clientAddress.address, port: 0)
+        let reflectorEP = topology.reflectorAddress(ipv6: r.ipv6).with(port: r.port)
+        let clientEP = topology.clientAddress(ipv6: r.ipv6).with(port: 0)
         let options = record(kind, r)
         do {
             _ = try config(kind, r, local: clientEP, peer: reflectorEP)

@@ -138,7 +138,7 @@ struct SessionTable: ~Copyable {
 /// bucket), probing four slots and taking over the stalest when the
 /// address has none. Bounded whatever the number of sources.
 struct ReplyLimiter: ~Copyable {
-    struct Bucket { var address: UInt32 = 0; var used = false; var tokensMilli: UInt64 = 0; var lastNs: UInt64 = 0 }
+    struct Bucket { var address: UInt64 = 0; var used = false; var tokensMilli: UInt64 = 0; var lastNs: UInt64 = 0 }
     static let slots = 1024
     static let probe = 4
     /// A burst of 32 replies, then 16 a second per source address: a
@@ -154,8 +154,9 @@ struct ReplyLimiter: ~Copyable {
 
     deinit { buckets.deallocate() }
 
-    /// Takes a token for a reply to `address`; false when it has none left.
-    func allow(_ address: UInt32, nowNs: UInt64) -> Bool {
+    /// Takes a token for a reply to `address` (an `Endpoint.sourceKey`: the
+    /// IPv4 address, or an IPv6 address's /64); false when it has none left.
+    func allow(_ address: UInt64, nowNs: UInt64) -> Bool {
         var h = Hasher()
         h.combine(address)
         let base = Int(UInt(bitPattern: h.finalize()) % UInt(Self.slots))

@@ -10,6 +10,11 @@ import WirepathModel
 ///     wirepath-<tag>-cli                 wirepath-<tag>-ref
 ///       wpc0 198.18.0.1/24  <== veth ==>  wpr0 198.18.0.2/24
 ///
+/// With `ipv6` the ends also get 2001:2::1/64 and 2001:2::2/64, from
+/// 2001:2::/48, the IPv6 benchmarking prefix (RFC 5180), added `nodad` so
+/// that they are usable at once (no duplicate address detection to wait
+/// for), with static neighbour entries as for IPv4.
+///
 /// Names carry the `wirepath-` prefix and a run-unique tag (the owning pid,
 /// or `topo` for `wirepath topo up`), so runs never collide and leftovers can
 /// be found.
@@ -34,6 +39,10 @@ public final class Topology: @unchecked Sendable {
     public let reflectorInterface = "wpr0"
     public let clientAddress = Endpoint(address: 0xC612_0001, port: 0) // 198.18.0.1
     public let reflectorAddress = Endpoint(address: 0xC612_0002, port: 0) // 198.18.0.2
+    public let clientAddress6 = Endpoint(ipv6: IPv6Address(high: 0x2001_0002_0000_0000, low: 1), port: 0) // 2001:2::1
+    public let reflectorAddress6 = Endpoint(ipv6: IPv6Address(high: 0x2001_0002_0000_0000, low: 2), port: 0) // 2001:2::2
+    /// The ends have IPv6 addresses as well as IPv4 ones.
+    public let ipv6: Bool
     public let mtu: Int
     public let vethNAPI: Bool
     /// NAPI in a kernel thread per veth end (`threaded`), implying NAPI mode;
@@ -52,8 +61,9 @@ public final class Topology: @unchecked Sendable {
     public private(set) var reflectorMAC = ""
     private var isUp = false
 
-    init(tag: String, mtu: Int, vethNAPI: Bool, threadedNAPI: Bool = false, wire: Bool = false) {
+    init(tag: String, mtu: Int, vethNAPI: Bool, threadedNAPI: Bool = false, wire: Bool = false, ipv6: Bool = false) {
         self.tag = tag
+        self.ipv6 = ipv6
         wireNamespace = wire ? "\(Topology.prefix)\(tag)-wire" : nil
         clientNamespace = "\(Topology.prefix)\(tag)-cli"
         reflectorNamespace = "\(Topology.prefix)\(tag)-ref"
@@ -64,10 +74,10 @@ public final class Topology: @unchecked Sendable {
 
     /// Creates the namespaces and the veth pair. On failure, removes what it made.
     public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false, threadedNAPI: Bool = false,
-                          wire: Bool = false) throws -> Topology {
+                          wire: Bool = false, ipv6: Bool = false) throws -> Topology {
         try Privileges.requireNetAdmin(for: "creating the built-in namespaces and veth pair")
         sweepStale()
-        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire)
+        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire, ipv6: ipv6)
         if list().contains(t.clientNamespace) || list().contains(t.reflectorNamespace) {
             let down = tag == persistentTag ? "wirepath topo down" : validPersistentTag(tag) ? "wirepath topo down --name \(tag)" : "ip netns del"
             throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; remove them with `\(down)` first")
@@ -120,6 +130,10 @@ public final class Topology: @unchecked Sendable {
             try step(["-n", ns, "link", "set", "lo", "up"])
             try step(["-n", ns, "link", "set", dev, "mtu", "\(mtu)"])
             try step(["-n", ns, "addr", "add", "\(addr.addressString)/24", "dev", dev])
+            if ipv6 {
+                let addr6 = ns == clientNamespace ? clientAddress6 : reflectorAddress6
+                try step(["-n", ns, "addr", "add", "\(addr6.addressString)/64", "dev", dev, "nodad"])
+            }
             try step(["-n", ns, "link", "set", dev, "up"])
             if vethNAPI {
                 // veth receives through NAPI (and so gives sockets a NAPI id for
@@ -146,6 +160,10 @@ public final class Topology: @unchecked Sendable {
         // Static neighbours: no ARP exchange inside a measured window.
         try step(["-n", clientNamespace, "neigh", "replace", reflectorAddress.addressString, "lladdr", reflectorMAC, "dev", clientInterface, "nud", "permanent"])
         try step(["-n", reflectorNamespace, "neigh", "replace", clientAddress.addressString, "lladdr", clientMAC, "dev", reflectorInterface, "nud", "permanent"])
+        if ipv6 {
+            try step(["-n", clientNamespace, "-6", "neigh", "replace", reflectorAddress6.addressString, "lladdr", reflectorMAC, "dev", clientInterface, "nud", "permanent"])
+            try step(["-n", reflectorNamespace, "-6", "neigh", "replace", clientAddress6.addressString, "lladdr", clientMAC, "dev", reflectorInterface, "nud", "permanent"])
+        }
     }
 
     /// The middle hop: a veth pair from each end into the wire namespace and
@@ -227,11 +245,16 @@ public final class Topology: @unchecked Sendable {
     /// Keeps the namespaces after this object goes away (`wirepath topo up`).
     public func keep() { isUp = false }
 
-    public func record(clientCPU: Int?, reflectorCPU: Int?) -> TopologyRecord {
+    /// The client's address of a run over IPv6 (`ipv6`) or IPv4.
+    public func clientAddress(ipv6 v6: Bool) -> Endpoint { v6 ? clientAddress6 : clientAddress }
+    /// The reflector's address of a run over IPv6 (`ipv6`) or IPv4.
+    public func reflectorAddress(ipv6 v6: Bool) -> Endpoint { v6 ? reflectorAddress6 : reflectorAddress }
+
+    public func record(clientCPU: Int?, reflectorCPU: Int?, ipv6 v6: Bool = false) -> TopologyRecord {
         var r = TopologyRecord(kind: wireNamespace == nil ? "veth-pair" : "veth-bridge",
                        namespaces: [clientNamespace] + (wireNamespace.map { [$0] } ?? []) + [reflectorNamespace],
                        clientInterface: clientInterface, reflectorInterface: reflectorInterface,
-                       clientAddress: clientAddress.addressString, reflectorAddress: reflectorAddress.addressString,
+                       clientAddress: clientAddress(ipv6: v6).addressString, reflectorAddress: reflectorAddress(ipv6: v6).addressString,
                        mtu: mtu, vethNAPI: vethNAPI, clientCPU: clientCPU, reflectorCPU: reflectorCPU)
         if threadedNAPI { r.threadedNAPI = true }
         if let wireNamespace {
@@ -245,7 +268,8 @@ public final class Topology: @unchecked Sendable {
         client:    namespace \(clientNamespace)  interface \(clientInterface)  MAC \(clientMAC)  address \(clientAddress.addressString)/24
         reflector: namespace \(reflectorNamespace)  interface \(reflectorInterface)  MAC \(reflectorMAC)  address \(reflectorAddress.addressString)/24
         MTU \(mtu), veth NAPI mode (GRO on, TSO off): \(vethNAPI ? "on" : "off")\(threadedNAPI ? ", threaded (napi threads \((clientNAPIThreads + reflectorNAPIThreads).map(String.init).joined(separator: " ")))" : "")
-        """ + (wireNamespace.map { "\nmiddle hop: bridge \(bridge) in \($0), ports \(wireClientPort) and \(wireReflectorPort)" } ?? "")
+        """ + (ipv6 ? "\nIPv6 (nodad, static neighbours): client \(clientAddress6.addressString)/64, reflector \(reflectorAddress6.addressString)/64" : "")
+            + (wireNamespace.map { "\nmiddle hop: bridge \(bridge) in \($0), ports \(wireClientPort) and \(wireReflectorPort)" } ?? "")
     }
 
     // MARK: Finding and removing namespaces

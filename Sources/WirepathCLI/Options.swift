@@ -107,14 +107,20 @@ struct PathOptions: ParsableArguments {
     @Flag(name: .customLong("middle-hop"), help: "Built-in topology: put the bridge that --capture uses between the ends, without capturing, to measure what the hop itself adds (a captured run always has it).")
     var middleHop = false
 
+    @Flag(name: .customLong("ipv6"), help: "Built-in topology: run over IPv6, between 2001:2::1 and 2001:2::2 (2001:2::/48, RFC 5180's benchmarking prefix), instead of 198.18.0.1 and 198.18.0.2. With --peer the peer's address picks the family.")
+    var ipv6 = false
+
     @OptionGroup var tuning: PathTuning
 
     /// The payload size against the MTU it will meet: the built-in
     /// topology's 1500, or the device's toward --peer. Called from each
     /// client command's `validate`, which sees both option groups.
     func validateSize(peer: String?) throws {
-        let mtu = peer.flatMap { try? Endpoint.parse($0) }.flatMap { HostMTU.toward($0, interface: tuning.interface) } ?? 1500
-        _ = try tuning.config(path: .socket, local: .any, payloadSize: size, mtu: mtu)
+        let peerEP = peer.flatMap { try? Endpoint.parse($0) }
+        let mtu = peerEP.flatMap { HostMTU.toward($0, interface: tuning.interface) } ?? 1500
+        // IPv6's larger header bounds the payload a little lower.
+        let local = ipv6 || peerEP?.isIPv6 == true ? Endpoint.any6 : Endpoint.any
+        _ = try tuning.config(path: .socket, local: local, payloadSize: size, mtu: mtu)
     }
 
     func apply(to r: inout RunRequest) throws {
@@ -124,6 +130,7 @@ struct PathOptions: ParsableArguments {
         r.vethNAPI = vethNAPI
         r.vethThreadedNAPI = vethThreadedNAPI
         r.middleHop = middleHop
+        r.ipv6 = ipv6
     }
 }
 
@@ -150,10 +157,10 @@ struct RunOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Write HdrHistogram percentile distributions (.hgrm, µs) per path and measurement into DIR.", valueName: "dir"))
     var hgrm: String?
 
-    @Option(help: ArgumentHelp("Run against a reflector (`wirepath serve`) at ADDR:PORT instead of the built-in topology.", valueName: "addr:port"))
+    @Option(help: ArgumentHelp("Run against a reflector (`wirepath serve`) at ADDR:PORT instead of the built-in topology: IPV4:PORT or [IPV6]:PORT.", valueName: "addr:port"))
     var peer: String?
 
-    @Option(help: ArgumentHelp("Local ADDR[:PORT] for --peer runs.", valueName: "addr[:port]"))
+    @Option(help: ArgumentHelp("Local ADDR[:PORT] for --peer runs: IPV4[:PORT] or [IPV6][:PORT], of the peer's family.", valueName: "addr[:port]"))
     var bind: String?
 
     @Flag(help: "Print only the tables and the topology line (and, with --capture, the capture and verification lines).")

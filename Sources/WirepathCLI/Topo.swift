@@ -27,6 +27,8 @@ struct Topo: ParsableCommand {
         var vethNAPI = false
         @Flag(name: .customLong("veth-threaded-napi"), help: "NAPI mode with each end's NAPI in a kernel thread (pin them yourself with taskset).")
         var vethThreadedNAPI = false
+        @Flag(name: .customLong("ipv6"), help: "Also give the ends IPv6 addresses, 2001:2::1/64 and 2001:2::2/64 (RFC 5180's benchmarking prefix, nodad): a dual-stack topology.")
+        var ipv6 = false
 
         func run() throws {
             // Ctrl-C or SIGTERM during setup stops it at the next step and
@@ -35,7 +37,7 @@ struct Topo: ParsableCommand {
             Interrupt.install()
             let t: Topology
             do {
-                t = try Topology.up(tag: name.name, vethNAPI: vethNAPI, threadedNAPI: vethThreadedNAPI)
+                t = try Topology.up(tag: name.name, vethNAPI: vethNAPI, threadedNAPI: vethThreadedNAPI, ipv6: ipv6)
             } catch let e as ConfigError {
                 if Interrupt.requested { throw Output.interrupted("nothing kept; the partial topology was removed") }
                 Output.stderr("error: \(e.message)")
@@ -50,6 +52,10 @@ struct Topo: ParsableCommand {
             print(t.summary)
             print("run a reflector:  ip netns exec \(t.reflectorNamespace) wirepath serve --bind \(t.reflectorAddress.addressString):7000")
             print("and a client:     ip netns exec \(t.clientNamespace) wirepath pingpong --peer \(t.reflectorAddress.addressString):7000")
+            if ipv6 {
+                print("over IPv6:        ip netns exec \(t.reflectorNamespace) wirepath serve --bind \(t.reflectorAddress6.with(port: 7000))")
+                print("                  ip netns exec \(t.clientNamespace) wirepath pingpong --peer \(t.reflectorAddress6.with(port: 7000))")
+            }
         }
     }
 

@@ -14,6 +14,10 @@ public enum Framing {
     /// Bytes in front of the UDP payload of a frame this module writes.
     public static let headerSize = ethernetHeaderSize + ipv4HeaderSize + udpHeaderSize
     public static let etherTypeIPv4: UInt16 = 0x0800
+    public static let ipv6HeaderSize = 40
+    /// Bytes in front of the UDP payload of an IPv6 frame this module writes.
+    public static let headerSize6 = ethernetHeaderSize + ipv6HeaderSize + udpHeaderSize
+    public static let etherTypeIPv6: UInt16 = 0x86DD
     public static let protocolUDP: UInt8 = 17
     public static let defaultTTL: UInt8 = 64
 
@@ -72,6 +76,18 @@ public enum Framing {
         return fold(wide)
     }
 
+    /// The sum of the IPv6 UDP pseudo-header (RFC 8200, section 8.1):
+    /// source and destination address, the upper-layer length as 32 bits,
+    /// three zero bytes and next header 17. Over IPv6 the UDP checksum is
+    /// mandatory, so a frame built in software needs this.
+    @inlinable
+    public static func pseudoHeaderSum6(source: IPv6Address, destination: IPv6Address, udpLength: Int) -> UInt16 {
+        @inline(__always) func words(_ v: UInt64) -> UInt64 { (v >> 48) &+ (v >> 32 & 0xFFFF) &+ (v >> 16 & 0xFFFF) &+ (v & 0xFFFF) }
+        let wide = words(source.high) &+ words(source.low) &+ words(destination.high) &+ words(destination.low)
+            &+ UInt64(UInt32(udpLength) >> 16) &+ UInt64(udpLength & 0xFFFF) &+ UInt64(protocolUDP)
+        return fold(wide)
+    }
+
     // MARK: Building
 
     /// Writes the Ethernet, IPv4 and UDP headers in front of a payload that
@@ -119,6 +135,42 @@ public enum Framing {
         return ethernetHeaderSize + ipLength
     }
 
+    /// The IPv6 twin of `writeUDPHeaders`: Ethernet, a 40-byte IPv6 header
+    /// (traffic class 0, flow label 0, hop limit 64, no extension headers)
+    /// and UDP in front of a payload already at `frame[headerSize6...]`.
+    /// The UDP checksum, mandatory over IPv6, is computed in full over the
+    /// IPv6 pseudo-header. Returns the frame length.
+    @inlinable
+    public static func writeUDP6Headers(
+        _ frame: UnsafeMutableRawPointer, capacity: Int,
+        sourceMAC: MACAddress, destinationMAC: MACAddress,
+        source: Endpoint, destination: Endpoint, payloadLength: Int
+    ) -> Int {
+        let udpLength = udpHeaderSize + payloadLength
+        precondition(udpLength <= 0xFFFF && headerSize6 + payloadLength <= capacity, "frame does not fit")
+        destinationMAC.store(to: frame)
+        sourceMAC.store(to: frame + 6)
+        frame.storeBytes(of: etherTypeIPv6.bigEndian, toByteOffset: 12, as: UInt16.self)
+        let ip = frame + ethernetHeaderSize
+        ip.storeBytes(of: UInt32(0x6000_0000).bigEndian, toByteOffset: 0, as: UInt32.self) // version 6, class 0, label 0
+        ip.storeBytes(of: UInt16(udpLength).bigEndian, toByteOffset: 4, as: UInt16.self)
+        ip.storeBytes(of: protocolUDP, toByteOffset: 6, as: UInt8.self)
+        ip.storeBytes(of: defaultTTL, toByteOffset: 7, as: UInt8.self)
+        source.address6.store(to: ip + 8)
+        destination.address6.store(to: ip + 24)
+        let udp = ip + ipv6HeaderSize
+        udp.storeBytes(of: source.port.bigEndian, toByteOffset: 0, as: UInt16.self)
+        udp.storeBytes(of: destination.port.bigEndian, toByteOffset: 2, as: UInt16.self)
+        udp.storeBytes(of: UInt16(udpLength).bigEndian, toByteOffset: 4, as: UInt16.self)
+        udp.storeBytes(of: 0, toByteOffset: 6, as: UInt16.self)
+        let pseudo = pseudoHeaderSum6(source: source.address6, destination: destination.address6, udpLength: udpLength)
+        var udpSum = ~onesComplementSum(UnsafeRawBufferPointer(start: udp, count: udpLength), initial: pseudo)
+        // 0 would mean "no checksum", which IPv6 forbids: sent as 0xFFFF.
+        if udpSum == 0 { udpSum = 0xFFFF }
+        udp.storeBytes(of: udpSum.bigEndian, toByteOffset: 6, as: UInt16.self)
+        return headerSize6 + payloadLength
+    }
+
     // MARK: Parsing
 
     /// What `parseUDP` found in a frame.
@@ -150,7 +202,9 @@ public enum Framing {
     @inlinable
     public static func parseUDP(_ frame: UnsafeRawBufferPointer) -> UDPFrame? {
         guard let base = frame.baseAddress, frame.count >= headerSize else { return nil }
-        guard UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 12, as: UInt16.self)) == etherTypeIPv4 else { return nil }
+        let etherType = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 12, as: UInt16.self))
+        if etherType == etherTypeIPv6 { return parseUDP6(frame) }
+        guard etherType == etherTypeIPv4 else { return nil }
         let ip = ethernetHeaderSize
         let versionIHL = base.load(fromByteOffset: ip, as: UInt8.self)
         let ihl = Int(versionIHL & 0x0F) * 4
@@ -175,10 +229,41 @@ public enum Framing {
             udpOffset: udp, payloadOffset: udp + udpHeaderSize, payloadLength: udpLength - udpHeaderSize)
     }
 
+    /// An Ethernet II / IPv6 / UDP frame with UDP as the fixed header's
+    /// next header (the XDP program redirects only those; a frame with
+    /// extension headers goes to the kernel). nil for anything else; never traps.
+    @inlinable
+    public static func parseUDP6(_ frame: UnsafeRawBufferPointer) -> UDPFrame? {
+        guard let base = frame.baseAddress, frame.count >= headerSize6 else { return nil }
+        let ip = ethernetHeaderSize
+        guard base.load(fromByteOffset: ip, as: UInt8.self) >> 4 == 6,
+              base.load(fromByteOffset: ip + 6, as: UInt8.self) == protocolUDP else { return nil }
+        let payloadLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: ip + 4, as: UInt16.self)))
+        guard payloadLength >= udpHeaderSize, ip + ipv6HeaderSize + payloadLength <= frame.count else { return nil }
+        let udp = ip + ipv6HeaderSize
+        let udpLength = Int(UInt16(bigEndian: base.loadUnaligned(fromByteOffset: udp + 4, as: UInt16.self)))
+        guard udpLength >= udpHeaderSize, udpLength <= payloadLength else { return nil }
+        return UDPFrame(
+            sourceMAC: MACAddress(loadingFrom: base + 6),
+            destinationMAC: MACAddress(loadingFrom: base),
+            source: Endpoint(ipv6: IPv6Address(bytes: base + ip + 8),
+                             port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: udp, as: UInt16.self))),
+            destination: Endpoint(ipv6: IPv6Address(bytes: base + ip + 24),
+                                  port: UInt16(bigEndian: base.loadUnaligned(fromByteOffset: udp + 2, as: UInt16.self))),
+            udpOffset: udp, payloadOffset: udp + udpHeaderSize, payloadLength: udpLength - udpHeaderSize)
+    }
+
     /// Whether the IPv4 header checksum and the UDP checksum (over the
     /// pseudo-header, header and payload) of a parsed frame verify. A UDP
     /// checksum of 0 means none was sent and counts as valid.
     public static func checksumsValid(_ frame: UnsafeRawBufferPointer, _ parsed: UDPFrame) -> (ipv4: Bool, udp: Bool) {
+        if parsed.source.isIPv6 {
+            // No header checksum; a UDP checksum of 0 is invalid over IPv6.
+            let udpLength = udpHeaderSize + parsed.payloadLength
+            let pseudo = pseudoHeaderSum6(source: parsed.source.address6, destination: parsed.destination.address6, udpLength: udpLength)
+            let sum = onesComplementSum(UnsafeRawBufferPointer(rebasing: frame[parsed.udpOffset..<(parsed.udpOffset + udpLength)]), initial: pseudo)
+            return (true, sum == 0xFFFF)
+        }
         let ihl = parsed.udpOffset - ethernetHeaderSize
         let ipOK = onesComplementSum(UnsafeRawBufferPointer(rebasing: frame[ethernetHeaderSize..<parsed.udpOffset])) == 0xFFFF && ihl >= 20
         let udpLength = udpHeaderSize + parsed.payloadLength

@@ -6,7 +6,8 @@ import WirepathIO
 /// window, their difference is what the kernel saw happen, counted by code
 /// the program does not control.
 public struct NamespaceCounters: Codable, Sendable, Equatable {
-    /// Udp InDatagrams, NoPorts, InErrors, RcvbufErrors, SndbufErrors, InCsumErrors.
+    /// Udp InDatagrams, NoPorts, InErrors, RcvbufErrors, SndbufErrors,
+    /// InCsumErrors, each plus its Udp6 twin from `/proc/net/snmp6`.
     public var inDatagrams: UInt64 = 0
     public var noPorts: UInt64 = 0
     public var inErrors: UInt64 = 0
@@ -47,10 +48,27 @@ public struct NamespaceCounters: Codable, Sendable, Equatable {
             c.otherOut &+= i["OutMsgs"] ?? 0
         }
         // "Ip6OutRequests   43": IPv6 may be off in a namespace (no file, no line).
+        // A run over IPv6 is counted in the Udp6 lines: they add to the Udp
+        // counters (a namespace's UDP is one or the other family), and its
+        // datagrams are not "other" IPv6 packets.
+        var ip6Out: UInt64 = 0, udp6Out: UInt64 = 0
         for line in snmp6.split(separator: "\n") {
             let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-            if f.count == 2, f[0] == "Ip6OutRequests" || f[0] == "Icmp6OutMsgs", let v = UInt64(f[1]) { c.otherOut &+= v }
+            guard f.count == 2, let v = UInt64(f[1]) else { continue }
+            switch f[0] {
+            case "Ip6OutRequests": ip6Out = v
+            case "Icmp6OutMsgs": c.otherOut &+= v
+            case "Udp6OutDatagrams": udp6Out = v
+            case "Udp6InDatagrams": c.inDatagrams &+= v
+            case "Udp6NoPorts": c.noPorts &+= v
+            case "Udp6InErrors": c.inErrors &+= v
+            case "Udp6RcvbufErrors": c.rcvbufErrors &+= v
+            case "Udp6SndbufErrors": c.sndbufErrors &+= v
+            case "Udp6InCsumErrors": c.inCsumErrors &+= v
+            default: break
+            }
         }
+        c.otherOut &+= ip6Out > udp6Out ? ip6Out - udp6Out : 0
         // "  eth0: rxbytes rxpackets errs drop fifo frame compressed multicast txbytes txpackets errs drop ..."
         for line in dev.split(separator: "\n") {
             guard let colon = line.firstIndex(of: ":") else { continue }

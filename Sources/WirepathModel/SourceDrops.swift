@@ -7,11 +7,11 @@ import WirepathIO
 public struct SourceDrops: Codable, Sendable, Equatable {
     /// Source port 0.
     public var portZero: UInt64 = 0
-    /// Source address in 0.0.0.0/8 ("this network", never a sender's).
+    /// Source address in 0.0.0.0/8 ("this network", never a sender's), or ::.
     public var unspecified: UInt64 = 0
     /// Source 255.255.255.255 (limited broadcast).
     public var broadcast: UInt64 = 0
-    /// Source in 224.0.0.0/4.
+    /// Source in 224.0.0.0/4 or ff00::/8.
     public var multicast: UInt64 = 0
 
     public init() {}
@@ -21,6 +21,13 @@ public struct SourceDrops: Codable, Sendable, Equatable {
     /// Why a packet from `source` is dropped, or nil when it may be answered.
     @inlinable
     public static func reason(_ source: Endpoint) -> Reason? {
+        if source.isIPv6 {
+            // IPv6 has no broadcast; :: and ff00::/8 are never a sender's.
+            if source.address6 == .unspecified { return .unspecified }
+            if source.address6.isMulticast { return .multicast }
+            if source.port == 0 { return .portZero }
+            return nil
+        }
         if source.address >> 24 == 0 { return .unspecified }
         if source.address == 0xFFFF_FFFF { return .broadcast }
         if source.address >> 28 == 0xE { return .multicast }

@@ -1,7 +1,8 @@
 import WirepathIO
 /// Parsing of captured frames for verification: Ethernet II (or a Linux
-/// cooked capture), up to two 802.1Q/802.1ad VLAN tags, IPv4, UDP and the
-/// Wirepath test header. Pure functions over raw bytes: no syscalls, and no
+/// cooked capture), up to two 802.1Q/802.1ad VLAN tags, IPv4 or IPv6 (its
+/// hop-by-hop, routing and destination-options headers followed, at most
+/// `maxIPv6Extensions` of them), UDP and the Wirepath test header. Pure functions over raw bytes: no syscalls, and no
 /// input, however short or malformed, can make them trap.
 ///
 /// `Framing.parseUDP` (the AF_XDP path's parser) answers only "a plain
@@ -23,12 +24,16 @@ public enum WireFrame {
     /// never mixed in.
     public enum Foreign: String, Codable, Sendable, CaseIterable {
         case arp = "ARP"
-        case ipv6 = "IPv6"
         case otherEtherType = "other EtherType"
         case icmp = "ICMP"
         case tcp = "TCP"
         case otherIPProtocol = "other IP protocol"
         case ipFragment = "IPv4 fragment"
+        case icmpv6 = "ICMPv6"
+        case ipv6Fragment = "IPv6 fragment"
+        /// More IPv6 extension headers than `maxIPv6Extensions`, or one this
+        /// parser does not walk (AH, ESP): counted, not followed.
+        case ipv6ExtensionsNotFollowed = "IPv6 extension headers not followed"
         case otherPort = "UDP, other port"
         case notWirepath = "UDP, not a Wirepath payload"
         case otherRun = "Wirepath, other run id"
@@ -42,6 +47,10 @@ public enum WireFrame {
         case truncatedIPv4 = "cut inside the IPv4 header"
         case badIPv4Header = "bad IPv4 version or header length"
         case ipv4LengthMismatch = "IPv4 total length disagrees with the frame"
+        case truncatedIPv6 = "cut inside the IPv6 header"
+        case badIPv6Header = "bad IPv6 version"
+        case ipv6LengthMismatch = "IPv6 payload length disagrees with the frame"
+        case truncatedIPv6Extension = "cut inside an IPv6 extension header"
         case truncatedUDP = "cut inside the UDP header"
         case badUDPLength = "UDP length disagrees with the IPv4 length"
         case snappedBeforeTestHeader = "cut by the capture's snaplen before the end of the test header"
@@ -59,7 +68,8 @@ public enum WireFrame {
         /// Complete and wrong: the receiving kernel drops the datagram
         /// (UdpInCsumErrors) before any socket sees it.
         case bad
-        /// 0: the sender sent none (legal for IPv4).
+        /// 0: the sender sent none (legal for IPv4; over IPv6 a 0 is `bad`,
+        /// since the checksum is mandatory there and the kernel drops it).
         case none
         /// The payload was cut by the snaplen; nothing to check.
         case unchecked
@@ -85,6 +95,8 @@ public enum WireFrame {
         public var payloadLength: Int
         /// Frame bytes on the wire (pcap `len`).
         public var wireLength: Int
+        /// The IPv4 header checksum verified (always true over IPv6, which
+        /// has none).
         public var ipv4ChecksumOK: Bool
         public var udpChecksum: UDPChecksum
         public var integrity: PayloadIntegrity
@@ -123,6 +135,8 @@ public enum WireFrame {
     /// Bytes a snaplen must cover for the test header of an untagged
     /// Ethernet frame with a 20-byte IPv4 header.
     public static let minimumSnaplen = 14 + 20 + 8 + PayloadHeader.size
+    /// Extension headers followed in front of an IPv6 packet's payload.
+    public static let maxIPv6Extensions = 8
 
     /// Parses one captured frame. `bytes` is what was captured (pcap
     /// `caplen`), `wireLength` the frame's length on the wire (pcap `len`).
@@ -162,7 +176,7 @@ public enum WireFrame {
         switch etherType {
         case etherTypeIPv4: break
         case etherTypeARP: return .foreign(.arp)
-        case etherTypeIPv6: return .foreign(.ipv6)
+        case etherTypeIPv6: return parseIPv6(bytes, at: off, wireLength: wireLength, srcMAC: srcMAC, dstMAC: dstMAC, tags: tags)
         default: return .foreign(.otherEtherType)
         }
         // The link header's share of the wire length; the rest is the packet.
@@ -194,6 +208,61 @@ public enum WireFrame {
         let srcIP = be32(bytes, ip + 12), dstIP = be32(bytes, ip + 16)
         let source = Endpoint(address: srcIP, port: be16(bytes, udp))
         let destination = Endpoint(address: dstIP, port: be16(bytes, udp + 2))
+        return parseUDP(bytes, udp: udp, udpLength: udpLength, source: source, destination: destination,
+                        pseudo: Framing.pseudoHeaderSum(source: srcIP, destination: dstIP, udpLength: udpLength),
+                        ipOK: ipOK, srcMAC: srcMAC, dstMAC: dstMAC, tags: tags, wireLength: wireLength)
+    }
+
+    /// The IPv6 packet at `ip`: its fixed header, then the hop-by-hop (0),
+    /// routing (43) and destination-options (60) headers in front of UDP,
+    /// each bounds-checked, at most `maxIPv6Extensions` of them.
+    static func parseIPv6(_ bytes: UnsafeRawBufferPointer, at ip: Int, wireLength: Int, srcMAC: UInt64, dstMAC: UInt64,
+                          tags: Int) -> Parsed {
+        let n = bytes.count
+        guard n >= ip + 40 else { return .malformed(.truncatedIPv6) }
+        guard bytes[ip] >> 4 == 6 else { return .malformed(.badIPv6Header) }
+        // Ethernet pads short frames, so the wire may carry more than the
+        // header and payload length, never less. (A jumbogram's length 0
+        // with its hop-by-hop option never fits an Ethernet frame.)
+        let end = ip + 40 + Int(be16(bytes, ip + 4))
+        guard end <= wireLength else { return .malformed(.ipv6LengthMismatch) }
+        var next = bytes[ip + 6]
+        var at = ip + 40
+        var followed = 0
+        while next == 0 || next == 43 || next == 60 {
+            guard followed < maxIPv6Extensions else { return .foreign(.ipv6ExtensionsNotFollowed) }
+            guard n >= at + 2 else { return .malformed(.truncatedIPv6Extension) }
+            let length = (Int(bytes[at + 1]) + 1) * 8
+            guard at + length <= end else { return .malformed(.ipv6LengthMismatch) }
+            next = bytes[at]
+            at += length
+            followed += 1
+        }
+        switch next {
+        case 17: break
+        case 58: return .foreign(.icmpv6)
+        case 6: return .foreign(.tcp)
+        case 44: return .foreign(.ipv6Fragment)
+        case 51, 50: return .foreign(.ipv6ExtensionsNotFollowed)
+        default: return .foreign(.otherIPProtocol)
+        }
+        let udp = at
+        guard n >= udp + 8 else { return .malformed(.truncatedUDP) }
+        let udpLength = Int(be16(bytes, udp + 4))
+        guard udpLength >= 8, udpLength <= end - udp else { return .malformed(.badUDPLength) }
+        let src = IPv6Address(bytes: bytes.baseAddress! + ip + 8), dst = IPv6Address(bytes: bytes.baseAddress! + ip + 24)
+        let source = Endpoint(ipv6: src, port: be16(bytes, udp))
+        let destination = Endpoint(ipv6: dst, port: be16(bytes, udp + 2))
+        return parseUDP(bytes, udp: udp, udpLength: udpLength, source: source, destination: destination,
+                        pseudo: Framing.pseudoHeaderSum6(source: src, destination: dst, udpLength: udpLength),
+                        ipOK: true, srcMAC: srcMAC, dstMAC: dstMAC, tags: tags, wireLength: wireLength)
+    }
+
+    /// The UDP datagram at `udp` (its length checked against the IP
+    /// packet's), with `pseudo` its family's pseudo-header sum.
+    static func parseUDP(_ bytes: UnsafeRawBufferPointer, udp: Int, udpLength: Int, source: Endpoint, destination: Endpoint,
+                         pseudo: UInt16, ipOK: Bool, srcMAC: UInt64, dstMAC: UInt64, tags: Int, wireLength: Int) -> Parsed {
+        let n = bytes.count
         let payload = udp + 8
         let payloadLength = udpLength - 8
         let available = min(n, payload + payloadLength) - payload
@@ -203,9 +272,9 @@ public enum WireFrame {
         let stored = be16(bytes, udp + 6)
         var udpSum = UDPChecksum.unchecked
         if stored == 0 {
-            udpSum = .none
+            // Mandatory over IPv6 (RFC 8200, 8.1): the kernel drops a 0.
+            udpSum = source.isIPv6 ? .bad : .none
         } else if complete {
-            let pseudo = Framing.pseudoHeaderSum(source: srcIP, destination: dstIP, udpLength: udpLength)
             let sum = Framing.onesComplementSum(UnsafeRawBufferPointer(rebasing: bytes[udp..<(udp + udpLength)]), initial: pseudo)
             if sum == 0xFFFF {
                 udpSum = .valid

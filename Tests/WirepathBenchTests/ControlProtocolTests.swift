@@ -74,7 +74,7 @@ final class ControlProtocolTests: XCTestCase {
         for _ in 0..<100 where limiter.allow(1, nowNs: t + 1_000_000_000) { allowed += 1 }
         XCTAssertEqual(allowed, Int(ReplyLimiter.perSecond))
         // Many sources: the table stays its size, and each new one gets a burst.
-        for a in 0..<UInt32(10_000) { _ = limiter.allow(100 + a, nowNs: t) }
+        for a in 0..<UInt64(10_000) { _ = limiter.allow(100 + a, nowNs: t) }
         XCTAssertTrue(limiter.allow(200_000, nowNs: t))
     }
 

@@ -170,17 +170,24 @@ final class PeerNamespaces {
 
     /// `serveArgs` are added to serve's command line; with `serveLog`, its
     /// stderr (the summary line, once `close()` has stopped it) goes there.
+    /// The client's address (198.19.SUBNET.1, or 2001:2:0:SUBNET::1 with `ipv6`).
+    let clientAddress: String
+
+    /// With `ipv6` the pair is addressed from 2001:2::/48 (RFC 5180), nodad.
     init(tag: String, subnet: Int, port: UInt16, path: String = "socket", mtu: Int = 1500, serve: Bool = true,
-         serveArgs: [String] = [], serveLog: String? = nil) throws {
+         serveArgs: [String] = [], serveLog: String? = nil, ipv6: Bool = false) throws {
         client = "wirepath-\(getpid())-\(tag)A"
         reflector = "wirepath-\(getpid())-\(tag)B"
-        reflectorAddress = "198.19.\(subnet).2"
+        clientAddress = ipv6 ? "2001:2:0:\(subnet)::1" : "198.19.\(subnet).1"
+        reflectorAddress = ipv6 ? "2001:2:0:\(subnet)::2" : "198.19.\(subnet).2"
         self.port = port
+        let plen = ipv6 ? ["/64"] : ["/24"]
+        let nodad = ipv6 ? ["nodad"] : []
         do {
             for args in [["netns", "add", client], ["netns", "add", reflector],
                          ["link", "add", clientInterface, "netns", client, "type", "veth", "peer", "name", reflectorInterface, "netns", reflector],
-                         ["-n", client, "addr", "add", "198.19.\(subnet).1/24", "dev", clientInterface],
-                         ["-n", reflector, "addr", "add", "\(reflectorAddress)/24", "dev", reflectorInterface],
+                         ["-n", client, "addr", "add", clientAddress + plen[0], "dev", clientInterface] + nodad,
+                         ["-n", reflector, "addr", "add", reflectorAddress + plen[0], "dev", reflectorInterface] + nodad,
                          ["-n", client, "link", "set", clientInterface, "mtu", "\(mtu)", "up"],
                          ["-n", reflector, "link", "set", reflectorInterface, "mtu", "\(mtu)", "up"],
                          ["-n", client, "link", "set", "lo", "up"], ["-n", reflector, "link", "set", "lo", "up"]] {
@@ -191,7 +198,7 @@ final class PeerNamespaces {
             let s = Process()
             s.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             s.arguments = ["netns", "exec", reflector, try wirepathBinary(), "serve", "--path", path,
-                           "--bind", "\(reflectorAddress):\(port)", "--duration", "120"] + serveArgs
+                           "--bind", peer, "--duration", "120"] + serveArgs
             s.standardOutput = FileHandle.nullDevice
             if let serveLog {
                 FileManager.default.createFile(atPath: serveLog, contents: nil)
@@ -220,7 +227,7 @@ final class PeerNamespaces {
     }
 
     /// `--peer ADDR:PORT` for the reflector.
-    var peer: String { "\(reflectorAddress):\(port)" }
+    var peer: String { reflectorAddress.contains(":") ? "[\(reflectorAddress)]:\(port)" : "\(reflectorAddress):\(port)" }
 
     /// Loads an nft ruleset into one of the two namespaces.
     func nft(in namespace: String, _ ruleset: String) throws {

@@ -273,7 +273,7 @@ final class XDPTests: XCTestCase {
             attached.open()
             var got = false
             var buf = [UInt8](repeating: 0, count: 64)
-            var from = sockaddr_in()
+            var from = SocketAddress()
             var batch = PacketBatch(capacity: 4, slotSize: 1500)
             let end = Sys.monotonicNanos() + 15_000_000_000
             while Sys.monotonicNanos() < end && !done.requested {
@@ -304,10 +304,7 @@ final class XDPTests: XCTestCase {
         let sender = try OSThread(name: "udp", netns: t.clientNamespace, cpu: nil) { () throws -> Int in
             let fd = try Sys.udpSocket(nonBlocking: false)
             defer { Sys.close(fd) }
-            var sa = sockaddr_in()
-            sa.sin_family = sa_family_t(AF_INET)
-            sa.sin_port = other.port.bigEndian
-            sa.sin_addr = in_addr(s_addr: other.address.bigEndian)
+            var sa = SocketAddress(other)
             var sent = 0
             for _ in 0..<3 {
                 var b: [UInt8] = Array("not the test flow".utf8)

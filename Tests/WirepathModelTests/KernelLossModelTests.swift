@@ -42,6 +42,33 @@ final class KernelLossModelTests: XCTestCase {
         XCTAssertNil(NamespaceCounters.parse(snmp: "", dev: ""))
     }
 
+    /// A run over IPv6 is counted in /proc/net/snmp6's Udp6 lines: they
+    /// add to the Udp counters, and its datagrams are not "other" IPv6.
+    func testUdp6CountersAddToTheUdpOnes() throws {
+        let snmp6 = """
+            Ip6OutRequests                  1010
+            Icmp6OutMsgs                    4
+            Udp6InDatagrams                 900
+            Udp6NoPorts                     1
+            Udp6InErrors                    30
+            Udp6OutDatagrams                1000
+            Udp6RcvbufErrors                20
+            Udp6SndbufErrors                6
+            Udp6InCsumErrors                7
+            UdpLite6InDatagrams             99
+            """
+        let c = try XCTUnwrap(NamespaceCounters.parse(snmp: Self.snmp, dev: Self.dev, snmp6: snmp6))
+        XCTAssertEqual(c.inDatagrams, 31968 + 900)
+        XCTAssertEqual(c.noPorts, 3 + 1)
+        XCTAssertEqual(c.inErrors, 17 + 30)
+        XCTAssertEqual(c.rcvbufErrors, 12 + 20)
+        XCTAssertEqual(c.sndbufErrors, 5 + 6)
+        XCTAssertEqual(c.inCsumErrors, 2 + 7)
+        let v4 = try XCTUnwrap(NamespaceCounters.parse(snmp: Self.snmp, dev: Self.dev))
+        // 10 IPv6 packets that were not the run's UDP, and 4 ICMPv6.
+        XCTAssertEqual(c.otherOut - v4.otherOut, 10 + 4)
+    }
+
     func counters(rcvbuf: UInt64 = 0, sndbuf: UInt64 = 0, rxDropped: UInt64 = 0) -> NamespaceCounters {
         var c = NamespaceCounters()
         c.rcvbufErrors = rcvbuf; c.inErrors = rcvbuf; c.sndbufErrors = sndbuf; c.rxDropped = rxDropped

@@ -10,10 +10,15 @@ public struct FrameFactory {
     public static let reflectorMAC = MACAddress(0x02_00_00_00_00_02)
     public static let client = Endpoint(address: 0xC612_0001, port: 40000)
     public static let reflector = Endpoint(address: 0xC612_0002, port: 7000)
+    /// The built-in topology's IPv6 ends (2001:2::/48, RFC 5180).
+    public static let client6 = Endpoint(ipv6: IPv6Address(high: 0x2001_0002_0000_0000, low: 1), port: 40000)
+    public static let reflector6 = Endpoint(ipv6: IPv6Address(high: 0x2001_0002_0000_0000, low: 2), port: 7000)
 
     public let runID: UInt64
     public var size = 64
     public var ipID: UInt16 = 1
+    /// Ethernet/IPv6/UDP frames between `client6` and `reflector6`.
+    public var ipv6 = false
 
     public init(runID: UInt64, size: Int = 64) {
         self.runID = runID
@@ -37,6 +42,20 @@ public struct FrameFactory {
                 let check = Integrity.compute(UnsafeRawBufferPointer(p))
                 p.storeBytes(of: check.littleEndian, toByteOffset: 32, as: UInt64.self)
             }
+        }
+        if ipv6 {
+            var f = [UInt8](repeating: 0, count: Framing.headerSize6 + payloadSize)
+            f.replaceSubrange(Framing.headerSize6..., with: payload)
+            _ = f.withUnsafeMutableBytes { b in
+                Framing.writeUDP6Headers(b.baseAddress!, capacity: b.count,
+                                         sourceMAC: toReflector ? Self.clientMAC : Self.reflectorMAC,
+                                         destinationMAC: toReflector ? Self.reflectorMAC : Self.clientMAC,
+                                         source: toReflector ? Self.client6 : Self.reflector6,
+                                         destination: toReflector ? Self.reflector6 : Self.client6,
+                                         payloadLength: payloadSize)
+            }
+            for _ in 0..<vlanTags { f.insert(contentsOf: [0x81, 0x00, 0x00, 0x64], at: 12) }
+            return f
         }
         var f = [UInt8](repeating: 0, count: Framing.headerSize + payloadSize)
         f.replaceSubrange(Framing.headerSize..., with: payload)

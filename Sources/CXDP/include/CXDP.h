@@ -102,6 +102,15 @@ int wp_xdp_attach_netlink(int ifindex, int prog_fd, int skb_mode);
 /// `*addr`; returns 0 or -errno (EADDRNOTAVAIL: none).
 int wp_if_ipv4(const char *ifname, uint32_t *addr);
 
+/// The link-layer address of the IPv6 neighbour `addr` (16 bytes, network
+/// order) on `ifindex`, from the calling thread's namespace's neighbour
+/// table: one RTM_GETNEIGH dump over NETLINK_ROUTE, read to its end (at
+/// most 1024 reads). Returns 0 with `mac` (6 bytes) filled for a usable
+/// entry (not INCOMPLETE, FAILED or NONE), -ENOENT when there is none, or
+/// -errno. In C because the netlink walking macros (NLMSG_OK, NLMSG_NEXT,
+/// RTA_OK, RTA_NEXT) do not import into Swift.
+int wp_neigh6_lookup(int ifindex, const uint8_t *addr, uint8_t *mac);
+
 /// SIOCETHTOOL ETHTOOL_GDRVINFO: the driver's name ("veth") into `buf`;
 /// returns 0 or -errno.
 int wp_if_driver(const char *ifname, char *buf, size_t cap);

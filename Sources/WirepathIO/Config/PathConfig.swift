@@ -62,8 +62,12 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// The text report leaves the default batch wait unsaid.
     public static let defaultUringBatchWaitMicros = UringOptions.defaultBatchWaitMicros
 
-    /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes.
-    public static func maxPayload(mtu: Int) -> Int { mtu - 20 - 8 }
+    /// Largest UDP payload that fits in one IPv4 packet of `mtu` bytes
+    /// (with `ipv6`, one IPv6 packet: a 40-byte header, no extensions).
+    public static func maxPayload(mtu: Int, ipv6: Bool = false) -> Int { mtu - (ipv6 ? 40 : 20) - 8 }
+
+    /// The run is over IPv6: its local address (and peer) are IPv6.
+    public var isIPv6: Bool { local.isIPv6 }
 
     /// A configuration as given, not yet checked: `validate()` checks it.
     public init(path: PathKind, local: Endpoint, peer: Endpoint? = nil, interface: String? = nil,
@@ -99,9 +103,12 @@ public struct PathConfig: Sendable, Codable, Equatable {
         guard (68...65535).contains(mtu) else {
             throw ConfigError("bad MTU \(mtu): expected 68-65535")
         }
-        let maxPayload = Self.maxPayload(mtu: mtu)
+        if let peer, peer.family != local.family {
+            throw ConfigError("address families differ: local \(local) and peer \(peer); use an IPv4 or an IPv6 address for both (--bind and --peer)")
+        }
+        let maxPayload = Self.maxPayload(mtu: mtu, ipv6: isIPv6)
         guard (Self.minPayload...maxPayload).contains(payloadSize) else {
-            throw ConfigError("bad payload size \(payloadSize): expected \(Self.minPayload)-\(maxPayload) bytes (header size up to MTU \(mtu) minus IPv4 and UDP headers)")
+            throw ConfigError("bad payload size \(payloadSize): expected \(Self.minPayload)-\(maxPayload) bytes (header size up to MTU \(mtu) minus \(isIPv6 ? "IPv6" : "IPv4") and UDP headers)")
         }
         guard (1...Self.maxBatch).contains(batchSize) else {
             throw ConfigError("bad batch size \(batchSize): expected 1-\(Self.maxBatch)")

@@ -3,7 +3,7 @@ import Glibc
 
 /// Path 2: `sendmmsg`/`recvmmsg`, up to `batchSize` packets per call.
 ///
-/// The `mmsghdr`, `iovec` and `sockaddr_in` arrays are allocated once and
+/// The `mmsghdr`, `iovec` and socket address arrays are allocated once and
 /// owned here (as swift-nio's DatagramVectorReadManager does); each call only
 /// points the iovecs at the batch's slots. A blocking receive uses
 /// MSG_WAITFORONE: it sleeps for the first packet, then takes what is queued,
@@ -23,7 +23,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
     let capacity: Int
     let msgs: UnsafeMutablePointer<wp_mmsghdr>
     let iovs: UnsafeMutablePointer<iovec>
-    let addrs: UnsafeMutablePointer<sockaddr_in>
+    let addrs: UnsafeMutablePointer<SocketAddress>
     /// `--gso` (0: off) with one UDP_SEGMENT cmsg space per message, and
     /// `--gro` with its buffers; allocated once.
     let gso: Int
@@ -48,10 +48,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
         iovs.initialize(repeating: iovec(iov_base: nil, iov_len: 0), count: iovCount)
         addrs = .allocate(capacity: capacity)
         for i in 0..<capacity {
-            (addrs + i).initialize(to: sockaddr_in())
+            (addrs + i).initialize(to: SocketAddress())
             var m = wp_mmsghdr()
             m.msg_hdr.msg_name = UnsafeMutableRawPointer(addrs + i)
-            m.msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             m.msg_hdr.msg_iov = iovs + i
             m.msg_hdr.msg_iovlen = 1
             (msgs + i).initialize(to: m)
@@ -85,7 +85,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
             if gso > 0 { plain(i) }
             iovs[i].iov_base = batch.slotPointer(i)
             iovs[i].iov_len = batch.slotSize
-            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             msgs[i].msg_hdr.msg_flags = 0
         }
         counters.rxCalls &+= 1
@@ -95,7 +95,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
         for i in 0..<r {
             let len = Int(msgs[i].msg_len)
             batch.setLength(i, len)
-            batch.setEndpoint(i, Endpoint(addrs[i]))
+            batch.setEndpoint(i, addrs[i].endpoint)
             counters.rxBytes &+= UInt64(len)
         }
         batch.count = r
@@ -113,8 +113,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
                 if groOn { plain(i) }
                 iovs[i].iov_base = batch.slotPointer(sent + i)
                 iovs[i].iov_len = batch.length(sent + i)
-                addrs[i] = sockaddr_in(batch.endpoint(sent + i))
-                msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                addrs[i] = SocketAddress(batch.endpoint(sent + i))
+                msgs[i].msg_hdr.msg_namelen = addrs[i].length
             }
             counters.txCalls &+= 1
             // Expected: EAGAIN, ENOBUFS (a full queue), counted.
@@ -162,7 +162,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
             iovs[i] = iovec(iov_base: gro.buffer(i), iov_len: GROBuffers.receiveBytes)
             msgs[i].msg_hdr.msg_iov = iovs + i
             msgs[i].msg_hdr.msg_iovlen = 1
-            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             msgs[i].msg_hdr.msg_control = gro.control(i)
             msgs[i].msg_hdr.msg_controllen = gro.controlSpace
             msgs[i].msg_hdr.msg_flags = 0
@@ -195,8 +195,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
                 for j in 0..<n {
                     iovs[next - sent + j] = iovec(iov_base: batch.slotPointer(next + j), iov_len: len)
                 }
-                addrs[m] = sockaddr_in(batch.endpoint(next))
-                msgs[m].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                addrs[m] = SocketAddress(batch.endpoint(next))
+                msgs[m].msg_hdr.msg_namelen = addrs[m].length
                 msgs[m].msg_hdr.msg_iov = iovs + (next - sent)
                 msgs[m].msg_hdr.msg_iovlen = n
                 let control = controls + m * controlSpace

@@ -19,7 +19,7 @@ public struct SocketPath: PacketPath, ~Copyable {
     let wait: WaitMode
     let tickMillis: CInt
     /// Scratch address for recvfrom/sendto, allocated once.
-    let address: UnsafeMutablePointer<sockaddr_in>
+    let address: UnsafeMutablePointer<SocketAddress>
     /// `--gso` segments per send (0: off) and `--gro`, with their msghdr,
     /// iovecs and control space, allocated once.
     let gso: Int
@@ -38,7 +38,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         wait = config.wait
         tickMillis = CInt(config.waitTickMillis)
         address = .allocate(capacity: 1)
-        address.initialize(to: sockaddr_in())
+        address.initialize(to: SocketAddress())
         gso = config.socket.gsoSegments ?? 0
         groOn = config.socket.gro
         gro = GROBuffers(messages: groOn ? 1 : 0, slotBytes: config.mtu)
@@ -48,7 +48,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         control = .allocate(byteCount: max(wp_udp_segment_cmsg_space(), gro.controlSpace), alignment: 8)
         var m = msghdr()
         m.msg_name = UnsafeMutableRawPointer(address)
-        m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        m.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
         m.msg_iov = iovs
         m.msg_iovlen = 1
         msg.initialize(to: m)
@@ -75,7 +75,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         guard let r = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
                                   &counters, "recvfrom") else { return 0 }
         batch.setLength(0, r)
-        batch.setEndpoint(0, Endpoint(address.pointee))
+        batch.setEndpoint(0, address.pointee.endpoint)
         batch.count = 1
         counters.rxNonEmptyCalls &+= 1
         counters.rxPackets &+= 1
@@ -87,7 +87,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         if gso > 0 { return try sendGSO(&batch) }
         var sent = 0
         while sent < batch.count {
-            address.pointee = sockaddr_in(batch.endpoint(sent))
+            address.pointee = SocketAddress(batch.endpoint(sent))
             counters.txCalls &+= 1
             // A full send queue (EAGAIN, ENOBUFS) ends the batch early; the
             // caller resends. A reflector counts and skips a packet whose
@@ -119,7 +119,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         }
         iovs[0] = iovec(iov_base: gro.buffer(0), iov_len: GROBuffers.receiveBytes)
         msg.pointee.msg_iovlen = 1
-        msg.pointee.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+        msg.pointee.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
         msg.pointee.msg_control = gro.control(0)
         msg.pointee.msg_controllen = gro.controlSpace
         msg.pointee.msg_flags = 0
@@ -141,9 +141,9 @@ public struct SocketPath: PacketPath, ~Copyable {
             let n = batch.gsoRun(from: sent, limit: gso)
             let len = batch.length(sent)
             for i in 0..<n { iovs[i] = iovec(iov_base: batch.slotPointer(sent + i), iov_len: len) }
-            address.pointee = sockaddr_in(batch.endpoint(sent))
+            address.pointee = SocketAddress(batch.endpoint(sent))
             msg.pointee.msg_iovlen = n
-            msg.pointee.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            msg.pointee.msg_namelen = address.pointee.length
             msg.pointee.msg_control = control
             msg.pointee.msg_controllen = wp_udp_segment_cmsg(control, UInt16(truncatingIfNeeded: len))
             counters.txCalls &+= 1

@@ -20,7 +20,7 @@ package struct UDPSocket: ~Copyable {
     /// returns EAGAIN at least every tick and the caller can check deadlines
     /// and the stop flag. `epoll` and `spin` modes use a non-blocking socket.
     package init(_ config: PathConfig) throws(PathError) {
-        let fd = try Sys.udpSocket(nonBlocking: config.wait != .block)
+        let fd = try Sys.udpSocket(nonBlocking: config.wait != .block, ipv6: config.local.isIPv6)
         var notes: [String] = []
         var busy: Int?
         var prefer = false

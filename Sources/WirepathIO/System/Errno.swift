@@ -51,6 +51,8 @@ public struct Errno: RawRepresentable, Error, Hashable, Sendable, CustomStringCo
     @inlinable public static var addressFamilyNotSupported: Errno { Errno(rawValue: EAFNOSUPPORT) }
     /// EADDRINUSE
     @inlinable public static var addressInUse: Errno { Errno(rawValue: EADDRINUSE) }
+    /// EADDRNOTAVAIL
+    @inlinable public static var addressNotAvailable: Errno { Errno(rawValue: EADDRNOTAVAIL) }
     /// ENETDOWN
     @inlinable public static var networkDown: Errno { Errno(rawValue: ENETDOWN) }
     /// ENOBUFS

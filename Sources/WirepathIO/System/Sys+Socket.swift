@@ -4,38 +4,57 @@ import CWirepath
 import Glibc
 
 extension Sys {
-    /// socket(2) of AF_INET, SOCK_DGRAM, close-on-exec.
-    package static func udpSocket(nonBlocking: Bool) throws(PathError) -> CInt {
+    /// socket(2) of AF_INET (or AF_INET6 with `ipv6`), SOCK_DGRAM,
+    /// close-on-exec. An AF_INET6 socket is IPV6_V6ONLY: it never carries
+    /// IPv4-mapped traffic, so each family's run stays in its family.
+    /// EAFNOSUPPORT: IPv6 is disabled in this kernel or namespace.
+    package static func udpSocket(nonBlocking: Bool, ipv6: Bool = false) throws(PathError) -> CInt {
         var type = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         if nonBlocking { type |= Int32(SOCK_NONBLOCK.rawValue) }
-        let r = retryEINTR { Int(Glibc.socket(AF_INET, type, 0)) }
-        return CInt(try check(r, "socket(AF_INET, SOCK_DGRAM)"))
+        let family = ipv6 ? AF_INET6 : AF_INET
+        let r = retryEINTR { Int(Glibc.socket(family, type, 0)) }
+        let fd = CInt(try check(r, ipv6 ? "socket(AF_INET6, SOCK_DGRAM)" : "socket(AF_INET, SOCK_DGRAM)") { e in
+            e == .addressFamilyNotSupported ? "IPv6 is not available here (ipv6.disable=1, or disable_ipv6 set): enable it, or use an IPv4 address" : nil
+        })
+        if ipv6 {
+            do throws(PathError) {
+                try setOption(fd, CInt(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)")
+            } catch {
+                Sys.close(fd)
+                throw error
+            }
+        }
+        return fd
     }
 
-    /// bind(2) to `ep`.
+    /// bind(2) to `ep`, of either family. EADDRNOTAVAIL: the address is not
+    /// on any interface here (for IPv6 also: still tentative, in DAD).
     package static func bind(_ fd: CInt, _ ep: Endpoint) throws(PathError) {
-        var sa = sockaddr(ep)
+        var sa = SocketAddress(ep)
+        let len = sa.length
         let r = retryEINTR {
             withUnsafePointer(to: &sa) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(Glibc.bind(fd, $0, len)) }
             }
         }
         try check(r, "bind UDP \(ep)") { e in
-            e == .addressInUse ? "port \(ep.port) is busy: another wirepath or program holds it; stop it or pick another with --port" : nil
+            if e == .addressInUse { return "port \(ep.port) is busy: another wirepath or program holds it; stop it or pick another with --port" }
+            if e == .addressNotAvailable && ep.isIPv6 { return "\(ep.addressString) is not on an interface here, or is still tentative (duplicate address detection): add it with `nodad`, or wait" }
+            return nil
         }
     }
 
     /// getsockname(2): the address the socket is bound to.
     package static func localEndpoint(_ fd: CInt) throws(PathError) -> Endpoint {
-        var sa = sockaddr_in()
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        var sa = SocketAddress()
+        var len = socklen_t(MemoryLayout<SocketAddress>.size)
         let r = retryEINTR {
             withUnsafeMutablePointer(to: &sa) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Int(getsockname(fd, $0, &len)) }
             }
         }
         try check(r, "getsockname")
-        return Endpoint(sa)
+        return sa.endpoint
     }
 
     /// setsockopt(2) of an int-sized option.
@@ -85,18 +104,19 @@ extension Sys {
 
     /// sendto(2): bytes sent. Expected errnos (EAGAIN, ENOBUFS, …) are counted.
     @inline(__always)
-    package static func sendto(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int, _ sa: UnsafePointer<sockaddr_in>, flags: CInt) -> Result<Int, Errno> {
-        retryEINTR {
+    package static func sendto(_ fd: CInt, _ buf: UnsafeRawPointer, _ n: Int, _ sa: UnsafePointer<SocketAddress>, flags: CInt) -> Result<Int, Errno> {
+        let len = sa.pointee.length
+        return retryEINTR {
             sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.sendto(fd, buf, n, flags, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                Glibc.sendto(fd, buf, n, flags, $0, len)
             }
         }
     }
 
     /// recvfrom(2): bytes received. Expected errnos (EAGAIN, …) are counted.
     @inline(__always)
-    package static func recvfrom(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int, _ sa: UnsafeMutablePointer<sockaddr_in>, flags: CInt) -> Result<Int, Errno> {
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    package static func recvfrom(_ fd: CInt, _ buf: UnsafeMutableRawPointer, _ n: Int, _ sa: UnsafeMutablePointer<SocketAddress>, flags: CInt) -> Result<Int, Errno> {
+        var len = socklen_t(MemoryLayout<SocketAddress>.size)
         return retryEINTR {
             sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.recvfrom(fd, buf, n, flags, $0, &len)
@@ -137,3 +157,50 @@ extension Endpoint {
 }
 
 package func sockaddr(_ ep: Endpoint) -> sockaddr_in { sockaddr_in(ep) }
+
+/// A socket address of either family in one fixed-size slot: a
+/// `sockaddr_in6`, which has room for a `sockaddr_in` (16 of its 28 bytes).
+/// Per-packet address arrays hold these, so one array serves both families;
+/// `length` is what the kernel is told, from the family stored.
+package struct SocketAddress {
+    package var storage = sockaddr_in6()
+
+    package init() {}
+
+    @inline(__always)
+    package init(_ ep: Endpoint) {
+        if ep.isIPv6 {
+            storage.sin6_family = sa_family_t(AF_INET6)
+            storage.sin6_port = ep.port.bigEndian
+            withUnsafeMutableBytes(of: &storage.sin6_addr) { ep.address6.store(to: $0.baseAddress!) }
+        } else {
+            withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: sockaddr_in(ep), as: sockaddr_in.self) }
+        }
+    }
+
+    /// The length of the address stored (sizeof sockaddr_in or sockaddr_in6).
+    @inline(__always)
+    package var length: socklen_t {
+        storage.sin6_family == sa_family_t(AF_INET6) ? socklen_t(MemoryLayout<sockaddr_in6>.size) : socklen_t(MemoryLayout<sockaddr_in>.size)
+    }
+
+    /// The endpoint stored; a family other than the two (never from a UDP
+    /// socket) reads as `Endpoint.any`.
+    @inline(__always)
+    package var endpoint: Endpoint {
+        var s = storage
+        if s.sin6_family == sa_family_t(AF_INET6) {
+            let a = withUnsafeBytes(of: &s.sin6_addr) { IPv6Address(bytes: $0.baseAddress!) }
+            return Endpoint(ipv6: a, port: UInt16(bigEndian: s.sin6_port))
+        }
+        if s.sin6_family == sa_family_t(AF_INET) {
+            return Endpoint(withUnsafeBytes(of: &s) { $0.loadUnaligned(as: sockaddr_in.self) })
+        }
+        return .any
+    }
+}
+
+extension Endpoint {
+    @inline(__always)
+    package init(_ sa: SocketAddress) { self = sa.endpoint }
+}

@@ -20,8 +20,9 @@ extension UringPath {
         let buffers: UnsafeMutableRawPointer
         let bufCount: Int
         let bufStride: Int
-        /// The recvmsg template: a sockaddr_in of name, no control data. The
-        /// kernel lays out each buffer as io_uring_recvmsg_out, name, payload.
+        /// The recvmsg template: a name of the socket's family (sockaddr_in
+        /// or sockaddr_in6, fixed at setup), no control data. The kernel lays
+        /// out each buffer as io_uring_recvmsg_out, name, payload.
         let recvMsg: UnsafeMutablePointer<msghdr>
         /// Harvest scratch: pointers to the ready CQEs, as many as the CQ holds.
         let cqes: UnsafeMutablePointer<UnsafeMutablePointer<io_uring_cqe>?>
@@ -46,7 +47,7 @@ extension UringPath {
         let slotBase: UnsafeMutableRawPointer
         let slotMsgs: UnsafeMutablePointer<msghdr>
         let slotIovs: UnsafeMutablePointer<iovec>
-        let slotAddrs: UnsafeMutablePointer<sockaddr_in>
+        let slotAddrs: UnsafeMutablePointer<SocketAddress>
         let slotCQEsDue: UnsafeMutablePointer<UInt8>
         let freeSlots: UnsafeMutablePointer<UInt32>
         let ridingSlots: UnsafeMutablePointer<UInt32>
@@ -95,13 +96,15 @@ extension UringPath {
             bufCount = gro ? min(config.uring.buffers, 128) : config.uring.buffers
             let control = gro ? (wp_udp_gro_cmsg_space() + 7) & ~7 : 0
             // Header, name and control space in front of a payload of up to
-            // one MTU (64 KiB with --gro), cache-line rounded.
-            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size + control
+            // one MTU (64 KiB with --gro), cache-line rounded. The name's
+            // size is the socket's family's, decided here once.
+            let nameBytes = config.local.isIPv6 ? MemoryLayout<sockaddr_in6>.size : MemoryLayout<sockaddr_in>.size
+            let header = MemoryLayout<io_uring_recvmsg_out>.size + nameBytes + control
             bufStride = (header + (gro ? SocketOptions.groBufferBytes : config.mtu) + 63) & ~63
             buffers = .allocate(byteCount: bufCount * bufStride, alignment: 64)
             recvMsg = .allocate(capacity: 1)
             var m = msghdr()
-            m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_namelen = socklen_t(nameBytes)
             m.msg_controllen = control
             recvMsg.initialize(to: m)
             pendingBid = .allocate(capacity: bufCount)
@@ -130,11 +133,11 @@ extension UringPath {
             ridingSlots = .allocate(capacity: slotCount)
             ridingSlots.initialize(repeating: 0, count: slotCount)
             for i in 0..<slotCount {
-                (slotAddrs + i).initialize(to: sockaddr_in())
+                (slotAddrs + i).initialize(to: SocketAddress())
                 (slotIovs + i).initialize(to: iovec(iov_base: slotBase + i * slotStride, iov_len: 0))
                 var s = msghdr()
                 s.msg_name = UnsafeMutableRawPointer(slotAddrs + i)
-                s.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                s.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
                 s.msg_iov = slotIovs + i
                 s.msg_iovlen = 1
                 (slotMsgs + i).initialize(to: s)

@@ -31,7 +31,8 @@ extension UringPath {
                 (base + j * length).copyMemory(from: batch.slotPointer(queued + j), byteCount: length)
             }
             ring.slotIovs[slot].iov_len = n * length
-            ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
+            ring.slotAddrs[slot] = SocketAddress(batch.endpoint(queued))
+            ring.slotMsgs[slot].msg_namelen = ring.slotAddrs[slot].length
             let control = ring.slotControls + slot * ring.slotControlSpace
             ring.slotMsgs[slot].msg_control = control
             ring.slotMsgs[slot].msg_controllen = wp_udp_segment_cmsg(control, UInt16(truncatingIfNeeded: length))
@@ -86,7 +87,12 @@ extension UringPath {
                out.pointee.flags & UInt32(MSG_TRUNC) == 0 {
                 var source = Endpoint.any
                 if out.pointee.namelen >= UInt32(MemoryLayout<sockaddr_in>.size) {
-                    source = Endpoint(UnsafeRawPointer(io_uring_recvmsg_name(out)!).loadUnaligned(as: sockaddr_in.self))
+                    // As the plain receive: the name as the kernel wrote it,
+                    // at most the template's room (its family's size).
+                    var sa = SocketAddress()
+                    let n = min(Int(out.pointee.namelen), Int(ring.recvMsg.pointee.msg_namelen), MemoryLayout<SocketAddress>.size)
+                    withUnsafeMutableBytes(of: &sa) { $0.baseAddress!.copyMemory(from: io_uring_recvmsg_name(out)!, byteCount: n) }
+                    source = sa.endpoint
                 }
                 let total = Int(io_uring_recvmsg_payload_length(out, ring.pendingLen[slot], ring.recvMsg))
                 let payload = io_uring_recvmsg_payload(out, ring.recvMsg)!

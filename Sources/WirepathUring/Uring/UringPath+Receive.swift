@@ -181,7 +181,12 @@ extension UringPath {
             var source = Endpoint.any
             if let out = io_uring_recvmsg_validate(buf, ring.pendingLen[slot], ring.recvMsg) {
                 if out.pointee.namelen >= UInt32(MemoryLayout<sockaddr_in>.size) {
-                    source = Endpoint(UnsafeRawPointer(io_uring_recvmsg_name(out)!).loadUnaligned(as: sockaddr_in.self))
+                    // The name as the kernel wrote it, at most the template's
+                    // room (its family's size), into an address slot.
+                    var sa = SocketAddress()
+                    let n = min(Int(out.pointee.namelen), Int(ring.recvMsg.pointee.msg_namelen), MemoryLayout<SocketAddress>.size)
+                    withUnsafeMutableBytes(of: &sa) { $0.baseAddress!.copyMemory(from: io_uring_recvmsg_name(out)!, byteCount: n) }
+                    source = sa.endpoint
                 }
                 // A datagram larger than a buffer arrives cut (MSG_TRUNC): ring.buffers
                 // hold one MTU, so only GRO or a jumbo frame gets here.

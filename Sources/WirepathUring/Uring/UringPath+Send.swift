@@ -29,7 +29,8 @@ extension UringPath {
             let length = min(batch.length(queued), ring.slotStride)
             ring.slotBuffers(slot).copyMemory(from: batch.slotPointer(queued), byteCount: length)
             ring.slotIovs[slot].iov_len = length
-            ring.slotAddrs[slot] = sockaddr_in(batch.endpoint(queued))
+            ring.slotAddrs[slot] = SocketAddress(batch.endpoint(queued))
+            ring.slotMsgs[slot].msg_namelen = ring.slotAddrs[slot].length
             if ring.riding {
                 io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
                 io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)

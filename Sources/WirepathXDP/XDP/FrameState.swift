@@ -21,6 +21,10 @@ import WirepathIO
 /// misses searches them: every source of the batch a reflector answers is
 /// found whatever the table evicted. A miss (counted as EHOSTUNREACH, never
 /// fatal) is left for a destination that sent nothing recently.
+///
+/// IPv6 sources have a table of their own, direct-mapped by the low bits of
+/// the address's last word with the whole address as the key, and the same
+/// list of the last batch's sources behind it.
 struct FrameState: ~Copyable {
     static let macSets = 64
     static let macWays = 4
@@ -40,6 +44,9 @@ struct FrameState: ~Copyable {
     let recentAddresses: UnsafeMutablePointer<UInt32>
     let recentMACs: UnsafeMutablePointer<UInt64>
     let recentCount: UnsafeMutablePointer<Int>
+    let macKeys6: UnsafeMutablePointer<IPv6Address>
+    let macValues6: UnsafeMutablePointer<UInt64>
+    let recentAddresses6: UnsafeMutablePointer<IPv6Address>
 
     init(ringSize: Int, frameSize: Int) {
         self.ringSize = ringSize
@@ -64,6 +71,12 @@ struct FrameState: ~Copyable {
         recentMACs.initialize(repeating: 0, count: ringSize)
         recentCount = .allocate(capacity: 1)
         recentCount.initialize(to: 0)
+        macKeys6 = .allocate(capacity: Self.macSlots)
+        macKeys6.initialize(repeating: .unspecified, count: Self.macSlots)
+        macValues6 = .allocate(capacity: Self.macSlots)
+        macValues6.initialize(repeating: 0, count: Self.macSlots)
+        recentAddresses6 = .allocate(capacity: ringSize)
+        recentAddresses6.initialize(repeating: .unspecified, count: ringSize)
     }
 
     deinit {
@@ -76,6 +89,9 @@ struct FrameState: ~Copyable {
         recentAddresses.deallocate()
         recentMACs.deallocate()
         recentCount.deallocate()
+        macKeys6.deallocate()
+        macValues6.deallocate()
+        recentAddresses6.deallocate()
     }
 
     /// The first slot of `address`'s set: a multiplicative hash of the
@@ -123,6 +139,36 @@ struct FrameState: ~Copyable {
             return MACAddress(macValues[base + w])
         }
         for i in 0..<recentCount.pointee where recentAddresses[i] == address {
+            return MACAddress(recentMACs[i])
+        }
+        return nil
+    }
+
+    /// Learns slot `k` of an IPv6 receive batch: the table, and the batch's list.
+    @inline(__always)
+    func learn6(_ address: IPv6Address, _ mac: MACAddress, slot k: Int) {
+        recentAddresses6[k] = address
+        recentMACs[k] = mac.value
+        recentCount.pointee = k + 1
+        learn6(address, mac)
+    }
+
+    @inline(__always)
+    func learn6(_ address: IPv6Address, _ mac: MACAddress) {
+        guard address != .unspecified else { return }
+        let s = Int(truncatingIfNeeded: address.low) & (Self.macSlots - 1)
+        if macKeys6[s] != address || macValues6[s] != mac.value {
+            macKeys6[s] = address
+            macValues6[s] = mac.value
+        }
+    }
+
+    @inline(__always)
+    func mac6(for address: IPv6Address) -> MACAddress? {
+        guard address != .unspecified else { return nil }
+        let s = Int(truncatingIfNeeded: address.low) & (Self.macSlots - 1)
+        if macKeys6[s] == address { return MACAddress(macValues6[s]) }
+        for i in 0..<recentCount.pointee where recentAddresses6[i] == address {
             return MACAddress(recentMACs[i])
         }
         return nil

@@ -9,11 +9,12 @@ import WirepathIO
 /// the main thread's namespace).
 enum Neighbour {
     static func resolve(_ peer: Endpoint, interface: String, trigger fd: CInt) throws(PathError) -> MACAddress {
+        if peer.isIPv6 { return try resolve6(peer, interface: interface, trigger: fd) }
         let hop = nextHop(peer.address, interface: interface)
         if let mac = lookup(hop, interface: interface) { return mac }
         // Not resolved yet: one datagram from the kernel stack to the peer's
         // discard port makes the kernel ask (ARP is passed by our program).
-        var sa = sockaddr(Endpoint(address: peer.address, port: 9))
+        var sa = SocketAddress(Endpoint(address: peer.address, port: 9))
         var empty: UInt8 = 0
         _ = withUnsafePointer(to: &sa) { Sys.sendto(fd, &empty, 0, $0, flags: WP_MSG_DONTWAIT) }
         for _ in 0..<40 {
@@ -22,6 +23,25 @@ enum Neighbour {
         }
         throw PathError(operation: "neighbour of \(Endpoint(address: hop, port: 0).addressString) on \(interface)", errno: .noRouteToHost,
                         hint: "no MAC address in the neighbour table after 1 s; check the address, or pass --peer-mac")
+    }
+
+    /// IPv6: the peer itself as the next hop (on-link, as on the built-in
+    /// topology and a directly attached --peer; a route through an IPv6
+    /// gateway is not followed: pass --peer-mac), looked up over netlink.
+    /// Not resolved yet: one datagram to its discard port makes the kernel
+    /// send a neighbour solicitation (ICMPv6 is passed by our program).
+    static func resolve6(_ peer: Endpoint, interface: String, trigger fd: CInt) throws(PathError) -> MACAddress {
+        let ifindex = Sys.interfaceIndex(interface)
+        if let mac = try Sys.neighbour6(peer.address6, ifindex: ifindex) { return mac }
+        var sa = SocketAddress(peer.with(port: 9))
+        var empty: UInt8 = 0
+        _ = withUnsafePointer(to: &sa) { Sys.sendto(fd, &empty, 0, $0, flags: WP_MSG_DONTWAIT) }
+        for _ in 0..<40 {
+            Sys.sleep(nanos: 25_000_000)
+            if let mac = try Sys.neighbour6(peer.address6, ifindex: ifindex) { return mac }
+        }
+        throw PathError(operation: "IPv6 neighbour \(peer.addressString) on \(interface)", errno: .noRouteToHost,
+                        hint: "no MAC address in the neighbour table after 1 s; check the address (on-link only: a gateway is not followed), or pass --peer-mac")
     }
 
     /// The gateway of the longest matching IPv4 route on `interface`, or the

@@ -14,7 +14,7 @@ struct PortReservation: ~Copyable {
     let endpoint: Endpoint
 
     init(_ local: Endpoint) throws(PathError) {
-        let fd = try Sys.udpSocket(nonBlocking: true)
+        let fd = try Sys.udpSocket(nonBlocking: true, ipv6: local.isIPv6)
         do throws(PathError) {
             try Sys.bind(fd, local)
             endpoint = try Sys.localEndpoint(fd)

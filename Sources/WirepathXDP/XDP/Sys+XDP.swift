@@ -75,6 +75,39 @@ extension Sys {
         return a
     }
 
+    /// The interface's first global IPv6 address that is not tentative,
+    /// from /proc/thread-self/net/if_inet6 (the calling thread's
+    /// namespace): "ADDR32HEX IFINDEX PLEN SCOPE FLAGS NAME" per line.
+    package static func interfaceIPv6(_ name: String) throws(PathError) -> IPv6Address {
+        let text = (try? String(contentsOfFile: "/proc/thread-self/net/if_inet6", encoding: .utf8)) ?? ""
+        for line in text.split(separator: "\n").prefix(4096) {
+            let f = line.split(separator: " ", omittingEmptySubsequences: true)
+            // Scope 00 is global; flag 0x40 is IFA_F_TENTATIVE (still in DAD).
+            guard f.count == 6, f[5] == name, f[0].utf8.count == 32, f[3] == "00",
+                  let flags = UInt32(f[4], radix: 16), flags & 0x40 == 0,
+                  let high = UInt64(f[0].prefix(16), radix: 16), let low = UInt64(f[0].suffix(16), radix: 16) else { continue }
+            return IPv6Address(high: high, low: low)
+        }
+        throw PathError(operation: "IPv6 address of \(name)", errno: .addressNotAvailable,
+                        hint: "the interface has no global IPv6 address that has finished duplicate address detection; add one (with nodad), or give one with --bind")
+    }
+
+    /// The MAC address of IPv6 neighbour `address` on `ifindex`, or nil
+    /// when the table has no usable entry (netlink, `wp_neigh6_lookup`).
+    package static func neighbour6(_ address: IPv6Address, ifindex: UInt32) throws(PathError) -> MACAddress? {
+        var a = (UInt64(0), UInt64(0))
+        withUnsafeMutableBytes(of: &a) { address.store(to: $0.baseAddress!) }
+        var mac = (UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0), UInt8(0))
+        let r = withUnsafeBytes(of: &a) { ab in
+            withUnsafeMutableBytes(of: &mac) { mb in
+                wp_neigh6_lookup(Int32(ifindex), ab.baseAddress!.assumingMemoryBound(to: UInt8.self), mb.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            }
+        }
+        if r == -ENOENT { return nil }
+        try check(negativeErrno(Int(r)), "netlink RTM_GETNEIGH (IPv6, ifindex \(ifindex))")
+        return withUnsafeBytes(of: &mac) { MACAddress(loadingFrom: $0.baseAddress!) }
+    }
+
     /// ETHTOOL_GDRVINFO (SIOCETHTOOL) in the calling thread's network
     /// namespace: the driver's name. Throws EOPNOTSUPP for a device with no
     /// ethtool driver info, such as lo; ENODEV for no such interface.

@@ -28,8 +28,8 @@ extension XDPPath {
             // sends the prefix it can resolve, then drops and counts the
             // packet it cannot (EHOSTUNREACH), never failing the batch.
             for i in 0..<n {
-                let dst = batch.endpoint(done + i).address
-                guard let mac = frames.mac(for: dst) ?? nextHopMAC else {
+                let dst = batch.endpoint(done + i)
+                guard let mac = (ipv6 ? frames.mac6(for: dst.address6) : frames.mac(for: dst.address)) ?? nextHopMAC else {
                     if sendFailurePolicy == .countAndSkip { n = i; break }
                     throw PathError(operation: "AF_XDP send to \(batch.endpoint(done + i))", errno: .noRouteToHost,
                                     hint: "no MAC address for it: it has not sent to this socket and there is no neighbour entry; pass --peer-mac")
@@ -50,11 +50,19 @@ extension XDPPath {
                 let addr = frames.txFree[txFree]
                 let frame = area + Int(addr)
                 let length = batch.length(done + i)
-                (frame + Framing.headerSize).copyMemory(from: batch.slotPointer(done + i), byteCount: length)
-                let frameLength = Framing.writeUDPHeaders(
-                    frame, capacity: frames.frameSize, sourceMAC: localMAC, destinationMAC: MACAddress(frames.destinationMACs[i]),
-                    source: local, destination: batch.endpoint(done + i), payloadLength: length, ipID: ipID)
-                ipID &+= 1
+                let frameLength: Int
+                if ipv6 {
+                    (frame + Framing.headerSize6).copyMemory(from: batch.slotPointer(done + i), byteCount: length)
+                    frameLength = Framing.writeUDP6Headers(
+                        frame, capacity: frames.frameSize, sourceMAC: localMAC, destinationMAC: MACAddress(frames.destinationMACs[i]),
+                        source: local, destination: batch.endpoint(done + i), payloadLength: length)
+                } else {
+                    (frame + Framing.headerSize).copyMemory(from: batch.slotPointer(done + i), byteCount: length)
+                    frameLength = Framing.writeUDPHeaders(
+                        frame, capacity: frames.frameSize, sourceMAC: localMAC, destinationMAC: MACAddress(frames.destinationMACs[i]),
+                        source: local, destination: batch.endpoint(done + i), payloadLength: length, ipID: ipID)
+                    ipID &+= 1
+                }
                 let desc = xsk_ring_prod__tx_desc(socket.tx, idx &+ UInt32(i))!
                 desc.pointee.addr = addr
                 desc.pointee.len = UInt32(frameLength)

@@ -62,6 +62,9 @@ public struct XDPPath: PacketPath, ~Copyable {
     let wait: WaitMode
     let tickMillis: CInt
     let local: Endpoint
+    /// The run is over IPv6 (decided once, from the local address): frames
+    /// are Ethernet/IPv6/UDP and MACs are learned by IPv6 address.
+    let ipv6: Bool
     let localMAC: MACAddress
     /// The next hop for destinations this socket has not heard from.
     let nextHopMAC: MACAddress?
@@ -100,7 +103,11 @@ public struct XDPPath: PacketPath, ~Copyable {
 
         let port = try PortReservation(config.local)
         var local = port.endpoint
-        if local.address == 0 { local.address = try Sys.interfaceIPv4(ifname) }
+        if local.isIPv6 {
+            if local.isUnspecifiedAddress { local.address6 = try Sys.interfaceIPv6(ifname) }
+        } else if local.address == 0 {
+            local.address = try Sys.interfaceIPv4(ifname)
+        }
         let localMAC = try Sys.hardwareAddress(ifname)
         var nextHop = settings.peerMAC
         if nextHop == nil, let peer = config.peer {
@@ -112,6 +119,12 @@ public struct XDPPath: PacketPath, ~Copyable {
         // on our queue. Network byte order, as the program compares them.
         var flow = wp_xdp_config()
         flow.dst_addr = config.local.address == 0 ? 0 : local.address.bigEndian
+        if local.isIPv6 {
+            flow.ipv6 = 1
+            if !config.local.isUnspecifiedAddress {
+                withUnsafeMutableBytes(of: &flow.dst_addr6) { local.address6.store(to: $0.baseAddress!) }
+            }
+        }
         flow.dst_port = local.port.bigEndian
         flow.queue_id = settings.queue
         // Ceiling mode applies to the receiving end only (no peer: a reflector).
@@ -199,6 +212,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.wait = config.wait
         self.tickMillis = CInt(config.waitTickMillis)
         self.local = local
+        ipv6 = local.isIPv6
         self.localMAC = localMAC
         self.nextHopMAC = nextHop
         self.busyPollKicks = busyPollKicks
