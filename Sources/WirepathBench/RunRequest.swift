@@ -46,6 +46,8 @@ public struct RunRequest: Sendable {
     /// Built-in topology: the middle hop (the bridge a capture listens on)
     /// without a capture, to measure what the hop itself costs.
     public var middleHop = false
+    /// `--threads`, `--flows`, `--cpus`, `--queues` (see `ScalingRequest`).
+    public var scaling = ScalingRequest()
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).

@@ -27,6 +27,7 @@ public enum Runner {
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
+        try checkScaling(request)
         let captureLimitedRepeats = request.capture != nil && request.repeats > 1
         if captureLimitedRepeats { request.repeats = 1 }
         let started = ISO8601DateFormatter().string(from: Date())
@@ -50,8 +51,11 @@ public enum Runner {
         } else {
             // A capture gets the middle hop; without one the direct pair, so
             // no measurement pays for a hop it does not use.
-            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
-                                           wire: request.capture != nil || request.middleHop)
+            // A threaded run needs veth's NAPI receive: it runs per queue and
+            // counts per queue (the proof of placement).
+            let threaded = request.scaling.isThreaded
+            let topology = try Topology.up(vethNAPI: request.vethNAPI || threaded, threadedNAPI: request.vethThreadedNAPI,
+                                           wire: request.capture != nil || request.middleHop, queues: request.scaling.queues)
             defer { topology.down() }
             events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
@@ -64,7 +68,14 @@ public enum Runner {
             // the last path) while its namespace still exists.
             defer { capture?.stop() }
             runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
-                runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+                if threaded {
+                    if let why = availability($0, xdpObject: $1.template.xdp.objectPath) { return PathRun(path: $0, status: .unavailable, reason: why, options: record($0, $1)) }
+                    return runThreadedLocal($0, $1, topology: topology, stop: stop, progress: $2, online: cpus)
+                }
+                return runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+            }
+            if threaded && !request.vethNAPI {
+                topologyNotes.append("veth NAPI mode (GRO on, TSO off) turned on for the threaded run: veth's per-queue receive and its per-queue counters need it")
             }
             request.beforeTopologyDown?(topology)
         }
@@ -85,6 +96,25 @@ public enum Runner {
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
         return report
+    }
+
+    /// What a threaded run (`--threads`, `--queues`) can do in this build;
+    /// the error names what to leave out.
+    static func checkScaling(_ r: RunRequest) throws {
+        let s = r.scaling
+        try s.validate(online: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        guard s.isThreaded else {
+            if s.strict && r.capture == nil {
+                throw ConfigError("--verify without --capture checks where threaded traffic landed, which needs --threads or --queues above 1: add --capture FILE or one of those")
+            }
+            return
+        }
+        if r.peer != nil { throw ConfigError("--threads and --queues against --peer are not built yet: run them on the built-in topology") }
+        if r.capture != nil { throw ConfigError("--capture with --threads or --queues is not built yet (the capture verifies one flow per path): leave one out") }
+        if r.middleHop { throw ConfigError("--middle-hop with --queues or --threads: the bridge's ports have one queue each; leave one out") }
+        if r.rate != nil || !r.rates.isEmpty || !r.loads.isEmpty {
+            throw ConfigError("--threads and --queues measure the closed-loop ping-pong and the flood; the open loop (--rate, --load) is not threaded yet")
+        }
     }
 
     /// Every requested path, repeated, each followed by its tuned row when

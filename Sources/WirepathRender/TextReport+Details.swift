@@ -69,6 +69,7 @@ extension TextReport {
                 if let k = o.kernelLoss { out += "  \(label) kernel counters: " + kernelLoss(k) }
             }
             out += xdpDetails(run)
+            if let t = run.threaded { out += threadDetails(t) }
             for note in run.notes { out += "  note: \(note)\n" }
         }
         return out
