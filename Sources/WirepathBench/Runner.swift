@@ -27,6 +27,9 @@ public enum Runner {
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
+        if request.scaling.isThreaded, request.scaling.misSteerFlow == nil, let f = ScalingRequest.misSteerFromEnvironment, f < request.scaling.flowCount {
+            request.scaling.misSteerFlow = f
+        }
         try checkScaling(request)
         let captureLimitedRepeats = request.capture != nil && request.repeats > 1
         if captureLimitedRepeats { request.repeats = 1 }

@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import WirepathIO
 import WirepathModel
@@ -70,6 +71,15 @@ public struct ScalingRequest: Sendable, Equatable {
         if online >= 2 * threads { return (first, Array(threads..<(2 * threads)), false) }
         return (first, first, true)
     }
+
+    /// The test hook from the environment: `WIREPATH_TEST_MISSTEER_FLOW=F`
+    /// sends flow F on queue 0 (a small flow number, else ignored), so a
+    /// test of the command line sees a mis-steered run flagged.
+    static let misSteerFromEnvironment: Int? = {
+        guard let v = ProcessInfo.processInfo.environment["WIREPATH_TEST_MISSTEER_FLOW"], v.utf8.count <= 2,
+              let f = Int(v), (0..<maxThreads).contains(f) else { return nil }
+        return f
+    }()
 
     /// The queue flow `f` is steered to.
     public func queue(ofFlow f: Int) -> Int { f % queues }
