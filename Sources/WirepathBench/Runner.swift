@@ -70,12 +70,22 @@ public enum Runner {
             // Runs before the topology's own defer: the capture stops (after
             // the last path) while its namespace still exists.
             defer { capture?.stop() }
-            runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
+            let counts = request.scaling.threadCounts ?? [request.scaling.threads]
+            for n in counts where !stop.requested {
+            var request = request
+            request.scaling.threads = n
+            if let cpus = request.scaling.cpus { request.scaling.cpus = Array(cpus.prefix(n)) }
+            var more = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
                 if threaded {
                     if let why = availability($0, xdpObject: $1.template.xdp.objectPath) { return PathRun(path: $0, status: .unavailable, reason: why, options: record($0, $1)) }
                     return runThreadedLocal($0, $1, topology: topology, stop: stop, progress: $2, online: cpus)
                 }
                 return runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+            }
+            if counts.count > 1 {
+                for i in more.indices { more[i].variant = "threads \(n)" + (more[i].variant.map { ", " + $0 } ?? "") }
+            }
+            runs += more
             }
             if threaded && !request.vethNAPI {
                 topologyNotes.append("veth NAPI mode (GRO on, TSO off) turned on for the threaded run: veth's per-queue receive and its per-queue counters need it")
@@ -98,6 +108,7 @@ public enum Runner {
         report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
+        if (request.scaling.threadCounts?.count ?? 0) > 1 { report.scaling = ScalingRow.table(runs) }
         return report
     }
 
@@ -106,6 +117,9 @@ public enum Runner {
     static func checkScaling(_ r: RunRequest) throws {
         let s = r.scaling
         try s.validate(online: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if (s.threadCounts?.count ?? 0) > 1 && r.command != "compare" {
+            throw ConfigError("--threads with a list of counts is for compare (the scaling table); \(r.command) takes one count")
+        }
         guard s.isThreaded else {
             if s.strict && r.capture == nil {
                 throw ConfigError("--verify without --capture checks where threaded traffic landed, which needs --threads or --queues above 1: add --capture FILE or one of those")

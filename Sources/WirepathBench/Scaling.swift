@@ -8,6 +8,9 @@ import WirepathModel
 public struct ScalingRequest: Sendable, Equatable {
     /// Threads per end, each with its own path instance on its own CPU.
     public var threads = 1
+    /// `compare --threads 1,2`: every path at each count, in turn, for
+    /// the scaling table; nil or one entry: `threads` alone.
+    public var threadCounts: [Int]?
     /// UDP flows (distinct source ports); nil: one per thread.
     public var flows: Int?
     /// The CPU of thread i (both ends); nil: the first N CPUs of each
@@ -28,12 +31,28 @@ public struct ScalingRequest: Sendable, Equatable {
     public init() {}
 
     /// A run that needs the threaded runner and the proof of placement.
-    public var isThreaded: Bool { threads > 1 || queues > 1 }
+    public var isThreaded: Bool { threads > 1 || queues > 1 || (threadCounts?.count ?? 0) > 1 }
     public var flowCount: Int { flows ?? threads }
 
     /// Checks the values against each other and against `online` CPUs (a
     /// CPU must exist to be pinned to; nothing else is sized by it).
     public func validate(online: Int) throws(ConfigError) {
+        if let counts = threadCounts, counts.count > 1 {
+            guard counts.count <= 8, Set(counts).count == counts.count else {
+                throw ConfigError("--threads \(counts.map(String.init).joined(separator: ",")): expected up to 8 distinct counts")
+            }
+            for n in counts {
+                var one = self
+                one.threadCounts = nil
+                one.threads = n
+                if let cpus { one.cpus = Array(cpus.prefix(n)) }
+                try one.validate(online: online)
+            }
+            if let cpus, cpus.count < counts.max()! {
+                throw ConfigError("--cpus lists \(cpus.count) CPUs for --threads up to \(counts.max()!): give one CPU per thread of the largest count")
+            }
+            return
+        }
         guard (1...Self.maxThreads).contains(threads) else {
             throw ConfigError("--threads \(threads): expected 1-\(Self.maxThreads)")
         }

@@ -101,8 +101,8 @@ struct PathOptions: ParsableArguments {
     @Flag(name: .customLong("middle-hop"), help: "Built-in topology: put the bridge that --capture uses between the ends, without capturing, to measure what the hop itself adds (a captured run always has it).")
     var middleHop = false
 
-    @Option(help: ArgumentHelp("Threads per end (1-\(ScalingRequest.maxThreads)), each with its own path instance pinned to its own CPU and its own flow (socket, mmsg, uring: one SO_REUSEPORT socket or ring per thread, steered by receiving CPU). Built-in topology only.", valueName: "n"))
-    var threads: Int = 1
+    @Option(help: ArgumentHelp("Threads per end (1-\(ScalingRequest.maxThreads)), each with its own path instance pinned to its own CPU and its own flow (socket, mmsg, uring: one SO_REUSEPORT socket or ring per thread, steered by receiving CPU). compare takes a list (1,2): every path at each count, and a scaling table. Built-in topology only.", valueName: "n[,n...]"))
+    var threads: String = "1"
 
     @Option(help: ArgumentHelp("UDP flows (distinct source ports), spread over the threads; default one per thread (the only spread this build has).", valueName: "m"))
     var flows: Int?
@@ -114,6 +114,16 @@ struct PathOptions: ParsableArguments {
     var queues: Int = 1
 
     @OptionGroup var tuning: PathTuning
+
+    /// `--threads` as a list of counts; the error names the bad entry.
+    func threadCounts() throws -> [Int] {
+        let parts = threads.split(separator: ",", omittingEmptySubsequences: false)
+        guard (1...8).contains(parts.count) else { throw ValidationError("--threads: give one count or a list of up to 8 (e.g. 1,2)") }
+        return try parts.map { p in
+            guard p.utf8.count <= 4, let n = Int(p) else { throw ValidationError("--threads: '\(p)' is not a thread count (expected e.g. 2, or 1,2 for compare)") }
+            return n
+        }
+    }
 
     /// `--cpus` as a list; the error names the bad entry.
     func cpuList() throws -> [Int]? {
@@ -141,7 +151,9 @@ struct PathOptions: ParsableArguments {
         r.vethNAPI = vethNAPI
         r.vethThreadedNAPI = vethThreadedNAPI
         r.middleHop = middleHop
-        r.scaling.threads = threads
+        let counts = try threadCounts()
+        r.scaling.threads = counts.count == 1 ? counts[0] : counts.max()!
+        r.scaling.threadCounts = counts.count > 1 ? counts : nil
         r.scaling.flows = flows
         r.scaling.cpus = try cpuList()
         r.scaling.queues = queues

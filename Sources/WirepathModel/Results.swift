@@ -371,6 +371,8 @@ public struct WirepathReport: Codable, Sendable, Equatable {
     public var capture: CaptureRecord?
     /// Which path to pick for each goal, with the reasons in numbers.
     public var recommendation: [Verdict]?
+    /// `compare --threads 1,2`: each path's rate per thread count.
+    public var scaling: [ScalingRow]?
 
     public init(command: String, startedAt: String, environment: EnvironmentRecord, settings: RunSettings, runs: [PathRun]) {
         self.command = command; self.startedAt = startedAt; self.environment = environment

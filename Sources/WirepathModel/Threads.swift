@@ -280,3 +280,41 @@ extension WirepathReport {
         return why.isEmpty ? nil : why.joined(separator: "; ")
     }
 }
+
+/// One row of `compare --threads 1,2`'s scaling table: a path at a thread
+/// count, from its flood.
+public struct ScalingRow: Codable, Sendable, Equatable {
+    public var path: PathKind
+    public var threads: Int
+    /// The receiver's aggregate packets per second.
+    public var aggregatePps: Double
+    public var aggregateBps: Double
+    /// The aggregate over the threads per end.
+    public var ppsPerCore: Double
+    /// Rate at N over N × rate at 1 thread; nil without a 1-thread row.
+    public var efficiency: Double?
+    /// Client and reflector shared CPUs: efficiency below 1 is then the
+    /// host's, not only the path's.
+    public var contended: Bool
+    /// The ping-pong's merged p50, when it ran.
+    public var p50Ns: UInt64?
+
+    /// The table from a report's runs: one row per path and thread count
+    /// that ran (ok, with a flood), in the runs' order.
+    public static func table(_ runs: [PathRun]) -> [ScalingRow] {
+        var rows: [ScalingRow] = []
+        for run in runs where run.status == .ok {
+            guard let f = run.flood else { continue }
+            let n = run.threaded?.threads ?? 1
+            rows.append(ScalingRow(path: run.path, threads: n, aggregatePps: f.rxPps, aggregateBps: f.rxFrameBps,
+                                   ppsPerCore: f.rxPps / Double(n), efficiency: nil,
+                                   contended: run.threaded?.contended ?? false, p50Ns: run.pingpong?.latency.p50Ns))
+        }
+        for i in rows.indices {
+            if let one = rows.first(where: { $0.path == rows[i].path && $0.threads == 1 }), one.aggregatePps > 0 {
+                rows[i].efficiency = rows[i].aggregatePps / (Double(rows[i].threads) * one.aggregatePps)
+            }
+        }
+        return rows
+    }
+}

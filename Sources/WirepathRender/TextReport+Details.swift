@@ -72,6 +72,7 @@ extension TextReport {
             if let t = run.threaded { out += threadDetails(t) }
             for note in run.notes { out += "  note: \(note)\n" }
         }
+        out += scalingTable(report)
         return out
     }
 

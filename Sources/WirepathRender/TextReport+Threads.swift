@@ -29,3 +29,26 @@ extension TextReport {
         return out
     }
 }
+
+extension TextReport {
+    /// `compare --threads 1,2`: each path's aggregate rate, rate per core
+    /// and efficiency per thread count; empty without one.
+    public static func scalingTable(_ report: WirepathReport) -> String {
+        guard let rows = report.scaling, !rows.isEmpty else { return "" }
+        var out = "\nscaling (flood, receiver's rate)\npath    threads    Mpps  Mpps/core  efficiency\n"
+        for r in rows {
+            let eff = r.efficiency.map { NumberText.fixed($0, 2) + (r.contended && r.threads > 1 ? " contended" : "") } ?? "-"
+            out += r.path.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                + String(r.threads).leftPad(7) + NumberText.fixed(r.aggregatePps / 1e6, 3).leftPad(8)
+                + NumberText.fixed(r.ppsPerCore / 1e6, 3).leftPad(11) + "  " + eff + "\n"
+        }
+        if rows.contains(where: \.contended) {
+            out += "contended: client and reflector threads shared CPUs; beyond the measured counts is extrapolation\n"
+        }
+        return out
+    }
+}
+
+private extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
