@@ -49,10 +49,13 @@ public enum Doctor {
         // its own, probed and removed at once.
         var probe: DeviceProbe?
         var probeFailure: String?
+        // Read while the device exists (the probe veth goes at once).
+        var scaling: [DoctorReport.Check] = []
         let dev: String
         if let interface {
             dev = interface
             probe = DeviceProbe.run(interface: interface, captureInterface: interface, namespace: nil)
+            scaling = scalingChecks(interface, namespace: nil)
         } else {
             let started = Sys.monotonicNanos()
             do {
@@ -62,6 +65,7 @@ public enum Doctor {
                 if !Interrupt.requested {
                     probe = DeviceProbe.run(interface: DoctorVeth.interface, captureInterface: DoctorVeth.capturePort,
                                             namespace: veth.namespace, dispatcher: true)
+                    scaling = scalingChecks(DoctorVeth.interface, namespace: veth.namespace)
                 }
                 let probed = Sys.monotonicNanos()
                 let end = probed + holdNs
@@ -77,6 +81,7 @@ public enum Doctor {
             }
         }
         checks += deviceChecks(probe, failure: probeFailure)
+        checks += scaling
 
         var paths: [DoctorReport.PathState] = []
         let udp = udpProbe()

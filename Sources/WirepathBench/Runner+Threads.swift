@@ -69,8 +69,10 @@ extension Runner {
                 }
                 // Which reflector thread opened each flow's window.
                 let servedBy: [Int?] = outcome.runIDs.map { id in outcome.served.firstIndex { $0.lastOpenedRunID == id } }
-                let sent: [UInt64] = m == .flood ? outcome.floods.map(\.sent) : outcome.pings.map(\.sent)
-                let flows = (0..<n).map { (flow: $0, thread: $0, queue: flowQueues[$0], sent: sent[$0]) }
+                // A flood's packets as the reflector counted them: veth drops
+                // what its ring cannot take before the queue counter sees it.
+                let packets: [UInt64] = m == .flood ? outcome.floods.map(\.received) : outcome.pings.map(\.sent)
+                let flows = (0..<n).map { (flow: $0, thread: $0, queue: flowQueues[$0], packets: packets[$0]) }
                 let source = "ethtool -S: rx_queue_N_xdp_packets"
                 if let before = outcome.reflectorQueuesBefore, let after = outcome.reflectorQueuesAfter {
                     record.placement.append(Placement.check(measurement: m.rawValue, device: topology.reflectorInterface, source: source,

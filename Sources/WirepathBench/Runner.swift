@@ -64,7 +64,8 @@ public enum Runner {
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
             topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
-            topologyNotes = topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            // A threaded run pins each queue's NAPI thread itself.
+            topologyNotes = threaded ? [] : topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             try request.afterTopologyUp?(topology)
             capture = try CaptureSession.start(request, topology: topology)
             // Runs before the topology's own defer: the capture stops (after

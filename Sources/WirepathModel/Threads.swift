@@ -64,8 +64,10 @@ public struct FlowPlacement: Codable, Sendable, Equatable {
     public var flow: Int
     public var steeredQueue: Int
     public var steeredThread: Int
-    /// Packets the flow's thread sent in the measured window.
-    public var sent: UInt64
+    /// The flow's packets in the measured window as its reflector thread
+    /// counted them (a flood: veth drops what its ring cannot take before
+    /// the queue counter sees it), or the requests sent (a ping-pong).
+    public var packets: UInt64
     /// Share (0-1) of the flow's traffic its steered queue accounts for:
     /// the queue's share of all received packets over the flows' share of
     /// all sent (capped at 1).
@@ -97,16 +99,16 @@ public struct Placement: Codable, Sendable, Equatable {
     /// Checks per-queue receive counters against where each flow was
     /// steered. `served[f]` is the reflector thread that served flow f's
     /// window (nil: none did). Queue counters cannot tell flows apart, so
-    /// each queue's share of what arrived is compared with the share its
-    /// flows sent.
+    /// each queue's share of what arrived is compared with its flows'
+    /// share of `packets`.
     public static func check(measurement: String, device: String, source: String, queueRx: [UInt64],
-                             flows: [(flow: Int, thread: Int, queue: Int, sent: UInt64)], served: [Int?]) -> Placement {
+                             flows: [(flow: Int, thread: Int, queue: Int, packets: UInt64)], served: [Int?]) -> Placement {
         var problems: [String] = []
         let totalRx = queueRx.reduce(0, &+)
-        let totalSent = flows.reduce(UInt64(0)) { $0 &+ $1.sent }
+        let totalSent = flows.reduce(UInt64(0)) { $0 &+ $1.packets }
         var expected = [Double](repeating: 0, count: queueRx.count)
         for f in flows where f.queue < queueRx.count && totalSent > 0 {
-            expected[f.queue] += Double(f.sent) / Double(totalSent)
+            expected[f.queue] += Double(f.packets) / Double(totalSent)
         }
         let observed = queueRx.map { totalRx == 0 ? 0 : Double($0) / Double(totalRx) }
         if totalRx == 0 {
@@ -125,7 +127,7 @@ public struct Placement: Codable, Sendable, Equatable {
                     // The queue that took more than its flows sent.
                     let excess = observed.indices.filter { $0 != f.queue }.max { observed[$0] - expected[$0] < observed[$1] - expected[$1] }
                     let whereTo = excess.map { "on queue \($0)" } ?? "elsewhere"
-                    problems.append("flow \(f.flow) was steered to queue \(f.queue) but \(percent(1 - on)) arrived \(whereTo) (queue \(f.queue) took \(percent(observed[f.queue])) of \(device)'s packets, its flows sent \(percent(expected[f.queue])))")
+                    problems.append("flow \(f.flow) was steered to queue \(f.queue) but \(percent(1 - on)) arrived \(whereTo) (queue \(f.queue) took \(percent(observed[f.queue])) of \(device)'s packets, its flows had \(percent(expected[f.queue])))")
                     ok = false
                 }
             }
@@ -134,7 +136,7 @@ public struct Placement: Codable, Sendable, Equatable {
                 problems.append("flow \(f.flow) was steered to thread \(f.thread) but " + (by.map { "reflector thread \($0) served its window" } ?? "no reflector thread reported its window"))
                 ok = false
             }
-            placements.append(FlowPlacement(flow: f.flow, steeredQueue: f.queue, steeredThread: f.thread, sent: f.sent,
+            placements.append(FlowPlacement(flow: f.flow, steeredQueue: f.queue, steeredThread: f.thread, packets: f.packets,
                                             onSteeredQueue: on, servedByThread: by, ok: ok))
         }
         return Placement(measurement: measurement, device: device, source: source,

@@ -130,6 +130,41 @@ final class ScalingTests: XCTestCase {
         XCTAssertTrue(clean.stdout.contains("every flow on its steered queue and thread"), clean.stdout)
     }
 
+    /// `compare --threads 1,2 --queues 2 --json` writes the scaling table
+    /// (one row per path and count, efficiency against 1 thread, the
+    /// 2-thread row contended on 2 CPUs), and the HTML report draws it.
+    func testCompareWritesTheScalingTable() throws {
+        try requireRoot()
+        try requireTwoCPUs()
+        let exe = try wirepathBinary()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("wirepath-scaling-\(getpid())")
+        try? FileManager.default.removeItem(at: dir)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let json = dir.appendingPathComponent("r.json").path
+        let ran = try runProgram(exe, ["compare", "--paths", "socket", "--threads", "1,2", "--queues", "2", "--repeat", "1",
+                                       "--duration", "0.3", "--flood-duration", "0.3", "--warmup", "0.1",
+                                       "--json", json, "--report", dir.appendingPathComponent("html").path], timeout: 180)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let rows = try XCTUnwrap(report.scaling)
+        XCTAssertEqual(rows.map(\.threads), [1, 2])
+        XCTAssertEqual(rows.map(\.path), [.socket, .socket])
+        for r in rows { XCTAssertGreaterThan(r.aggregatePps, 0); XCTAssertNotNil(r.efficiency) }
+        XCTAssertEqual(rows[0].efficiency ?? 0, 1, accuracy: 1e-9)
+        XCTAssertEqual(rows[1].ppsPerCore, rows[1].aggregatePps / 2, accuracy: 1e-6)
+        XCTAssertTrue(rows[1].contended)
+        XCTAssertEqual(report.runs.map(\.label), ["socket+threads-1", "socket+threads-2"])
+        XCTAssertTrue(ran.stdout.contains("scaling (flood, receiver's rate)"), ran.stdout)
+        let html = try String(contentsOfFile: dir.appendingPathComponent("html/index.html").path, encoding: .utf8)
+        XCTAssertTrue(html.contains("id=\"scaling-chart\""), "the HTML report draws the scaling chart")
+        XCTAssertTrue(html.contains("Scaling with threads"))
+        // A list is compare's: flood takes one count.
+        let flood = try runProgram(exe, ["flood", "--path", "socket", "--threads", "1,2", "--duration", "0.1"], timeout: 30)
+        XCTAssertNotEqual(flood.status, 0)
+        XCTAssertTrue(flood.stderr.contains("is for compare"), flood.stderr)
+    }
+
     /// Bad values are refused with the option and the fix, before anything runs.
     func testBadScalingValuesAreRefused() throws {
         let exe = try wirepathBinary()

@@ -53,8 +53,8 @@ final class ThreadsModelTests: XCTestCase {
         XCTAssertNil(FloodResult.merged([f1, f3])?.sender.cost?.raw.syscalls)
     }
 
-    func flows(_ sent: [UInt64]) -> [(flow: Int, thread: Int, queue: Int, sent: UInt64)] {
-        sent.enumerated().map { (flow: $0.offset, thread: $0.offset, queue: $0.offset, sent: $0.element) }
+    func flows(_ packets: [UInt64]) -> [(flow: Int, thread: Int, queue: Int, packets: UInt64)] {
+        packets.enumerated().map { (flow: $0.offset, thread: $0.offset, queue: $0.offset, packets: $0.element) }
     }
 
     func testPlacementPassesWhenEachQueueCarriesItsFlows() {
