@@ -115,17 +115,16 @@ final class ScalingTests: XCTestCase {
         try requireTwoCPUs()
         let exe = try wirepathBinary()
         let args = ["flood", "--path", "socket", "--threads", "2", "--queues", "2", "--duration", "0.3", "--warmup", "0.1"]
-        setenv("WIREPATH_TEST_MISSTEER_FLOW", "1", 1)
-        defer { unsetenv("WIREPATH_TEST_MISSTEER_FLOW") }
-        let strict = try runProgram(exe, args + ["--verify", "strict"])
+        // Through env(1): the child's environment, whatever this process's is.
+        let hooked = ["WIREPATH_TEST_MISSTEER_FLOW=1", exe] + args
+        let strict = try runProgram("/usr/bin/env", hooked + ["--verify", "strict"])
         XCTAssertEqual(strict.status, 3, strict.stderr)
         XCTAssertTrue(strict.stderr.contains("--verify strict: traffic did not land where it was steered"), strict.stderr)
         XCTAssertTrue(strict.stderr.contains("flow 1 was steered to queue 1"), strict.stderr)
-        let report = try runProgram(exe, args)
+        let report = try runProgram("/usr/bin/env", hooked)
         XCTAssertEqual(report.status, 0, report.stderr)
         XCTAssertTrue(report.stderr.contains("warning: traffic did not land"), report.stderr)
-        unsetenv("WIREPATH_TEST_MISSTEER_FLOW")
-        let clean = try runProgram(exe, args + ["--verify", "strict"])
+        let clean = try runProgram("/usr/bin/env", ["-u", "WIREPATH_TEST_MISSTEER_FLOW", exe] + args + ["--verify", "strict"])
         XCTAssertEqual(clean.status, 0, clean.stderr)
         XCTAssertTrue(clean.stdout.contains("every flow on its steered queue and thread"), clean.stdout)
     }
@@ -157,12 +156,28 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(report.runs.map(\.label), ["socket+threads-1", "socket+threads-2"])
         XCTAssertTrue(ran.stdout.contains("scaling (flood, receiver's rate)"), ran.stdout)
         let html = try String(contentsOfFile: dir.appendingPathComponent("html/index.html").path, encoding: .utf8)
-        XCTAssertTrue(html.contains("id=\"scaling-chart\""), "the HTML report draws the scaling chart")
+        XCTAssertTrue(html.contains("data-chart=\"scaling-chart\""), "the HTML report draws the scaling chart")
         XCTAssertTrue(html.contains("Scaling with threads"))
         // A list is compare's: flood takes one count.
         let flood = try runProgram(exe, ["flood", "--path", "socket", "--threads", "1,2", "--duration", "0.1"], timeout: 30)
         XCTAssertNotEqual(flood.status, 0)
         XCTAssertTrue(flood.stderr.contains("is for compare"), flood.stderr)
+    }
+
+    /// The doctor says what scaling needs, read from the probe veth while
+    /// it exists: its queues (ethtool -l), and XPS/RPS per queue.
+    func testDoctorReportsQueuesAndSteering() throws {
+        try requireRoot()
+        let exe = try wirepathBinary()
+        let ran = try runProgram(exe, ["doctor", "--json"], timeout: 60)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try JSONDecoder().decode(DoctorReport.self, from: Data(ran.stdout.utf8))
+        let byName = Dictionary(report.checks.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(byName["wpc0 queues"]?.value, "RX 1, TX 1", "\(report.checks.map(\.name))")
+        XCTAssertTrue(byName["wpc0 XPS/RPS"]?.value.contains("tx-0/xps_cpus") ?? false, "\(String(describing: byName["wpc0 XPS/RPS"]))")
+        for name in ["wpc0 RSS indirection", "wpc0 RSS hash fields (udp4)", "wpc0 flow steering rules", "wpc0 IRQs per queue"] {
+            XCTAssertNotNil(byName[name], name)
+        }
     }
 
     /// Bad values are refused with the option and the fix, before anything runs.
