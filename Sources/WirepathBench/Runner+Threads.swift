@@ -103,6 +103,53 @@ extension Runner {
         return run
     }
 
+    /// `--threads N --peer`: N client threads here, each pinned with its own
+    /// flow, against a `serve --threads` there. Where the flows landed is
+    /// the peer's to show (its queues and threads); here each thread's
+    /// figures and their aggregate.
+    static func runThreadedRemote(_ kind: PathKind, _ r: RunRequest, peer: Endpoint, stop: StopSignal, progress: PhaseEvents,
+                                  online: Int) -> PathRun {
+        let s = r.scaling
+        var run = PathRun(path: kind, status: .ok, options: record(kind, r))
+        run.options.reflectorSandbox = nil
+        if kind == .xdp {
+            run.status = .unavailable
+            run.reason = "xdp with --threads (one XSK per queue) is not built yet"
+            return run
+        }
+        let cpus = s.cpus ?? Array(0..<s.threads)
+        var record = ThreadedRecord(threads: s.threads, flows: s.flowCount, queues: s.queues, cpus: cpus, contended: false)
+        record.perThread = (0..<s.threads).map { ThreadRun(index: $0, flow: $0, clientCPU: cpus[$0], reflectorCPU: nil, steeredQueue: 0) }
+        run.notes.append("\(s.threads) client threads against \(peer), one flow each; the peer's `serve --threads` steers them by receiving CPU, and which queue each flow took there is the peer's to show (docs/scaling.md: steering on a real NIC)")
+        do {
+            let c = try config(kind, r, local: r.bind ?? .any, peer: peer)
+            for m in r.measurements where !stop.requested {
+                progress.events(.phaseStarted(Phase(path: kind, kind: m == .flood ? .flood : .pingpong, tuned: progress.isTuned, against: peer,
+                                                    plannedSeconds: planned(m == .flood ? .flood : .pingpong, r))))
+                defer { progress.events(.phaseEnded) }
+                let outcome = try runClients(kind, m, r, config: c, peer: peer, netns: nil, cpus: cpus, stop: stop, packets: progress.packets).get()
+                for i in 0..<s.threads {
+                    if m == .flood { record.perThread[i].flood = outcome.floods[i] } else { record.perThread[i].pingpong = outcome.pings[i] }
+                    record.perThread[i].clientIncomingCPU = outcome.clientInfo[i].incomingCPU
+                    record.perThread[i].clientNAPIID = outcome.clientInfo[i].napiID
+                }
+                if m == .flood {
+                    run.flood = FloodResult.merged(outcome.floods)
+                } else {
+                    run.pingpong = PingPongResult.merged(outcome.pings, histogram: LatencyHistogram.merged(outcome.histograms))
+                }
+            }
+        } catch let u as PathUnavailable {
+            return PathRun(path: kind, status: .unavailable, reason: u.reason, options: run.options)
+        } catch {
+            run.status = .failed
+            run.reason = "\(error)"
+        }
+        run.threaded = record
+        if stop.requested { run.notes.append("stopped early by signal") }
+        return run
+    }
+
     struct ThreadedOutcome {
         var pings: [PingPongResult] = []
         var histograms: [Histogram<UInt64>] = []
@@ -157,6 +204,35 @@ extension Runner {
         }
         outcome.reflectorQueuesBefore = Topology.rxQueuePackets(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
         outcome.clientQueuesBefore = Topology.rxQueuePackets(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
+        let clients = runClients(kind, m, r, config: clientConfig, peer: reflectorEP, netns: topology.clientNamespace, cpus: clientCPUs,
+                                 stop: stop, packets: packets)
+        outcome.reflectorQueuesAfter = Topology.rxQueuePackets(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
+        outcome.clientQueuesAfter = Topology.rxQueuePackets(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
+        serverStop.request()
+        var served: [ServeSummary] = []
+        var serverError: (any Error)?
+        for s in servers {
+            do { served.append(try s.join()) } catch { serverError = serverError ?? error; served.append(ServeSummary()) }
+        }
+        servers = []
+        if let serverError, case .failure = clients { throw serverError }
+        var got = try clients.get()
+        if let serverError { throw serverError }
+        got.served = served
+        got.reflectorQueuesBefore = outcome.reflectorQueuesBefore
+        got.clientQueuesBefore = outcome.clientQueuesBefore
+        got.reflectorQueuesAfter = outcome.reflectorQueuesAfter
+        got.clientQueuesAfter = outcome.clientQueuesAfter
+        return got
+    }
+
+    /// N client threads, each pinned to `cpus[i]` (in `netns`, if given) with
+    /// its own path, flow and run id, run at once against `peer`; their
+    /// results, histograms and path info, or the first thread's error.
+    static func runClients(_ kind: PathKind, _ m: MeasurementKind, _ r: RunRequest, config clientConfig: PathConfig, peer: Endpoint,
+                           netns: String?, cpus: [Int], stop: StopSignal, packets: RunProgress) -> Result<ThreadedOutcome, any Error> {
+        let n = cpus.count
+        var outcome = ThreadedOutcome()
         var plans: [MeasurementPlan] = []
         for _ in 0..<n {
             var plan = r.plan
@@ -171,45 +247,39 @@ extension Runner {
         let keepers = (0..<n).map { _ in HistogramKeeper() }
         typealias ClientResult = (ping: PingPongResult?, flood: FloodResult?, info: PathInfo)
         var clients: [OSThread<ClientResult>] = []
+        var results: [Result<ClientResult, any Error>] = []
         for i in 0..<n {
             let plan = plans[i]
             // Thread 0 drives the run's progress line; the others count alone.
             let counter = i == 0 ? packets : RunProgress()
             let keeper = keepers[i]
-            clients.append(try OSThread(name: "client-\(i)", netns: topology.clientNamespace, cpu: clientCPUs[i]) { () throws -> ClientResult in
-                switch m {
-                case .pingpong:
-                    let (p, info) = try openPath(clientConfig, PingPong(peer: reflectorEP, plan: plan, stop: stop, progress: counter, kernel: nil, keep: keeper))
-                    return (p, nil, info)
-                case .flood:
-                    let (f, info) = try openPath(clientConfig, Flood(peer: reflectorEP, plan: plan, stop: stop, progress: counter, kernel: nil))
-                    return (nil, f, info)
-                }
-            })
+            do {
+                clients.append(try OSThread(name: "client-\(i)", netns: netns, cpu: cpus[i]) { () throws -> ClientResult in
+                    switch m {
+                    case .pingpong:
+                        let (p, info) = try openPath(clientConfig, PingPong(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil, keep: keeper))
+                        return (p, nil, info)
+                    case .flood:
+                        let (f, info) = try openPath(clientConfig, Flood(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil))
+                        return (nil, f, info)
+                    }
+                })
+            } catch {
+                results.append(.failure(error))
+                break
+            }
         }
-        var results: [Result<ClientResult, any Error>] = []
         for c in clients { results.append(Result { try c.join() }) }
-        outcome.reflectorQueuesAfter = Topology.rxQueuePackets(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
-        outcome.clientQueuesAfter = Topology.rxQueuePackets(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
-        serverStop.request()
-        var served: [ServeSummary] = []
-        var serverError: (any Error)?
-        for s in servers {
-            do { served.append(try s.join()) } catch { serverError = serverError ?? error; served.append(ServeSummary()) }
-        }
-        servers = []
         for (i, res) in results.enumerated() {
             switch res {
-            case .failure(let e): throw serverError ?? ConfigError("client thread \(i): \(e)")
+            case .failure(let e): return .failure(e is PathUnavailable ? e : ConfigError("client thread \(i): \(e)"))
             case .success(let v):
                 if let p = v.ping { outcome.pings.append(p) }
                 if let f = v.flood { outcome.floods.append(f) }
                 outcome.clientInfo.append(v.info)
             }
         }
-        if let serverError { throw serverError }
         outcome.histograms = keepers.compactMap(\.histogram)
-        outcome.served = served
-        return outcome
+        return .success(outcome)
     }
 }

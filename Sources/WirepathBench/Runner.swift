@@ -47,9 +47,14 @@ public enum Runner {
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
             // The reflector is someone else's `serve`: its flags stay as they were started.
+            let threaded = request.scaling.isThreaded
             runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress),
                                tunedNote: "tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with") {
-                runRemote($0, $1, peer: peer, stop: stop, progress: $2)
+                if threaded {
+                    if let why = availability($0, xdpObject: $1.template.xdp.objectPath) { return PathRun(path: $0, status: .unavailable, reason: why, options: record($0, $1)) }
+                    return runThreadedRemote($0, $1, peer: peer, stop: stop, progress: $2, online: cpus)
+                }
+                return runRemote($0, $1, peer: peer, stop: stop, progress: $2)
             }
         } else {
             // A capture gets the middle hop; without one the direct pair, so
@@ -127,7 +132,16 @@ public enum Runner {
             }
             return
         }
-        if r.peer != nil { throw ConfigError("--threads and --queues against --peer are not built yet: run them on the built-in topology") }
+        if r.peer != nil && s.queues != 1 {
+            throw ConfigError("--queues \(s.queues) shapes the built-in topology's veth pair; against --peer set the NIC's queues with `ethtool -L` (docs/scaling.md): leave it out")
+        }
+        if r.peer != nil && (s.misSteerFlow != nil) { throw ConfigError("the mis-steer hook needs the built-in topology") }
+        if r.peer != nil && (s.threadCounts?.count ?? 0) > 1 {
+            throw ConfigError("compare --threads with a list against --peer is not built yet: run one count at a time")
+        }
+        if let bind = r.bind, bind.port != 0, s.threads > 1 {
+            throw ConfigError("--bind \(bind) with --threads \(s.threads): each thread's flow needs its own source port; give --bind without a port")
+        }
         if r.capture != nil { throw ConfigError("--capture with --threads or --queues is not built yet (the capture verifies one flow per path): leave one out") }
         if r.middleHop { throw ConfigError("--middle-hop with --queues or --threads: the bridge's ports have one queue each; leave one out") }
         if r.rate != nil || !r.rates.isEmpty || !r.loads.isEmpty {

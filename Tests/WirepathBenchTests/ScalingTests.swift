@@ -164,6 +164,42 @@ final class ScalingTests: XCTestCase {
         XCTAssertTrue(flood.stderr.contains("is for compare"), flood.stderr)
     }
 
+    /// Two hosts: `serve --threads 2` and `flood`/`pingpong --threads 2
+    /// --peer`: each client thread's flow is served by its own serve thread
+    /// (each serve thread opened windows: 2 per measurement), and the
+    /// aggregate is the client threads' sum.
+    func testThreadsAgainstPeer() throws {
+        try requireRoot()
+        try requireTwoCPUs()
+        let log = NSTemporaryDirectory() + "wirepath-\(getpid())-scaling-serve.log"
+        defer { try? FileManager.default.removeItem(atPath: log) }
+        let pair = try PeerNamespaces(tag: "thr", subnet: 113, port: 7113, path: "mmsg", serveArgs: ["--threads", "2"], serveLog: log)
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-scaling-peer.json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let ran = try pair.runClient(["compare", "--paths", "mmsg", "--peer", pair.peer, "--threads", "2", "--repeat", "1", "--duration", "0.3",
+                                      "--flood-duration", "0.3", "--warmup", "0.1", "--json", json])
+        // --queues is the built-in topology's; a NIC's are set with ethtool.
+        let queues = try pair.runClient(["flood", "--path", "mmsg", "--peer", pair.peer, "--queues", "2", "--duration", "0.1"], timeout: 30)
+        XCTAssertNotEqual(queues.status, 0)
+        XCTAssertTrue(queues.stderr.contains("--queues 2 shapes the built-in topology"), queues.stderr)
+        pair.close()
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let run = try XCTUnwrap(report.runs.first)
+        let t = try XCTUnwrap(run.threaded)
+        XCTAssertEqual(t.perThread.count, 2)
+        let floods = t.perThread.compactMap(\.flood)
+        XCTAssertEqual(floods.count, 2)
+        XCTAssertEqual(run.flood?.received, floods.reduce(0) { $0 + $1.received })
+        for f in floods { XCTAssertGreaterThan(f.received, 0) }
+        XCTAssertEqual(run.pingpong?.received, t.perThread.compactMap(\.pingpong).reduce(0) { $0 + $1.received })
+        let served = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(served.contains("with 2 threads"), served)
+        // Each serve thread opened a window of each measurement: both flows did not land on one.
+        XCTAssertTrue(served.contains("thread 0 (CPU 0): served 4 measured windows"), served)
+        XCTAssertTrue(served.contains("thread 1 (CPU 1): served 4 measured windows"), served)
+    }
+
     /// The doctor says what scaling needs, read from the probe veth while
     /// it exists: its queues (ethtool -l), and XPS/RPS per queue.
     func testDoctorReportsQueuesAndSteering() throws {
