@@ -114,7 +114,11 @@ public enum Runner {
         report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
-        if (request.scaling.threadCounts?.count ?? 0) > 1 { report.scaling = ScalingRow.table(runs) }
+        if (request.scaling.threadCounts?.count ?? 0) > 1 {
+            let rows = ScalingRow.table(runs)
+            report.scaling = rows
+            report.recommendation = Recommendation.make(report, scaling: rows, spreads: [:])
+        }
         return report
     }
 

@@ -320,3 +320,26 @@ public struct ScalingRow: Codable, Sendable, Equatable {
         return rows
     }
 }
+
+extension Recommendation {
+    /// With a scaling table: the verdicts over the rows of one thread count
+    /// (`threads`, the largest measured), each with, per measured count,
+    /// which path led the flood; a count not measured is extrapolation.
+    public static func make(_ report: WirepathReport, scaling rows: [ScalingRow], spreads: [PathKind: RunSpread] = [:]) -> [Verdict] {
+        guard let top = rows.map(\.threads).max() else { return make(report, spreads: spreads) }
+        var at = report
+        // The rows of the largest count, as if they were the only ones.
+        at.runs = report.runs.filter { ($0.threaded?.threads ?? 1) == top }.map { var r = $0; r.variant = nil; return r }
+        var verdicts = make(at, spreads: spreads)
+        let counts = Array(Set(rows.map(\.threads))).sorted()
+        let leaders = counts.compactMap { n -> String? in
+            guard let best = rows.filter({ $0.threads == n }).max(by: { $0.aggregatePps < $1.aggregatePps }) else { return nil }
+            let contended = rows.contains { $0.threads == n && $0.contended && n > 1 }
+            return "\(n) thread\(n == 1 ? "" : "s"): \(best.path.rawValue) (\(NumberText.fixed(best.aggregatePps / 1e6, 3)) Mpps\(contended ? ", contended" : ""))"
+        }
+        let scalingLine = "the flood's lead per measured thread count, " + leaders.joined(separator: "; ")
+            + "; these verdicts use the \(top)-thread rows, and beyond \(top) threads per end is extrapolation"
+        for i in verdicts.indices { verdicts[i].reasons.append(scalingLine) }
+        return verdicts
+    }
+}

@@ -155,6 +155,13 @@ final class ScalingTests: XCTestCase {
         XCTAssertTrue(rows[1].contended)
         XCTAssertEqual(report.runs.map(\.label), ["socket+threads-1", "socket+threads-2"])
         XCTAssertTrue(ran.stdout.contains("scaling (flood, receiver's rate)"), ran.stdout)
+        // The recommendation weighs the table: the lead per measured count, no extrapolation claimed.
+        let verdicts = try XCTUnwrap(report.recommendation)
+        for v in verdicts {
+            XCTAssertTrue(v.reasons.contains { $0.contains("1 thread: socket") && $0.contains("2 threads: socket") && $0.contains("beyond 2 threads per end is extrapolation") }, "\(v.reasons)")
+            XCTAssertFalse(v.reasons.contains { $0.contains("tuning") }, "\(v.reasons)")
+        }
+        XCTAssertEqual(verdicts.first { $0.goal == .throughput }?.pick, .socket)
         let html = try String(contentsOfFile: dir.appendingPathComponent("html/index.html").path, encoding: .utf8)
         XCTAssertTrue(html.contains("data-chart=\"scaling-chart\""), "the HTML report draws the scaling chart")
         XCTAssertTrue(html.contains("Scaling with threads"))
