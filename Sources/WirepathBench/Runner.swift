@@ -68,7 +68,8 @@ public enum Runner {
             events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
-            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            // A threaded run's CPUs are per thread (runs[].threaded), not one per end.
+            topologyRecord = threaded ? topology.record(clientCPU: nil, reflectorCPU: nil) : topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             // A threaded run pins each queue's NAPI thread itself.
             topologyNotes = threaded ? [] : topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             try request.afterTopologyUp?(topology)
