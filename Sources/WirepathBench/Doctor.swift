@@ -50,11 +50,14 @@ public enum Doctor {
         var probe: DeviceProbe?
         var probeFailure: String?
         var offload: [DoctorReport.Check]?
+        // Read while the device exists (the probe veth goes at once).
+        var scaling: [DoctorReport.Check] = []
         let dev: String
         if let interface {
             dev = interface
             probe = DeviceProbe.run(interface: interface, captureInterface: interface, namespace: nil)
             offload = offloadChecks(interface: interface, namespace: nil)
+            scaling = scalingChecks(interface, namespace: nil)
         } else {
             let started = Sys.monotonicNanos()
             do {
@@ -65,6 +68,7 @@ public enum Doctor {
                     probe = DeviceProbe.run(interface: DoctorVeth.interface, captureInterface: DoctorVeth.capturePort,
                                             namespace: veth.namespace, dispatcher: true)
                     offload = offloadChecks(interface: DoctorVeth.interface, namespace: veth.namespace)
+                    scaling = scalingChecks(DoctorVeth.interface, namespace: veth.namespace)
                 }
                 let probed = Sys.monotonicNanos()
                 let end = probed + holdNs
@@ -81,6 +85,7 @@ public enum Doctor {
         }
         checks += deviceChecks(probe, failure: probeFailure)
         checks += offload ?? offloadChecks(interface: nil, namespace: nil)
+        checks += scaling
 
         var paths: [DoctorReport.PathState] = []
         let udp = udpProbe()

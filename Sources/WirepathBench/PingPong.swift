@@ -10,14 +10,21 @@ struct PingPong: PathClient {
     let stop: StopSignal
     let progress: RunProgress
     var kernel: KernelProbe? = nil
+    /// A threaded run keeps each thread's histogram, to add them up.
+    var keep: HistogramKeeper? = nil
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (PingPongResult, PathInfo) {
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
                             sendSlots: 1, receiveSlots: config.batchSize, kernel: kernel)
-        var result = try end.pingpong()
+        var result = try end.pingpong(keep: keep)
         result.runID = plan.runID
         return (result, end.path.info)
     }
+}
+
+/// Where a ping-pong leaves its RTT histogram, after the window.
+final class HistogramKeeper: @unchecked Sendable {
+    var histogram: Histogram<UInt64>?
 }
 
 /// How one round trip ended.
@@ -60,7 +67,7 @@ extension ClientEnd where P: ~Copyable {
         }
     }
 
-    mutating func pingpong() throws(PathError) -> PingPongResult {
+    mutating func pingpong(keep: HistogramKeeper? = nil) throws(PathError) -> PingPongResult {
         var tally = ReplyTally(runID: plan.runID)
         // Warm-up: same exchanges, nothing recorded (ARP, caches, frequency).
         let warmEnd = Sys.monotonicNanos() + plan.warmupNs
@@ -115,6 +122,7 @@ extension ClientEnd where P: ~Copyable {
             reflector: main.map { EndReport(reflector: $0, packets: max($0.echoed, 1), syscallWindow: second, syscallPackets: second?.echoed ?? 0) })
         result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
         result.hgrm = histogram.percentileDistribution
+        keep?.histogram = histogram
         if let w = kernelWindow {
             result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, corrupted: result.integrityFailures, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
                                           clientXDP: result.client.xdp, reflectorXDP: result.reflector?.xdp,

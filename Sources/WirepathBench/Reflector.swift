@@ -25,6 +25,12 @@ public struct ServeSummary: Sendable {
     /// What became of control packets: refused, rate-limited, foreign.
     public var control = ControlTally()
     public var lastReport: PeerReport?
+    /// The run id of the last window opened here: in a threaded run, which
+    /// reflector thread served which flow.
+    public var lastOpenedRunID: UInt64?
+    /// The socket's SO_INCOMING_CPU and SO_INCOMING_NAPI_ID when it stopped.
+    public var incomingCPU: Int?
+    public var napiID: UInt32 = 0
 }
 
 /// The reflector and flood sink, generic over the path so that every call is
@@ -87,6 +93,9 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             housekeeping(now: now)
         }
         summary.sendFailures = path.counters.sendFailures
+        let info = path.info
+        summary.incomingCPU = info.incomingCPU
+        summary.napiID = info.napiID
         return summary
     }
 

@@ -55,6 +55,8 @@ public struct RunRequest: Sendable {
     /// 2001:2::2) instead of its IPv4 ones. With --peer the peer's address
     /// picks the family.
     public var ipv6 = false
+    /// `--threads`, `--flows`, `--cpus`, `--queues` (see `ScalingRequest`).
+    public var scaling = ScalingRequest()
     /// A remote reflector: no topology is built.
     public var peer: Endpoint?
     /// Local address for --peer runs (default: any).

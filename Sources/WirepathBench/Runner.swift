@@ -30,6 +30,10 @@ public enum Runner {
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
+        if request.scaling.isThreaded, request.scaling.misSteerFlow == nil, let f = ScalingRequest.misSteerFromEnvironment, f < request.scaling.flowCount {
+            request.scaling.misSteerFlow = f
+        }
+        try checkScaling(request)
         let captureLimitedRepeats = request.capture != nil && request.repeats > 1
         if captureLimitedRepeats { request.repeats = 1 }
         let started = ISO8601DateFormatter().string(from: Date())
@@ -46,28 +50,57 @@ public enum Runner {
             capture = try CaptureSession.start(request, topology: nil)
             defer { capture?.stop() }
             // The reflector is someone else's `serve`: its flags stay as they were started.
+            let threaded = request.scaling.isThreaded
             runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress),
                                tunedNote: "tuned at this end only: the reflector at \(peer) keeps the flags its `serve` was started with") {
-                runRemote($0, $1, peer: peer, stop: stop, progress: $2)
+                if threaded {
+                    if let why = availability($0, xdpObject: $1.template.xdp.objectPath) { return PathRun(path: $0, status: .unavailable, reason: why, options: record($0, $1)) }
+                    return runThreadedRemote($0, $1, peer: peer, stop: stop, progress: $2, online: cpus)
+                }
+                return runRemote($0, $1, peer: peer, stop: stop, progress: $2)
             }
         } else {
             // A capture gets the middle hop; without one the direct pair, so
             // no measurement pays for a hop it does not use.
-            let topology = try Topology.up(vethNAPI: request.vethNAPI, threadedNAPI: request.vethThreadedNAPI,
-                                           wire: request.capture != nil || request.middleHop, ipv6: request.ipv6)
+            // A threaded run needs veth's NAPI receive: it runs per queue and
+            // counts per queue (the proof of placement).
+            let threaded = request.scaling.isThreaded
+            let topology = try Topology.up(vethNAPI: request.vethNAPI || threaded, threadedNAPI: request.vethThreadedNAPI,
+                                           wire: request.capture != nil || request.middleHop, ipv6: request.ipv6,
+                                           queues: request.scaling.queues)
             defer { topology.down() }
             events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
             let clientCPU: Int? = cpus >= 2 ? 0 : nil
             let reflectorCPU: Int? = cpus >= 2 ? 1 : nil
-            topologyRecord = topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU, ipv6: request.ipv6)
-            topologyNotes = topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
+            // A threaded run's CPUs are per thread (runs[].threaded), not one per end.
+            topologyRecord = threaded ? topology.record(clientCPU: nil, reflectorCPU: nil, ipv6: request.ipv6)
+                : topology.record(clientCPU: clientCPU, reflectorCPU: reflectorCPU, ipv6: request.ipv6)
+            // A threaded run pins each queue's NAPI thread itself.
+            topologyNotes = threaded ? [] : topology.pinNAPIThreads(clientCPU: clientCPU, reflectorCPU: reflectorCPU)
             try request.afterTopologyUp?(topology)
             capture = try CaptureSession.start(request, topology: topology)
             // Runs before the topology's own defer: the capture stops (after
             // the last path) while its namespace still exists.
             defer { capture?.stop() }
-            runs = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
-                runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+            let counts = request.scaling.threadCounts ?? [request.scaling.threads]
+            for n in counts where !stop.requested {
+            var request = request
+            request.scaling.threads = n
+            if let cpus = request.scaling.cpus { request.scaling.cpus = Array(cpus.prefix(n)) }
+            var more = runEachPath(request, stop: stop, progress: PhaseEvents(events: events, packets: progress), tunedNote: nil) {
+                if threaded {
+                    if let why = availability($0, xdpObject: $1.template.xdp.objectPath) { return PathRun(path: $0, status: .unavailable, reason: why, options: record($0, $1)) }
+                    return runThreadedLocal($0, $1, topology: topology, stop: stop, progress: $2, online: cpus)
+                }
+                return runLocal($0, $1, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU, stop: stop, progress: $2)
+            }
+            if counts.count > 1 {
+                for i in more.indices { more[i].variant = "threads \(n)" + (more[i].variant.map { ", " + $0 } ?? "") }
+            }
+            runs += more
+            }
+            if threaded && !request.vethNAPI {
+                topologyNotes.append("veth NAPI mode (GRO on, TSO off) turned on for the threaded run: veth's per-queue receive and its per-queue counters need it")
             }
             request.beforeTopologyDown?(topology)
         }
@@ -87,7 +120,43 @@ public enum Runner {
         report.capture = captureRecord
         let spreads = Dictionary(runs.compactMap { r in r.spread.map { (r.path, $0) } }, uniquingKeysWith: { a, _ in a })
         report.recommendation = Recommendation.make(report, spreads: spreads)
+        if (request.scaling.threadCounts?.count ?? 0) > 1 {
+            let rows = ScalingRow.table(runs)
+            report.scaling = rows
+            report.recommendation = Recommendation.make(report, scaling: rows, spreads: [:])
+        }
         return report
+    }
+
+    /// What a threaded run (`--threads`, `--queues`) can do in this build;
+    /// the error names what to leave out.
+    static func checkScaling(_ r: RunRequest) throws {
+        let s = r.scaling
+        try s.validate(online: sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+        if (s.threadCounts?.count ?? 0) > 1 && r.command != "compare" {
+            throw ConfigError("--threads with a list of counts is for compare (the scaling table); \(r.command) takes one count")
+        }
+        guard s.isThreaded else {
+            if s.strict && r.capture == nil {
+                throw ConfigError("--verify without --capture checks where threaded traffic landed, which needs --threads or --queues above 1: add --capture FILE or one of those")
+            }
+            return
+        }
+        if r.peer != nil && s.queues != 1 {
+            throw ConfigError("--queues \(s.queues) shapes the built-in topology's veth pair; against --peer set the NIC's queues with `ethtool -L` (docs/scaling.md): leave it out")
+        }
+        if r.peer != nil && (s.misSteerFlow != nil) { throw ConfigError("the mis-steer hook needs the built-in topology") }
+        if r.peer != nil && (s.threadCounts?.count ?? 0) > 1 {
+            throw ConfigError("compare --threads with a list against --peer is not built yet: run one count at a time")
+        }
+        if let bind = r.bind, bind.port != 0, s.threads > 1 {
+            throw ConfigError("--bind \(bind) with --threads \(s.threads): each thread's flow needs its own source port; give --bind without a port")
+        }
+        if r.capture != nil { throw ConfigError("--capture with --threads or --queues is not built yet (the capture verifies one flow per path): leave one out") }
+        if r.middleHop { throw ConfigError("--middle-hop with --queues or --threads: the bridge's ports have one queue each; leave one out") }
+        if r.rate != nil || !r.rates.isEmpty || !r.loads.isEmpty {
+            throw ConfigError("--threads and --queues measure the closed-loop ping-pong and the flood; the open loop (--rate, --load) is not threaded yet")
+        }
     }
 
     /// Every requested path, repeated, each followed by its tuned row when

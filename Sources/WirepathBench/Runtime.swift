@@ -67,7 +67,10 @@ public enum Interrupt {
 /// and the reflector can live in one process, each in its own namespace.
 final class OSThread<R>: @unchecked Sendable {
     private var thread = pthread_t()
-    private final class Box: @unchecked Sendable { var outcome: Result<R, any Error>? }
+    private final class Box: @unchecked Sendable {
+        var outcome: Result<R, any Error>?
+        let done = Atomic<Bool>(false)
+    }
     private let box = Box()
 
     init(name: String, netns: String?, cpu: Int?, _ body: @escaping () throws -> R) throws(PathError) {
@@ -78,6 +81,7 @@ final class OSThread<R>: @unchecked Sendable {
                 if let cpu { try Sys.pinSelf(cpu: cpu) }
                 return try body()
             }
+            box.done.store(true, ordering: .releasing)
         }
         let raw = Unmanaged.passRetained(start).toOpaque()
         let rc = pthread_create(&thread, nil, threadEntry, raw)
@@ -87,6 +91,9 @@ final class OSThread<R>: @unchecked Sendable {
             throw Sys.error("pthread_create(\(name))", Errno(rawValue: rc))
         }
     }
+
+    /// Whether the body has returned (a join would not wait).
+    var finished: Bool { box.done.load(ordering: .acquiring) }
 
     /// Waits for the thread and returns its result or rethrows its error.
     func join() throws -> R {

@@ -48,6 +48,8 @@ public final class Topology: @unchecked Sendable {
     /// NAPI in a kernel thread per veth end (`threaded`), implying NAPI mode;
     /// `pinNAPIThreads` puts each on its receiving end's CPU.
     public let threadedNAPI: Bool
+    /// RX and TX queues per veth end (`--queues`; 1 with a middle hop).
+    public let queues: Int
     /// The NAPI threads this topology's `threaded` write created, per end.
     public private(set) var clientNAPIThreads: [Int32] = []
     public private(set) var reflectorNAPIThreads: [Int32] = []
@@ -61,9 +63,10 @@ public final class Topology: @unchecked Sendable {
     public private(set) var reflectorMAC = ""
     private var isUp = false
 
-    init(tag: String, mtu: Int, vethNAPI: Bool, threadedNAPI: Bool = false, wire: Bool = false, ipv6: Bool = false) {
+    init(tag: String, mtu: Int, vethNAPI: Bool, threadedNAPI: Bool = false, wire: Bool = false, ipv6: Bool = false, queues: Int = 1) {
         self.tag = tag
         self.ipv6 = ipv6
+        self.queues = queues
         wireNamespace = wire ? "\(Topology.prefix)\(tag)-wire" : nil
         clientNamespace = "\(Topology.prefix)\(tag)-cli"
         reflectorNamespace = "\(Topology.prefix)\(tag)-ref"
@@ -74,10 +77,11 @@ public final class Topology: @unchecked Sendable {
 
     /// Creates the namespaces and the veth pair. On failure, removes what it made.
     public static func up(tag: String = "\(getpid())", mtu: Int = 1500, vethNAPI: Bool = false, threadedNAPI: Bool = false,
-                          wire: Bool = false, ipv6: Bool = false) throws -> Topology {
+                          wire: Bool = false, ipv6: Bool = false, queues: Int = 1) throws -> Topology {
         try Privileges.requireNetAdmin(for: "creating the built-in namespaces and veth pair")
+        if wire && queues != 1 { throw ConfigError("--queues \(queues) with the middle hop (--capture, --middle-hop): the bridge's ports have one queue each; leave out --queues or the middle hop") }
         sweepStale()
-        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire, ipv6: ipv6)
+        let t = Topology(tag: tag, mtu: mtu, vethNAPI: vethNAPI, threadedNAPI: threadedNAPI, wire: wire, ipv6: ipv6, queues: queues)
         if list().contains(t.clientNamespace) || list().contains(t.reflectorNamespace) {
             let down = tag == persistentTag ? "wirepath topo down" : validPersistentTag(tag) ? "wirepath topo down --name \(tag)" : "ip netns del"
             throw ConfigError("namespaces \(t.clientNamespace)/\(t.reflectorNamespace) already exist; remove them with `\(down)` first")
@@ -118,13 +122,14 @@ public final class Topology: @unchecked Sendable {
         try step(["netns", "add", clientNamespace])
         try step(["netns", "add", reflectorNamespace])
         // Created straight inside the namespaces, so the names never collide
-        // in the root namespace. One queue per direction: AF_XDP binds to one.
+        // in the root namespace. One queue per direction unless --queues asks
+        // for more: AF_XDP binds to one, and a threaded run to one each.
         if let wireNamespace {
             try createWire(wireNamespace)
         } else {
-            try step(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "1", "numrxqueues", "1",
+            try step(["link", "add", clientInterface, "netns", clientNamespace, "numtxqueues", "\(queues)", "numrxqueues", "\(queues)",
                       "type", "veth", "peer", "name", reflectorInterface, "netns", reflectorNamespace,
-                      "numtxqueues", "1", "numrxqueues", "1"])
+                      "numtxqueues", "\(queues)", "numrxqueues", "\(queues)"])
         }
         for (ns, dev, addr) in [(clientNamespace, clientInterface, clientAddress), (reflectorNamespace, reflectorInterface, reflectorAddress)] {
             try step(["-n", ns, "link", "set", "lo", "up"])

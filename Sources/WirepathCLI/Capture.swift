@@ -42,8 +42,9 @@ struct CaptureFlags: ParsableArguments {
     func validate() throws {
         if let v = verify, VerifyMode(rawValue: v) == nil { throw ValidationError("--verify: expected 'report' or 'strict', got '\(v)'") }
         if capture == nil {
-            if captureBuffer != nil || captureInterface != nil || verify != nil || captureMaxSize != nil {
-                throw ValidationError("--capture-buffer, --capture-max-size, --capture-interface and --verify need --capture FILE")
+            // --verify alone checks where a threaded run's traffic landed.
+            if captureBuffer != nil || captureInterface != nil || captureMaxSize != nil {
+                throw ValidationError("--capture-buffer, --capture-max-size and --capture-interface need --capture FILE")
             }
             return
         }

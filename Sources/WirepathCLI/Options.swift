@@ -110,7 +110,40 @@ struct PathOptions: ParsableArguments {
     @Flag(name: .customLong("ipv6"), help: "Built-in topology: run over IPv6, between 2001:2::1 and 2001:2::2 (2001:2::/48, RFC 5180's benchmarking prefix), instead of 198.18.0.1 and 198.18.0.2. With --peer the peer's address picks the family.")
     var ipv6 = false
 
+    @Option(help: ArgumentHelp("Threads per end (1-\(ScalingRequest.maxThreads)), each with its own path instance pinned to its own CPU and its own flow (socket, mmsg, uring: one SO_REUSEPORT socket or ring per thread, steered by receiving CPU). compare takes a list (1,2): every path at each count, and a scaling table. Built-in topology only.", valueName: "n[,n...]"))
+    var threads: String = "1"
+
+    @Option(help: ArgumentHelp("UDP flows (distinct source ports), spread over the threads; default one per thread (the only spread this build has).", valueName: "m"))
+    var flows: Int?
+
+    @Option(help: ArgumentHelp("With --threads: the CPU of each thread, at both ends (e.g. 2,3); default the first N CPUs of each end's share.", valueName: "list"))
+    var cpus: String?
+
+    @Option(help: ArgumentHelp("Built-in topology: RX and TX queues per veth end (1-\(ScalingRequest.maxQueues)); flow i is sent on queue i mod Q (XPS) and where it landed is checked per queue (ethtool -S).", valueName: "q"))
+    var queues: Int = 1
+
     @OptionGroup var tuning: PathTuning
+
+    /// `--threads` as a list of counts; the error names the bad entry.
+    func threadCounts() throws -> [Int] {
+        let parts = threads.split(separator: ",", omittingEmptySubsequences: false)
+        guard (1...8).contains(parts.count) else { throw ValidationError("--threads: give one count or a list of up to 8 (e.g. 1,2)") }
+        return try parts.map { p in
+            guard p.utf8.count <= 4, let n = Int(p) else { throw ValidationError("--threads: '\(p)' is not a thread count (expected e.g. 2, or 1,2 for compare)") }
+            return n
+        }
+    }
+
+    /// `--cpus` as a list; the error names the bad entry.
+    func cpuList() throws -> [Int]? {
+        guard let cpus else { return nil }
+        let parts = cpus.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count <= ScalingRequest.maxThreads else { throw ValidationError("--cpus lists \(parts.count) CPUs: at most \(ScalingRequest.maxThreads)") }
+        return try parts.map { p in
+            guard let c = Int(p), c >= 0, c < 4096 else { throw ValidationError("--cpus: '\(p)' is not a CPU number (expected e.g. 0,1)") }
+            return c
+        }
+    }
 
     /// The payload size against the MTU it will meet: the built-in
     /// topology's 1500, or the device's toward --peer. Called from each
@@ -131,6 +164,13 @@ struct PathOptions: ParsableArguments {
         r.vethThreadedNAPI = vethThreadedNAPI
         r.middleHop = middleHop
         r.ipv6 = ipv6
+        let counts = try threadCounts()
+        r.scaling.threads = counts.count == 1 ? counts[0] : counts.max()!
+        r.scaling.threadCounts = counts.count > 1 ? counts : nil
+        r.scaling.flows = flows
+        r.scaling.cpus = try cpuList()
+        r.scaling.queues = queues
+        do { try r.scaling.validate(online: sysconf(Int32(_SC_NPROCESSORS_ONLN))) } catch { throw ValidationError(error.message) }
     }
 }
 
@@ -188,6 +228,7 @@ struct RunOptions: ParsableArguments {
 
     func apply(to r: inout RunRequest) throws {
         r.capture = try capture.request(peer: peer != nil)
+        r.scaling.strict = capture.verify == VerifyMode.strict.rawValue
         r.peer = try peer.map { try Endpoint.parse($0) }
         r.bind = try bind.map { try Endpoint.parse($0, defaultPort: 0) }
         do { r.plan.controlKey = try ControlKey.load(option: keyFile) } catch { throw ValidationError(error.message) }

@@ -86,7 +86,11 @@ enum Output {
             try writeJSON(report, to: json)
             if !quiet { stderr("wrote \(json)") }
         }
-        let verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
+        var verifyFailed = CaptureOutput.finish(report, request: request, quiet: quiet)
+        if let why = report.placementFailure {
+            stderr((request.scaling.strict ? "error: --verify strict: " : "warning: ") + "traffic did not land where it was steered: " + why)
+            if request.scaling.strict { verifyFailed = true }
+        }
         try then?(report)
         if Interrupt.requested { throw interrupted("partial results above; namespaces removed") }
         let failed = report.runs.filter { $0.status == .failed }

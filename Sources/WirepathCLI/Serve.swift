@@ -35,6 +35,12 @@ struct Serve: ParsableCommand {
     @Option(name: .customLong("key-file"), help: ArgumentHelp("Shared key: control packets must carry its HMAC-SHA256 (default: $WIREPATH_KEY_FILE; none: unauthenticated).", valueName: "file"))
     var keyFile: String?
 
+    @Option(help: ArgumentHelp("Reflector threads (1-\(ScalingRequest.maxThreads)), each pinned with its own path instance, their sockets one SO_REUSEPORT group steered by receiving CPU (socket, mmsg, uring; see docs/scaling.md).", valueName: "n"))
+    var threads: Int = 1
+
+    @Option(help: ArgumentHelp("With --threads: each thread's CPU (default the first N); pin each NIC queue's interrupt to the CPU of the thread its flows should reach.", valueName: "list"))
+    var cpus: String?
+
     @Flag(name: .customLong("count-syscalls"), help: "Let clients' windows count this thread's syscalls with the raw_syscalls:sys_enter tracepoint (slows every thread on the host while a window counts; each window capped at 10 s).")
     var countSyscalls = false
 
@@ -53,6 +59,23 @@ struct Serve: ParsableCommand {
         if !(sessionTimeout >= 1 && sessionTimeout <= 3600) {
             throw ValidationError("--session-timeout must be in [1, 3600] seconds")
         }
+        _ = try threadCPUs()
+    }
+
+    /// The CPUs of `--threads`, checked: one each, distinct, online.
+    func threadCPUs() throws -> [Int] {
+        var scaling = ScalingRequest()
+        scaling.threads = threads
+        if let cpus {
+            let parts = cpus.split(separator: ",", omittingEmptySubsequences: false)
+            guard parts.count <= ScalingRequest.maxThreads else { throw ValidationError("--cpus lists \(parts.count) CPUs: at most \(ScalingRequest.maxThreads)") }
+            scaling.cpus = try parts.map { p in
+                guard let c = Int(p), c >= 0, c < 4096 else { throw ValidationError("--cpus: '\(p)' is not a CPU number (expected e.g. 0,1)") }
+                return c
+            }
+        }
+        do { try scaling.validate(online: sysconf(Int32(_SC_NPROCESSORS_ONLN))) } catch { throw ValidationError(error.message) }
+        return scaling.cpus ?? Array(0..<threads)
     }
 
     func run() throws {
@@ -72,6 +95,15 @@ struct Serve: ParsableCommand {
                 Thread.sleep(forTimeInterval: duration)
                 stop.request()
             }
+        }
+        if threads > 1 || cpus != nil {
+            let list = try threadCPUs()
+            let summaries = try Measure.serve(config, cpus: list, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) }, options: options,
+                                              ready: { Output.stderr("serving \(config.path) on \(config.local) with \(list.count) threads on CPUs \(list.map(String.init).joined(separator: ",")) (one SO_REUSEPORT socket each, steered by receiving CPU; wait \(config.wait), sandbox \(config.sandbox), up to \(options.maxSessions) sessions per thread, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
+            for (i, summary) in summaries.enumerated() {
+                Output.stderr("thread \(i) (CPU \(list[i])): served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), NAPI id \(summary.napiID), control (\(summary.control.summary))")
+            }
+            return
         }
         do {
             let summary = try Measure.serve(config, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) }, options: options,

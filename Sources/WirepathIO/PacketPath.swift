@@ -95,6 +95,9 @@ public enum WaitMode: String, CaseIterable, Codable, Sendable, CustomStringConve
 public struct PathInfo: Codable, Sendable, Equatable {
     /// `SO_INCOMING_NAPI_ID` of the socket after the last packet received; 0 = none.
     public var napiID: UInt32 = 0
+    /// `SO_INCOMING_CPU` of the socket after the last packet received: the
+    /// CPU whose receive delivered it. nil: none yet, or no socket (xdp).
+    public var incomingCPU: Int?
     /// Whether `SO_BUSY_POLL` was set (and accepted).
     public var busyPollMicros: Int?
     /// Whether `SO_PREFER_BUSY_POLL` was accepted.

@@ -186,6 +186,10 @@ public struct PathRun: Codable, Sendable, Equatable {
     /// With `--repeat N`: the spread over the N runs; the figures above come
     /// from the median run.
     public var spread: RunSpread?
+    /// With `--threads` or `--queues`: each thread's figures and the proof
+    /// of where its flow landed; `pingpong` and `flood` are then the
+    /// threads' aggregate. nil for a single-threaded run.
+    public var threaded: ThreadedRecord?
 
     public init(path: PathKind, status: Status, reason: String? = nil, options: PathOptionsRecord,
                 notes: [String] = [], pingpong: PingPongResult? = nil, flood: FloodResult? = nil) {
@@ -379,6 +383,8 @@ public struct WirepathReport: Codable, Sendable, Equatable {
     public var capture: CaptureRecord?
     /// Which path to pick for each goal, with the reasons in numbers.
     public var recommendation: [Verdict]?
+    /// `compare --threads 1,2`: each path's rate per thread count.
+    public var scaling: [ScalingRow]?
 
     public init(command: String, startedAt: String, environment: EnvironmentRecord, settings: RunSettings, runs: [PathRun]) {
         self.command = command; self.startedAt = startedAt; self.environment = environment

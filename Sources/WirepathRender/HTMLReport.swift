@@ -62,6 +62,7 @@ public enum HTMLReport {
                 Sections.percentiles(report, histograms: histograms),
                 Sections.load(report),
                 Sections.throughput(report),
+                Sections.scaling(report),
                 Sections.verification(report),
                 Sections.environment(report),
                 .footer(.esc("Written by wirepath \(report.environment.wirepathVersion). Self-contained: no scripts, no fetches."))

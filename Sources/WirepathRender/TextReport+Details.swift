@@ -69,8 +69,10 @@ extension TextReport {
                 if let k = o.kernelLoss { out += "  \(label) kernel counters: " + kernelLoss(k) }
             }
             out += xdpDetails(run)
+            if let t = run.threaded { out += threadDetails(t) }
             for note in run.notes { out += "  note: \(note)\n" }
         }
+        out += scalingTable(report)
         return out
     }
 

@@ -41,7 +41,7 @@ final class CaptureBoundsTests: XCTestCase {
             (["--capture", "/tmp/x.pcap", "--capture-max-size", "10"], "--capture-max-size: expected a size from 1M to 16T, such as 1G, got '10'"),
             (["--capture", "/tmp/x.pcap", "--capture-max-size", "0"], "--capture-max-size: expected a size from 1M to 16T"),
             (["--capture", "/tmp/x.pcap", "--capture-max-size", "17T"], "--capture-max-size: expected a size from 1M to 16T"),
-            (["--capture-max-size", "1G"], "--capture-buffer, --capture-max-size, --capture-interface and --verify need --capture FILE"),
+            (["--capture-max-size", "1G"], "--capture-buffer, --capture-max-size and --capture-interface need --capture FILE"),
         ] {
             let r = try runProgram(bin, ["flood", "--path", "socket"] + args, timeout: 30)
             XCTAssertEqual(r.status, 64, "\(args): " + r.stderr)

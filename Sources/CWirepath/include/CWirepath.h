@@ -116,7 +116,15 @@ static const int WP_SO_BUSY_POLL = 46;
 static const int WP_SO_INCOMING_NAPI_ID = 56;
 static const int WP_SO_PREFER_BUSY_POLL = 69;
 static const int WP_SO_BUSY_POLL_BUDGET = 70;
+static const int WP_SO_INCOMING_CPU = 49;
+static const int WP_SO_ATTACH_REUSEPORT_CBPF = 51;
 static const int WP_MSG_WAITFORONE = 0x10000;
+
+/// A classic BPF instruction and program (<linux/filter.h>'s sock_filter and
+/// sock_fprog), declared here rather than included: that header is not
+/// needed anywhere else, and these two are all SO_ATTACH_REUSEPORT_CBPF takes.
+struct wp_sock_filter { uint16_t code; uint8_t jt; uint8_t jf; uint32_t k; };
+struct wp_sock_fprog { unsigned short len; struct wp_sock_filter *filter; };
 static const int WP_MSG_DONTWAIT = 0x40;
 
 // UDP GSO and GRO (<linux/udp.h>: UDP_SEGMENT, UDP_GRO at level SOL_UDP).

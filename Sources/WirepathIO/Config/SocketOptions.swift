@@ -21,6 +21,16 @@ public struct SocketOptions: Sendable, Codable, Equatable {
     /// one coalesced buffer that the path splits into packets in place.
     /// socket, mmsg and uring receivers.
     public var gro: Bool
+    /// One socket of a `SO_REUSEPORT` group per thread: entry i is the CPU
+    /// of the thread whose socket joins the group i-th. A classic BPF
+    /// program (`ReusePortSteering`) hands each packet to the socket whose
+    /// thread runs on the CPU that received it, so a flow steered to a
+    /// queue (and so to that queue's CPU) always reaches the same thread.
+    /// nil: a socket of its own. No flag sets it: the benchmark's threaded
+    /// runs do (`--threads`).
+    public var reusePortCPUs: [Int]?
+    /// The most threads one reuseport group steers.
+    public static let maxReusePortSockets = 64
 
     public init(busyPollMicros: Int? = nil, preferBusyPoll: Bool = false, receiveBufferBytes: Int? = nil,
                 gsoSegments: Int? = nil, gro: Bool = false) {
@@ -71,6 +81,14 @@ public struct SocketOptions: Sendable, Codable, Equatable {
         }
         if let receiveBufferBytes, !(1024...(64 << 20)).contains(receiveBufferBytes) {
             throw ConfigError("bad receive buffer \(receiveBufferBytes) bytes: expected 1024-67108864")
+        }
+        if let cpus = reusePortCPUs {
+            guard (1...Self.maxReusePortSockets).contains(cpus.count) else {
+                throw ConfigError("bad reuseport group of \(cpus.count) sockets: expected 1-\(Self.maxReusePortSockets)")
+            }
+            guard cpus.allSatisfy({ (0..<4096).contains($0) }) else {
+                throw ConfigError("bad reuseport CPU list \(cpus): expected CPU numbers 0-4095")
+            }
         }
     }
 }

@@ -71,7 +71,16 @@ package struct UDPSocket: ~Copyable {
                     throw e
                 }
             }
+            if config.socket.reusePortCPUs != nil {
+                // Before bind: the socket joins the port's group as it binds.
+                try Sys.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)")
+            }
             try Sys.bind(fd, config.local)
+            if let cpus = config.socket.reusePortCPUs {
+                // Every socket attaches the same program; the group keeps one.
+                try Sys.attachReusePortProgram(fd, ReusePortSteering.program(cpus: cpus))
+                notes.append("SO_REUSEPORT group steered by receiving CPU (CPUs \(cpus.map(String.init).joined(separator: ",")))")
+            }
         } catch {
             Sys.close(fd)
             throw error
@@ -94,9 +103,18 @@ package struct UDPSocket: ~Copyable {
         return UInt32(truncatingIfNeeded: id ?? 0)
     }
 
+    /// `SO_INCOMING_CPU`: the CPU that received the socket's last packet,
+    /// or nil before any (the kernel says -1). One syscall.
+    package var incomingCPU: Int? {
+        let cpu = try? Sys.getOption(fd, SOL_SOCKET, WP_SO_INCOMING_CPU, "getsockopt(SO_INCOMING_CPU)")
+        guard let cpu, cpu >= 0 else { return nil }
+        return Int(cpu)
+    }
+
     package func info() -> PathInfo {
         var i = PathInfo()
         i.napiID = napiID
+        i.incomingCPU = incomingCPU
         i.busyPollMicros = busyPollMicros
         i.preferBusyPoll = preferBusyPoll
         i.notes = notes

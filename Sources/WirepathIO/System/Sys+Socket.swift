@@ -93,6 +93,21 @@ extension Sys {
         return String(decoding: name.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
+    /// setsockopt(SO_ATTACH_REUSEPORT_CBPF): the classic BPF program that
+    /// picks, for each packet, the index of the socket in the SO_REUSEPORT
+    /// group (in the order the sockets joined it) that receives it. An index
+    /// past the group's end falls back to the kernel's hash.
+    package static func attachReusePortProgram(_ fd: CInt, _ program: [wp_sock_filter]) throws(PathError) {
+        var insns = program
+        let r = insns.withUnsafeMutableBufferPointer { buf in
+            var prog = wp_sock_fprog(len: UInt16(buf.count), filter: buf.baseAddress)
+            return retryEINTR { Int(setsockopt(fd, SOL_SOCKET, WP_SO_ATTACH_REUSEPORT_CBPF, &prog, socklen_t(MemoryLayout<wp_sock_fprog>.size))) }
+        }
+        try check(r, "setsockopt(SO_ATTACH_REUSEPORT_CBPF)") { e in
+            e == .invalidArgument ? "the kernel refused the reuseport program (Linux 4.5+ with SO_REUSEPORT set before bind)" : nil
+        }
+    }
+
     /// getsockopt(2) of an int-sized option: its value.
     package static func getOption(_ fd: CInt, _ level: CInt, _ name: CInt, _ op: @autoclosure () -> String) throws(PathError) -> CInt {
         var v: CInt = 0
