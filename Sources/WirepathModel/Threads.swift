@@ -121,6 +121,13 @@ public struct Placement: Codable, Sendable, Equatable {
             if f.queue >= queueRx.count {
                 problems.append("flow \(f.flow) was steered to queue \(f.queue), which \(device) does not have")
                 ok = false
+            } else if totalRx > 0 && f.packets == 0 {
+                // A flood's flow counted by its reflector thread: none of it
+                // reached that thread (it went to another queue's CPU and so
+                // to another thread's socket), while the device received.
+                let queues = queueRx.enumerated().map { "q\($0.offset) \($0.element)" }.joined(separator: ", ")
+                problems.append("flow \(f.flow) was steered to queue \(f.queue) and thread \(f.thread) but none of its packets reached that thread while \(device) received \(totalRx) (\(queues))")
+                ok = false
             } else if totalRx > 0 && expected[f.queue] > 0 {
                 on = min(1, observed[f.queue] / expected[f.queue])
                 if on < 1 - tolerance {

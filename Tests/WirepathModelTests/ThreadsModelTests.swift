@@ -74,6 +74,16 @@ final class ThreadsModelTests: XCTestCase {
         XCTAssertFalse(p.flows[1].ok)
     }
 
+    func testPlacementFlagsAFloodFlowThatNeverReachedItsThread() {
+        // The mis-steered flood: flow 1 left on queue 0, so the reuseport
+        // group handed it to thread 0's socket; its own thread counted none.
+        let p = Placement.check(measurement: "flood", device: "wpr0", source: "test", queueRx: [75380, 0],
+                                flows: flows([37000, 0]), served: [0, 1])
+        XCTAssertEqual(p.problems, ["flow 1 was steered to queue 1 and thread 1 but none of its packets reached that thread while wpr0 received 75380 (q0 75380, q1 0)"])
+        XCTAssertTrue(p.flows[0].ok)
+        XCTAssertFalse(p.flows[1].ok)
+    }
+
     func testPlacementFlagsTheWrongThreadAndUnreadCounters() {
         let p = Placement.check(measurement: "flood", device: "wpr0", source: "test", queueRx: [],
                                 flows: flows([10, 10]), served: [1, nil])
