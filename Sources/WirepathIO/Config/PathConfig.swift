@@ -42,6 +42,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
     public var xdp: XDPOptions
     /// How the data thread is confined once the path is open.
     public var sandbox: SandboxMode = .default
+    /// Per-packet kernel timestamps for `--stages` (StampMode.swift); off
+    /// by default, and then the path sets and reads nothing more.
+    public var stamping: StampMode = .off
 
     public static let defaultBatch = 32
     public static let maxBatch = 1024

@@ -6,6 +6,10 @@ import Glibc
 /// Waits: `block` sleeps in `recvfrom` (bounded by SO_RCVTIMEO), `epoll`
 /// calls `epoll_wait` then `recvfrom`, `spin` calls a non-blocking `recvfrom`
 /// in the caller's loop (each empty poll is a counted EAGAIN).
+///
+/// With `--stages` (`PathConfig.stamping`) it receives with `recvmsg`
+/// instead, to get the kernel's receive stamp as a control message: a
+/// different call, so its cost shows in the with/without comparison.
 public struct SocketPath: PacketPath, ~Copyable {
     public static let kind = PathKind.socket
 
@@ -15,6 +19,9 @@ public struct SocketPath: PacketPath, ~Copyable {
     let tickMillis: CInt
     /// Scratch address for recvfrom/sendto, allocated once.
     let address: UnsafeMutablePointer<sockaddr_in>
+    /// recvmsg and error-queue buffers; used only when `stamped`.
+    let stampBuffers: StampBuffers
+    let stamped: Bool
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -26,9 +33,14 @@ public struct SocketPath: PacketPath, ~Copyable {
         tickMillis = CInt(config.waitTickMillis)
         address = .allocate(capacity: 1)
         address.initialize(to: sockaddr_in())
+        stampBuffers = StampBuffers(address: address)
+        stamped = config.stamping != .off
     }
 
-    deinit { address.deallocate() }
+    deinit {
+        stampBuffers.deallocate()
+        address.deallocate()
+    }
 
     public var info: PathInfo { socket.info() }
 
@@ -40,8 +52,18 @@ public struct SocketPath: PacketPath, ~Copyable {
         }
         counters.rxCalls &+= 1
         // Expected: EAGAIN (an empty poll or a wait tick), counted.
-        guard let r = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
-                                  &counters, "recvfrom") else { return 0 }
+        let r: Int
+        if stamped {
+            var stamp: UInt64 = 0
+            guard let n = try counted(stampBuffers.receive(socket.fd, batch.slotPointer(0), batch.slotSize, stamp: &stamp),
+                                      &counters, "recvmsg") else { return 0 }
+            r = n
+            batch.setRxStamp(0, stamp)
+        } else {
+            guard let n = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
+                                      &counters, "recvfrom") else { return 0 }
+            r = n
+        }
         batch.setLength(0, r)
         batch.setEndpoint(0, Endpoint(address.pointee))
         batch.count = 1
@@ -71,5 +93,10 @@ public struct SocketPath: PacketPath, ~Copyable {
             sent += 1
         }
         return sent
+    }
+
+    public mutating func nextTxStamp() -> TxStamp? {
+        guard stamped else { return nil }
+        return stampBuffers.nextTxStamp(socket.fd)
     }
 }
