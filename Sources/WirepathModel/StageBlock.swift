@@ -26,7 +26,7 @@ public struct StageBlock: Equatable, Sendable {
     public static let offset = PayloadHeader.size
     public static let size = 32
     /// The smallest payload that carries the block.
-    public static let minPayload = PayloadHeader.size + size
+    public static let minPayload = PathConfig.minStagesPayload
     public static let magic: UInt32 = 0x4753_5057 // "WPSG"
     /// The header `op` of a ping that asks the reflector for its stages.
     public static let requestOp: UInt16 = 1
