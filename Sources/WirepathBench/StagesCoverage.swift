@@ -7,9 +7,9 @@ enum StagesCoverage {
     /// Stages a path cannot stamp, with why.
     static func unavailable(_ kind: PathKind) -> [Stage: String] {
         switch kind {
-        case .socket: return [:]
-        case .mmsg, .uring, .xdp:
-            let why = "the \(kind) path does not stamp in this build (--stages is wired into the socket path only so far)"
+        case .socket, .mmsg: return [:]
+        case .uring, .xdp:
+            let why = "the \(kind) path does not stamp in this build (--stages is wired into the socket and mmsg paths only so far)"
             return Dictionary(uniqueKeysWithValues: Stage.allCases.map { ($0, why) })
         }
     }
@@ -18,6 +18,8 @@ enum StagesCoverage {
         switch kind {
         case .socket:
             return ["socket path: with --stages it receives with recvmsg (for the stamp's control message) instead of recvfrom; transmit stamps come from the error queue, read after the reply"]
+        case .mmsg:
+            return ["mmsg path: receive stamps come as each message's control data in recvmmsg; transmit stamps from the error queue (recvmsg, MSG_ERRQUEUE), read after the reply"]
         default:
             return []
         }

@@ -8,6 +8,10 @@ import Glibc
 /// points the iovecs at the batch's slots. A blocking receive uses
 /// MSG_WAITFORONE: it sleeps for the first packet, then takes what is queued,
 /// so the receive side batches only as much as has arrived.
+///
+/// With `--stages` each message also gets a control buffer for its kernel
+/// receive stamp (set for receives, cleared for sends), and transmit
+/// stamps are read from the error queue (recvmsg, MSG_ERRQUEUE).
 public struct MmsgPath: PacketPath, ~Copyable {
     public static let kind = PathKind.mmsg
 
@@ -19,6 +23,11 @@ public struct MmsgPath: PacketPath, ~Copyable {
     let msgs: UnsafeMutablePointer<wp_mmsghdr>
     let iovs: UnsafeMutablePointer<iovec>
     let addrs: UnsafeMutablePointer<sockaddr_in>
+    /// --stages: one control buffer per message, and the error queue's.
+    let stamped: Bool
+    let controls: UnsafeMutableRawPointer
+    let stampBuffers: StampBuffers
+    static let controlBytes = 64
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -32,6 +41,9 @@ public struct MmsgPath: PacketPath, ~Copyable {
         msgs = .allocate(capacity: capacity)
         iovs = .allocate(capacity: capacity)
         addrs = .allocate(capacity: capacity)
+        stamped = config.stamping != .off
+        controls = .allocate(byteCount: stamped ? capacity * Self.controlBytes : 8, alignment: 8)
+        stampBuffers = StampBuffers(address: nil)
         for i in 0..<capacity {
             (addrs + i).initialize(to: sockaddr_in())
             (iovs + i).initialize(to: iovec(iov_base: nil, iov_len: 0))
@@ -45,6 +57,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
     }
 
     deinit {
+        stampBuffers.deallocate()
+        controls.deallocate()
         msgs.deallocate()
         iovs.deallocate()
         addrs.deallocate()
@@ -64,6 +78,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
             iovs[i].iov_len = batch.slotSize
             msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
             msgs[i].msg_hdr.msg_flags = 0
+            if stamped {
+                msgs[i].msg_hdr.msg_control = controls + i * Self.controlBytes
+                msgs[i].msg_hdr.msg_controllen = Self.controlBytes
+            }
         }
         counters.rxCalls &+= 1
         let flags = wait == .block ? WP_MSG_WAITFORONE : WP_MSG_DONTWAIT
@@ -73,6 +91,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
             let len = Int(msgs[i].msg_len)
             batch.setLength(i, len)
             batch.setEndpoint(i, Endpoint(addrs[i]))
+            if stamped { batch.setRxStamp(i, StampBuffers.rxStamp(controls + i * Self.controlBytes, msgs[i].msg_hdr.msg_controllen)) }
             counters.rxBytes &+= UInt64(len)
         }
         batch.count = r
@@ -90,6 +109,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
                 iovs[i].iov_len = batch.length(sent + i)
                 addrs[i] = sockaddr_in(batch.endpoint(sent + i))
                 msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+                if stamped {
+                    msgs[i].msg_hdr.msg_control = nil
+                    msgs[i].msg_hdr.msg_controllen = 0
+                }
             }
             counters.txCalls &+= 1
             // Expected: EAGAIN, ENOBUFS (a full queue), counted.
@@ -109,5 +132,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
             if r < n { break } // queue full: the caller resends the rest
         }
         return sent
+    }
+
+    public mutating func nextTxStamp() -> TxStamp? {
+        guard stamped else { return nil }
+        return stampBuffers.nextTxStamp(socket.fd)
     }
 }
