@@ -162,7 +162,7 @@ extension Reflector where P: ~Copyable {
         lastHousekeepingNs = now
         // --stages: control replies are stamped too; their reports are
         // read here (bounded) so the error queue never fills the socket.
-        if stages.on { var a: UInt64 = 0, b: UInt64 = 0; drainTxStamps(key: .max, sched: &a, driver: &b) }
+        if stages.on { drainTxStamps() }
         for s in 0..<sessions.capacity where sessions.slots[s].state != SessionTable.free {
             let last = max(sessions.slots[s].lastActivityNs, sessions.slots[s].report.lastRxNs)
             guard now &- last > options.sessionTimeoutNs else { continue }

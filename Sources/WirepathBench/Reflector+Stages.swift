@@ -11,20 +11,58 @@ struct ReflectorStages {
     /// the same run.
     var last: StageBlock.ReflectorTx?
     var lastRunID: UInt64 = 0
-    /// Echoes whose transmit stamps did not come with their OPT_ID.
+    /// The echo whose transmit stamps are still awaited.
+    var pending = PendingEcho()
+    /// Echoes whose transmit stamps had not come by the next echo.
     var txMissing: UInt64 = 0
+
+    struct PendingEcho {
+        var active = false
+        var seq: UInt64 = 0
+        var runID: UInt64 = 0
+        var sendAt: UInt64 = 0
+        /// The OPT_ID key of the first stamp at or after `sendAt`: this
+        /// echo's (the reflector's thread is the socket's only sender).
+        var key: UInt32?
+        var sched: UInt64 = 0
+        var driver: UInt64 = 0
+    }
 
     init(_ config: PathConfig) {
         on = config.stamping != .off
         clock = on ? ClockOffset.measure() : ClockOffset(realtimeMinusMonotonicNs: 0, uncertaintyNs: 0)
     }
+
+    /// Takes one transmit stamp: it belongs to the pending echo when it is
+    /// the first datagram stamped after the echo's send call, or has its key.
+    mutating func take(_ s: TxStamp) {
+        guard pending.active else { return }
+        if pending.key == nil {
+            guard clock.monotonic(s.realtimeNs) &+ clock.uncertaintyNs >= pending.sendAt else { return }
+            pending.key = s.key
+        }
+        guard s.key == pending.key else { return }
+        if s.point == .sched { pending.sched = s.realtimeNs } else { pending.driver = s.realtimeNs }
+        guard pending.sched != 0 && pending.driver != 0 else { return }
+        let send = Int64(bitPattern: clock.monotonic(pending.sched) &- pending.sendAt)
+        last = StageBlock.ReflectorTx(seq: pending.seq, sendNs: StageBlock.clamp(send < 0 ? 0 : UInt64(send)),
+                                      qdiscNs: StageBlock.clamp(pending.driver >= pending.sched ? pending.driver &- pending.sched : 0))
+        lastRunID = pending.runID
+        pending.active = false
+    }
 }
 
 extension Reflector where P: ~Copyable {
     /// Echoes the single ping in `rx` slot 0 (received at `now`), its stage
-    /// block written in place when it asked, then reads this echo's
-    /// transmit stamps off the error queue (bounded) for the next echo.
+    /// block written in place when it asked, then reads transmit stamps off
+    /// the error queue (bounded) for the next echo. A path whose send
+    /// completes later (uring) leaves them for the next echo to read first:
+    /// that read is then part of the next turnaround.
     mutating func echoStamped(now: UInt64) throws(PathError) {
+        if stages.pending.active {
+            drainTxStamps()
+            if stages.pending.active { stages.pending.active = false; stages.last = nil; stages.txMissing &+= 1 }
+        }
         let length = rx.length(0)
         let parsed = rx.withBytes(0) { PayloadHeader.parse($0) }
         guard case .header(let h) = parsed else { try sendAll(&path, &rx, stop); return }
@@ -37,34 +75,20 @@ extension Reflector where P: ~Copyable {
         if h.runID == stages.lastRunID { block.prev = stages.last }
         // The turnaround ends at the send call: writing the block and
         // resealing the check are part of it.
-        var sendAt = Sys.monotonicNanos()
-        block.turnNs = StageBlock.clamp(sendAt &- now)
+        block.turnNs = StageBlock.clamp(Sys.monotonicNanos() &- now)
         let wrote = rx.withMutableBytes(0) { block.write(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
-        if wrote { sendAt = Sys.monotonicNanos() } else { block.turnNs = nil }
-        let key = UInt32(truncatingIfNeeded: path.counters.txPackets)
+        let sendAt = Sys.monotonicNanos()
         try sendAll(&path, &rx, stop)
-        var sched: UInt64 = 0
-        var driver: UInt64 = 0
-        drainTxStamps(key: key, sched: &sched, driver: &driver)
-        guard wrote else { return }
-        if sched != 0 && driver != 0 {
-            let send = Int64(bitPattern: stages.clock.monotonic(sched) &- sendAt)
-            stages.last = StageBlock.ReflectorTx(seq: h.seq, sendNs: StageBlock.clamp(send < 0 ? 0 : UInt64(send)),
-                                                 qdiscNs: StageBlock.clamp(driver >= sched ? driver &- sched : 0))
-            stages.lastRunID = h.runID
-        } else {
-            stages.last = nil
-            stages.txMissing &+= 1
-        }
+        if wrote { stages.pending = .init(active: true, seq: h.seq, runID: h.runID, sendAt: sendAt) }
+        drainTxStamps()
     }
 
-    /// Reads at most 16 transmit stamps; keeps those of datagram `key`.
-    mutating func drainTxStamps(key: UInt32, sched: inout UInt64, driver: inout UInt64) {
+    /// Reads at most 16 transmit stamps, giving each to the pending echo.
+    mutating func drainTxStamps() {
         var budget = 16
         while budget > 0, let s = path.nextTxStamp() {
             budget -= 1
-            guard s.key == key else { continue }
-            if s.point == .sched { sched = s.realtimeNs } else { driver = s.realtimeNs }
+            stages.take(s)
         }
     }
 }

@@ -27,25 +27,36 @@ final class StagesTests: XCTestCase {
 
     /// Every stage has samples, from (nearly) every reply, and the stage
     /// p50s add up to the RTT p50 within the stated tolerance.
-    func testSocketEveryStageHasSamplesAndTheyAddUpToTheRTT() throws {
+    func testEveryStageHasSamplesAndTheyAddUpToTheRTT() throws {
         try requireRoot()
-        let count: UInt64 = 3000
-        let run = try Runner.run(request([.socket], count: count)).runs[0]
+        let count: UInt64 = 2000
+        var paths: [PathKind] = [.socket, .mmsg]
+        if let why = availability(.uring) {
+            try Missing("uring unavailable: \(why)").end()
+        } else {
+            paths.append(.uring)
+        }
+        let report = try Runner.run(request(paths, count: count))
+        XCTAssertEqual(report.runs.map(\.path), paths)
+        for run in report.runs { try checkEveryStage(run, count: count) }
+    }
+
+    func checkEveryStage(_ run: PathRun, count: UInt64) throws {
         let s = try stages(run)
         let received = try XCTUnwrap(run.pingpong?.received)
         XCTAssertEqual(received, count)
         for row in s.rows {
             let n = row.latency?.count ?? 0
-            XCTAssertNil(row.unavailable, "\(row.stage)")
+            XCTAssertNil(row.unavailable, "\(run.path) \(row.stage)")
             // The reflector's transmit stages of the last reply never come back.
-            XCTAssertGreaterThanOrEqual(n, received * 9 / 10, "\(row.stage): \(n) samples of \(received) replies")
-            XCTAssertNotNil(row.hgrm, "\(row.stage)")
+            XCTAssertGreaterThanOrEqual(n, received * 9 / 10, "\(run.path) \(row.stage): \(n) samples of \(received) replies")
+            XCTAssertNotNil(row.hgrm, "\(run.path) \(row.stage)")
         }
         XCTAssertEqual(s.rxStampMissing, 0)
         XCTAssertEqual(s.reflectorMissing, 0)
         XCTAssertLessThanOrEqual(s.txStampMissing, received / 10, "the OPT_ID key must match the ping's own transmit stamps")
         XCTAssertLessThan(s.clock.uncertaintyNs, 100_000, "the tightest clock read-back pair")
-        XCTAssertTrue(s.withinTolerance, "RTT p50 \(s.rttP50Ns) ns, stage sum \(s.sumP50Ns) ns, residual \(s.residualNs), tolerance \(s.toleranceNs)")
+        XCTAssertTrue(s.withinTolerance, "\(run.path): RTT p50 \(s.rttP50Ns) ns, stage sum \(s.sumP50Ns) ns, residual \(s.residualNs), tolerance \(s.toleranceNs)")
         // The JSON carries every stage.
         let json = String(decoding: try JSONEncoder().encode(run), as: UTF8.self)
         for stage in Stage.allCases { XCTAssertTrue(json.contains("\"\(stage.rawValue)\""), "\(stage) not in the JSON") }

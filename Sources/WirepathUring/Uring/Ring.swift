@@ -83,12 +83,15 @@ extension UringPath {
             // Memory first: none of it can fail, and all of it outlives the ring.
             bufCount = config.uring.buffers
             // Header and name in front of a payload of up to one MTU, cache-line rounded.
-            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size
+            // --stages adds room for the SCM_TIMESTAMPING control message.
+            let control = config.stamping != .off ? UringPath.stampControlBytes : 0
+            let header = MemoryLayout<io_uring_recvmsg_out>.size + MemoryLayout<sockaddr_in>.size + control
             bufStride = (header + config.mtu + 63) & ~63
             buffers = .allocate(byteCount: bufCount * bufStride, alignment: 64)
             recvMsg = .allocate(capacity: 1)
             var m = msghdr()
             m.msg_namelen = socklen_t(MemoryLayout<sockaddr_in>.size)
+            m.msg_controllen = control
             recvMsg.initialize(to: m)
             pendingBid = .allocate(capacity: bufCount)
             pendingBid.initialize(repeating: 0, count: bufCount)
