@@ -98,6 +98,7 @@ public enum Recommendation {
         Goal.allCases.map { goal in
             var v = verdict(report, goal: goal, spreads: spreads)
             if let line = tuningEffect(report, goal: goal, spreads: spreads, with: v) { v.reasons.append(line) }
+            if goal == .latency { v.reasons += stagesLines(report) }
             return v
         }
     }

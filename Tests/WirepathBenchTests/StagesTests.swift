@@ -39,6 +39,12 @@ final class StagesTests: XCTestCase {
         let report = try Runner.run(request(paths, count: count))
         XCTAssertEqual(report.runs.map(\.path), paths)
         for run in report.runs { try checkEveryStage(run, count: count) }
+        // The latency verdict quotes each path's dominant stage (block
+        // waits: the two wake-ups, which spin removes).
+        let latency = try XCTUnwrap(Recommendation.make(report).first { $0.goal == .latency })
+        for path in paths {
+            XCTAssertTrue(latency.reasons.contains { $0.hasPrefix("\(path) block: ") && $0.contains("of the p50 RTT") }, "\(path): \(latency.reasons)")
+        }
     }
 
     func checkEveryStage(_ run: PathRun, count: UInt64) throws {
