@@ -45,6 +45,19 @@ final class StagesTests: XCTestCase {
         for path in paths {
             XCTAssertTrue(latency.reasons.contains { $0.hasPrefix("\(path) block: ") && $0.contains("of the p50 RTT") }, "\(path): \(latency.reasons)")
         }
+        // The text report has a stage table per path, the HTML report a
+        // stacked bar per path with every stage as a segment.
+        let text = TextReport.details(report)
+        for path in paths { XCTAssertTrue(text.contains("stages (\(path), --stages"), text) }
+        XCTAssertTrue(text.contains("reflector turnaround: app -> send call"), text)
+        let html = HTMLReport.render(report)
+        XCTAssertTrue(html.contains("id=\"stages\""))
+        for stage in Stage.allCases {
+            XCTAssertEqual(html.components(separatedBy: "data-stage=\"\(stage.rawValue)\"").count - 1, paths.count, "\(stage) segments in the HTML")
+        }
+        // And every stage as its own .hgrm file.
+        let files = Hgrm.files(report).map(\.name)
+        for path in paths { for stage in Stage.allCases { XCTAssertTrue(files.contains("\(path)-stage-\(stage.rawValue).hgrm"), "\(files)") } }
     }
 
     func checkEveryStage(_ run: PathRun, count: UInt64) throws {
