@@ -120,6 +120,18 @@ final class StagesTests: XCTestCase {
         XCTAssertTrue(ran.stderr.contains("no hardware timestamping"), ran.stderr)
     }
 
+    /// `doctor` reports the probed veth's timestamping capabilities as
+    /// `ethtool -T` does: software stamps, no hardware ones, no PTP clock.
+    func testDoctorReportsTimestampingCapabilities() throws {
+        try requireRoot()
+        let ran = try runProgram(try wirepathBinary(), ["doctor", "--json"], timeout: 90)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(ran.stdout.utf8)) as? [String: Any])
+        let checks = try XCTUnwrap(json["checks"] as? [[String: Any]])
+        let check = try XCTUnwrap(checks.first { ($0["name"] as? String)?.hasSuffix(" timestamping") == true }, "\(checks.map { $0["name"] ?? "" })")
+        XCTAssertEqual(check["value"] as? String, "software rx/tx yes, hardware rx/tx no, PTP clock none")
+    }
+
     /// The CLI: bare --stages (sw) takes the next option as an option, and
     /// a payload too small for the stage block is refused with the fix.
     func testStagesOptionParsing() throws {
