@@ -25,20 +25,23 @@ cleanup() { perf probe -q -d 'probe_libc:malloc' -d 'probe_libswiftCore:*' 2>/de
 trap cleanup EXIT
 EVENTS=probe_libc:malloc,probe_libswiftCore:swift_retain,probe_libswiftCore:swift_release
 
-count() { # path n wait measurement -> "malloc retain release"
-    timeout 120 perf stat -x, -e "$EVENTS" "$WIREPATH" "$4" --path "$1" --count "$2" --wait "$3" --warmup 0 --timeout 1000 --quiet 2>&1 >/dev/null \
+count() { # path n wait measurement [extra args] -> "malloc retain release"
+    timeout 120 perf stat -x, -e "$EVENTS" "$WIREPATH" "$4" --path "$1" --count "$2" --wait "$3" --warmup 0 --timeout 1000 --quiet "${@:5}" 2>&1 >/dev/null \
         | awk -F, '/probe/ {printf "%s ", $1}'
 }
 
 status=0
 printf '%-12s %-28s %-28s %s\n' path "calls at $N1 RTT/pkt" "calls at $N2 RTT/pkt" "per extra RTT or packet (malloc retain release)"
 # block sleeps in the kernel; spin polls, so every empty poll is a counted EAGAIN.
+# :stages runs the ping-pong with --stages (docs/stages.md): the stamped
+# receive, the error queue's transmit stamps and the stage histograms.
 for path in socket mmsg uring xdp socket:spin mmsg:spin uring:spin xdp:spin \
-            socket:flood mmsg:flood uring:flood xdp:flood; do
+            socket:flood mmsg:flood uring:flood xdp:flood socket:stages mmsg:stages uring:stages; do
     wait=block; [[ $path == *:spin ]] && wait=spin
     m=pingpong; [[ $path == *:flood ]] && m=flood
+    extra=(); [[ $path == *:stages ]] && extra=(--stages --size 72)
     p=${path%%:*}
-    a=($(count $p $N1 $wait $m)); b=($(count $p $N2 $wait $m))
+    a=($(count $p $N1 $wait $m "${extra[@]}")); b=($(count $p $N2 $wait $m "${extra[@]}"))
     if [[ ${#a[@]} -ne 3 || ${#b[@]} -ne 3 ]]; then printf '%-12s unavailable or failed\n' $path; continue; fi
     per=""
     for i in 0 1 2; do
