@@ -32,8 +32,9 @@ extension ClientEnd where P: ~Copyable {
     mutating func exchange(seq: UInt64, record: Bool, tally: inout ReplyTally) throws(PathError) -> Exchange {
         let stagesOn = tally.stagesOn
         // --stages: this datagram's OPT_ID key is the count of datagrams
-        // the socket sent before it.
-        let key = UInt32(truncatingIfNeeded: path.counters.txPackets)
+        // the socket sent before it. Read only with --stages: a path's
+        // `counters` may be computed (xdp's reads its BPF map and socket).
+        let key = stagesOn ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
         let t0 = Sys.monotonicNanos()
         tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0, op: stagesOn ? StageBlock.requestOp : 0) }
         tx.count = 1
