@@ -86,11 +86,15 @@ struct DataSandbox {
         return keep
     }
 
-    init(mode: SandboxMode, path kind: PathKind, info: PathInfo) {
+    /// `--stages`: the stamped receive and the error queue's transmit
+    /// stamps are both recvmsg (MSG_ERRQUEUE is a flag, not a call).
+    static let stampCalls = ["recvmsg"]
+
+    init(mode: SandboxMode, path kind: PathKind, info: PathInfo, stamping: Bool = false) {
         let netlink = info.xdp?.attachment == "netlink"
         self.mode = mode
         path = kind
-        allowed = Self.common + Self.pathCalls(kind, netlinkTeardown: netlink)
+        allowed = Self.common + Self.pathCalls(kind, netlinkTeardown: netlink) + (stamping ? Self.stampCalls : [])
         keep = Self.capabilities(kind, countsSyscalls: SyscallTracepoint.enabled, netlinkTeardown: netlink)
     }
 

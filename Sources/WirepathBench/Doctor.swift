@@ -123,6 +123,13 @@ public enum Doctor {
         case .failure(let e):
             checks.append(.init(name: "\(p.interface) XDP features", value: "not reported", ok: false, note: e.description))
         }
+        switch p.timestamping {
+        case .success(let t):
+            checks.append(.init(name: "\(p.interface) timestamping", value: t.summary, ok: true,
+                                note: "ethtool -T (ETHTOOL_GET_TS_INFO): --stages needs software stamps; --stages hw needs hardware ones" + (t.hardware ? "" : ", which this device has not")))
+        case .failure(let e):
+            checks.append(.init(name: "\(p.interface) timestamping", value: "not reported", ok: false, note: e.description))
+        }
         for (knob, value) in p.knobs {
             checks.append(.init(name: "\(p.interface) \(knob)", value: value ?? "unreadable", ok: true,
                                 note: knob == "napi_defer_hard_irqs" && value == "0" ? "0: SO_PREFER_BUSY_POLL has nothing to defer" + (p.namespace != nil ? "; --veth-napi turns on NAPI receive (GRO on, TSO off) so busy polling has a NAPI id" : "") : nil))

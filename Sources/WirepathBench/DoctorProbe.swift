@@ -51,6 +51,8 @@ struct DeviceProbe {
     /// napi_defer_hard_irqs and gro_flush_timeout, from the device's sysfs.
     var knobs: [(String, String?)]
     var dispatcher: DispatcherProbe?
+    /// `ethtool -T`: the device's timestamping capabilities (--stages).
+    var timestamping: Result<TimestampingCapabilities, PathError> = .failure(PathError(operation: "ETHTOOL_GET_TS_INFO", errno: .invalidArgument, hint: "not probed"))
 
     /// Probes `interface` (and libpcap on `captureInterface`) in `namespace`,
     /// or in this thread's namespace when nil.
@@ -58,7 +60,7 @@ struct DeviceProbe {
                     dispatcher: Bool = false) -> DeviceProbe {
         // Netlink, ioctl and packet sockets belong to the network namespace
         // of the thread that opens them, so these run on a thread inside it.
-        typealias InNS = (Result<String, PathError>, Result<XDPFeatures, PathError>, Result<String?, CaptureError>)
+        typealias InNS = (Result<String, PathError>, Result<XDPFeatures, PathError>, Result<String?, CaptureError>, Result<TimestampingCapabilities, PathError>)
         let inNamespace = { () -> InNS in
             let ethtool = Result { () throws(PathError) in try Sys.interfaceDriver(interface) }
             let index = Sys.interfaceIndex(interface)
@@ -68,21 +70,22 @@ struct DeviceProbe {
                     XDPFeatures(bits: $0.xdp_features, zeroCopyMaxSegments: $0.has_zc_max_segs != 0 ? $0.zc_max_segs : nil)
                 }
             let pcap: Result<String?, CaptureError> = Result { () throws(CaptureError) -> String? in try pcapProbeOpen(captureInterface) }
-            return (ethtool, features, pcap)
+            let stamps = Result { () throws(PathError) in try Sys.interfaceTimestamping(interface) }.map { TimestampingCapabilities(bits: $0.capabilities, phcIndex: $0.phcIndex) }
+            return (ethtool, features, pcap, stamps)
         }
         let threadFailure = { (e: Error) -> InNS in
             let pe = e as? PathError ?? PathError(operation: "entering \(namespace ?? "")", errno: .invalidArgument, errnoName: "\(e)")
-            return (.failure(pe), .failure(pe), .failure(CaptureError("entering \(namespace ?? "")", "\(e)")))
+            return (.failure(pe), .failure(pe), .failure(CaptureError("entering \(namespace ?? "")", "\(e)")), .failure(pe))
         }
-        let (ethtool, features, pcap): InNS
+        let (ethtool, features, pcap, stamps): InNS
         if let namespace {
             do {
-                (ethtool, features, pcap) = try OSThread(name: "doctor", netns: namespace, cpu: nil, inNamespace).join()
+                (ethtool, features, pcap, stamps) = try OSThread(name: "doctor", netns: namespace, cpu: nil, inNamespace).join()
             } catch {
-                (ethtool, features, pcap) = threadFailure(error)
+                (ethtool, features, pcap, stamps) = threadFailure(error)
             }
         } else {
-            (ethtool, features, pcap) = inNamespace()
+            (ethtool, features, pcap, stamps) = inNamespace()
         }
         let (sys, kind, linkType) = readSysfs(interface, namespace: namespace)
         let driver = DriverIdentity.identify(sysfsDriver: sys["driver"], ethtool: ethtool, kind: kind, linkType: linkType)
@@ -90,7 +93,8 @@ struct DeviceProbe {
                            features: features, pcap: pcap,
                            knobs: [("napi_defer_hard_irqs", sys["napi_defer_hard_irqs"]),
                                    ("gro_flush_timeout", sys["gro_flush_timeout"])],
-                           dispatcher: dispatcher ? DispatcherProbe.run(interface: interface, namespace: namespace) : nil)
+                           dispatcher: dispatcher ? DispatcherProbe.run(interface: interface, namespace: namespace) : nil,
+                           timestamping: stamps)
     }
 
     /// The device's driver link and busy-poll knobs from sysfs, and its

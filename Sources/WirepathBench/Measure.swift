@@ -35,7 +35,10 @@ public enum Measure {
     /// counters locate the lost packets (`kernelLoss`).
     public static func flood(_ config: PathConfig, peer: Endpoint, plan: MeasurementPlan, stop: StopSignal,
                              progress: RunProgress = RunProgress(), kernel: KernelProbe? = nil) throws -> (FloodResult, PathInfo) {
-        try openPath(config, Flood(peer: peer, plan: plan, stop: stop, progress: progress, kernel: kernel))
+        // --stages is a ping-pong's: a flood's sends would only fill the error queue.
+        var c = config
+        c.stamping = .off
+        return try openPath(c, Flood(peer: peer, plan: plan, stop: stop, progress: progress, kernel: kernel))
     }
 
     /// Open-loop ping-pong at `ratePps` against a reflector at `peer`; the
@@ -46,6 +49,7 @@ public enum Measure {
         guard ratePps > 0 && ratePps <= 50_000_000 else { throw ConfigError("bad rate \(ratePps) pps: expected 1-50000000") }
         var c = config
         c.wait = .spin
+        c.stamping = .off
         return try openPath(c, OpenLoop(peer: peer, plan: plan, ratePps: ratePps, loadFraction: loadFraction, stop: stop, progress: progress, kernel: kernel))
     }
 }
@@ -61,6 +65,7 @@ struct Serve: PathClient {
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> ServeSummary {
         var r = Reflector(path: path, config: config, stop: stop, options: options)
         r.fault = fault
+        r.pingDelayNs = fault?.everyPingNs ?? 0
         ready?()
         return try r.run(idleExitNs: idleExitNs)
     }

@@ -52,7 +52,7 @@ private func runConfined<P: PacketPath & ~Copyable, C: PathClient>(
     _ path: consuming P, config: PathConfig, _ client: C,
     pathHook: (inout P) throws(PathError) -> Void = { _ throws(PathError) in }
 ) throws -> C.Result {
-    let sandbox = DataSandbox(mode: config.sandbox, path: config.path, info: path.info)
+    let sandbox = DataSandbox(mode: config.sandbox, path: config.path, info: path.info, stamping: config.stamping != .off)
     do {
         try sandbox.enter()
         try SandboxTestHook.run(mode: config.sandbox)

@@ -14,6 +14,7 @@ struct PingPong: PathClient {
     var keep: HistogramKeeper? = nil
 
     func run<P: PacketPath & ~Copyable>(_ path: consuming P, config: PathConfig) throws -> (PingPongResult, PathInfo) {
+        try config.validateStages()
         var end = ClientEnd(path: path, config: config, peer: peer, plan: plan, stop: stop, progress: progress,
                             sendSlots: 1, receiveSlots: config.batchSize, kernel: kernel)
         var result = try end.pingpong(keep: keep)
@@ -36,8 +37,13 @@ extension ClientEnd where P: ~Copyable {
     /// goes into `tally`.
     @inline(__always)
     mutating func exchange(seq: UInt64, record: Bool, tally: inout ReplyTally) throws(PathError) -> Exchange {
+        let stagesOn = tally.stagesOn
+        // --stages: this datagram's OPT_ID key is the count of datagrams
+        // the socket sent before it. Read only with --stages: a path's
+        // `counters` may be computed (xdp's reads its BPF map and socket).
+        let key = stagesOn ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
         let t0 = Sys.monotonicNanos()
-        tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0) }
+        tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0, op: stagesOn ? StageBlock.requestOp : 0) }
         tx.count = 1
         while try path.send(&tx) == 0 {
             if Sys.monotonicNanos() - t0 > plan.timeoutNs || stop.requested { if record { tally.lost &+= 1 }; return .lost }
@@ -48,10 +54,21 @@ extension ClientEnd where P: ~Copyable {
             if n > 0 {
                 let t1 = Sys.monotonicNanos()
                 var got = false
+                // --stages: the transmit stamps are on the error queue by
+                // now; read them after the receive, off the measured interval.
+                var sched: UInt64 = 0
+                var driver: UInt64 = 0
+                if stagesOn { drainTxStamps(key: key, sched: &sched, driver: &driver) }
                 for i in 0..<n {
+                    let rxStamp = rx.rxStamp(i)
                     rx.withBytes(i) { bytes in
                         if record {
-                            if tally.account(bytes, awaiting: seq, at: t1) { got = true }
+                            if tally.account(bytes, awaiting: seq, at: t1) {
+                                got = true
+                                if stagesOn {
+                                    tally.stages.record(seq: seq, t0: t0, t1: t1, schedRT: sched, driverRT: driver, rxRT: rxStamp, reply: bytes)
+                                }
+                            }
                         } else if case .header(let h) = PayloadHeader.parse(bytes), h.kind == .ping, h.runID == plan.runID,
                                   h.seq == seq, Integrity.verify(bytes) {
                             got = true
@@ -67,8 +84,18 @@ extension ClientEnd where P: ~Copyable {
         }
     }
 
+    /// Reads at most 16 transmit stamps; keeps those of datagram `key`.
+    mutating func drainTxStamps(key: UInt32, sched: inout UInt64, driver: inout UInt64) {
+        var budget = 16
+        while budget > 0, let s = path.nextTxStamp() {
+            budget -= 1
+            guard s.key == key else { continue }
+            if s.point == .sched { sched = s.realtimeNs } else { driver = s.realtimeNs }
+        }
+    }
+
     mutating func pingpong(keep: HistogramKeeper? = nil) throws(PathError) -> PingPongResult {
-        var tally = ReplyTally(runID: plan.runID)
+        var tally = ReplyTally(runID: plan.runID, stages: config.stamping != .off)
         // Warm-up: same exchanges, nothing recorded (ARP, caches, frequency).
         let warmEnd = Sys.monotonicNanos() + plan.warmupNs
         var seq = SequenceSpace.warmup // never collides with the window's sequence numbers
@@ -123,6 +150,10 @@ extension ClientEnd where P: ~Copyable {
         result.latencyCorrected = LatencySummary.correctedForCoordinatedOmission(histogram, expectedIntervalNs: result.latency.p50Ns)
         result.hgrm = histogram.percentileDistribution
         keep?.histogram = histogram
+        if tally.stagesOn {
+            result.stages = tally.stages.report(rtt: result.latency, path: config.path, unavailable: StagesCoverage.unavailable(config.path),
+                                                notes: StagesCoverage.notes(config.path))
+        }
         if let w = kernelWindow {
             result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, corrupted: result.integrityFailures, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
                                           clientXDP: result.client.xdp, reflectorXDP: result.reflector?.xdp,
@@ -143,8 +174,15 @@ struct ReplyTally: StrayData, ~Copyable {
     var duplicated: UInt64 = 0
     var integrityFailures: UInt64 = 0
     var foreign: UInt64 = 0
+    /// --stages: per-stage histograms of the same replies.
+    let stagesOn: Bool
+    var stages: StageTally
 
-    init(runID: UInt64) { self.runID = runID }
+    init(runID: UInt64, stages: Bool = false) {
+        self.runID = runID
+        stagesOn = stages
+        self.stages = StageTally(clock: stages ? ClockOffset.measure() : ClockOffset(realtimeMinusMonotonicNs: 0, uncertaintyNs: 0))
+    }
 
     /// Accounts one received packet; true when it is the in-order reply to
     /// `awaiting`, whose RTT (from `now`) goes into the histogram.

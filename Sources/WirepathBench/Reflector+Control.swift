@@ -161,6 +161,9 @@ extension Reflector where P: ~Copyable {
     mutating func housekeeping(now: UInt64) {
         guard now &- lastHousekeepingNs >= 100_000_000 else { return }
         lastHousekeepingNs = now
+        // --stages: control replies are stamped too; their reports are
+        // read here (bounded) so the error queue never fills the socket.
+        if stages.on { drainTxStamps() }
         for s in 0..<sessions.capacity where sessions.slots[s].state != SessionTable.free {
             let last = max(sessions.slots[s].lastActivityNs, sessions.slots[s].report.lastRxNs)
             guard now &- last > options.sessionTimeoutNs else { continue }

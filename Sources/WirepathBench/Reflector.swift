@@ -6,6 +6,9 @@ import WirepathModel
 struct ReflectorFault: Sendable {
     var afterEchoes: UInt64
     var stallNs: UInt64
+    /// A pause before every echo, between receive and send (the stages
+    /// test: only the reflector's turnaround should grow by it).
+    var everyPingNs: UInt64 = 0
 }
 
 /// What a reflector did over its whole life (not one window).
@@ -61,6 +64,10 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     var lastHousekeepingNs: UInt64 = 0
     /// What the path was last told it receives (`PacketPath.expect`).
     var traffic = ReceiveTraffic.requests
+    /// `--stages`: the reflector's own stage durations (Reflector+Stages.swift).
+    var stages: ReflectorStages
+    /// Test-only: a pause before every echo.
+    var pingDelayNs: UInt64 = 0
 
     init(path: consuming P, config: PathConfig, stop: StopSignal, options: ServeOptions = ServeOptions()) {
         self.path = path
@@ -74,6 +81,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         ctl = PacketBatch.control()
         sessions = SessionTable(capacity: options.maxSessions)
         mac = options.key.map(ControlMAC.init)
+        stages = ReflectorStages(config)
     }
 
     /// Serves until `stop` is requested, or `idleExitNs` passes with no packet.
@@ -177,7 +185,11 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
             fault = nil
             Sys.sleep(nanos: f.stallNs)
         }
-        if others == 0 {
+        if pingDelayNs > 0 { Sys.sleep(nanos: pingDelayNs) }
+        if stages.on && n == 1 && others == 0 {
+            // --stages: one ping in flight, as a ping-pong has.
+            try echoStamped(now: now)
+        } else if others == 0 {
             // The common case: the whole batch is pings; echo it in place.
             try sendAll(&path, &rx, stop)
         } else {

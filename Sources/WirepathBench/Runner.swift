@@ -30,6 +30,11 @@ public enum Runner {
         if let peer = request.peer, request.middleHop {
             throw ConfigError("--middle-hop shapes the built-in topology; against --peer \(peer) the path between the hosts is whatever it is: leave it out")
         }
+        if request.template.stamping == .hardware {
+            throw ConfigError(request.peer == nil
+                ? "--stages hw: the built-in topology's veth devices have no hardware timestamping (ethtool -T on veth lists software stamps only, no PTP clock); use --stages (software stamps) here, and hw only on a NIC with hardware stamps"
+                : "--stages hw: hardware stamps (SIOCSHWTSTAMP) are not wired into this build's paths yet; `wirepath doctor` lists what the NIC offers; use --stages (software stamps)")
+        }
         if request.scaling.isThreaded, request.scaling.misSteerFlow == nil, let f = ScalingRequest.misSteerFromEnvironment, f < request.scaling.flowCount {
             request.scaling.misSteerFlow = f
         }

@@ -15,6 +15,7 @@ extension XDPAttachMode: ExpressibleByArgument {}
 extension Goal: ExpressibleByArgument {}
 extension MeasurementKind: ExpressibleByArgument {}
 extension SandboxMode: ExpressibleByArgument {}
+extension StampMode: ExpressibleByArgument {}
 
 extension Goal {
     static func parse(_ text: String) throws(ConfigError) -> Goal {

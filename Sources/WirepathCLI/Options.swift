@@ -55,6 +55,11 @@ struct PathTuning: ParsableArguments {
     @Option(help: ArgumentHelp(helpText("The data thread's sandbox once its path is open: on (seccomp allow-list per path, no_new_privs, only the capabilities the path still uses, io_uring restrictions), log (the same, but a call outside the list runs and is logged to dmesg) or off. See docs/sandbox.md.", default: SandboxMode.default), valueName: "on|off|log"))
     var sandbox: SandboxMode = .default
 
+    @Option(name: .customLong("stages"), help: ArgumentHelp(
+        "Split each ping's round trip into stages from the kernel's own timestamps (send call, qdisc, driver, wire, each end's wake-up, the reflector's turnaround), one histogram each; see docs/stages.md. Bare --stages means sw (software stamps); --stages hw asks for the NIC's hardware stamps and is refused where the device has none (veth). Needs --size \(PathConfig.minStagesPayload) or more. Give it to serve as well for the reflector's stages. Off by default.",
+        valueName: "sw|hw"))
+    var stages: StampMode?
+
     /// The run's path configuration, every flag in its place, made once:
     /// each end's path, addresses, payload and MTU are filled in later.
     func template() throws -> PathConfig {
@@ -64,6 +69,7 @@ struct PathTuning: ParsableArguments {
                                                napiMicros: uringNAPI, batchWaitMicros: uringBatchWait),
                            xdp: try xdp.options())
         c.sandbox = sandbox
+        c.stamping = stages ?? .off
         return c
     }
 
@@ -153,7 +159,8 @@ struct PathOptions: ParsableArguments {
         let mtu = peerEP.flatMap { HostMTU.toward($0, interface: tuning.interface) } ?? 1500
         // IPv6's larger header bounds the payload a little lower.
         let local = ipv6 || peerEP?.isIPv6 == true ? Endpoint.any6 : Endpoint.any
-        _ = try tuning.config(path: .socket, local: local, payloadSize: size, mtu: mtu)
+        let c = try tuning.config(path: .socket, local: local, payloadSize: size, mtu: mtu)
+        do { try c.validateStages() } catch { throw ValidationError(error.message) }
     }
 
     func apply(to r: inout RunRequest) throws {
@@ -239,14 +246,19 @@ struct RunOptions: ParsableArguments {
 /// ArgumentParser cannot express: before parsing, a bare `--uring-sqpoll` is
 /// rewritten to `--uring-sqpoll=DEFAULT`. Only the `=` form carries a value.
 enum OptionalValueOptions {
-    static let defaults = ["--uring-sqpoll": "\(UringOptions.defaultSQPollIdleMillis)"]
+    static let defaults = ["--uring-sqpoll": "\(UringOptions.defaultSQPollIdleMillis)", "--stages": StampMode.software.rawValue]
+    /// Values an option of `defaults` may also take as the next argument
+    /// (`--stages hw`), which are then left as they are.
+    static let separateValues = ["--stages": Set(StampMode.allCases.map(\.rawValue))]
 
     static func expand(_ arguments: [String]) -> [String] {
         var out: [String] = []
         var rest = false
-        for a in arguments {
+        for (i, a) in arguments.enumerated() {
             if a == "--" { rest = true }
-            if !rest, let value = defaults[a] { out.append("\(a)=\(value)") } else { out.append(a) }
+            if !rest, let next = arguments.dropFirst(i + 1).first, separateValues[a]?.contains(next.lowercased()) == true {
+                out.append(a)
+            } else if !rest, let value = defaults[a] { out.append("\(a)=\(value)") } else { out.append(a) }
         }
         return out
     }

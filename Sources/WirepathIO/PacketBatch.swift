@@ -19,6 +19,9 @@ public struct PacketBatch: ~Copyable {
     @usableFromInline let slots: UnsafeMutablePointer<UnsafeMutableRawPointer>
     @usableFromInline let lengths: UnsafeMutablePointer<Int>
     @usableFromInline let endpoints: UnsafeMutablePointer<Endpoint>
+    /// The kernel's receive stamp of each slot (CLOCK_REALTIME ns; 0 =
+    /// none), set only by a path that stamps (`PathConfig.stamping`).
+    @usableFromInline let rxStamps: UnsafeMutablePointer<UInt64>
 
     public init(capacity: Int, slotSize: Int) {
         precondition(capacity > 0 && slotSize > 0)
@@ -31,6 +34,8 @@ public struct PacketBatch: ~Copyable {
         slots = .allocate(capacity: capacity)
         lengths = .allocate(capacity: capacity)
         endpoints = .allocate(capacity: capacity)
+        rxStamps = .allocate(capacity: capacity)
+        rxStamps.initialize(repeating: 0, count: capacity)
         for i in 0..<capacity {
             (slots + i).initialize(to: storage + i * stride)
             (lengths + i).initialize(to: 0)
@@ -43,12 +48,16 @@ public struct PacketBatch: ~Copyable {
         slots.deallocate()
         lengths.deallocate()
         endpoints.deallocate()
+        rxStamps.deallocate()
     }
 
     @inlinable public func length(_ i: Int) -> Int { lengths[i] }
     @inlinable public func setLength(_ i: Int, _ n: Int) { precondition(n <= slotSize); lengths[i] = n }
     @inlinable public func endpoint(_ i: Int) -> Endpoint { endpoints[i] }
     @inlinable public func setEndpoint(_ i: Int, _ e: Endpoint) { endpoints[i] = e }
+    /// The kernel's receive stamp of slot `i` (realtime ns), 0 when none.
+    @inlinable public func rxStamp(_ i: Int) -> UInt64 { rxStamps[i] }
+    @inlinable public func setRxStamp(_ i: Int, _ ns: UInt64) { rxStamps[i] = ns }
 
     /// Read-only bytes of slot `i` (its current length).
     @inlinable
@@ -70,6 +79,7 @@ public struct PacketBatch: ~Copyable {
         slots[to].copyMemory(from: other.slots[from], byteCount: n)
         lengths[to] = n
         endpoints[to] = other.endpoints[from]
+        rxStamps[to] = other.rxStamps[from]
     }
 
     // MARK: Ring code only

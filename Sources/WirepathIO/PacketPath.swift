@@ -43,10 +43,17 @@ public protocol PacketPath: ~Copyable {
     /// trade a little latency for fewer wakeups knows when it may. The
     /// default does nothing.
     mutating func expect(_ traffic: ReceiveTraffic)
+
+    /// With `PathConfig.stamping` on: the next transmit stamp the kernel
+    /// reported (the error queue, or the ring), nil when none is waiting.
+    /// Never blocks; called after a send, off the measured interval. The
+    /// default (a path that cannot stamp) returns nil.
+    mutating func nextTxStamp() -> TxStamp?
 }
 
 extension PacketPath where Self: ~Copyable {
     public mutating func expect(_ traffic: ReceiveTraffic) {}
+    public mutating func nextTxStamp() -> TxStamp? { nil }
 }
 
 /// What a receiver is fed.

@@ -99,6 +99,7 @@ public enum Recommendation {
             var v = verdict(report, goal: goal, spreads: spreads)
             if let line = tuningEffect(report, goal: goal, spreads: spreads, with: v) { v.reasons.append(line) }
             if let line = offloadVersusBypass(report, goal: goal) { v.reasons.append(line) }
+            if goal == .latency { v.reasons += stagesLines(report) }
             return v
         }
     }

@@ -95,6 +95,9 @@ public struct PingPongResult: Codable, Sendable, Equatable {
     /// Where the kernel's own counters say the lost exchanges went (nil in
     /// reports written before they were read).
     public var kernelLoss: KernelLossAccount?
+    /// `--stages`: where each microsecond of the round trip went (nil
+    /// without --stages).
+    public var stages: StageReport?
 
     public init(latency: LatencySummary, sent: UInt64, received: UInt64, lost: UInt64, duplicated: UInt64,
                 reordered: UInt64, integrityFailures: UInt64, foreign: UInt64, timeoutNs: UInt64,

@@ -60,6 +60,7 @@ public enum HTMLReport {
                 Sections.comparison(report),
                 Sections.recommendation(report),
                 Sections.percentiles(report, histograms: histograms),
+                Sections.stages(report),
                 Sections.load(report),
                 Sections.throughput(report),
                 Sections.scaling(report),

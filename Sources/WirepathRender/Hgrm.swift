@@ -50,6 +50,9 @@ public enum Hgrm {
         var out: [(String, String)] = []
         for run in report.runs {
             if let h = run.pingpong?.hgrm { out.append(("\(run.label)-pingpong.hgrm", h)) }
+            for row in run.pingpong?.stages?.rows ?? [] {
+                if let h = row.hgrm { out.append(("\(run.label)-stage-\(row.stage.rawValue).hgrm", h)) }
+            }
             for ol in run.openLoop {
                 guard let h = ol.hgrm else { continue }
                 let m = ol.loadFraction.map { "load-\(Int(($0 * 100).rounded()))" } ?? "openloop-\(Int(ol.targetPps))pps"

@@ -59,6 +59,7 @@ extension TextReport {
                     out += zeroCopyVerdict([f.sender])
                 }
             }
+            if let s = run.pingpong?.stages { out += stages(s, path: run.path) }
             if let p = run.pingpong, let c = p.latencyCorrected, c.p999Ns > p.latency.p999Ns + p.latency.p999Ns / 2 {
                 out += "  closed loop hid stalls: corrected for coordinated omission p99 \(NumberText.micros(c.p99Ns)) p99.9 \(NumberText.micros(c.p999Ns)) max \(NumberText.micros(c.maxNs)) µs\n"
             }

@@ -42,6 +42,9 @@ public struct PathConfig: Sendable, Codable, Equatable {
     public var xdp: XDPOptions
     /// How the data thread is confined once the path is open.
     public var sandbox: SandboxMode = .default
+    /// Per-packet kernel timestamps for `--stages` (StampMode.swift); off
+    /// by default, and then the path sets and reads nothing more.
+    public var stamping: StampMode = .off
 
     /// Packets a sender hands one `send` call: the batch, or with `--gso`
     /// the batch of GSO buffers (mmsg: mmsghdrs, uring: SQEs) times the
@@ -54,6 +57,17 @@ public struct PathConfig: Sendable, Codable, Equatable {
     /// The smallest payload: room for the Wirepath payload header, whose
     /// size (WirepathModel's `PayloadHeader.size`) is defined as this.
     public static let minPayload = 40
+    /// The smallest ping payload with `--stages`: the header and the
+    /// reflector's stage block (WirepathModel's `StageBlock.minPayload` is
+    /// defined as this). A reflector echoes any size, so only a client checks.
+    public static let minStagesPayload = 72
+
+    /// A client's check of `--stages` against its payload size.
+    public func validateStages() throws(ConfigError) {
+        if stamping != .off && payloadSize < Self.minStagesPayload {
+            throw ConfigError("--stages needs a payload of at least \(Self.minStagesPayload) bytes (the header and the reflector's 32-byte stage block); got \(payloadSize): add --size \(Self.minStagesPayload)")
+        }
+    }
     /// Every path can send at least this many bytes in one datagram, even
     /// when the MTU bounds payloads to less: room for a caller's own small
     /// messages (the benchmark's control packets use it). 576 - 28: the
@@ -126,6 +140,7 @@ public struct PathConfig: Sendable, Codable, Equatable {
         }
         try uring.validate()
         if let interface { try Self.checkInterfaceName(interface) }
+
     }
 
     /// A configuration, checked by `validate()`.

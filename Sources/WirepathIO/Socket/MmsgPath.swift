@@ -13,6 +13,10 @@ import Glibc
 /// (its iovecs point at the batch's slots) with its own UDP_SEGMENT cmsg, so
 /// one `sendmmsg` sends several GSO buffers. `--gro`: `recvmmsg` into up to
 /// 8 buffers of 64 KiB, each with its own control space, split in place.
+///
+/// With `--stages` each message also gets a control buffer for its kernel
+/// receive stamp (set for receives, cleared for sends), and transmit
+/// stamps are read from the error queue (recvmsg, MSG_ERRQUEUE).
 public struct MmsgPath: PacketPath, ~Copyable {
     public static let kind = PathKind.mmsg
 
@@ -31,6 +35,12 @@ public struct MmsgPath: PacketPath, ~Copyable {
     var gro: GROBuffers
     let controls: UnsafeMutableRawPointer
     let controlSpace: Int
+    /// --stages: one control buffer per message for its receive stamp, and
+    /// the error queue's.
+    let stamped: Bool
+    let stampControls: UnsafeMutableRawPointer
+    let stampBuffers: StampBuffers
+    static let controlBytes = 64
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -47,6 +57,9 @@ public struct MmsgPath: PacketPath, ~Copyable {
         iovs = .allocate(capacity: iovCount)
         iovs.initialize(repeating: iovec(iov_base: nil, iov_len: 0), count: iovCount)
         addrs = .allocate(capacity: capacity)
+        stamped = config.stamping != .off
+        stampControls = .allocate(byteCount: stamped ? capacity * Self.controlBytes : 8, alignment: 8)
+        stampBuffers = StampBuffers(address: nil)
         for i in 0..<capacity {
             (addrs + i).initialize(to: SocketAddress())
             var m = wp_mmsghdr()
@@ -65,6 +78,8 @@ public struct MmsgPath: PacketPath, ~Copyable {
     }
 
     deinit {
+        stampBuffers.deallocate()
+        stampControls.deallocate()
         controls.deallocate()
         msgs.deallocate()
         iovs.deallocate()
@@ -87,6 +102,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
             iovs[i].iov_len = batch.slotSize
             msgs[i].msg_hdr.msg_namelen = socklen_t(MemoryLayout<SocketAddress>.size)
             msgs[i].msg_hdr.msg_flags = 0
+            if stamped {
+                msgs[i].msg_hdr.msg_control = stampControls + i * Self.controlBytes
+                msgs[i].msg_hdr.msg_controllen = Self.controlBytes
+            }
         }
         counters.rxCalls &+= 1
         let flags = wait == .block ? WP_MSG_WAITFORONE : WP_MSG_DONTWAIT
@@ -96,6 +115,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
             let len = Int(msgs[i].msg_len)
             batch.setLength(i, len)
             batch.setEndpoint(i, addrs[i].endpoint)
+            if stamped { batch.setRxStamp(i, StampBuffers.rxStamp(stampControls + i * Self.controlBytes, msgs[i].msg_hdr.msg_controllen)) }
             counters.rxBytes &+= UInt64(len)
         }
         batch.count = r
@@ -115,6 +135,10 @@ public struct MmsgPath: PacketPath, ~Copyable {
                 iovs[i].iov_len = batch.length(sent + i)
                 addrs[i] = SocketAddress(batch.endpoint(sent + i))
                 msgs[i].msg_hdr.msg_namelen = addrs[i].length
+                if stamped {
+                    msgs[i].msg_hdr.msg_control = nil
+                    msgs[i].msg_hdr.msg_controllen = 0
+                }
             }
             counters.txCalls &+= 1
             // Expected: EAGAIN, ENOBUFS (a full queue), counted.
@@ -144,6 +168,11 @@ public struct MmsgPath: PacketPath, ~Copyable {
         msgs[i].msg_hdr.msg_iovlen = 1
         msgs[i].msg_hdr.msg_control = nil
         msgs[i].msg_hdr.msg_controllen = 0
+    }
+
+    public mutating func nextTxStamp() -> TxStamp? {
+        guard stamped else { return nil }
+        return stampBuffers.nextTxStamp(socket.fd)
     }
 
     /// `--gro`: hands out segments still held, else one `recvmmsg` into the

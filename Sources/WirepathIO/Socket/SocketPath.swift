@@ -11,6 +11,10 @@ import Glibc
 /// `sendmsg` with a UDP_SEGMENT cmsg, its iovecs pointing at the batch's
 /// slots (gathered, not copied). `--gro`: one `recvmsg` into a 64 KiB
 /// buffer, split into packets in place (`GROBuffers`).
+///
+/// With `--stages` (`PathConfig.stamping`) it receives with `recvmsg`
+/// instead, to get the kernel's receive stamp as a control message: a
+/// different call, so its cost shows in the with/without comparison.
 public struct SocketPath: PacketPath, ~Copyable {
     public static let kind = PathKind.socket
 
@@ -28,6 +32,9 @@ public struct SocketPath: PacketPath, ~Copyable {
     let msg: UnsafeMutablePointer<msghdr>
     let iovs: UnsafeMutablePointer<iovec>
     let control: UnsafeMutableRawPointer
+    /// recvmsg and error-queue buffers; used only when `stamped`.
+    let stampBuffers: StampBuffers
+    let stamped: Bool
     public private(set) var counters = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
 
@@ -52,9 +59,12 @@ public struct SocketPath: PacketPath, ~Copyable {
         m.msg_iov = iovs
         m.msg_iovlen = 1
         msg.initialize(to: m)
+        stampBuffers = StampBuffers(address: address)
+        stamped = config.stamping != .off
     }
 
     deinit {
+        stampBuffers.deallocate()
         address.deallocate()
         msg.deallocate()
         iovs.deallocate()
@@ -72,8 +82,18 @@ public struct SocketPath: PacketPath, ~Copyable {
         }
         counters.rxCalls &+= 1
         // Expected: EAGAIN (an empty poll or a wait tick), counted.
-        guard let r = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
-                                  &counters, "recvfrom") else { return 0 }
+        let r: Int
+        if stamped {
+            var stamp: UInt64 = 0
+            guard let n = try counted(stampBuffers.receive(socket.fd, batch.slotPointer(0), batch.slotSize, stamp: &stamp),
+                                      &counters, "recvmsg") else { return 0 }
+            r = n
+            batch.setRxStamp(0, stamp)
+        } else {
+            guard let n = try counted(Sys.recvfrom(socket.fd, batch.slotPointer(0), batch.slotSize, address, flags: 0),
+                                      &counters, "recvfrom") else { return 0 }
+            r = n
+        }
         batch.setLength(0, r)
         batch.setEndpoint(0, address.pointee.endpoint)
         batch.count = 1
@@ -161,5 +181,10 @@ public struct SocketPath: PacketPath, ~Copyable {
             sent += n
         }
         return sent
+    }
+
+    public mutating func nextTxStamp() -> TxStamp? {
+        guard stamped else { return nil }
+        return stampBuffers.nextTxStamp(socket.fd)
     }
 }

@@ -62,6 +62,18 @@ package struct UDPSocket: ~Copyable {
                     notes.append("SO_PREFER_BUSY_POLL refused (\(error.errnoName)); busy polling still on")
                 } }
             }
+            switch config.stamping {
+            case .off: break
+            case .software:
+                // --stages: receive stamps as cmsgs, transmit stamps on the
+                // error queue (before the qdisc and in the driver), each keyed
+                // by OPT_ID and without the packet (OPT_TSONLY).
+                try Sys.enableTimestamping(fd, flags: KernelStamp.stagesFlags)
+                notes.append("kernel software timestamps on (SO_TIMESTAMPING: RX_SOFTWARE, TX_SCHED, TX_SOFTWARE, OPT_ID, OPT_TSONLY)")
+            case .hardware:
+                throw PathError(operation: "--stages hw", errno: .notSupportedOnSocket,
+                                hint: "hardware stamps (SIOCSHWTSTAMP) are not wired into the socket paths in this build; run --stages (software stamps)")
+            }
             if config.socket.gro {
                 do throws(PathError) {
                     try Sys.setOption(fd, WP_SOL_UDP, WP_UDP_GRO, 1, "setsockopt(UDP_GRO)")

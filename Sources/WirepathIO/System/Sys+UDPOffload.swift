@@ -11,7 +11,9 @@ extension Sys {
         retryEINTR { Glibc.sendmsg(fd, msg, flags) }
     }
 
-    /// recvmsg(2): bytes received. Expected errnos (EAGAIN, …) are counted.
+    /// recvmsg(2): bytes received. Expected errnos (EAGAIN: nothing queued,
+    /// or an empty error queue) are counted by the caller. GRO receives and
+    /// --stages (a stamped receive, the error queue) share it.
     @inline(__always)
     package static func recvmsg(_ fd: CInt, _ msg: UnsafeMutablePointer<msghdr>, flags: CInt) -> Result<Int, Errno> {
         retryEINTR { Glibc.recvmsg(fd, msg, flags) }

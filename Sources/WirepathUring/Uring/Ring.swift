@@ -94,7 +94,10 @@ extension UringPath {
             // behind the UDP_GRO cmsg, so at most 128 buffers (8 MiB).
             gro = config.socket.gro
             bufCount = gro ? min(config.uring.buffers, 128) : config.uring.buffers
-            let control = gro ? (wp_udp_gro_cmsg_space() + 7) & ~7 : 0
+            // Control space: the UDP_GRO cmsg, and with --stages the
+            // SCM_TIMESTAMPING one.
+            let control = (gro ? (wp_udp_gro_cmsg_space() + 7) & ~7 : 0)
+                + (config.stamping != .off ? UringPath.stampControlBytes : 0)
             // Header, name and control space in front of a payload of up to
             // one MTU (64 KiB with --gro), cache-line rounded. The name's
             // size is the socket's family's, decided here once.

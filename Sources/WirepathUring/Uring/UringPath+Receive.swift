@@ -193,6 +193,7 @@ extension UringPath {
                 if out.pointee.flags & UInt32(MSG_TRUNC) != 0 { counters.errnos.add(.emsgsize) }
                 length = min(Int(io_uring_recvmsg_payload_length(out, ring.pendingLen[slot], ring.recvMsg)), batch.slotSize)
                 batch.slotPointer(k).copyMemory(from: io_uring_recvmsg_payload(out, ring.recvMsg)!, byteCount: length)
+                if stamped { batch.setRxStamp(k, receiveStamp(out)) }
             }
             batch.setLength(k, length)
             batch.setEndpoint(k, source)

@@ -112,6 +112,10 @@ public struct UringPath: PacketPath, ~Copyable {
     static let fixedSocket: Int32 = 0
 
     let socket: UDPSocket
+    /// --stages: receive stamps from the multishot recvmsg's control data,
+    /// transmit stamps from the socket's error queue (UringPath+Stamps.swift).
+    let stamped: Bool
+    let stampBuffers: StampBuffers
     let wait: WaitMode
     /// `epoll` waits: an epoll instance on the ring's eventfd (disabled otherwise).
     let waiter: EpollWaiter
@@ -163,6 +167,8 @@ public struct UringPath: PacketPath, ~Copyable {
         batchWaitMicros = Self.batchWait(config, ring, &notes)
         self.socket = socket
         self.ring = ring
+        stamped = config.stamping != .off
+        stampBuffers = StampBuffers(address: nil)
         self.notes = notes
         wait = config.wait
         napiMicros = config.uring.napiMicros
@@ -201,6 +207,7 @@ public struct UringPath: PacketPath, ~Copyable {
         if sendsQueued && !ring.sqpoll { _ = Sys.uringSubmit(ring.uring) }
         if sendCQEsDue > 0 { ring.drainSends(sendCQEsDue) }
         ring.release()
+        stampBuffers.deallocate()
     }
 
     public var info: PathInfo {
