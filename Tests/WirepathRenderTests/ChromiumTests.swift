@@ -188,8 +188,8 @@ final class ChromiumTests: XCTestCase {
     }
 }
 
-/// The built `wirepath` for the end-to-end report test: $WIREPATH_BIN, or
-/// the debug build beside this package. It needs root (the built-in
+/// The built `wirepath` for the end-to-end report test: $WIREPATH_BIN, the
+/// build beside the test bundle, or the debug build in this package. It needs root (the built-in
 /// topology): it skips otherwise, and fails under CI=true.
 enum CompareBinary {
     static func find() throws -> String {
@@ -202,6 +202,12 @@ enum CompareBinary {
             throw XCTSkip("needs root: compare builds its own namespaces")
         }
         if let bin = env["WIREPATH_BIN"] { return bin }
+        // The build beside this test bundle first (the one just built, in
+        // whatever scratch path), then the package's debug build.
+        let beside = Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("wirepath").path
+        if FileManager.default.isExecutableFile(atPath: beside) { return beside }
+        let besideArg = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("wirepath").path
+        if FileManager.default.isExecutableFile(atPath: besideArg) { return besideArg }
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let bin = root.appendingPathComponent(".build/debug/wirepath").path
         if FileManager.default.isExecutableFile(atPath: bin) { return bin }
