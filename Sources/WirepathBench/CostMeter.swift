@@ -107,8 +107,10 @@ struct CostMeter: ~Copyable {
     }
 }
 
-/// The id of the `raw_syscalls:sys_enter` tracepoint, from tracefs. Mounts
-/// tracefs at /sys/kernel/tracing when it is not mounted yet.
+/// The id of the `raw_syscalls:sys_enter` tracepoint, from tracefs. When no
+/// tracefs is mounted, it mounts one on a private temporary directory, reads
+/// the id and detaches it at once: nothing host-wide is left mounted (an
+/// earlier version mounted /sys/kernel/tracing and left it there).
 public enum SyscallTracepoint {
     static let description = "raw_syscalls:sys_enter tracepoint via perf_event_open, per thread, in a separate window after the latency/throughput window"
     /// Off only for measuring the counter's own overhead.
@@ -124,11 +126,19 @@ public enum SyscallTracepoint {
             return nil
         }
         if let v = readID() { return .success(v) }
-        // tracefs may not be mounted (the brief says so): mount it once.
-        do throws(PathError) { try Sys.mount("tracefs", at: "/sys/kernel/tracing", type: "tracefs") } catch {
+        // tracefs may not be mounted: mount it privately, read, detach.
+        var template = Array("/tmp/wirepath-tracefs-XXXXXX".utf8CString)
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            return .failure(ConfigError("tracefs not mounted, and no temporary directory to mount it on (mkdtemp: \(Sys.errnoName(errno))); mount it with `mount -t tracefs tracefs /sys/kernel/tracing`"))
+        }
+        let dir = String(cString: made)
+        defer { rmdir(dir) }
+        do throws(PathError) { try Sys.mount("tracefs", at: dir, type: "tracefs") } catch {
             return .failure(ConfigError("tracefs not mounted and mount failed (\(Sys.errnoName(error.errno))); run as root or `mount -t tracefs tracefs /sys/kernel/tracing`"))
         }
-        if let v = readID() { return .success(v) }
+        let text = try? readSmallFile("\(dir)/events/raw_syscalls/sys_enter/id")
+        try? Sys.detach(dir)
+        if let text, let v = UInt64(text.trimmingCharacters(in: .whitespacesAndNewlines)) { return .success(v) }
         return .failure(ConfigError("raw_syscalls:sys_enter tracepoint not found in tracefs; the kernel needs CONFIG_FTRACE_SYSCALLS"))
     }()
 }

@@ -30,6 +30,12 @@ extension Sys {
         try check(retryEINTR { Int(Glibc.mount(source, target, type, 0, nil)) }, "mount -t \(type) \(source) \(target)")
     }
 
+    /// umount2(2) with MNT_DETACH: the mount leaves the mount table at once,
+    /// whoever still holds a file in it.
+    package static func detach(_ target: String) throws(PathError) {
+        try check(retryEINTR { Int(Glibc.umount2(target, CInt(MNT_DETACH))) }, "umount2(\(target), MNT_DETACH)")
+    }
+
     package static func setns(_ fd: CInt, _ type: CInt) throws(PathError) {
         try check(retryEINTR { Int(wp_setns(fd, type)) }, "setns")
     }

@@ -24,6 +24,24 @@ final class SandboxTests: XCTestCase {
     /// execve, socket and io_uring_setup from a sandboxed data thread fail
     /// with EPERM, and the run fails naming the call and the path, with the
     /// fix; never a silent death. Per path where the call applies.
+    /// A run that counts syscalls reads the tracepoint's id from tracefs;
+    /// where none is mounted it mounts one privately and detaches it: the
+    /// mount table after the run is the one before it (nothing host-wide
+    /// is left behind).
+    func testACountedRunLeavesTheMountTableAsItFoundIt() throws {
+        try requireRoot()
+        let bin = try wirepathBinary()
+        func mounts() throws -> [Substring] {
+            try String(contentsOfFile: "/proc/self/mounts", encoding: .utf8).split(separator: "\n")
+                .filter { $0.contains("tracefs") || $0.contains("wirepath") }
+        }
+        let before = try mounts()
+        let r = try runProgram(bin, ["pingpong", "--path", "socket", "--count", "200", "--warmup", "0.01"], timeout: 120)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("raw_syscalls:sys_enter"), "the run counted syscalls: \(r.stdout)")
+        XCTAssertEqual(try mounts(), before, "tracefs or a wirepath mount left behind")
+    }
+
     func testAForbiddenCallFailsWithEPERMNamingTheCallAndThePath() throws {
         try requireRoot()
         var cases: [(path: String, call: String, extra: [String])] = [
