@@ -129,7 +129,7 @@ public enum SyscallTracepoint {
         // tracefs may not be mounted: mount it privately, read, detach.
         var template = Array("/tmp/wirepath-tracefs-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            return .failure(ConfigError("tracefs not mounted, and no temporary directory to mount it on (mkdtemp: \(Sys.errnoName(errno))); mount it with `mount -t tracefs tracefs /sys/kernel/tracing`"))
+            return .failure(ConfigError("tracefs not mounted, and no temporary directory to mount it on (mkdtemp: \(Sys.errnoName(Errno(rawValue: errno)))); mount it with `mount -t tracefs tracefs /sys/kernel/tracing`"))
         }
         let dir = String(cString: made)
         defer { rmdir(dir) }
