@@ -73,7 +73,18 @@ final class CaptureSession {
     static func start(_ r: RunRequest, topology: Topology?) throws -> CaptureSession? {
         guard let c = r.capture else { return nil }
         if let t = topology {
-            guard let ns = t.wireNamespace else { throw ConfigError("--capture needs the topology's middle hop (a bug: the topology was made without it)") }
+            guard let ns = t.wireNamespace else {
+                // A threaded run (--threads, --queues) has no middle hop: its
+                // bridge would put every flow on one queue. Each flow is told
+                // apart by its run id and verified on its own.
+                guard r.scaling.isThreaded else { throw ConfigError("--capture needs the topology's middle hop (a bug: the topology was made without it)") }
+                var seen = "\(t.clientInterface) in \(t.clientNamespace): the client's own veth end (a threaded run has no middle hop, whose bridge would put every flow on one queue); it sees each client→reflector frame as the client's host sends it and each reflector→client frame as it arrives, every queue's"
+                if r.paths.contains(.xdp) {
+                    seen += "; frames the client's XDP program redirects to an AF_XDP socket never reach libpcap, so xdp's replies are invisible here"
+                }
+                return try CaptureSession(c, interface: t.clientInterface, namespace: t.clientNamespace, reflectorPort: r.port, vantagePoint: seen,
+                                          directions: [WireDirection.clientToReflector.description, WireDirection.reflectorToClient.description])
+            }
             return try CaptureSession(
                 c, interface: t.wireClientPort, namespace: ns, reflectorPort: r.port,
                 vantagePoint: "\(t.wireClientPort) in \(ns): the bridge's port facing the client; it sees each client→reflector frame as it leaves the client's veth and each reflector→client frame as the bridge hands it to that veth",

@@ -70,8 +70,10 @@ public enum Runner {
             // A threaded run needs veth's NAPI receive: it runs per queue and
             // counts per queue (the proof of placement).
             let threaded = request.scaling.isThreaded
+            // A threaded capture is taken on the client's veth instead: the
+            // bridge's ports have one queue each, which would undo --queues.
             let topology = try Topology.up(vethNAPI: request.vethNAPI || threaded, threadedNAPI: request.vethThreadedNAPI,
-                                           wire: request.capture != nil || request.middleHop, ipv6: request.ipv6,
+                                           wire: (request.capture != nil && !threaded) || request.middleHop, ipv6: request.ipv6,
                                            queues: request.scaling.queues)
             defer { topology.down() }
             events(.topologyUp(client: topology.clientNamespace, reflector: topology.reflectorNamespace))
@@ -157,7 +159,6 @@ public enum Runner {
         if let bind = r.bind, bind.port != 0, s.threads > 1 {
             throw ConfigError("--bind \(bind) with --threads \(s.threads): each thread's flow needs its own source port; give --bind without a port")
         }
-        if r.capture != nil { throw ConfigError("--capture with --threads or --queues is not built yet (the capture verifies one flow per path): leave one out") }
         if r.middleHop { throw ConfigError("--middle-hop with --queues or --threads: the bridge's ports have one queue each; leave one out") }
         if r.rate != nil || !r.rates.isEmpty || !r.loads.isEmpty {
             throw ConfigError("--threads and --queues measure the closed-loop ping-pong and the flood; the open loop (--rate, --load) is not threaded yet")

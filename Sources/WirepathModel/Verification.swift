@@ -34,6 +34,9 @@ public struct WireCheck: Codable, Sendable, Equatable {
 public struct RunVerification: Codable, Sendable, Equatable {
     public var measurement: String
     public var runID: UInt64
+    /// The flow of a threaded run (`--threads`): each flow has its own run
+    /// id and is verified on its own; nil for a single-flow run.
+    public var flow: Int?
     public var checks: [WireCheck]
     /// The wire's per-direction counts for the run.
     public var wire: WireRun?
@@ -247,6 +250,33 @@ public enum Verification {
         let unattributed = summary.unattributedDamaged[WireDirection.clientToReflector.rawValue] ?? 0
         for i in runs.indices where runs[i].status != .unavailable {
             var v = PathVerification(runs: [])
+            // A threaded run's aggregate has no run id of its own: each flow
+            // is checked against its own run on the wire.
+            // The reflector's window counters are left out: the wire counts
+            // every frame to the reflector's port inside a window, the other
+            // flows' (running at once) included, while each reflector thread
+            // counts only its own socket's.
+            if let threads = runs[i].threaded?.perThread {
+                let why = "the reflector thread's window counters are not set beside the wire's: the wire counts every frame to the reflector's port inside this flow's window, the other flows' included, while each reflector thread counts only its own socket's"
+                for t in threads {
+                    if var p = t.pingpong, let id = p.runID {
+                        p.reflector = nil
+                        var r = verify(p, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed)
+                        r.flow = t.flow
+                        r.notes.append(why)
+                        v.runs.append(r)
+                    }
+                    if var f = t.flood, let id = f.runID {
+                        f.receiver = nil
+                        var r = verify(f, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed)
+                        r.flow = t.flow
+                        r.notes.append(why)
+                        v.runs.append(r)
+                    }
+                }
+                runs[i].verification = v.runs.isEmpty ? nil : v
+                continue
+            }
             if let p = runs[i].pingpong, let id = p.runID {
                 v.runs.append(verify(p, runID: id, wire: summary.run(id), captureDropped: captureDropped, unattributedDamaged: unattributed))
             }

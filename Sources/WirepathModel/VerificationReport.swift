@@ -4,7 +4,10 @@ extension Array where Element == PathRun {
     /// The run ids of every measurement (ping-pong, flood, each open-loop
     /// rate): the runs an audit keeps in full before any other.
     public var measurementRunIDs: [UInt64] {
-        flatMap { r in [r.pingpong?.runID, r.flood?.runID].compactMap { $0 } + r.openLoop.compactMap(\.runID) }
+        flatMap { r in
+            [r.pingpong?.runID, r.flood?.runID].compactMap { $0 } + r.openLoop.compactMap(\.runID)
+                + (r.threaded?.perThread ?? []).flatMap { [$0.pingpong?.runID, $0.flood?.runID].compactMap { $0 } }
+        }
     }
 }
 
@@ -21,8 +24,16 @@ extension WirepathReport {
         for run in runs where run.status != .unavailable {
             let verified = Set((run.verification?.runs ?? []).map(\.runID))
             var results: [(String, UInt64?)] = []
-            if let p = run.pingpong { results.append(("pingpong", p.runID)) }
-            if let f = run.flood { results.append(("flood", f.runID)) }
+            if let threads = run.threaded?.perThread {
+                // Per flow: the aggregate carries no run id of its own.
+                for t in threads {
+                    if let p = t.pingpong { results.append(("pingpong flow \(t.flow)", p.runID)) }
+                    if let f = t.flood { results.append(("flood flow \(t.flow)", f.runID)) }
+                }
+            } else {
+                if let p = run.pingpong { results.append(("pingpong", p.runID)) }
+                if let f = run.flood { results.append(("flood", f.runID)) }
+            }
             for o in run.openLoop { results.append((o.measurementName, o.runID)) }
             for (name, id) in results {
                 guard let id else {

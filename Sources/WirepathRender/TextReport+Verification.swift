@@ -14,7 +14,7 @@ extension TextReport {
         }
         for run in report.runs {
             for r in run.verification?.runs ?? [] {
-                out += verificationLine("\(run.path) \(r.measurement)", r)
+                out += verificationLine("\(run.path) \(r.measurement)\(r.flow.map { " flow \($0)" } ?? "")", r)
             }
         }
         if listUnverified ?? (report.capture?.summary != nil) {

@@ -4,6 +4,7 @@ import Glibc
 @testable import WirepathBench
 import WirepathIO
 import WirepathModel
+import WirepathRender
 import WirepathTestSupport
 
 /// `--threads`, `--queues`: two threads per end over two veth queues on
@@ -79,6 +80,55 @@ final class ScalingTests: XCTestCase {
         XCTAssertEqual(f.rxPps, floods.reduce(0) { $0 + $1.rxPps }, accuracy: 1)
         for fl in floods { XCTAssertGreaterThan(fl.received, 0) }
         XCTAssertNil(report.placementFailure)
+        XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
+    }
+
+    /// `--capture` with `--threads 2 --queues 2`: captured on the client's
+    /// veth (no middle hop, which would undo the queues), each flow
+    /// verified on its own run id against the wire, with the wire's counts
+    /// equal to that flow's, not the aggregate's.
+    func testCaptureVerifiesEachFlow() throws {
+        try requireRoot()
+        try requireTwoCPUs()
+        let dir = try scratchDirectory("scalingcapture")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var r = request(.socket)
+        r.capture = CaptureRequest(file: dir + "/threads.pcap")
+        let report = try Runner.run(r)
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        XCTAssertEqual(report.environment.topology.kind, "veth-pair", "a threaded capture has no middle hop")
+        let capture = try XCTUnwrap(report.capture)
+        XCTAssertEqual(capture.interface, "wpc0")
+        XCTAssertEqual(capture.dropped, 0, "the capture itself dropped frames")
+        let t = try XCTUnwrap(run.threaded)
+        XCTAssertEqual(t.placement.flatMap(\.problems), [], "the capture must not move traffic off its queue")
+        let v = try XCTUnwrap(run.verification)
+        XCTAssertEqual(v.runs.map(\.measurement), ["pingpong", "flood", "pingpong", "flood"])
+        XCTAssertEqual(v.runs.map(\.flow), [0, 0, 1, 1])
+        for m in v.runs {
+            XCTAssertEqual(m.disagreements, [], "flow \(m.flow ?? -1) \(m.measurement): \(m.disagreements.map(\.message))")
+            XCTAssertGreaterThanOrEqual(m.checks.count, 4)
+        }
+        for thread in t.perThread {
+            let ping = try XCTUnwrap(thread.pingpong)
+            let flood = try XCTUnwrap(thread.flood)
+            let pv = try XCTUnwrap(v.runs.first { $0.flow == thread.flow && $0.measurement == "pingpong" })
+            let fv = try XCTUnwrap(v.runs.first { $0.flow == thread.flow && $0.measurement == "flood" })
+            XCTAssertEqual(pv.runID, ping.runID)
+            XCTAssertEqual(fv.runID, flood.runID)
+            // The wire's count of this flow alone (libpcap's, not the program's).
+            let pw = try XCTUnwrap(pv.wire)
+            XCTAssertEqual(pw.clientToReflector.unique, ping.client.txPackets, "flow \(thread.flow)")
+            XCTAssertEqual(pw.reflectorToClient.unique, ping.received + ping.reordered, "flow \(thread.flow)")
+            let fw = try XCTUnwrap(fv.wire)
+            XCTAssertEqual(fw.clientToReflector.unique + fw.clientToReflector.damaged, flood.sent, "flow \(thread.flow)")
+            XCTAssertLessThan(fw.clientToReflector.unique, try XCTUnwrap(run.flood).sent, "a flow's wire count is its own, not the aggregate's")
+        }
+        XCTAssertTrue(report.unverifiedMeasurements.isEmpty, "\(report.unverifiedMeasurements)")
+        XCTAssertNil(report.strictVerificationFailure)
+        let text = TextReport.verification(report)
+        XCTAssertTrue(text.contains("socket flood flow 1"), text)
         XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
     }
 
