@@ -82,9 +82,16 @@ def figures(name, size, r):
         return dict(pps=f["rxPps"], scpu=(s.get("cost") or {}).get("cpuNsPerPacket"),
                     rcpu=(rc.get("cost") or {}).get("cpuNsPerPacket"),
                     ssys=(s.get("cost") or {}).get("syscallsPerPacket"),
-                    rppc=rc.get("rxPacketsPerCall"), lost=f.get("lossRatio"))
+                    rppc=rc.get("rxPacketsPerCall"), lost=f.get("lossRatio"),
+                    sirq=softirq_per_packet(f.get("softirq")))
     except Exception:
         return None
+def softirq_per_packet(sq):
+    # /proc/stat's softirq time over the window, per received packet: on a
+    # veth pair the receive work (and GRO's coalescing) runs here, in the
+    # sender's CPU's softirq (or the receiver's with threaded NAPI).
+    if not sq or not sq.get("packets"): return None
+    return sum(c["ns"] for c in sq["cpus"]) / sq["packets"]
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else None
@@ -94,16 +101,16 @@ for size in sizes:
     rows = {}
     for c in configs:
         fs = [f for f in (figures(c, size, r) for r in range(1, rounds + 1)) if f]
-        rows[c] = {k: med([f[k] for f in fs]) for k in ("pps", "scpu", "rcpu", "ssys", "rppc", "lost")} if fs else None
+        rows[c] = {k: med([f[k] for f in fs]) for k in ("pps", "scpu", "rcpu", "ssys", "rppc", "lost", "sirq")} if fs else None
     base = rows.get("socket")
     print(f"\n{size}-byte payload")
-    print("| configuration | rx Mpps | × socket | sender CPU ns/pkt | × socket | receiver CPU ns/pkt | sender syscalls/pkt | receiver pkts/call | loss |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| configuration | rx Mpps | × socket | sender CPU ns/pkt | × socket | receiver CPU ns/pkt | softirq ns/pkt | sender syscalls/pkt | receiver pkts/call | loss |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for c in configs:
         v = rows[c]
         if not v:
-            print(f"| {c} | failed | | | | | | | |"); continue
+            print(f"| {c} | failed | | | | | | | | |"); continue
         rp = v["pps"] / base["pps"] if base and base["pps"] else None
         rc = v["scpu"] / base["scpu"] if base and base["scpu"] and v["scpu"] else None
-        print(f"| {c} | {fmt(v['pps'] / 1e6, 3)} | {fmt(rp, 2)} | {fmt(v['scpu'])} | {fmt(rc, 2)} | {fmt(v['rcpu'])} | {fmt(v['ssys'], 3)} | {fmt(v['rppc'], 1)} | {fmt((v['lost'] or 0) * 100, 1)}% |")
+        print(f"| {c} | {fmt(v['pps'] / 1e6, 3)} | {fmt(rp, 2)} | {fmt(v['scpu'])} | {fmt(rc, 2)} | {fmt(v['rcpu'])} | {fmt(v['sirq'])} | {fmt(v['ssys'], 3)} | {fmt(v['rppc'], 1)} | {fmt((v['lost'] or 0) * 100, 1)}% |")
 PY

@@ -87,6 +87,7 @@ extension ClientEnd where P: ~Copyable {
         if let w = kernelWindow {
             result.kernelLoss = .flood(lost: result.lost, corrupted: result.integrityFailures ?? 0, client: w.0.client, reflector: w.0.reflector,
                                        hop: w.0.hop, receiverXDP: result.receiver?.xdp, controlResends: w.resends, unread: w.unread)
+            result.softirq = kernel?.softirq(w.0, packets: result.received)
         }
         return result
     }

@@ -289,7 +289,8 @@ public enum Runner {
         let run = PathRun(path: kind, status: .ok, options: options)
         // Both ends' kernel counters, read at the window's edges: where
         // the kernel says each lost packet went (`kernelLoss`).
-        let kernel = KernelProbe.local(client: topology.clientNamespace, reflector: topology.reflectorNamespace, hop: topology.wireNamespace)
+        let kernel = KernelProbe.local(client: topology.clientNamespace, reflector: topology.reflectorNamespace, hop: topology.wireNamespace,
+                                       clientCPU: clientCPU, reflectorCPU: reflectorCPU)
         let ends = LocalEnds(kind: kind, request: r, topology: topology, clientCPU: clientCPU, reflectorCPU: reflectorCPU,
                              reflectorEP: reflectorEP, clientEP: clientEP, stop: stop, kernel: kernel)
         return measure(kind, r, ends: ends, run: run, stop: stop, progress: progress)

@@ -286,3 +286,29 @@ extension WirepathReport {
         return out
     }
 }
+
+/// Softirq time per CPU over a flood's window, from /proc/stat: where the
+/// receive work of a veth pair (and GRO's coalescing) runs, which neither
+/// end's thread CPU shows on its own. Host-wide, and sampled at the
+/// scheduler tick unless the kernel accounts IRQ time exactly.
+public struct SoftirqAccount: Codable, Sendable, Equatable {
+    public struct CPU: Codable, Sendable, Equatable {
+        public var cpu: Int
+        /// Softirq time on this CPU over the window.
+        public var ns: UInt64
+        /// Which end was pinned here ("sender", "receiver", both, or nil).
+        public var pinned: String?
+        public init(cpu: Int, ns: UInt64, pinned: String?) { self.cpu = cpu; self.ns = ns; self.pinned = pinned }
+    }
+    public var cpus: [CPU]
+    /// The packets the receiver counted, to divide by.
+    public var packets: UInt64
+    /// How the time was counted, for the reader.
+    public var source: String
+
+    public init(cpus: [CPU], packets: UInt64, source: String) { self.cpus = cpus; self.packets = packets; self.source = source }
+
+    public var totalNs: UInt64 { cpus.reduce(0) { $0.saturatingAdd($1.ns) } }
+    /// Softirq ns per received packet, over all CPUs.
+    public var nsPerPacket: Double { packets == 0 ? 0 : Double(totalNs) / Double(packets) }
+}

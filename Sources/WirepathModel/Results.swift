@@ -143,6 +143,9 @@ public struct FloodResult: Codable, Sendable, Equatable {
     /// Where the kernel's own counters say the lost packets went (nil in
     /// reports written before they were read).
     public var kernelLoss: KernelLossAccount?
+    /// Softirq time per CPU over the window (/proc/stat): the receive work
+    /// no thread's CPU figure shows (nil when not read, or against --peer).
+    public var softirq: SoftirqAccount?
 
     public init(payloadSize: Int, sent: UInt64, received: UInt64, duplicated: UInt64, reordered: UInt64,
                 senderDurationNs: UInt64, receiverSpanNs: UInt64, sender: EndReport, receiver: EndReport?) {

@@ -99,11 +99,28 @@ final class GSOTests: XCTestCase {
         let dir = try scratchDirectory("gro")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let paths = paths()
+        // The host's softirq time around the whole run, read here: each
+        // flood's window is inside it, so no CPU's share can exceed it.
+        let before = try softirqNow()
         let report = try Runner.run(request(paths, gso: Self.segments, gro: true, vethNAPI: true, capture: dir + "/gro.pcap", batch: 8))
+        let after = try softirqNow()
         XCTAssertEqual(report.runs.map(\.path), paths)
         for run in report.runs {
             try checkEveryDatagram(run, "\(run.path) --gso 16 --gro")
             let f = try XCTUnwrap(run.flood)
+            // Where the receive work ran: every CPU, the ends labelled.
+            let sq = try XCTUnwrap(f.softirq, "\(run.path): the flood reads /proc/stat's softirq time")
+            XCTAssertEqual(sq.cpus.map(\.cpu), before.keys.sorted(), "\(run.path)")
+            XCTAssertEqual(sq.packets, f.received)
+            if sysconf(Int32(_SC_NPROCESSORS_ONLN)) >= 2 {
+                XCTAssertEqual(sq.cpus.first { $0.cpu == 0 }?.pinned, "sender", "\(run.path)")
+                XCTAssertEqual(sq.cpus.first { $0.cpu == 1 }?.pinned, "receiver", "\(run.path)")
+            }
+            let hz = UInt64(sysconf(Int32(_SC_CLK_TCK)))
+            for c in sq.cpus {
+                let outer = (after[c.cpu] ?? 0) - (before[c.cpu] ?? 0)
+                XCTAssertLessThanOrEqual(c.ns, outer * (1_000_000_000 / hz), "\(run.path) cpu\(c.cpu): more softirq time than the host had around the run")
+            }
             XCTAssertEqual(f.lost, 0, "\(run.path): a lossless flood (GRO drops count once per coalesced buffer in the kernel's counters)")
             let receiver = try XCTUnwrap(f.receiver)
             // uring's receive call is a batch of completions, not a syscall:
@@ -115,6 +132,27 @@ final class GSOTests: XCTestCase {
             XCTAssertEqual(run.options.gro, true)
         }
         XCTAssertEqual(wirepathNamespaces().filter { $0.hasPrefix("wirepath-\(getpid())-") }, [])
+    }
+
+    /// Each CPU's softirq ticks now, read by the test itself.
+    func softirqNow() throws -> [Int: UInt64] {
+        try XCTUnwrap(CPUStatFile.parseSoftirq(try String(contentsOfFile: "/proc/stat", encoding: .utf8)))
+    }
+
+    /// /proc/stat's cpuN lines, the softirq field (the seventh), the sum
+    /// line skipped; lines that do not parse are skipped, never trapped on.
+    func testSoftirqParse() {
+        let text = """
+        cpu  3368352 268274 878935 3729217 76356 0 209944 158170 0 0
+        cpu0 1590722 113506 446702 1942129 29196 0 153615 75103 0 0
+        cpu1 1777630 154768 432233 1787088 47160 0 56329 83066 0 0
+        cpux 1 2 3 4 5 6 7 8
+        cpu2 1 2 3
+        intr 123 0 0
+        """
+        XCTAssertEqual(CPUStatFile.parseSoftirq(text), [0: 153615, 1: 56329])
+        XCTAssertNil(CPUStatFile.parseSoftirq("intr 1 2 3\n"))
+        XCTAssertNil(CPUStatFile.parseSoftirq(""))
     }
 
     /// The kernel's segment limit is probed (128 on Linux 5.5+), and a
