@@ -72,7 +72,8 @@ extension Reflector where P: ~Copyable {
                     return
                 }
                 slot = free
-                open(slot, runID: h.runID, owner: from, countSyscalls: word.flags & ControlWire.countSyscalls != 0, now: now)
+                open(slot, runID: h.runID, owner: from, countSyscalls: word.flags & ControlWire.countSyscalls != 0, now: now,
+                     counters: countersAtPacket(i))
             }
             sessions.slots[slot].lastActivityNs = now
             let counted: ControlWire.SyscallsUnavailable = word.flags & ControlWire.countSyscalls == 0 ? .counted
@@ -90,7 +91,7 @@ extension Reflector where P: ~Copyable {
                 try send(requestSize: size)
                 return
             }
-            if sessions.slots[s].state == SessionTable.open { close(s, now: now) }
+            if sessions.slots[s].state == SessionTable.open { close(s, now: now, counters: countersAtPacket(i)) }
             sessions.slots[s].lastActivityNs = now
             let body = sessions.slots[s].cachedReport
             write(.report, h, to: from, word: ControlWire.Word(value: UInt32(body.count)), body: body)
@@ -122,7 +123,21 @@ extension Reflector where P: ~Copyable {
         _ = try path.send(&ctl)
     }
 
-    private mutating func open(_ s: Int, runID: UInt64, owner: Endpoint, countSyscalls: Bool, now: UInt64) {
+    /// The path's counters as of packet `i` of the batch being handled: the
+    /// path counted the whole batch when it received it, so the packets
+    /// behind `i` are taken off. A window then holds exactly the packets
+    /// after its `begin` up to and including its `end`, as the wire audit
+    /// counts it, even when a resent `begin` or `end`, or data, shares the
+    /// control packet's batch (under load, it did: one packet too many).
+    /// Only the packet count is exact this way; bytes are the batch's.
+    func countersAtPacket(_ i: Int) -> PathCounters {
+        var c = path.counters
+        let behind = UInt64(max(batchCount - 1 - i, 0))
+        c.rxPackets = c.rxPackets >= behind ? c.rxPackets - behind : 0
+        return c
+    }
+
+    private mutating func open(_ s: Int, runID: UInt64, owner: Endpoint, countSyscalls: Bool, now: UInt64, counters: PathCounters) {
         if countingSlot == s { countingSlot = -1 }
         sessions.slots[s].runID = runID
         summary.lastOpenedRunID = runID
@@ -131,7 +146,7 @@ extension Reflector where P: ~Copyable {
         sessions.slots[s].openedNs = now
         sessions.slots[s].report = PeerReport(path: P.kind)
         sessions.slots[s].tracker.reset()
-        sessions.slots[s].countersAtBegin = path.counters
+        sessions.slots[s].countersAtBegin = counters
         sessions.slots[s].cachedReport = []
         // The tracepoint only with --count-syscalls, and one window at a time.
         let count = countSyscalls && options.countSyscalls && countingSlot < 0
@@ -139,11 +154,11 @@ extension Reflector where P: ~Copyable {
         if count && sessions.slots[s].meter.counting { countingSlot = s }
     }
 
-    private mutating func close(_ s: Int, now: UInt64) {
+    private mutating func close(_ s: Int, now: UInt64, counters: PathCounters) {
         let cost = sessions.slots[s].meter.stop()
         if countingSlot == s { countingSlot = -1 }
         sessions.slots[s].state = SessionTable.closed
-        let c = path.counters.since(sessions.slots[s].countersAtBegin)
+        let c = counters.since(sessions.slots[s].countersAtBegin)
         sessions.slots[s].report.count(c, xdp: P.kind == .xdp)
         sessions.slots[s].report.floodUnique = sessions.slots[s].tracker.unique
         sessions.slots[s].report.floodDuplicates = sessions.slots[s].tracker.duplicates

@@ -68,6 +68,9 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
     var stages: ReflectorStages
     /// Test-only: a pause before every echo.
     var pingDelayNs: UInt64 = 0
+    /// The packets of the batch being handled: a window's edge is a control
+    /// packet's place in it (see `countersAtPacket`).
+    var batchCount = 0
 
     init(path: consuming P, config: PathConfig, stop: StopSignal, options: ServeOptions = ServeOptions()) {
         self.path = path
@@ -111,6 +114,7 @@ struct Reflector<P: PacketPath & ~Copyable>: ~Copyable {
         var pings = 0
         var floods = 0
         var others = 0
+        batchCount = n
         for i in 0..<n {
             // A source no reply can go to is dropped before anything else.
             let from = rx.endpoint(i)
