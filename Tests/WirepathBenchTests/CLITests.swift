@@ -54,10 +54,12 @@ final class CLITests: XCTestCase {
         // A file where the directory should go: refused at once, nothing measured.
         XCTAssertTrue(FileManager.default.createFile(atPath: dir + "/file", contents: Data()))
         let started = Date()
-        let bad = try runProgram(bin, ["flood", "--path", "socket", "--duration", "5", "--report", dir + "/file/sub"], timeout: 60)
+        // The flood would take 60 s; failing in far less shows it never ran
+        // (a loaded host took 11 s just to start and refuse).
+        let bad = try runProgram(bin, ["flood", "--path", "socket", "--duration", "60", "--report", dir + "/file/sub"], timeout: 120)
         XCTAssertNotEqual(bad.status, 0)
         XCTAssertTrue(bad.stderr.contains("cannot create the directory"), bad.stderr)
-        XCTAssertLessThan(Date().timeIntervalSince(started), 4, "the bad --report must fail before the 5 s flood")
+        XCTAssertLessThan(Date().timeIntervalSince(started), 40, "the bad --report must fail before the 60 s flood")
     }
 
     func testSIGINTEndsWithin2sAndLeavesNoNamespace() throws {
@@ -161,7 +163,9 @@ final class CLITests: XCTestCase {
         try p.run()
         // Wait until its namespaces exist, so the signal lands mid-measurement.
         let ns = "wirepath-\(p.processIdentifier)-cli"
-        let appear = Date().addingTimeInterval(10)
+        // Polled, so a quick start costs nothing; generous, because a debug
+        // build on a loaded 2-core host took more than 10 s to get there.
+        let appear = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear { usleep(20_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), file: file, line: line)
         usleep(700_000)
@@ -620,7 +624,9 @@ final class TopoCLITests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         try p.run()
         let first = "/run/netns/wirepath-\(name)-cli"
-        let appear = Date().addingTimeInterval(10)
+        // Polled, so a quick start costs nothing; generous, because a debug
+        // build on a loaded 2-core host took more than 10 s to get there.
+        let appear = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: first) && p.isRunning && Date() < appear { usleep(500) }
         XCTAssertTrue(p.isRunning, "setup ended before the namespace was seen")
         kill(p.processIdentifier, SIGINT)
@@ -790,7 +796,9 @@ final class DoctorTests: XCTestCase {
         p.standardError = FileHandle.nullDevice
         try p.run()
         let ns = "wirepath-\(p.processIdentifier)-doctor"
-        let appear = Date().addingTimeInterval(10)
+        // Polled, so a quick start costs nothing; generous, because a debug
+        // build on a loaded 2-core host took more than 10 s to get there.
+        let appear = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: "/run/netns/\(ns)") && Date() < appear && p.isRunning { usleep(10_000) }
         XCTAssertTrue(FileManager.default.fileExists(atPath: "/run/netns/\(ns)"), "the doctor makes \(ns)")
         usleep(300_000)
