@@ -160,6 +160,12 @@ public enum Runner {
             throw ConfigError("--bind \(bind) with --threads \(s.threads): each thread's flow needs its own source port; give --bind without a port")
         }
         if r.middleHop { throw ConfigError("--middle-hop with --queues or --threads: the bridge's ports have one queue each; leave one out") }
+        if r.capture != nil && r.peer == nil && r.paths.contains(.xdp) {
+            // A threaded capture is taken on the client's veth, and AF_XDP
+            // frames pass its packet taps in neither direction (sent by
+            // dev_direct_xmit, received by redirect).
+            throw ConfigError("--capture with --threads or --queues on xdp: a threaded run is captured on the client's veth, where AF_XDP's frames are invisible in both directions; capture xdp as one flow (leave out --threads and --queues, so the middle hop sees it) or leave xdp out of --path")
+        }
         if r.rate != nil || !r.rates.isEmpty || !r.loads.isEmpty {
             throw ConfigError("--threads and --queues measure the closed-loop ping-pong and the flood; the open loop (--rate, --load) is not threaded yet")
         }
