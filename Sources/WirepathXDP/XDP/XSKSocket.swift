@@ -4,29 +4,56 @@ import Foundation
 import Glibc
 import WirepathIO
 
+/// The UMEM as one socket uses it: the frames' base and the fill and
+/// completion rings it feeds and drains (its own UMEM's, or, on a shared
+/// UMEM, the rings the socket was bound with).
+struct UMEMRings {
+    let area: UnsafeMutableRawPointer
+    let fill: UnsafeMutablePointer<xsk_ring_prod>
+    let comp: UnsafeMutablePointer<xsk_ring_cons>
+}
+
 /// The AF_XDP socket and its RX and TX rings, and the UMEM it is bound
-/// with. `deinit` deletes the socket; the UMEM (a stored property) goes after.
+/// with. `deinit` deletes the socket; its own UMEM (a stored property) goes
+/// after. On a UMEM shared by a threaded run's sockets (`XDPQueueGroup`),
+/// the group owns the UMEM and this socket owns its own fill and completion
+/// rings; libxdp's bookkeeping of the shared UMEM is changed only under the
+/// group's lock (socket create and delete).
 struct XSKSocket: ~Copyable {
-    let umem: UMEM
+    /// This socket's own UMEM (nil on a shared one).
+    let ownUMEM: UMEM?
+    let umem: UMEMRings
+    /// The owner of the shared UMEM, whose lock guards libxdp's state of it.
+    let group: XDPQueueGroup?
     let xsk: OpaquePointer
     let fd: CInt
+    let queue: UInt32
     let rx: UnsafeMutablePointer<xsk_ring_cons>
     let tx: UnsafeMutablePointer<xsk_ring_prod>
     let zeroCopy: Bool
 
-    /// Opens a UMEM and a socket bound with XDP_USE_NEED_WAKEUP in the
-    /// requested mode. `auto` tries XDP_ZEROCOPY and falls back to XDP_COPY
-    /// on a fresh UMEM; it then returns why zero-copy failed.
-    static func open(ifname: String, driver: String, settings: XDPOptions) throws(PathError) -> XSKSocket {
+    /// Opens a socket on `queue` bound with XDP_USE_NEED_WAKEUP in the
+    /// requested mode, on a UMEM of its own or on `shared`'s. `auto` tries
+    /// XDP_ZEROCOPY and falls back to XDP_COPY (on a fresh UMEM of its own);
+    /// it then returns why zero-copy failed.
+    static func open(ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
+                     shared: XDPQueueGroup? = nil) throws(PathError) -> XSKSocket {
         func attempt(zeroCopy: Bool, fallback: String? = nil) throws(PathError) -> XSKSocket {
             // A socket closed just before (the previous measurement's) frees
             // its hold on the queue in deferred kernel work, so a bind right
             // after can see EBUSY for a moment: retry for up to one second.
             let deadline = Sys.monotonicNanos() + 1_000_000_000
             while true {
-                let umem = try UMEM(frames: settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
                 do throws(PathError) {
-                    return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, zeroCopy: zeroCopy, fallback: fallback)
+                    if let shared {
+                        return try shared.withUMEMLock { () throws(PathError) -> XSKSocket in
+                            try XSKSocket(shared: shared, ifname: ifname, driver: driver, settings: settings, queue: queue,
+                                          zeroCopy: zeroCopy, fallback: fallback)
+                        }
+                    }
+                    let umem = try UMEM(frames: settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
+                    return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, queue: queue,
+                                         zeroCopy: zeroCopy, fallback: fallback)
                 } catch where error.errno == .resourceBusy && Sys.monotonicNanos() < deadline {
                     Sys.sleep(nanos: 10_000_000)
                 }
@@ -50,7 +77,61 @@ struct XSKSocket: ~Copyable {
     /// Why `auto` runs in copy mode, if it fell back.
     let fallback: String?
 
-    init(umem: consuming UMEM, ifname: String, driver: String, settings: XDPOptions, zeroCopy: Bool, fallback: String?) throws(PathError) {
+    /// A socket on a UMEM of its own.
+    init(umem: consuming UMEM, ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
+         zeroCopy: Bool, fallback: String?) throws(PathError) {
+        let rings = UMEMRings(area: umem.area, fill: umem.fill, comp: umem.comp)
+        let s = try Self.create(ifname: ifname, driver: driver, settings: settings, queue: queue, umem: umem.umem,
+                                rings: nil, zeroCopy: zeroCopy)
+        self.ownUMEM = consume umem
+        self.umem = rings
+        group = nil
+        xsk = s.xsk
+        rx = s.rx
+        tx = s.tx
+        self.queue = queue
+        self.fallback = fallback
+        fd = xsk_socket__fd(s.xsk)
+        self.zeroCopy = (try? Sys.xdpIsZeroCopy(fd)) ?? false
+    }
+
+    /// A socket on `shared`'s UMEM, with fill and completion rings of its
+    /// own (XDP_SHARED_UMEM; the first socket on the UMEM binds with the
+    /// mode flags, the others inherit them). The caller holds the group's
+    /// UMEM lock.
+    init(shared: XDPQueueGroup, ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
+         zeroCopy: Bool, fallback: String?) throws(PathError) {
+        let fill = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
+        fill.initialize(to: xsk_ring_prod())
+        let comp = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
+        comp.initialize(to: xsk_ring_cons())
+        let s: (xsk: OpaquePointer, rx: UnsafeMutablePointer<xsk_ring_cons>, tx: UnsafeMutablePointer<xsk_ring_prod>)
+        do throws(PathError) {
+            s = try Self.create(ifname: ifname, driver: driver, settings: settings, queue: queue, umem: shared.sharedUMEMHandle!,
+                                rings: (fill, comp), zeroCopy: zeroCopy)
+        } catch {
+            fill.deallocate()
+            comp.deallocate()
+            throw error
+        }
+        ownUMEM = nil
+        umem = UMEMRings(area: shared.sharedUMEMArea!, fill: fill, comp: comp)
+        group = shared
+        xsk = s.xsk
+        rx = s.rx
+        tx = s.tx
+        self.queue = queue
+        self.fallback = fallback
+        fd = xsk_socket__fd(s.xsk)
+        self.zeroCopy = (try? Sys.xdpIsZeroCopy(fd)) ?? false
+    }
+
+    /// xsk_socket__create, or xsk_socket__create_shared with `rings` (the
+    /// socket's own fill and completion rings on a shared UMEM); the error
+    /// names the bind and its likely cause.
+    private static func create(ifname: String, driver: String, settings: XDPOptions, queue: UInt32, umem: OpaquePointer,
+                               rings: (UnsafeMutablePointer<xsk_ring_prod>, UnsafeMutablePointer<xsk_ring_cons>)?,
+                               zeroCopy: Bool) throws(PathError) -> (xsk: OpaquePointer, rx: UnsafeMutablePointer<xsk_ring_cons>, tx: UnsafeMutablePointer<xsk_ring_prod>) {
         let rx = UnsafeMutablePointer<xsk_ring_cons>.allocate(capacity: 1)
         rx.initialize(to: xsk_ring_cons())
         let tx = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
@@ -64,33 +145,42 @@ struct XSKSocket: ~Copyable {
         cfg.bind_flags = WP_XDP_USE_NEED_WAKEUP | (zeroCopy ? WP_XDP_ZEROCOPY : WP_XDP_COPY)
         let s: OpaquePointer
         _ = XDPLibrary.takeLog()
-        do throws(PathError) { s = try Sys.xskSocketCreate(ifname, settings.queue, umem.umem, rx, tx, &cfg) } catch {
+        do throws(PathError) {
+            if let (fill, comp) = rings {
+                s = try Sys.xskSocketCreateShared(ifname, queue, umem, rx, tx, fill, comp, &cfg)
+            } else {
+                s = try Sys.xskSocketCreate(ifname, queue, umem, rx, tx, &cfg)
+            }
+        } catch {
             rx.deallocate()
             tx.deallocate()
             let e = error.errno
-            let op = "AF_XDP bind on \(ifname) queue \(settings.queue) (\(zeroCopy ? "XDP_ZEROCOPY" : "XDP_COPY"))"
+            let op = "AF_XDP bind on \(ifname) queue \(queue) (\(zeroCopy ? "XDP_ZEROCOPY" : "XDP_COPY")\(rings == nil ? "" : ", shared UMEM"))"
             var hint: String?
             switch e.rawValue {
             case EOPNOTSUPP where zeroCopy: hint = "\(driver) has no zero-copy AF_XDP support, so run with `--xdp-mode copy` (or `--xdp-mode auto`)"
-            case EINVAL: hint = "queue \(settings.queue) may not exist on \(ifname) (check `ethtool -l \(ifname)` and --xdp-queue)"
-            case EBUSY: hint = "another AF_XDP socket is bound to \(ifname) queue \(settings.queue)"
+            case EINVAL where rings != nil: hint = "queue \(queue) may not exist on \(ifname) (check `ethtool -l \(ifname)`), or this kernel cannot share a UMEM across queues (XDP_SHARED_UMEM on another queue needs Linux 5.10+): try `--xdp-umem per-queue`"
+            case EINVAL: hint = "queue \(queue) may not exist on \(ifname) (check `ethtool -l \(ifname)` and --xdp-queue, or --queues)"
+            case EBUSY: hint = "another AF_XDP socket is bound to \(ifname) queue \(queue)"
             case EPERM: hint = "AF_XDP sockets need CAP_NET_RAW: run as root"
             case EAFNOSUPPORT: hint = "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)"
             default: hint = nil
             }
             throw Sys.error(op, e, hint: (hint ?? "") + XDPLibrary.logSuffix())
         }
-        self.umem = umem
-        self.fallback = fallback
-        xsk = s
-        fd = xsk_socket__fd(s)
-        self.rx = rx
-        self.tx = tx
-        self.zeroCopy = (try? Sys.xdpIsZeroCopy(xsk_socket__fd(s))) ?? false
+        return (s, rx, tx)
     }
 
     deinit {
-        Sys.xskSocketDelete(xsk)
+        if let group {
+            // libxdp's shared-UMEM bookkeeping (its reference count and
+            // per-queue ring contexts) is changed under the group's lock.
+            group.withUMEMLock { Sys.xskSocketDelete(xsk) }
+            umem.fill.deallocate()
+            umem.comp.deallocate()
+        } else {
+            Sys.xskSocketDelete(xsk)
+        }
         rx.deallocate()
         tx.deallocate()
     }
