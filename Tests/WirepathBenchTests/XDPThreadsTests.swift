@@ -113,6 +113,55 @@ final class XDPThreadsTests: XCTestCase {
         XCTAssertTrue(clean.stdout.contains("queue 1 AF_XDP socket (thread 1)"), clean.stdout)
     }
 
+    /// Two hosts: `serve --threads 2 --path xdp` on a 2-queue veth end and
+    /// `compare --threads 2 --peer` from the other: client thread i's socket
+    /// sends on queue i, so serve's thread i (its socket on queue i) serves
+    /// its flow's windows (a measurement opens two per flow).
+    func testServeThreadsAgainstPeer() throws {
+        try requireXDP()
+        let object = try requireXDPObject()
+        let log = NSTemporaryDirectory() + "wirepath-\(getpid())-xdp-threads-serve.log"
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-xdp-threads-peer.json"
+        defer { try? FileManager.default.removeItem(atPath: log); try? FileManager.default.removeItem(atPath: json) }
+        let pair = try PeerNamespaces(tag: "xq", subnet: 117, port: 7117, serve: false)
+        defer { pair.close() }
+        for (ns, dev) in [(pair.client, pair.clientInterface), (pair.reflector, pair.reflectorInterface)] {
+            let r = try runProgram("/usr/sbin/ip", ["netns", "exec", ns, "ethtool", "-L", dev, "rx", "2", "tx", "2"], timeout: 10)
+            XCTAssertEqual(r.status, 0, "ethtool -L \(dev): \(r.stderr)")
+        }
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        server.arguments = ["netns", "exec", pair.reflector, try wirepathBinary(), "serve", "--path", "xdp", "--interface", pair.reflectorInterface,
+                            "--xdp-mode", "copy", "--xdp-object", object, "--bind", pair.peer, "--threads", "2", "--duration", "60"]
+        FileManager.default.createFile(atPath: log, contents: nil)
+        server.standardError = FileHandle(forWritingAtPath: log)
+        server.standardOutput = FileHandle.nullDevice
+        try server.run()
+        defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
+        XCTAssertTrue(eventually(10) { (try? String(contentsOfFile: log, encoding: .utf8))?.contains("with 2 threads") ?? false }, "serve started")
+        let ran = try pair.runClient(["compare", "--paths", "xdp", "--interface", pair.clientInterface, "--xdp-mode", "copy", "--xdp-object", object,
+                                      "--peer", pair.peer, "--threads", "2", "--repeat", "1", "--duration", "0.3", "--flood-duration", "0.3",
+                                      "--warmup", "0.1", "--json", json])
+        server.interrupt()
+        server.waitUntilExit()
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let run = try XCTUnwrap(report.runs.first)
+        XCTAssertEqual(run.status, .ok, run.reason ?? "")
+        let t = try XCTUnwrap(run.threaded)
+        for thread in t.perThread {
+            XCTAssertGreaterThan(try XCTUnwrap(thread.flood).received, 0)
+            XCTAssertGreaterThan(try XCTUnwrap(thread.pingpong).received, 0)
+        }
+        XCTAssertEqual(server.terminationStatus, 0)
+        let served = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(served.contains("one AF_XDP socket each"), served)
+        // Each serve thread opened its flow's windows of both measurements.
+        XCTAssertTrue(served.contains("thread 0 (CPU 0): served 4 measured windows"), served)
+        XCTAssertTrue(served.contains("thread 1 (CPU 1): served 4 measured windows"), served)
+        XCTAssertEqual(try interfacesWithXDP(pair.reflector), [], "serve's program went with it")
+    }
+
     /// One socket per queue: more threads than queues is refused, naming the fix.
     func testMoreThreadsThanQueuesIsRefused() throws {
         try requireXDP()
