@@ -162,6 +162,29 @@ final class XDPThreadsTests: XCTestCase {
         XCTAssertEqual(try interfacesWithXDP(pair.reflector), [], "serve's program went with it")
     }
 
+    /// `compare --paths socket,xdp --threads 1,2 --queues 2 --json`: the
+    /// scaling table has xdp's rows beside socket's, each 2-thread run with
+    /// its placement proven.
+    func testCompareScalingTableIncludesXDP() throws {
+        try requireXDP()
+        let json = NSTemporaryDirectory() + "wirepath-\(getpid())-xdp-scaling.json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let ran = try runProgram(try wirepathBinary(), ["compare", "--paths", "socket,xdp", "--xdp-mode", "copy", "--xdp-object", try requireXDPObject(),
+                                                        "--threads", "1,2", "--queues", "2", "--repeat", "1", "--duration", "0.3",
+                                                        "--flood-duration", "0.3", "--warmup", "0.1", "--json", json], timeout: 180)
+        XCTAssertEqual(ran.status, 0, ran.stderr)
+        let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
+        let rows = try XCTUnwrap(report.scaling)
+        XCTAssertEqual(rows.filter { $0.path == .xdp }.map(\.threads), [1, 2], "\(rows)")
+        XCTAssertEqual(rows.filter { $0.path == .socket }.map(\.threads), [1, 2], "\(rows)")
+        for r in rows where r.path == .xdp { XCTAssertGreaterThan(r.aggregatePps, 0); XCTAssertNotNil(r.efficiency) }
+        let xdp2 = try XCTUnwrap(report.runs.first { $0.path == .xdp && $0.threaded?.threads == 2 })
+        XCTAssertEqual(xdp2.threaded?.placement.flatMap(\.problems), [])
+        XCTAssertEqual(xdp2.threaded?.placement.compactMap(\.sockets).count, 3)
+        XCTAssertTrue(ran.stdout.contains("scaling (flood, receiver's rate)"), ran.stdout)
+        XCTAssertTrue(ran.stdout.contains("\nxdp    "), ran.stdout)
+    }
+
     /// One socket per queue: more threads than queues is refused, naming the fix.
     func testMoreThreadsThanQueuesIsRefused() throws {
         try requireXDP()

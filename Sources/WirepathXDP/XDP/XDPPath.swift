@@ -20,6 +20,12 @@ import WirepathIO
 ///    holds the port (an ephemeral one when 0) so that nothing else in the
 ///    namespace takes it.
 ///
+/// In a threaded run (`init(_:queueOf:)`) the program, the ports and a
+/// shared UMEM belong to the run's `XDPQueueGroup`, which outlives its
+/// threads' paths; each path owns only its socket (and, per queue, its
+/// UMEM), bound to its thread's queue, and its frames start at the group's
+/// offset for its thread.
+///
 /// UMEM: `ringSize` frames of `frameSize` bytes. The first half belongs to
 /// receive (in the fill ring, the RX ring, or briefly held here while a
 /// receive copies it out), the second half to transmit (free here, in the TX
