@@ -35,7 +35,12 @@ final class XDPThreadsTests: XCTestCase {
     /// thread's and took what the program and veth say was redirected to it.
     func checkThreads(_ umem: XDPUMEMMode) throws {
         try requireXDP()
-        let report = try Runner.run(try request(umem))
+        var r = try request(umem)
+        // Shared, in the default mode: the UMEM's first bind tries zero-copy,
+        // which veth refuses, and falls back to copy on a fresh UMEM (a UMEM
+        // whose first bind failed is not reusable; libxdp crashed on one).
+        if umem == .shared { r.template.xdp.mode = .auto }
+        let report = try Runner.run(r)
         let run = try XCTUnwrap(report.runs.first)
         XCTAssertEqual(run.status, .ok, run.reason ?? "")
         let t = try XCTUnwrap(run.threaded, "a threaded run records its threads")
@@ -43,6 +48,7 @@ final class XDPThreadsTests: XCTestCase {
         XCTAssertEqual(run.options.xdp?.umem, umem.rawValue)
         XCTAssertEqual(run.options.xdp?.queues, [0, 1])
         XCTAssertEqual(run.options.xdp?.attachment, "bpf-link")
+        XCTAssertEqual(run.options.xdp?.bindMode, "copy")
         XCTAssertEqual(t.placement.map(\.measurement), ["pingpong", "pingpong replies", "flood"])
         for p in t.placement {
             XCTAssertEqual(p.problems, [], "\(umem) \(p.measurement)")
@@ -162,15 +168,15 @@ final class XDPThreadsTests: XCTestCase {
         XCTAssertEqual(try interfacesWithXDP(pair.reflector), [], "serve's program went with it")
     }
 
-    /// `compare --paths socket,xdp --threads 1,2 --queues 2 --json`: the
-    /// scaling table has xdp's rows beside socket's, each 2-thread run with
-    /// its placement proven.
+    /// `compare --paths socket,xdp --threads 1,2 --queues 2 --json` (the
+    /// flood, which the table is made of): the scaling table has xdp's rows
+    /// beside socket's, the 2-thread xdp run with its placement proven.
     func testCompareScalingTableIncludesXDP() throws {
         try requireXDP()
         let json = NSTemporaryDirectory() + "wirepath-\(getpid())-xdp-scaling.json"
         defer { try? FileManager.default.removeItem(atPath: json) }
         let ran = try runProgram(try wirepathBinary(), ["compare", "--paths", "socket,xdp", "--xdp-mode", "copy", "--xdp-object", try requireXDPObject(),
-                                                        "--threads", "1,2", "--queues", "2", "--repeat", "1", "--duration", "0.3",
+                                                        "--threads", "1,2", "--queues", "2", "--measurements", "flood", "--repeat", "1", "--duration", "0.3",
                                                         "--flood-duration", "0.3", "--warmup", "0.1", "--json", json], timeout: 180)
         XCTAssertEqual(ran.status, 0, ran.stderr)
         let report = try JSONDecoder().decode(WirepathReport.self, from: Data(contentsOf: URL(fileURLWithPath: json)))
@@ -180,7 +186,7 @@ final class XDPThreadsTests: XCTestCase {
         for r in rows where r.path == .xdp { XCTAssertGreaterThan(r.aggregatePps, 0); XCTAssertNotNil(r.efficiency) }
         let xdp2 = try XCTUnwrap(report.runs.first { $0.path == .xdp && $0.threaded?.threads == 2 })
         XCTAssertEqual(xdp2.threaded?.placement.flatMap(\.problems), [])
-        XCTAssertEqual(xdp2.threaded?.placement.compactMap(\.sockets).count, 3)
+        XCTAssertEqual(xdp2.threaded?.placement.compactMap(\.sockets).count, 1)
         XCTAssertTrue(ran.stdout.contains("scaling (flood, receiver's rate)"), ran.stdout)
         XCTAssertTrue(ran.stdout.contains("\nxdp    "), ran.stdout)
     }

@@ -146,8 +146,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         var notes = notes
         let ifname = end.interface
         let driver = end.driver
-        let socket = try XSKSocket.open(ifname: ifname, driver: driver, settings: settings, queue: queue,
-                                        shared: group?.sharedUMEMHandle == nil ? nil : group)
+        let socket = try Self.openSocket(end: end, settings: settings, queue: queue, group: group, thread: thread)
         let fallback = socket.fallback
         if let fallback { notes.append("AF_XDP zero-copy unavailable, running in copy mode: \(fallback)") }
         do throws(PathError) { try Sys.xskUpdateMap(socket.xsk, xskMapFD) } catch {
@@ -235,6 +234,15 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.notes = notes
         self.txFree = half
         self.deferKickToPoll = deferKick
+    }
+
+    /// This path's socket: on a shared UMEM, thread 0's is the one the group
+    /// bound (the UMEM's first), the others bind to it; else a socket on a
+    /// UMEM of its own.
+    private static func openSocket(end: XDPEnd, settings: XDPOptions, queue: UInt32, group: XDPQueueGroup?,
+                                   thread: Int) throws(PathError) -> XSKSocket {
+        if thread == 0, let group, let first = group.takeFirstSocket() { return first }
+        return try XSKSocket.open(ifname: end.interface, driver: end.driver, settings: settings, queue: queue, shared: group?.shared)
     }
 
     /// A threaded run's path records what its socket accounted for, for the

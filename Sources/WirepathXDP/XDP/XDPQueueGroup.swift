@@ -40,8 +40,10 @@ public struct XDPQueueBinding: Sendable {
 ///
 /// Released in declaration order (after `deinit`'s body): the program (its
 /// link closed, the interface hands every packet to the stack again), the
-/// shared UMEM (each socket on it was deleted by its path, so
-/// xsk_umem__delete finds none), the ports.
+/// shared UMEM's first socket if thread 0 never took it, the shared UMEM
+/// (each socket on it was deleted by its path, so xsk_umem__delete finds
+/// none), the ports. The shared UMEM's first socket is bound here, for
+/// thread 0, whose path then owns it (`bindFirst` says why).
 ///
 /// Frames on a shared UMEM: `queues.count` slices of `ringSize` frames,
 /// thread i's from frame i × ringSize, each laid out as a path on a UMEM of
@@ -52,10 +54,12 @@ public struct XDPQueueBinding: Sendable {
 /// frame ever crosses threads.
 public final class XDPQueueGroup: @unchecked Sendable {
     let program: XDPProgram
+    /// The shared UMEM's first socket, bound here for thread 0, whose path
+    /// takes it (`takeFirstSocket`); deleted here only if never taken.
+    private var firstSocket: XSKSocket?
     let sharedUMEM: UMEM?
-    /// The shared UMEM's registration and frames (nil: per-queue UMEMs).
-    let sharedUMEMHandle: OpaquePointer?
-    let sharedUMEMArea: UnsafeMutableRawPointer?
+    /// The shared UMEM as each further socket binds to it (nil: per-queue UMEMs).
+    let shared: SharedUMEMRef?
     let counters: XDPProgramCounters
     let xskMapFD: CInt
     let attachment: XDPProgram.Attachment
@@ -70,9 +74,8 @@ public final class XDPQueueGroup: @unchecked Sendable {
     let nextHopMAC: MACAddress?
     let settings: XDPOptions
     let notes: [String]
-    /// Guards libxdp's state of the shared UMEM (socket create and delete)
-    /// and `ledger`.
-    private let lock: UnsafeMutablePointer<pthread_mutex_t>
+    /// Guards `ledger` and `firstSocket`.
+    private let lock = UMEMLock()
     private var ledger: [XSKQueueTally?]
     /// One u64 per possible CPU for each thread's counter reads, and one
     /// more for the owner's (`programRedirected`).
@@ -103,15 +106,16 @@ public final class XDPQueueGroup: @unchecked Sendable {
         xskMapFD = program.xskMapFD
         attachment = program.attachment
         if settings.umem == .shared {
-            let u = try UMEM(frames: settings.ringSize * queues.count, frameSize: settings.frameSize, ringSize: settings.ringSize)
-            sharedUMEMHandle = u.umem
-            sharedUMEMArea = u.area
-            sharedUMEM = consume u
+            let first = try Self.bindFirst(end: end, settings: settings, queue: queues[0], count: queues.count)
+            shared = first.ref
+            if let why = first.socket.fallback { notes.append("AF_XDP zero-copy unavailable, running in copy mode: \(why)") }
+            firstSocket = consume first.socket
+            sharedUMEM = consume first.umem
             notes.append("xdp: one UMEM of \(settings.ringSize * queues.count) frames shared by \(queues.count) sockets (XDP_SHARED_UMEM, each with its own fill and completion rings), each thread's socket on its own slice of \(settings.ringSize) frames")
         } else {
+            firstSocket = nil
             sharedUMEM = nil
-            sharedUMEMHandle = nil
-            sharedUMEMArea = nil
+            shared = nil
             notes.append("xdp: one UMEM of \(settings.ringSize) frames per socket (--xdp-umem per-queue)")
         }
         notes.append("xdp: one AF_XDP socket per queue, thread i's on queue \(queues.map(String.init).joined(separator: ", ")) in order; the program redirects each queue's test-flow packets to that queue's socket" + (portPerThread ? ", ports \(local.port)-\(Int(local.port) + queues.count - 1) (one per thread's flow)" : ""))
@@ -123,9 +127,6 @@ public final class XDPQueueGroup: @unchecked Sendable {
         nextHopMAC = nextHop
         self.settings = settings
         self.notes = notes
-        lock = .allocate(capacity: 1)
-        lock.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(lock, nil)
         ledger = Array(repeating: nil, count: queues.count)
         let slots = (queues.count + 1) * counters.cpus
         scratchBase = .allocate(capacity: slots)
@@ -133,9 +134,44 @@ public final class XDPQueueGroup: @unchecked Sendable {
     }
 
     deinit {
-        pthread_mutex_destroy(lock)
-        lock.deallocate()
         scratchBase.deallocate()
+    }
+
+    /// The shared UMEM and its first socket, bound to `queue` with the
+    /// requested mode (`auto`: zero-copy, else copy, saying why). The
+    /// kernel shares a UMEM only through a socket that registered it and is
+    /// bound, and libxdp leaves a UMEM unusable after its first bind fails
+    /// (the rings it copied are unmapped, its saved copy is not cleared), so
+    /// each attempt, the copy fallback and every retry of a bind the
+    /// previous measurement's socket still holds (EBUSY, up to one second),
+    /// gets a fresh UMEM; only the first socket's bind is ever retried.
+    private static func bindFirst(end: XDPEnd, settings: XDPOptions, queue: UInt32,
+                                  count: Int) throws(PathError) -> SharedStart {
+        let lock = UMEMLock()
+        var zeroCopy = settings.mode != .copy
+        var fallback: String?
+        let deadline = Sys.monotonicNanos() + 1_000_000_000
+        while true {
+            let umem = try UMEM(frames: settings.ringSize * count, frameSize: settings.frameSize, ringSize: settings.ringSize)
+            let ref = SharedUMEMRef(umem: umem.umem, area: umem.area, lock: lock)
+            do throws(PathError) {
+                let socket = try XSKSocket(shared: ref, ifname: end.interface, driver: end.driver, settings: settings, queue: queue,
+                                           zeroCopy: zeroCopy, fallback: fallback)
+                return SharedStart(umem: umem, socket: socket, ref: ref)
+            } catch where error.errno == .resourceBusy && Sys.monotonicNanos() < deadline {
+                Sys.sleep(nanos: 10_000_000)
+            } catch where settings.mode == .auto && zeroCopy
+                && (error.errno == .notSupportedOnSocket || error.errno == .invalidArgument || error.errno == .protocolNotSupported) {
+                zeroCopy = false
+                fallback = "\(end.driver): zero-copy not supported by driver (XDP_ZEROCOPY bind: \(Sys.errnoName(error.errno)))"
+            }
+        }
+    }
+
+    /// Thread 0's socket on the shared UMEM, once (nil: per-queue UMEMs,
+    /// or taken).
+    func takeFirstSocket() -> XSKSocket? {
+        lock.withLock { firstSocket.take() }
     }
 
     public var threads: Int { queues.count }
@@ -148,25 +184,19 @@ public final class XDPQueueGroup: @unchecked Sendable {
 
     /// The offset of thread i's first frame in the UMEM its socket uses.
     func frameBase(thread i: Int) -> UInt64 {
-        sharedUMEM == nil ? 0 : UInt64(i) * UInt64(settings.ringSize) * UInt64(settings.frameSize)
+        shared == nil ? 0 : UInt64(i) * UInt64(settings.ringSize) * UInt64(settings.frameSize)
     }
 
     /// Thread i's scratch for counter reads (i == threads: the owner's).
     func scratch(thread i: Int) -> UnsafeMutablePointer<UInt64> { scratchBase + i * counters.cpus }
 
-    func withUMEMLock<R: ~Copyable, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
-        pthread_mutex_lock(lock)
-        defer { pthread_mutex_unlock(lock) }
-        return try body()
-    }
-
     /// A thread's path records its socket's tally as it closes.
     func record(_ tally: XSKQueueTally) {
-        withUMEMLock { ledger[tally.thread] = tally }
+        lock.withLock { ledger[tally.thread] = tally }
     }
 
     /// Each thread's socket's tally, once its path has closed (nil before).
-    public func tallies() -> [XSKQueueTally?] { withUMEMLock { ledger } }
+    public func tallies() -> [XSKQueueTally?] { lock.withLock { ledger } }
 
     /// The program's per-queue redirect counters of each thread's queue,
     /// in thread order (one map lookup each; the owner's thread only).
@@ -174,4 +204,11 @@ public final class XDPQueueGroup: @unchecked Sendable {
         let s = scratch(thread: threads)
         return queues.map { counters.redirected(queue: $0, scratch: s) }
     }
+}
+
+/// A shared UMEM with its first socket, as `XDPQueueGroup.bindFirst` makes them.
+struct SharedStart: ~Copyable {
+    let umem: UMEM
+    let socket: XSKSocket
+    let ref: SharedUMEMRef
 }

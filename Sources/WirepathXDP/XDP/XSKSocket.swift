@@ -13,18 +13,48 @@ struct UMEMRings {
     let comp: UnsafeMutablePointer<xsk_ring_cons>
 }
 
+/// A UMEM shared by a threaded run's sockets, as each socket binds to it:
+/// its registration, its frames, and the lock under which libxdp's
+/// bookkeeping of it (its reference count, its per-queue ring contexts) is
+/// changed, since that bookkeeping is not thread-safe. The UMEM itself is
+/// the `XDPQueueGroup`'s.
+struct SharedUMEMRef: @unchecked Sendable {
+    let umem: OpaquePointer
+    let area: UnsafeMutableRawPointer
+    let lock: UMEMLock
+}
+
+/// A mutex, held while a shared UMEM's sockets are created and deleted.
+final class UMEMLock: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+    func withLock<R: ~Copyable, E: Error>(_ body: () throws(E) -> R) throws(E) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body()
+    }
+}
+
 /// The AF_XDP socket and its RX and TX rings, and the UMEM it is bound
 /// with. `deinit` deletes the socket; its own UMEM (a stored property) goes
 /// after. On a UMEM shared by a threaded run's sockets (`XDPQueueGroup`),
 /// the group owns the UMEM and this socket owns its own fill and completion
-/// rings; libxdp's bookkeeping of the shared UMEM is changed only under the
-/// group's lock (socket create and delete).
+/// rings; libxdp's bookkeeping of the shared UMEM is changed only under its
+/// lock (socket create and delete).
 struct XSKSocket: ~Copyable {
     /// This socket's own UMEM (nil on a shared one).
     let ownUMEM: UMEM?
     let umem: UMEMRings
-    /// The owner of the shared UMEM, whose lock guards libxdp's state of it.
-    let group: XDPQueueGroup?
+    /// The shared UMEM this socket is bound to (nil: its own).
+    let shared: SharedUMEMRef?
     let xsk: OpaquePointer
     let fd: CInt
     let queue: UInt32
@@ -33,11 +63,13 @@ struct XSKSocket: ~Copyable {
     let zeroCopy: Bool
 
     /// Opens a socket on `queue` bound with XDP_USE_NEED_WAKEUP in the
-    /// requested mode, on a UMEM of its own or on `shared`'s. `auto` tries
-    /// XDP_ZEROCOPY and falls back to XDP_COPY (on a fresh UMEM of its own);
-    /// it then returns why zero-copy failed.
+    /// requested mode, on a UMEM of its own or on `shared` (not its first
+    /// socket: see `XDPQueueGroup`). `auto` tries XDP_ZEROCOPY and falls
+    /// back to XDP_COPY (on a fresh UMEM of its own); it then returns why
+    /// zero-copy failed. A socket that shares the UMEM inherits the first
+    /// one's mode, so its bind never fails for the mode.
     static func open(ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
-                     shared: XDPQueueGroup? = nil) throws(PathError) -> XSKSocket {
+                     shared: SharedUMEMRef? = nil) throws(PathError) -> XSKSocket {
         func attempt(zeroCopy: Bool, fallback: String? = nil) throws(PathError) -> XSKSocket {
             // A socket closed just before (the previous measurement's) frees
             // its hold on the queue in deferred kernel work, so a bind right
@@ -46,10 +78,8 @@ struct XSKSocket: ~Copyable {
             while true {
                 do throws(PathError) {
                     if let shared {
-                        return try shared.withUMEMLock { () throws(PathError) -> XSKSocket in
-                            try XSKSocket(shared: shared, ifname: ifname, driver: driver, settings: settings, queue: queue,
-                                          zeroCopy: zeroCopy, fallback: fallback)
-                        }
+                        return try XSKSocket(shared: shared, ifname: ifname, driver: driver, settings: settings, queue: queue,
+                                             zeroCopy: zeroCopy, fallback: fallback)
                     }
                     let umem = try UMEM(frames: settings.ringSize, frameSize: settings.frameSize, ringSize: settings.ringSize)
                     return try XSKSocket(umem: umem, ifname: ifname, driver: driver, settings: settings, queue: queue,
@@ -85,7 +115,7 @@ struct XSKSocket: ~Copyable {
                                 rings: nil, zeroCopy: zeroCopy)
         self.ownUMEM = consume umem
         self.umem = rings
-        group = nil
+        shared = nil
         xsk = s.xsk
         rx = s.rx
         tx = s.tx
@@ -97,9 +127,8 @@ struct XSKSocket: ~Copyable {
 
     /// A socket on `shared`'s UMEM, with fill and completion rings of its
     /// own (XDP_SHARED_UMEM; the first socket on the UMEM binds with the
-    /// mode flags, the others inherit them). The caller holds the group's
-    /// UMEM lock.
-    init(shared: XDPQueueGroup, ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
+    /// mode flags, the others inherit them), created under its lock.
+    init(shared: SharedUMEMRef, ifname: String, driver: String, settings: XDPOptions, queue: UInt32,
          zeroCopy: Bool, fallback: String?) throws(PathError) {
         let fill = UnsafeMutablePointer<xsk_ring_prod>.allocate(capacity: 1)
         fill.initialize(to: xsk_ring_prod())
@@ -107,16 +136,18 @@ struct XSKSocket: ~Copyable {
         comp.initialize(to: xsk_ring_cons())
         let s: (xsk: OpaquePointer, rx: UnsafeMutablePointer<xsk_ring_cons>, tx: UnsafeMutablePointer<xsk_ring_prod>)
         do throws(PathError) {
-            s = try Self.create(ifname: ifname, driver: driver, settings: settings, queue: queue, umem: shared.sharedUMEMHandle!,
+            s = try shared.lock.withLock { () throws(PathError) in
+                try Self.create(ifname: ifname, driver: driver, settings: settings, queue: queue, umem: shared.umem,
                                 rings: (fill, comp), zeroCopy: zeroCopy)
+            }
         } catch {
             fill.deallocate()
             comp.deallocate()
             throw error
         }
         ownUMEM = nil
-        umem = UMEMRings(area: shared.sharedUMEMArea!, fill: fill, comp: comp)
-        group = shared
+        umem = UMEMRings(area: shared.area, fill: fill, comp: comp)
+        self.shared = shared
         xsk = s.xsk
         rx = s.rx
         tx = s.tx
@@ -172,10 +203,10 @@ struct XSKSocket: ~Copyable {
     }
 
     deinit {
-        if let group {
+        if let shared {
             // libxdp's shared-UMEM bookkeeping (its reference count and
-            // per-queue ring contexts) is changed under the group's lock.
-            group.withUMEMLock { Sys.xskSocketDelete(xsk) }
+            // per-queue ring contexts) is changed under the UMEM's lock.
+            shared.lock.withLock { Sys.xskSocketDelete(xsk) }
             umem.fill.deallocate()
             umem.comp.deallocate()
         } else {
