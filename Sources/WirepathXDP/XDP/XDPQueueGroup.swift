@@ -160,10 +160,10 @@ public final class XDPQueueGroup: @unchecked Sendable {
                 return SharedStart(umem: umem, socket: socket, ref: ref)
             } catch where error.errno == .resourceBusy && Sys.monotonicNanos() < deadline {
                 Sys.sleep(nanos: 10_000_000)
-            } catch where settings.mode == .auto && zeroCopy
-                && (error.errno == .notSupportedOnSocket || error.errno == .invalidArgument || error.errno == .protocolNotSupported) {
+            } catch {
+                guard settings.mode == .auto && zeroCopy, let why = XSKSocket.zeroCopyRefused(error, driver: end.driver) else { throw error }
                 zeroCopy = false
-                fallback = "\(end.driver): zero-copy not supported by driver (XDP_ZEROCOPY bind: \(Sys.errnoName(error.errno)))"
+                fallback = why
             }
         }
     }

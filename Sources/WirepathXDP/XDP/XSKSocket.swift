@@ -97,11 +97,18 @@ struct XSKSocket: ~Copyable {
         case .auto:
             do throws(PathError) {
                 return try attempt(zeroCopy: true)
-            } catch where error.errno == .notSupportedOnSocket || error.errno == .invalidArgument || error.errno == .protocolNotSupported {
-                let why = "\(driver): zero-copy not supported by driver (XDP_ZEROCOPY bind: \(Sys.errnoName(error.errno)))"
+            } catch {
+                guard let why = zeroCopyRefused(error, driver: driver) else { throw error }
                 return try attempt(zeroCopy: false, fallback: why)
             }
         }
+    }
+
+    /// Why `auto` falls back to copy after a zero-copy bind failed with
+    /// `error`, or nil when that error is not the driver refusing zero-copy.
+    static func zeroCopyRefused(_ error: PathError, driver: String) -> String? {
+        guard error.errno == .notSupportedOnSocket || error.errno == .invalidArgument || error.errno == .protocolNotSupported else { return nil }
+        return "\(driver): zero-copy not supported by driver (XDP_ZEROCOPY bind: \(Sys.errnoName(error.errno)))"
     }
 
     /// Why `auto` runs in copy mode, if it fell back.
