@@ -120,16 +120,7 @@ struct XSKSocket: ~Copyable {
         let rings = UMEMRings(area: umem.area, fill: umem.fill, comp: umem.comp)
         let s = try Self.create(ifname: ifname, driver: driver, settings: settings, queue: queue, umem: umem.umem,
                                 rings: nil, zeroCopy: zeroCopy)
-        self.ownUMEM = consume umem
-        self.umem = rings
-        shared = nil
-        xsk = s.xsk
-        rx = s.rx
-        tx = s.tx
-        self.queue = queue
-        self.fallback = fallback
-        fd = xsk_socket__fd(s.xsk)
-        self.zeroCopy = (try? Sys.xdpIsZeroCopy(fd)) ?? false
+        self.init(ownUMEM: consume umem, rings: rings, shared: nil, created: s, queue: queue, fallback: fallback)
     }
 
     /// A socket on `shared`'s UMEM, with fill and completion rings of its
@@ -152,8 +143,15 @@ struct XSKSocket: ~Copyable {
             comp.deallocate()
             throw error
         }
-        ownUMEM = nil
-        umem = UMEMRings(area: shared.area, fill: fill, comp: comp)
+        self.init(ownUMEM: nil, rings: UMEMRings(area: shared.area, fill: fill, comp: comp), shared: shared, created: s,
+                  queue: queue, fallback: fallback)
+    }
+
+    private init(ownUMEM: consuming UMEM?, rings: UMEMRings, shared: SharedUMEMRef?,
+                 created s: (xsk: OpaquePointer, rx: UnsafeMutablePointer<xsk_ring_cons>, tx: UnsafeMutablePointer<xsk_ring_prod>),
+                 queue: UInt32, fallback: String?) {
+        self.ownUMEM = ownUMEM
+        umem = rings
         self.shared = shared
         xsk = s.xsk
         rx = s.rx
@@ -161,7 +159,7 @@ struct XSKSocket: ~Copyable {
         self.queue = queue
         self.fallback = fallback
         fd = xsk_socket__fd(s.xsk)
-        self.zeroCopy = (try? Sys.xdpIsZeroCopy(fd)) ?? false
+        zeroCopy = (try? Sys.xdpIsZeroCopy(fd)) ?? false
     }
 
     /// xsk_socket__create, or xsk_socket__create_shared with `rings` (the
