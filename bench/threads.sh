@@ -18,7 +18,8 @@
 #   WIREPATH    the binary (default <repo>/.build/release/wirepath)
 #   ROUNDS      rounds (default 5; 1-20)
 #   DURATION    flood seconds (default 2; 1-60)
-#   PATHS       paths (default "socket mmsg uring"; xdp has no threaded mode yet)
+#   PATHS       paths (default "socket mmsg uring xdp"; xdp: one AF_XDP socket per queue)
+#   XDP_UMEM    xdp's --xdp-umem (default per-queue; or shared)
 #   OUT         output directory (default: <repo>/bench/out/threads)
 # Exit status: 0 when the comparison ran, 2 on errors.
 set -uo pipefail
@@ -26,18 +27,20 @@ SCRIPT_DIR=$(cd "$(dirname "$0")" && pwd)
 WIREPATH=${WIREPATH:-$SCRIPT_DIR/../.build/release/wirepath}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-2}
-PATHS=${PATHS:-socket mmsg uring}
+PATHS=${PATHS:-socket mmsg uring xdp}
+XDP_UMEM=${XDP_UMEM:-per-queue}
 OUT=${OUT:-$SCRIPT_DIR/out/threads}
 [[ -x $WIREPATH ]] || { echo "error: $WIREPATH not found; run \`make build\`" >&2; exit 2; }
 [[ $ROUNDS =~ ^[0-9]+$ && $ROUNDS -ge 1 && $ROUNDS -le 20 ]] || { echo "error: ROUNDS must be 1-20" >&2; exit 2; }
 [[ $DURATION =~ ^[0-9]+$ && $DURATION -ge 1 && $DURATION -le 60 ]] || { echo "error: DURATION must be 1-60" >&2; exit 2; }
-for p in $PATHS; do [[ $p == socket || $p == mmsg || $p == uring ]] || { echo "error: bad path '$p'" >&2; exit 2; }; done
+for p in $PATHS; do [[ $p == socket || $p == mmsg || $p == uring || $p == xdp ]] || { echo "error: bad path '$p'" >&2; exit 2; }; done
+[[ $XDP_UMEM == per-queue || $XDP_UMEM == shared ]] || { echo "error: XDP_UMEM must be per-queue or shared" >&2; exit 2; }
 mkdir -p "$OUT"
 CHILD=
 trap '[[ -n $CHILD ]] && kill -TERM $CHILD 2>/dev/null; wait 2>/dev/null; exit 130' INT TERM
 
 run() { # path threads round
-    timeout 300 "$WIREPATH" flood --path "$1" --threads "$2" --queues 2 --veth-threaded-napi \
+    timeout 300 "$WIREPATH" flood --path "$1" --threads "$2" --queues 2 --veth-threaded-napi --xdp-umem "$XDP_UMEM" \
         --duration "$DURATION" --warmup 0.5 --quiet --json "$OUT/$1-$2-$3.json" >/dev/null 2>"$OUT/$1-$2-$3.err" &
     CHILD=$!
     wait $CHILD || echo "warning: $1 --threads $2 round $3 exited $? (see $OUT/$1-$2-$3.err)" >&2

@@ -14,9 +14,14 @@
 /* The program's function name (its ELF symbol) in xsk_redirect.bpf.o. */
 #define WP_XDP_PROGRAM_NAME "wp_xsk_redirect"
 /* The XSKMAP, keyed by RX queue index; xsk_socket__update_xskmap puts the
- * socket at the index of the queue it is bound to. */
+ * socket at the index of the queue it is bound to. One socket per queue
+ * (--threads N: N sockets on queues 0..N-1); a queue with none passes. */
 #define WP_XDP_XSKMAP_NAME "wp_xsks"
 #define WP_XDP_MAX_QUEUES 256
+/* The per-CPU array of test-flow packets redirected, indexed by RX queue
+ * (WP_XDP_MAX_QUEUES entries): with a socket per queue, what each queue's
+ * socket was handed, the proof of where a threaded run's flows landed. */
+#define WP_XDP_QUEUE_COUNTERS_NAME "wp_queue_redirected"
 /* The per-CPU counter array, indexed by enum wp_xdp_counter. */
 #define WP_XDP_COUNTERS_NAME "wp_counters"
 /* The object file the Makefile builds (`make bpf`). */
@@ -30,7 +35,7 @@ enum wp_xdp_counter {
 	 * IP fragments), passed to the kernel stack. */
 	WP_XDP_PASSED = 1,
 	/* Test-flow packets passed because no socket sat at the map slot of
-	 * their queue, or they came in on another queue than the bound one. */
+	 * the queue they came in on. */
 	WP_XDP_PASSED_NO_SOCKET = 2,
 	/* Ceiling mode (drop_flood): test-flow flood packets dropped in XDP,
 	 * which measures what the sender can feed a receiver that does nothing. */
@@ -52,8 +57,11 @@ struct wp_xdp_config {
 	__u32 dst_addr;
 	/* Destination UDP port to match (never 0). */
 	__u16 dst_port;
-	__u16 reserved;
-	/* The RX queue the socket is bound to; other queues pass. */
+	/* How many consecutive ports from dst_port match (0 or 1: dst_port
+	 * alone): a threaded client's flows, one port per thread. Host order. */
+	__u16 dst_port_count;
+	/* The RX queue of the first (or only) socket, for the record: the
+	 * program redirects from every queue whose XSKMAP slot holds a socket. */
 	__u32 queue_id;
 	/* Ceiling mode: drop the flow's flood packets here (counted in
 	 * WP_XDP_DROPPED) and redirect only the rest (control, pings). */

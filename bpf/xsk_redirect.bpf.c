@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
-/* xsk_redirect: hands the test flow to Wirepath's AF_XDP socket and
- * everything else to the kernel.
+/* xsk_redirect: hands the test flow to Wirepath's AF_XDP sockets (one per
+ * queue) and everything else to the kernel.
  *
  * A packet is redirected to the XSKMAP slot of its RX queue only when it is
- * IPv4/UDP to the configured destination port (and address, if one is set),
- * is not a fragment, and came in on the bound queue; or, in a run over IPv6
+ * IPv4/UDP to the configured destination port or port range (and address,
+ * if one is set) and is not a fragment; a queue whose slot is empty passes
+ * it (bpf_redirect_map's XDP_PASS default). Or, in a run over IPv6
  * (wp_config.ipv6), IPv6/UDP with UDP right after the fixed header (no
  * extension headers, so no fragments) to the port and address. Everything
  * else (ARP, ICMP, neighbour discovery, other ports, the other family) gets
@@ -39,6 +40,14 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } wp_counters SEC(".maps");
+
+/* Redirects per RX queue: which queue's socket each packet was handed to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WP_XDP_MAX_QUEUES);
+	__type(key, __u32);
+	__type(value, __u64);
+} wp_queue_redirected SEC(".maps");
 
 /* Filled in by Wirepath before load (see struct wp_xdp_config). */
 const volatile struct wp_xdp_config wp_config = {};
@@ -93,10 +102,13 @@ int wp_xsk_redirect(struct xdp_md *ctx)
 		return verdict(WP_XDP_PASSED, XDP_PASS);
 	udp = (void *)ip + ihl;
 port:
-	if ((void *)(udp + 1) > end || udp->dest != wp_config.dst_port)
+	if ((void *)(udp + 1) > end)
 		return verdict(WP_XDP_PASSED, XDP_PASS);
-	if (ctx->rx_queue_index != wp_config.queue_id)
-		return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);
+	/* dst_port, or one of dst_port_count ports from it (a threaded
+	 * client's flows); unsigned, so a port below dst_port wraps high. */
+	if ((__u16)(bpf_ntohs(udp->dest) - bpf_ntohs(wp_config.dst_port)) >=
+	    (wp_config.dst_port_count ? wp_config.dst_port_count : 1))
+		return verdict(WP_XDP_PASSED, XDP_PASS);
 	if (wp_config.drop_flood) {
 		__u8 *payload = (void *)(udp + 1);
 
@@ -107,8 +119,14 @@ port:
 	}
 	/* The XDP_PASS flag (Linux 5.3+): with no socket at this slot the
 	 * helper returns XDP_PASS instead of dropping the packet. */
-	if (bpf_redirect_map(&wp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT)
+	if (bpf_redirect_map(&wp_xsks, ctx->rx_queue_index, XDP_PASS) == XDP_REDIRECT) {
+		__u32 q = ctx->rx_queue_index;
+		__u64 *n = bpf_map_lookup_elem(&wp_queue_redirected, &q);
+
+		if (n)
+			*n += 1;
 		return verdict(WP_XDP_REDIRECTED, XDP_REDIRECT);
+	}
 	return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);
 }
 

@@ -1,5 +1,6 @@
 import WirepathIO
 import WirepathModel
+import WirepathXDP
 
 /// The measurement drivers, as a library: each opens the configured path
 /// (`openPath`) and runs one end on the calling thread, in its namespace.
@@ -16,9 +17,9 @@ public enum Measure {
     }
 
     static func serve(_ config: PathConfig, stop: StopSignal, idleExitNs: UInt64? = nil, options: ServeOptions = ServeOptions(),
-                      fault: ReflectorFault?, ready: (() -> Void)? = nil) throws -> ServeSummary {
+                      fault: ReflectorFault?, xdp: XDPQueueBinding? = nil, ready: (() -> Void)? = nil) throws -> ServeSummary {
         if options.countSyscalls && SyscallTracepoint.enabled { _ = SyscallTracepoint.id }
-        return try openPath(config, Serve(stop: stop, idleExitNs: idleExitNs, options: options, fault: fault, ready: ready))
+        return try openPath(config, Serve(stop: stop, idleExitNs: idleExitNs, options: options, fault: fault, ready: ready), xdp: xdp)
     }
 
     /// Closed-loop ping-pong against a reflector at `peer`. `progress` gets

@@ -26,8 +26,9 @@ public struct PathUnavailable: Error, CustomStringConvertible {
 /// the caller's network namespace and CPU): it opens the path, confines
 /// itself (`DataSandbox`: capabilities, no_new_privs, seccomp; per thread,
 /// so the caller keeps what topology teardown needs), runs the client and
-/// closes the path, then ends with its filter.
-func openPath<C: PathClient>(_ config: PathConfig, _ client: C) throws -> C.Result {
+/// closes the path, then ends with its filter. With `xdp`, the xdp path is
+/// one thread's socket of a threaded run (`XDPQueueGroup`).
+func openPath<C: PathClient>(_ config: PathConfig, _ client: C, xdp: XDPQueueBinding? = nil) throws -> C.Result {
     let kind = config.path
     if let why = availability(kind, xdpObject: config.xdp.objectPath) { throw PathUnavailable(path: kind, reason: why) }
     let thread = try OSThread(name: "\(kind)-data", netns: nil, cpu: nil) { () throws -> C.Result in
@@ -39,7 +40,9 @@ func openPath<C: PathClient>(_ config: PathConfig, _ client: C) throws -> C.Resu
             return try runConfined(try UringPath(config), config: config, client) { (p: inout UringPath) throws(PathError) in
                 if SandboxTestHook.call == "uring-opcode" { try p.tryForbiddenOpcode() }
             }
-        case .xdp: return try runConfined(try XDPPath(config), config: config, client)
+        case .xdp:
+            if let xdp { return try runConfined(try XDPPath(config, queueOf: xdp), config: config, client) }
+            return try runConfined(try XDPPath(config), config: config, client)
         }
     }
     return try thread.join()

@@ -2,6 +2,7 @@ import Glibc
 import Histogram
 import WirepathIO
 import WirepathModel
+import WirepathXDP
 
 /// A threaded run on the built-in topology (`--threads`, `--queues`): per
 /// measurement, N reflector threads (one socket each in a SO_REUSEPORT
@@ -15,14 +16,20 @@ extension Runner {
                                  progress: PhaseEvents, online: Int) -> PathRun {
         let s = r.scaling
         var run = PathRun(path: kind, status: .ok, options: record(kind, r))
-        if kind == .xdp {
-            run.status = .unavailable
-            run.reason = "xdp with --threads or --queues (one XSK per queue) is not built yet"
+        if kind == .xdp, let why = xdpThreadsRefusal(r) {
+            run.status = .failed
+            run.reason = why
             return run
         }
         let (clientCPUs, reflectorCPUs, contended) = s.cpus(online: online)
         let n = s.threads
         let flowQueues = (0..<n).map { s.queue(ofFlow: $0) }
+        // xdp: thread i's socket is bound to queue i, and an AF_XDP socket
+        // sends on the TX queue it is bound to (XPS does not apply), so the
+        // hook moves the flow by binding: flow F's client socket takes queue
+        // 0 and flow 0's takes F's (one socket per queue).
+        var clientBindQueues = flowQueues
+        if kind == .xdp, let f = s.misSteerFlow, f != 0 { clientBindQueues.swapAt(0, f) }
         var record = ThreadedRecord(threads: n, flows: s.flowCount, queues: s.queues, cpus: clientCPUs, contended: contended)
         record.perThread = (0..<n).map { ThreadRun(index: $0, flow: $0, clientCPU: clientCPUs[$0], reflectorCPU: reflectorCPUs[$0], steeredQueue: flowQueues[$0]) }
         do {
@@ -39,6 +46,9 @@ extension Runner {
         if contended {
             run.notes.append("contended: client and reflector threads share CPUs \(Set(clientCPUs + reflectorCPUs).sorted().map(String.init).joined(separator: ",")), so each thread's rate is not what a core of its own gives")
         }
+        if kind == .xdp {
+            run.notes.append("xdp: one AF_XDP socket per queue at each end, thread i's bound to queue i (a socket sends on its own queue, so XPS does not steer it); the program redirects by RX queue; placement also shows each queue's socket: the program's and veth's redirects against what the socket received (XDP_STATISTICS for its drops)")
+        }
         if kind == .uring, r.template.uring.sqPollIdleMillis != nil {
             run.notes.append("uring: one ring per thread, each with its own SQPOLL thread (IORING_SETUP_ATTACH_WQ is not used)")
         }
@@ -54,7 +64,8 @@ extension Runner {
                                                     plannedSeconds: planned(m == .flood ? .flood : .pingpong, r))))
                 defer { progress.events(.phaseEnded) }
                 let outcome = try threadedMeasurement(kind, m, r, topology: topology, clientCPUs: clientCPUs, reflectorCPUs: reflectorCPUs,
-                                                      groupCPUs: groupCPUs, stop: stop, packets: progress.packets)
+                                                      groupCPUs: groupCPUs, xdpQueues: (client: clientBindQueues, reflector: flowQueues),
+                                                      stop: stop, packets: progress.packets)
                 for i in 0..<n {
                     if m == .flood { record.perThread[i].flood = outcome.floods[i] } else { record.perThread[i].pingpong = outcome.pings[i] }
                     record.perThread[i].clientIncomingCPU = outcome.clientInfo[i].incomingCPU
@@ -67,6 +78,9 @@ extension Runner {
                 } else {
                     run.pingpong = PingPongResult.merged(outcome.pings, histogram: LatencyHistogram.merged(outcome.histograms))
                 }
+                // The paths' own notes and xdp's modes, as a single run records them.
+                for info in outcome.clientInfo { run.merge(notes: info.notes) }
+                if let x = outcome.clientInfo.first?.xdp { run.options.xdp = x }
                 // Which reflector thread opened each flow's window.
                 let servedBy: [Int?] = outcome.runIDs.map { id in outcome.served.firstIndex { $0.lastOpenedRunID == id } }
                 // A flood's packets as the reflector counted them: veth drops
@@ -74,19 +88,20 @@ extension Runner {
                 let packets: [UInt64] = m == .flood ? outcome.floods.map(\.received) : outcome.pings.map(\.sent)
                 let flows = (0..<n).map { (flow: $0, thread: $0, queue: flowQueues[$0], packets: packets[$0]) }
                 let source = "ethtool -S: rx_queue_N_xdp_packets"
-                if let before = outcome.reflectorQueuesBefore, let after = outcome.reflectorQueuesAfter {
-                    record.placement.append(Placement.check(measurement: m.rawValue, device: topology.reflectorInterface, source: source,
-                                                            queueRx: zip(after, before).map { $0 &- $1 }, flows: flows, served: servedBy))
-                } else {
-                    record.placement.append(Placement.check(measurement: m.rawValue, device: topology.reflectorInterface, source: source,
-                                                            queueRx: [], flows: flows, served: servedBy))
-                }
-                if m == .pingpong, let before = outcome.clientQueuesBefore, let after = outcome.clientQueuesAfter {
-                    // The replies: steered back by the reflector threads' XPS;
-                    // the reflector serves thread by thread, so `served` is the
+                var requests = Placement.check(measurement: m.rawValue, device: topology.reflectorInterface, source: source,
+                                               queueRx: delta(outcome.reflectorQueuesAfter, outcome.reflectorQueuesBefore) ?? [],
+                                               flows: flows, served: servedBy)
+                if let sockets = outcome.reflectorSockets { requests.addSockets(sockets, flows: flows) }
+                record.placement.append(requests)
+                if m == .pingpong, let rx = delta(outcome.clientQueuesAfter, outcome.clientQueuesBefore) {
+                    // The replies: steered back by the reflector threads' XPS
+                    // (xdp: sent on the reflector socket's own queue); the
+                    // reflector serves thread by thread, so `served` is the
                     // same proof in this direction.
-                    record.placement.append(Placement.check(measurement: "pingpong replies", device: topology.clientInterface, source: source,
-                                                            queueRx: zip(after, before).map { $0 &- $1 }, flows: flows, served: servedBy))
+                    var replies = Placement.check(measurement: "pingpong replies", device: topology.clientInterface, source: source,
+                                                  queueRx: rx, flows: flows, served: servedBy)
+                    if let sockets = outcome.clientSockets { replies.addSockets(sockets, flows: flows) }
+                    record.placement.append(replies)
                 }
             }
         } catch let u as PathUnavailable {
@@ -112,22 +127,23 @@ extension Runner {
         let s = r.scaling
         var run = PathRun(path: kind, status: .ok, options: record(kind, r))
         run.options.reflectorSandbox = nil
-        if kind == .xdp {
-            run.status = .unavailable
-            run.reason = "xdp with --threads (one XSK per queue) is not built yet"
-            return run
-        }
         let cpus = s.cpus ?? Array(0..<s.threads)
         var record = ThreadedRecord(threads: s.threads, flows: s.flowCount, queues: s.queues, cpus: cpus, contended: false)
         record.perThread = (0..<s.threads).map { ThreadRun(index: $0, flow: $0, clientCPU: cpus[$0], reflectorCPU: nil, steeredQueue: 0) }
         run.notes.append("\(s.threads) client threads against \(peer), one flow each; the peer's `serve --threads` steers them by receiving CPU, and which queue each flow took there is the peer's to show (docs/scaling.md: steering on a real NIC)")
+        if kind == .xdp {
+            run.notes.append("xdp: client thread i's AF_XDP socket is bound to queue \(r.template.xdp.queue)+i and its flow's port is the first port + i: steer each port's replies to its thread's queue on this NIC (ethtool -N IF flow-type udp4 dst-port PORT action QUEUE), as serve's queues at the peer")
+        }
         do {
             let c = try config(kind, r, local: r.bind ?? .any, peer: peer)
+            // xdp: one program and the flows' ports for every thread's socket.
+            let group = kind == .xdp ? try XDPQueueGroup(c, queues: (0..<s.threads).map { c.xdp.queue + UInt32($0) }) : nil
             for m in r.measurements where !stop.requested {
                 progress.events(.phaseStarted(Phase(path: kind, kind: m == .flood ? .flood : .pingpong, tuned: progress.isTuned, against: peer,
                                                     plannedSeconds: planned(m == .flood ? .flood : .pingpong, r))))
                 defer { progress.events(.phaseEnded) }
-                let outcome = try runClients(kind, m, r, config: c, peer: peer, netns: nil, cpus: cpus, stop: stop, packets: progress.packets).get()
+                let outcome = try runClients(kind, m, r, config: c, peer: peer, netns: nil, cpus: cpus, xdp: group,
+                                             stop: stop, packets: progress.packets).get()
                 for i in 0..<s.threads {
                     if m == .flood { record.perThread[i].flood = outcome.floods[i] } else { record.perThread[i].pingpong = outcome.pings[i] }
                     record.perThread[i].clientIncomingCPU = outcome.clientInfo[i].incomingCPU
@@ -161,6 +177,49 @@ extension Runner {
         var reflectorQueuesAfter: [UInt64]?
         var clientQueuesBefore: [UInt64]?
         var clientQueuesAfter: [UInt64]?
+        /// xdp: each end's sockets, one per queue.
+        var reflectorSockets: [XSKQueueCount]?
+        var clientSockets: [XSKQueueCount]?
+    }
+
+    /// Per-queue counters over a window; nil when either end is unread.
+    static func delta(_ after: [UInt64]?, _ before: [UInt64]?) -> [UInt64]? {
+        guard let after, let before, after.count == before.count else { return nil }
+        return zip(after, before).map { $0 &- $1 }
+    }
+
+    /// Why a threaded xdp run on the built-in topology cannot run as asked, or nil.
+    static func xdpThreadsRefusal(_ r: RunRequest) -> String? {
+        let s = r.scaling
+        if s.threads > s.queues {
+            return "xdp binds one AF_XDP socket per queue, thread i's to queue i: --threads \(s.threads) needs --queues \(s.threads) or more (here \(s.queues))"
+        }
+        if r.template.xdp.queue != 0 {
+            return "--xdp-queue \(r.template.xdp.queue): a threaded run on the built-in topology binds thread i's socket to queue i; leave --xdp-queue out"
+        }
+        return nil
+    }
+
+    /// Opens a threaded xdp end's shared objects on a short thread in its
+    /// namespace (the interface, its index and the link are the namespace's).
+    static func openXDPGroup(_ config: PathConfig, queues: [Int], netns: String) throws -> XDPQueueGroup {
+        try OSThread(name: "xdp-group", netns: netns, cpu: nil) { try XDPQueueGroup(config, queues: queues.map { UInt32($0) }) }.join()
+    }
+
+    /// Each thread's socket of `group` over a measurement: its tally (its
+    /// path recorded it as it closed), the program's per-queue redirects,
+    /// and the device's (`deviceRedirects`, per queue, over the window).
+    static func sockets(_ group: XDPQueueGroup, deviceRedirects: [UInt64]?) -> [XSKQueueCount] {
+        let program = group.programRedirected()
+        let tallies = group.tallies()
+        return group.queues.indices.map { i in
+            let q = Int(group.queues[i])
+            let t = tallies[i]
+            return XSKQueueCount(queue: q, thread: i, programRedirected: program[i],
+                                 deviceRedirected: deviceRedirects.flatMap { q < $0.count ? $0[q] : nil },
+                                 socketReceived: t?.received ?? 0, socketRxDropped: t?.rxDropped ?? 0,
+                                 socketRxRingFull: t?.rxRingFull ?? 0, fillRingEmpty: t?.fillRingEmpty ?? 0)
+        }
     }
 
     /// One measurement over every thread: the reflector threads start in
@@ -168,6 +227,7 @@ extension Runner {
     /// threads run at once; the reflectors stop when every client is done.
     static func threadedMeasurement(_ kind: PathKind, _ m: MeasurementKind, _ r: RunRequest, topology: Topology,
                                     clientCPUs: [Int], reflectorCPUs: [Int], groupCPUs: [Int],
+                                    xdpQueues: (client: [Int], reflector: [Int]),
                                     stop: StopSignal, packets: RunProgress) throws -> ThreadedOutcome {
         let n = clientCPUs.count
         let reflectorEP = Endpoint(address: topology.reflectorAddress.address, port: r.port)
@@ -179,6 +239,10 @@ extension Runner {
         var outcome = ThreadedOutcome()
         let serverStop = StopSignal()
         let serveOptions = ServeOptions(key: r.plan.controlKey, countSyscalls: true)
+        // xdp: each end's program, ports and (shared) UMEM, held here until
+        // every thread is joined; thread i's path opens its socket on them.
+        let reflectorGroup = kind == .xdp ? try openXDPGroup(reflectorConfig, queues: xdpQueues.reflector, netns: topology.reflectorNamespace) : nil
+        let clientGroup = kind == .xdp ? try openXDPGroup(clientConfig, queues: xdpQueues.client, netns: topology.clientNamespace) : nil
         var servers: [OSThread<ServeSummary>] = []
         // Whatever happens, the reflectors stop and are joined.
         defer {
@@ -189,7 +253,8 @@ extension Runner {
             let ready = Latch()
             servers.append(try OSThread(name: "reflector-\(i)", netns: topology.reflectorNamespace, cpu: reflectorCPUs[i]) {
                 do {
-                    return try Measure.serve(reflectorConfig, stop: serverStop, options: serveOptions, fault: nil, ready: { ready.open() })
+                    return try Measure.serve(reflectorConfig, stop: serverStop, options: serveOptions, fault: nil,
+                                             xdp: reflectorGroup.map { XDPQueueBinding(group: $0, thread: i) }, ready: { ready.open() })
                 } catch {
                     ready.fail()
                     throw error
@@ -202,12 +267,16 @@ extension Runner {
                 throw ConfigError("the \(kind) reflector thread \(i) did not start")
             }
         }
-        outcome.reflectorQueuesBefore = Topology.rxQueuePackets(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
-        outcome.clientQueuesBefore = Topology.rxQueuePackets(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
+        let reflectorBefore = Topology.rxQueueCounters(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
+        let clientBefore = Topology.rxQueueCounters(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
         let clients = runClients(kind, m, r, config: clientConfig, peer: reflectorEP, netns: topology.clientNamespace, cpus: clientCPUs,
-                                 stop: stop, packets: packets)
-        outcome.reflectorQueuesAfter = Topology.rxQueuePackets(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
-        outcome.clientQueuesAfter = Topology.rxQueuePackets(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
+                                 xdp: clientGroup, stop: stop, packets: packets)
+        let reflectorAfter = Topology.rxQueueCounters(topology.reflectorNamespace, topology.reflectorInterface, queues: topology.queues)
+        let clientAfter = Topology.rxQueueCounters(topology.clientNamespace, topology.clientInterface, queues: topology.queues)
+        outcome.reflectorQueuesBefore = reflectorBefore.packets
+        outcome.clientQueuesBefore = clientBefore.packets
+        outcome.reflectorQueuesAfter = reflectorAfter.packets
+        outcome.clientQueuesAfter = clientAfter.packets
         serverStop.request()
         var served: [ServeSummary] = []
         var serverError: (any Error)?
@@ -223,6 +292,14 @@ extension Runner {
         got.clientQueuesBefore = outcome.clientQueuesBefore
         got.reflectorQueuesAfter = outcome.reflectorQueuesAfter
         got.clientQueuesAfter = outcome.clientQueuesAfter
+        // Every thread is joined, so every socket's path has closed and
+        // recorded its tally.
+        if let reflectorGroup {
+            got.reflectorSockets = sockets(reflectorGroup, deviceRedirects: delta(reflectorAfter.redirects, reflectorBefore.redirects))
+        }
+        if let clientGroup {
+            got.clientSockets = sockets(clientGroup, deviceRedirects: delta(clientAfter.redirects, clientBefore.redirects))
+        }
         return got
     }
 
@@ -230,7 +307,8 @@ extension Runner {
     /// its own path, flow and run id, run at once against `peer`; their
     /// results, histograms and path info, or the first thread's error.
     static func runClients(_ kind: PathKind, _ m: MeasurementKind, _ r: RunRequest, config clientConfig: PathConfig, peer: Endpoint,
-                           netns: String?, cpus: [Int], stop: StopSignal, packets: RunProgress) -> Result<ThreadedOutcome, any Error> {
+                           netns: String?, cpus: [Int], xdp: XDPQueueGroup? = nil, stop: StopSignal,
+                           packets: RunProgress) -> Result<ThreadedOutcome, any Error> {
         let n = cpus.count
         var outcome = ThreadedOutcome()
         var plans: [MeasurementPlan] = []
@@ -253,14 +331,16 @@ extension Runner {
             // Thread 0 drives the run's progress line; the others count alone.
             let counter = i == 0 ? packets : RunProgress()
             let keeper = keepers[i]
+            let binding = xdp.map { XDPQueueBinding(group: $0, thread: i) }
             do {
                 clients.append(try OSThread(name: "client-\(i)", netns: netns, cpu: cpus[i]) { () throws -> ClientResult in
                     switch m {
                     case .pingpong:
-                        let (p, info) = try openPath(clientConfig, PingPong(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil, keep: keeper))
+                        let (p, info) = try openPath(clientConfig, PingPong(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil, keep: keeper),
+                                                     xdp: binding)
                         return (p, nil, info)
                     case .flood:
-                        let (f, info) = try openPath(clientConfig, Flood(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil))
+                        let (f, info) = try openPath(clientConfig, Flood(peer: peer, plan: plan, stop: stop, progress: counter, kernel: nil), xdp: binding)
                         return (nil, f, info)
                     }
                 })

@@ -1,5 +1,6 @@
 import WirepathIO
 import WirepathModel
+import WirepathXDP
 
 extension Measure {
     /// `serve --threads N`: N reflectors on one port, each on its own
@@ -10,14 +11,21 @@ extension Measure {
     /// docs/scaling.md). The threads start in order, so socket i joins the
     /// group i-th; `ready` runs once all are up. Returns each thread's
     /// summary; the first error stops them all.
+    ///
+    /// xdp: one program on the interface and one AF_XDP socket per thread,
+    /// thread i's bound to queue `--xdp-queue` + i (`XDPQueueGroup`): each
+    /// queue's packets reach the thread of its socket, so steer each flow to
+    /// a queue (RSS, `ethtool -N`), not to a CPU.
     public static func serve(_ config: PathConfig, cpus: [Int], stop: StopSignal, idleExitNs: UInt64? = nil,
                              options: ServeOptions = ServeOptions(), ready: (() -> Void)? = nil) throws -> [ServeSummary] {
-        guard config.path != .xdp else {
-            throw ConfigError("serve --threads on xdp (one XSK per queue) is not built yet: run socket, mmsg or uring, or one thread")
-        }
         var c = config
-        c.socket.reusePortCPUs = cpus
-        try c.socket.validate()
+        var xdp: XDPQueueGroup?
+        if config.path == .xdp {
+            xdp = try XDPQueueGroup(config, queues: cpus.indices.map { config.xdp.queue + UInt32($0) })
+        } else {
+            c.socket.reusePortCPUs = cpus
+            try c.socket.validate()
+        }
         let inner = StopSignal()
         var threads: [OSThread<ServeSummary>] = []
         // Whatever happens, every thread stops and is joined once.
@@ -29,7 +37,8 @@ extension Measure {
             let up = Latch()
             let t = try OSThread(name: "serve-\(i)", netns: nil, cpu: cpu) { () throws -> ServeSummary in
                 do {
-                    return try Measure.serve(c, stop: inner, idleExitNs: idleExitNs, options: options, fault: nil, ready: { up.open() })
+                    return try Measure.serve(c, stop: inner, idleExitNs: idleExitNs, options: options, fault: nil,
+                                             xdp: xdp.map { XDPQueueBinding(group: $0, thread: i) }, ready: { up.open() })
                 } catch {
                     up.fail()
                     throw error
@@ -55,6 +64,8 @@ extension Measure {
             do { summaries.append(try t.join()) } catch { firstError = firstError ?? error }
         }
         threads = []
+        // Every thread is joined: the group (program, ports, UMEM) goes last.
+        withExtendedLifetime(xdp) {}
         if let firstError { throw firstError }
         return summaries
     }

@@ -35,19 +35,29 @@ extension Topology {
     /// veth's rx_queue_N_xdp_packets, which its NAPI receive counts with or
     /// without an XDP program), or nil when they cannot be read.
     static func rxQueuePackets(_ ns: String, _ dev: String, queues: Int) -> [UInt64]? {
-        guard let text = try? IP.command("ip", ["netns", "exec", ns, "ethtool", "-S", dev]) else { return nil }
-        return parseRxQueuePackets(text, queues: queues)
+        rxQueueCounters(ns, dev, queues: queues).packets
     }
 
-    /// `ethtool -S` text to counts of queues 0..<queues; nil when any is missing.
-    static func parseRxQueuePackets(_ text: String, queues: Int) -> [UInt64]? {
+    /// Both per-queue counters of one `ethtool -S` read: packets
+    /// (rx_queue_N_xdp_packets) and, for the xdp path's proof, the redirects
+    /// veth made to AF_XDP sockets (rx_queue_N_xdp_redirect: only those the
+    /// socket took). Either nil when unreadable.
+    static func rxQueueCounters(_ ns: String, _ dev: String, queues: Int) -> (packets: [UInt64]?, redirects: [UInt64]?) {
+        guard let text = try? IP.command("ip", ["netns", "exec", ns, "ethtool", "-S", dev]) else { return (nil, nil) }
+        return (parseRxQueuePackets(text, queues: queues), parseRxQueuePackets(text, queues: queues, counter: "xdp_redirect"))
+    }
+
+    /// `ethtool -S` text to counts of queues 0..<queues of the per-queue
+    /// counter rx_queue_N_`counter`; nil when any is missing.
+    static func parseRxQueuePackets(_ text: String, queues: Int, counter: String = "xdp_packets") -> [UInt64]? {
         var counts = [UInt64?](repeating: nil, count: queues)
+        let suffix = "_" + counter
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: ":", maxSplits: 1)
             guard parts.count == 2 else { continue }
             let key = parts[0].trimmingCharacters(in: .whitespaces)
-            guard key.hasPrefix("rx_queue_"), key.hasSuffix("_xdp_packets") else { continue }
-            let middle = key.dropFirst("rx_queue_".count).dropLast("_xdp_packets".count)
+            guard key.hasPrefix("rx_queue_"), key.hasSuffix(suffix) else { continue }
+            let middle = key.dropFirst("rx_queue_".count).dropLast(suffix.count)
             guard let q = Int(middle), (0..<queues).contains(q),
                   let v = UInt64(parts[1].trimmingCharacters(in: .whitespaces)) else { continue }
             counts[q] = v

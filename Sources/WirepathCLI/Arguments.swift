@@ -12,6 +12,7 @@ extension PathKind: ExpressibleByArgument {}
 extension WaitMode: ExpressibleByArgument {}
 extension XDPMode: ExpressibleByArgument {}
 extension XDPAttachMode: ExpressibleByArgument {}
+extension XDPUMEMMode: ExpressibleByArgument {}
 extension Goal: ExpressibleByArgument {}
 extension MeasurementKind: ExpressibleByArgument {}
 extension SandboxMode: ExpressibleByArgument {}

@@ -99,7 +99,7 @@ struct Serve: ParsableCommand {
         if threads > 1 || cpus != nil {
             let list = try threadCPUs()
             let summaries = try Measure.serve(config, cpus: list, stop: stop, idleExitNs: idleExit.map { UInt64($0 * 1e9) }, options: options,
-                                              ready: { Output.stderr("serving \(config.path) on \(config.local) with \(list.count) threads on CPUs \(list.map(String.init).joined(separator: ",")) (one SO_REUSEPORT socket each, steered by receiving CPU; wait \(config.wait), sandbox \(config.sandbox), up to \(options.maxSessions) sessions per thread, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
+                                              ready: { Output.stderr("serving \(config.path) on \(config.local) with \(list.count) threads on CPUs \(list.map(String.init).joined(separator: ",")) (\(config.path == .xdp ? "one AF_XDP socket each, thread i's on queue \(config.xdp.queue)+i, --xdp-umem \(config.xdp.umem)" : "one SO_REUSEPORT socket each, steered by receiving CPU"); wait \(config.wait), sandbox \(config.sandbox), up to \(options.maxSessions) sessions per thread, \(key == nil ? "no key" : "control authenticated with --key-file"), syscall counting \(options.countSyscalls ? "on" : "off"))") })
             for (i, summary) in summaries.enumerated() {
                 Output.stderr("thread \(i) (CPU \(list[i])): served \(summary.windows) measured windows, echoed \(summary.echoed), foreign \(summary.foreign), NAPI id \(summary.napiID), control (\(summary.control.summary))")
             }

@@ -32,6 +32,10 @@ struct XDPFlags: ParsableArguments {
     @Flag(name: .customLong("xdp-drop-flood"), help: "xdp path, ceiling mode: the receiver's XDP program drops flood packets (XDP_DROP) instead of handing them to the socket, to measure what the sender can feed an XDP program that does nothing.")
     var dropFlood = false
 
+    @Option(name: .customLong("xdp-umem"), help: ArgumentHelp(helpText("xdp path with --threads: one UMEM shared by every queue's socket (XDP_SHARED_UMEM, each socket with its own fill and completion rings; Linux 5.10+), or one UMEM per queue's socket.", default: XDPUMEMMode.perQueue)),
+            transform: { try XDPUMEMMode.parse($0) })
+    var umem: XDPUMEMMode = .perQueue
+
     func options() throws -> XDPOptions {
         do {
             var s = XDPOptions()
@@ -43,6 +47,7 @@ struct XDPFlags: ParsableArguments {
             s.objectPath = object
             s.peerMAC = try peerMAC.map { try MACAddress.parse($0) }
             s.dropFlood = dropFlood
+            s.umem = umem
             return s
         } catch let e as ConfigError {
             throw ValidationError(e.message)

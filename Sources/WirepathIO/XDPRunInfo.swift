@@ -21,6 +21,10 @@ public struct XDPRunInfo: Codable, Sendable, Equatable {
     public var napiID: UInt32
     public var busyPoll: String?
     public var object: String
+    /// A threaded run (one socket per queue): `--xdp-umem` ("shared" or
+    /// "per-queue") and thread i's queue; nil for one socket.
+    public var umem: String?
+    public var queues: [UInt32]?
 
     public init(interface: String, driver: String, queue: UInt32, bindMode: String, attachMode: String, fallback: String?,
                 frameSize: Int, ringSize: Int, napiID: UInt32, busyPoll: String?, object: String, attachment: String? = nil) {

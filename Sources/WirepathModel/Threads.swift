@@ -59,6 +59,39 @@ public struct QueueCount: Codable, Sendable, Equatable {
     public init(queue: Int, rxPackets: UInt64) { self.queue = queue; self.rxPackets = rxPackets }
 }
 
+/// xdp: one queue's AF_XDP socket over a measurement, and the counters
+/// that say what reached it, each from a different instrument.
+public struct XSKQueueCount: Codable, Sendable, Equatable {
+    public var queue: Int
+    /// The thread whose path owned the socket bound to this queue.
+    public var thread: Int
+    /// The XDP program's per-queue counter (`wp_queue_redirected`): test-flow
+    /// packets it handed to this queue's socket.
+    public var programRedirected: UInt64
+    /// The device's own count of XDP redirects on this queue (veth:
+    /// rx_queue_N_xdp_redirect), which counts only redirects the socket took;
+    /// nil where the driver has none.
+    public var deviceRedirected: UInt64?
+    /// UDP frames the socket's RX ring delivered to its thread.
+    public var socketReceived: UInt64
+    /// XDP_STATISTICS: dropped (no fill-ring frame), RX ring full, fill ring empty.
+    public var socketRxDropped: UInt64
+    public var socketRxRingFull: UInt64
+    public var fillRingEmpty: UInt64
+
+    public init(queue: Int, thread: Int, programRedirected: UInt64, deviceRedirected: UInt64?, socketReceived: UInt64,
+                socketRxDropped: UInt64, socketRxRingFull: UInt64, fillRingEmpty: UInt64) {
+        self.queue = queue; self.thread = thread; self.programRedirected = programRedirected
+        self.deviceRedirected = deviceRedirected; self.socketReceived = socketReceived
+        self.socketRxDropped = socketRxDropped; self.socketRxRingFull = socketRxRingFull; self.fillRingEmpty = fillRingEmpty
+    }
+
+    /// The program's redirects are the socket's: received, or dropped by it.
+    public var accountedFor: Bool { programRedirected == socketReceived &+ socketRxDropped &+ socketRxRingFull }
+    /// The device's redirect count is the socket's received count (nil: no device counter).
+    public var matchesDevice: Bool? { deviceRedirected.map { $0 == socketReceived } }
+}
+
 /// Where one flow was steered and where it was shown to arrive.
 public struct FlowPlacement: Codable, Sendable, Equatable {
     public var flow: Int
@@ -90,6 +123,9 @@ public struct Placement: Codable, Sendable, Equatable {
     public var flows: [FlowPlacement]
     /// What did not land where it was steered, in words; empty when all did.
     public var problems: [String]
+    /// xdp: each queue's AF_XDP socket and what it accounted for (nil on
+    /// the other paths, and in reports from before it).
+    public var sockets: [XSKQueueCount]?
 
     /// A flow may miss its queue by this share before it is flagged: a few
     /// packets outside the flows' windows (warm-up, control) are not
@@ -149,6 +185,30 @@ public struct Placement: Codable, Sendable, Equatable {
         return Placement(measurement: measurement, device: device, source: source,
                          queues: queueRx.enumerated().map { QueueCount(queue: $0.offset, rxPackets: $0.element) },
                          flows: placements, problems: problems)
+    }
+
+    /// xdp: adds each queue's socket to the record and checks it against
+    /// the flows: the socket on a flow's steered queue must be its
+    /// thread's (`sockets[].thread`, the thread whose path owned it), and
+    /// must have received something when the flows steered there sent.
+    /// Whether the counts agree (`XSKQueueCount.accountedFor`, `matchesDevice`)
+    /// is shown, not flagged: a socket's drops are loss, not misplacement.
+    public mutating func addSockets(_ sockets: [XSKQueueCount], flows: [(flow: Int, thread: Int, queue: Int, packets: UInt64)]) {
+        self.sockets = sockets
+        for (i, f) in flows.enumerated() {
+            guard let s = sockets.first(where: { $0.queue == f.queue }) else {
+                problems.append("flow \(f.flow) was steered to queue \(f.queue), which has no AF_XDP socket at \(device)")
+                self.flows[i].ok = false
+                continue
+            }
+            if s.thread != f.thread {
+                problems.append("flow \(f.flow) was steered to queue \(f.queue), whose AF_XDP socket at \(device) is thread \(s.thread)'s, not thread \(f.thread)'s")
+                self.flows[i].ok = false
+            } else if f.packets > 0 && s.socketReceived == 0 {
+                problems.append("flow \(f.flow) was steered to queue \(f.queue), whose AF_XDP socket at \(device) (thread \(s.thread)) received none of its \(f.packets) packets")
+                self.flows[i].ok = false
+            }
+        }
     }
 
     static func percent(_ x: Double) -> String {

@@ -25,6 +25,13 @@ extension TextReport {
             let queues = p.queues.map { "q\($0.queue) \($0.rxPackets)" }.joined(separator: ", ")
             out += "    placement, \(p.measurement) at \(p.device) (\(p.source)): \(queues.isEmpty ? "counters unread" : queues); "
             out += p.problems.isEmpty ? "every flow on its steered queue and thread\n" : "FLAGGED: \(p.problems.joined(separator: "; "))\n"
+            for x in p.sockets ?? [] {
+                var line = "      queue \(x.queue) AF_XDP socket (thread \(x.thread)): received \(x.socketReceived); program redirected \(x.programRedirected) "
+                line += x.accountedFor ? "= received" : "≠ received"
+                line += " + dropped \(x.socketRxDropped) + RX ring full \(x.socketRxRingFull) (XDP_STATISTICS)"
+                if let d = x.deviceRedirected { line += "; \(p.device) rx_queue_\(x.queue)_xdp_redirect \(d) \(d == x.socketReceived ? "=" : "≠") received" }
+                out += line + "\n"
+            }
         }
         return out
     }

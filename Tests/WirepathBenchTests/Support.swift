@@ -274,3 +274,38 @@ func waitForUDPListener(namespace: String, port: UInt16, timeout: TimeInterval =
     }
     return false
 }
+
+// The XDP attachment's lifetime (XDPLinkTests, XDPThreadsTests).
+
+/// The interfaces of `namespace` with any XDP program attached, as
+/// `ip -d -o link show` shows it: the `xdp`/`xdpgeneric`/`xdpdrv` flag
+/// or a `prog/xdp` line, whoever's program it is. Throws when the
+/// namespace cannot be read (it does not exist).
+func interfacesWithXDP(_ namespace: String) throws -> [String] {
+    let r = try ip("-n", namespace, "-d", "-o", "link", "show")
+    guard r.status == 0 else { throw ConfigError("ip -n \(namespace) link show: \(r.stderr)") }
+    let flag = try NSRegularExpression(pattern: #" (xdp|xdpgeneric|xdpdrv|xdpoffload) |prog/xdp"#)
+    return r.stdout.split(separator: "\n").map(String.init)
+        .filter { flag.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
+        .map { String($0.prefix(60)) }
+}
+
+/// Waits up to `seconds` until `done` holds; whether it did.
+func eventually(_ seconds: Double, _ done: () -> Bool) -> Bool {
+    let until = Date().addingTimeInterval(seconds)
+    while Date() < until { if done() { return true }; usleep(50_000) }
+    return done()
+}
+
+/// `wirepath ARGS` in `namespace`, its output discarded; `ip netns exec`
+/// execs it, so the process's pid is wirepath's.
+func start(in namespace: String?, _ args: [String]) throws -> Process {
+    let bin = try wirepathBinary()
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: namespace == nil ? bin : "/usr/sbin/ip")
+    p.arguments = (namespace.map { ["netns", "exec", $0, bin] } ?? []) + args
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return p
+}

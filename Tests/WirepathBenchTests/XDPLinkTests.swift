@@ -8,39 +8,6 @@ import XCTest
 /// The XDP attachment's lifetime (a BPF link: nothing left after any exit,
 /// kill -9 included) and which XDP objects are loaded at all.
 final class XDPLinkTests: XCTestCase {
-    /// The interfaces of `namespace` with any XDP program attached, as
-    /// `ip -d -o link show` shows it: the `xdp`/`xdpgeneric`/`xdpdrv` flag
-    /// or a `prog/xdp` line, whoever's program it is. Throws when the
-    /// namespace cannot be read (it does not exist).
-    func interfacesWithXDP(_ namespace: String) throws -> [String] {
-        let r = try ip("-n", namespace, "-d", "-o", "link", "show")
-        guard r.status == 0 else { throw ConfigError("ip -n \(namespace) link show: \(r.stderr)") }
-        let flag = try NSRegularExpression(pattern: #" (xdp|xdpgeneric|xdpdrv|xdpoffload) |prog/xdp"#)
-        return r.stdout.split(separator: "\n").map(String.init)
-            .filter { flag.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
-            .map { String($0.prefix(60)) }
-    }
-
-    /// Waits up to `seconds` until `done` holds; whether it did.
-    func eventually(_ seconds: Double, _ done: () -> Bool) -> Bool {
-        let until = Date().addingTimeInterval(seconds)
-        while Date() < until { if done() { return true }; usleep(50_000) }
-        return done()
-    }
-
-    /// `wirepath ARGS` in `namespace`, its output discarded; `ip netns exec`
-    /// execs it, so the process's pid is wirepath's.
-    func start(in namespace: String?, _ args: [String]) throws -> Process {
-        let bin = try wirepathBinary()
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: namespace == nil ? bin : "/usr/sbin/ip")
-        p.arguments = (namespace.map { ["netns", "exec", $0, bin] } ?? []) + args
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-
     /// kill -9 of a client during an xdp ping-pong on the built-in topology:
     /// its namespaces stay (only the sweep removes them), but no interface
     /// in them keeps an XDP program: the kernel detached both ends' programs
@@ -53,7 +20,7 @@ final class XDPLinkTests: XCTestCase {
         let pid = p.processIdentifier
         let cli = "wirepath-\(pid)-cli", ref = "wirepath-\(pid)-ref"
         defer { Topology.sweepStale() }
-        let attached = eventually(15) { ((try? self.interfacesWithXDP(cli).count) == 1) && ((try? self.interfacesWithXDP(ref).count) == 1) }
+        let attached = eventually(15) { ((try? interfacesWithXDP(cli).count) == 1) && ((try? interfacesWithXDP(ref).count) == 1) }
         XCTAssertTrue(attached, "the run attached its programs")
         usleep(300_000) // mid ping-pong
         kill(pid, SIGKILL)
@@ -80,7 +47,7 @@ final class XDPLinkTests: XCTestCase {
         let server = try start(in: n.reflector, ["serve", "--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy",
                                                  "--interface", n.reflectorInterface, "--bind", n.peer, "--duration", "60"])
         defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
-        XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.reflector).count) == 1 }, "serve attached its program")
+        XCTAssertTrue(eventually(10) { (try? interfacesWithXDP(n.reflector).count) == 1 }, "serve attached its program")
         let r = try n.runClient(["pingpong", "--path", "socket", "--peer", n.peer, "--count", "200", "--warmup", "0"], timeout: 30)
         XCTAssertEqual(r.status, 0, r.stderr)
         kill(server.processIdentifier, SIGKILL)
@@ -103,11 +70,11 @@ final class XDPLinkTests: XCTestCase {
         for round in 1...20 {
             let server = try start(in: n.reflector, ["serve"] + xdp + ["--interface", n.reflectorInterface, "--bind", n.peer, "--duration", "30"])
             defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
-            XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.reflector).count) == 1 }, "round \(round): serve attached")
+            XCTAssertTrue(eventually(10) { (try? interfacesWithXDP(n.reflector).count) == 1 }, "round \(round): serve attached")
             let client = try start(in: n.client, ["pingpong"] + xdp + ["--interface", n.clientInterface, "--peer", n.peer,
                                                                        "--duration", "30", "--warmup", "0", "--quiet"])
             defer { if client.isRunning { kill(client.processIdentifier, SIGKILL) }; client.waitUntilExit() }
-            XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.client).count) == 1 }, "round \(round): client attached")
+            XCTAssertTrue(eventually(10) { (try? interfacesWithXDP(n.client).count) == 1 }, "round \(round): client attached")
             usleep(200_000) // mid ping-pong
             let order = round % 2 == 0 ? [server, client] : [client, server]
             for p in order {
@@ -135,7 +102,7 @@ final class XDPLinkTests: XCTestCase {
             let server = try start(in: n.reflector, ["serve", "--path", "xdp", "--xdp-object", object, "--xdp-mode", "copy",
                                                      "--interface", n.reflectorInterface, "--bind", n.peer, "--duration", "60"])
             defer { if server.isRunning { kill(server.processIdentifier, SIGKILL) }; server.waitUntilExit() }
-            XCTAssertTrue(eventually(10) { (try? self.interfacesWithXDP(n.reflector).count) == 1 }, "round \(round): attached")
+            XCTAssertTrue(eventually(10) { (try? interfacesWithXDP(n.reflector).count) == 1 }, "round \(round): attached")
             let r = try n.runClient(["pingpong", "--path", "socket", "--peer", n.peer, "--count", "200", "--warmup", "0"], timeout: 30)
             XCTAssertEqual(r.status, 0, "round \(round): \(r.stderr)")
             kill(server.processIdentifier, SIGINT)

@@ -93,6 +93,40 @@ final class ThreadsModelTests: XCTestCase {
         XCTAssertTrue(p.problems.contains { $0.contains("queue 0, which wpr0 does not have") })
     }
 
+    /// xdp: each queue's socket must be its flow's thread's and have
+    /// received some of it; the counts' agreement is computed, not flagged.
+    func testPlacementChecksEachQueuesXDPSocket() {
+        func socket(_ q: Int, thread: Int, received: UInt64, program: UInt64, device: UInt64?, dropped: UInt64 = 0) -> XSKQueueCount {
+            XSKQueueCount(queue: q, thread: thread, programRedirected: program, deviceRedirected: device, socketReceived: received,
+                          socketRxDropped: dropped, socketRxRingFull: 0, fillRingEmpty: 0)
+        }
+        var ok = Placement.check(measurement: "flood", device: "wpr0", source: "test", queueRx: [1010, 2020], flows: flows([1000, 2000]), served: [0, 1])
+        let good = [socket(0, thread: 0, received: 1005, program: 1010, device: 1005, dropped: 5), socket(1, thread: 1, received: 2010, program: 2010, device: 2010)]
+        ok.addSockets(good, flows: flows([1000, 2000]))
+        XCTAssertEqual(ok.problems, [])
+        XCTAssertEqual(ok.sockets, good)
+        XCTAssertTrue(good.allSatisfy(\.accountedFor))
+        XCTAssertEqual(good.map(\.matchesDevice), [true, true])
+        XCTAssertFalse(socket(0, thread: 0, received: 5, program: 9, device: nil).accountedFor)
+        XCTAssertNil(socket(0, thread: 0, received: 5, program: 5, device: nil).matchesDevice)
+
+        // The mis-steer hook's swap, at the client: queue 1's socket is thread 0's.
+        var swapped = Placement.check(measurement: "pingpong replies", device: "wpc0", source: "test", queueRx: [500, 500], flows: flows([500, 500]), served: [0, 1])
+        swapped.addSockets([socket(0, thread: 1, received: 500, program: 500, device: 500), socket(1, thread: 0, received: 500, program: 500, device: 500)],
+                           flows: flows([500, 500]))
+        XCTAssertEqual(swapped.problems, ["flow 0 was steered to queue 0, whose AF_XDP socket at wpc0 is thread 1's, not thread 0's",
+                                          "flow 1 was steered to queue 1, whose AF_XDP socket at wpc0 is thread 0's, not thread 1's"])
+        XCTAssertFalse(swapped.flows.contains(where: \.ok))
+
+        var empty = Placement.check(measurement: "flood", device: "wpr0", source: "test", queueRx: [1010, 1010], flows: flows([1000, 1000]), served: [0, 1])
+        empty.addSockets([socket(0, thread: 0, received: 1000, program: 1000, device: 1000), socket(1, thread: 1, received: 0, program: 0, device: 0)],
+                         flows: flows([1000, 1000]))
+        XCTAssertEqual(empty.problems, ["flow 1 was steered to queue 1, whose AF_XDP socket at wpr0 (thread 1) received none of its 1000 packets"])
+        var missing = Placement.check(measurement: "flood", device: "wpr0", source: "test", queueRx: [1010, 1010], flows: flows([1000, 1000]), served: [0, 1])
+        missing.addSockets([socket(0, thread: 0, received: 1000, program: 1000, device: 1000)], flows: flows([1000, 1000]))
+        XCTAssertEqual(missing.problems, ["flow 1 was steered to queue 1, which has no AF_XDP socket at wpr0"])
+    }
+
     /// ld cpu; (jeq cpu_i; ret i)*; mod n; ret a.
     func testReusePortProgramMapsEachCPUToItsSocket() {
         let p = ReusePortSteering.program(cpus: [3, 1])

@@ -32,6 +32,27 @@ public enum XDPAttachMode: String, CaseIterable, Codable, Sendable, CustomString
     }
 }
 
+/// How the sockets of a threaded xdp run (`--threads N`: one XSK per queue)
+/// hold their frames (`--xdp-umem`).
+public enum XDPUMEMMode: String, CaseIterable, Codable, Sendable, CustomStringConvertible {
+    /// One UMEM registered once; every further socket binds with
+    /// XDP_SHARED_UMEM and gets its own fill and completion rings (Linux
+    /// 5.10+ for sockets on other queues). Each thread owns a slice of the
+    /// frames, so no frame ever crosses threads.
+    case shared
+    /// One UMEM per socket (the default): nothing shared between threads
+    /// but the XDP program, and no kernel version needed beyond AF_XDP's.
+    case perQueue = "per-queue"
+    public var description: String { rawValue }
+
+    public static func parse(_ text: String) throws(ConfigError) -> XDPUMEMMode {
+        guard let m = XDPUMEMMode(rawValue: text.lowercased()) else {
+            throw ConfigError("unknown --xdp-umem '\(text)'; valid values are: \(allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return m
+    }
+}
+
 /// The xdp path's options. Other paths ignore them.
 public struct XDPOptions: Codable, Sendable, Equatable {
     public var mode: XDPMode = .auto
@@ -52,6 +73,8 @@ public struct XDPOptions: Codable, Sendable, Equatable {
     /// flood measures what the same sender can feed an XDP program that does
     /// nothing with them (control packets still reach the socket).
     public var dropFlood = false
+    /// `--threads N`: one UMEM shared by the N sockets, or one each.
+    public var umem = XDPUMEMMode.perQueue
 
     public static let defaultFrameSize = 4096
     public static let minFrameSize = 2048

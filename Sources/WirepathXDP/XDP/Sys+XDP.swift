@@ -288,6 +288,24 @@ extension Sys {
         return xsk
     }
 
+    /// xsk_socket__create_shared(3): an AF_XDP socket bound to `ifname` queue
+    /// `queue` on `umem`, which other sockets may use too: the first socket
+    /// on the UMEM binds with the config's flags and takes over the UMEM's
+    /// fill and completion rings (copied into `fill`/`comp`); each further
+    /// one binds with XDP_SHARED_UMEM and gets new fill and completion rings
+    /// mapped into `fill`/`comp` (a socket on another queue needs Linux
+    /// 5.10+; EINVAL before). Not thread-safe for one UMEM: callers
+    /// serialize creation and deletion of its sockets.
+    package static func xskSocketCreateShared(_ ifname: String, _ queue: UInt32, _ umem: OpaquePointer,
+                                              _ rx: UnsafeMutablePointer<xsk_ring_cons>, _ tx: UnsafeMutablePointer<xsk_ring_prod>,
+                                              _ fill: UnsafeMutablePointer<xsk_ring_prod>, _ comp: UnsafeMutablePointer<xsk_ring_cons>,
+                                              _ config: UnsafePointer<xsk_socket_config>) throws(PathError) -> OpaquePointer {
+        var xsk: OpaquePointer?
+        let r = Int(xsk_socket__create_shared(&xsk, ifname, queue, umem, rx, tx, fill, comp, config))
+        guard r == 0, let xsk else { throw error("xsk_socket__create_shared(\(ifname), queue \(queue))", r < 0 ? Errno(rawValue: CInt(-r)) : .invalidArgument) }
+        return xsk
+    }
+
     /// xsk_socket__delete(3): unmaps the RX and TX rings and closes the socket
     /// (which also removes it from any XSKMAP). Never retried, like close.
     package static func xskSocketDelete(_ xsk: OpaquePointer) { xsk_socket__delete(xsk) }

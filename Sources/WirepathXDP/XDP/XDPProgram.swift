@@ -13,7 +13,8 @@ import WirepathIO
 /// program is attached through netlink instead, `deinit` detaches it if it is
 /// still ours, and after a kill -9 `topo down` sweeps it. Must be released in
 /// the network namespace it was attached in (the path lives and dies on one
-/// thread).
+/// thread). A threaded run's program (`XDPQueueGroup`) takes a link or
+/// nothing (`linkOnly`), so its release is a close in any namespace.
 struct XDPProgram: ~Copyable {
     enum Attachment: String { case link = "bpf-link", netlink }
 
@@ -25,12 +26,15 @@ struct XDPProgram: ~Copyable {
     let linkFD: CInt?
     let xskMapFD: CInt
     let countersFD: CInt
+    /// The per-queue redirect counters (`wp_queue_redirected`).
+    let queueCountersFD: CInt
     let cpus: Int
     let values: UnsafeMutablePointer<UInt64>
 
     var attachment: Attachment { linkFD == nil ? .netlink : .link }
 
-    init(objectPath: String, ifname: String, ifindex: Int32, attach: XDPAttachMode, flow: wp_xdp_config) throws(PathError) {
+    init(objectPath: String, ifname: String, ifindex: Int32, attach: XDPAttachMode, flow: wp_xdp_config,
+         linkOnly: Bool = false) throws(PathError) {
         _ = XDPLibrary.takeLog()
         // The object is read from the descriptor checked here (O_NOFOLLOW,
         // owner and mode), not from the name, which could change in between.
@@ -64,17 +68,18 @@ struct XDPProgram: ~Copyable {
         }
         let xsks = Sys.bpfMapFD(obj, name: WP_XDP_XSKMAP_NAME)
         let counters = Sys.bpfMapFD(obj, name: WP_XDP_COUNTERS_NAME)
-        guard xsks >= 0, counters >= 0 else {
+        let queueCounters = Sys.bpfMapFD(obj, name: WP_XDP_QUEUE_COUNTERS_NAME)
+        guard xsks >= 0, counters >= 0, queueCounters >= 0 else {
             Sys.bpfObjectClose(obj)
             throw PathError(operation: "xdp program \(objectPath)", errno: .noSuchFileOrDirectory,
-                            hint: "it has no \(WP_XDP_XSKMAP_NAME) or \(WP_XDP_COUNTERS_NAME) map; rebuild it from bpf/ with `make bpf`")
+                            hint: "it has no \(WP_XDP_XSKMAP_NAME), \(WP_XDP_COUNTERS_NAME) or \(WP_XDP_QUEUE_COUNTERS_NAME) map; rebuild it from bpf/ with `make bpf`")
         }
         let skb = attach == .skb
         var link: CInt?
         do throws(PathError) {
             do throws(PathError) {
                 link = try Sys.xdpLinkCreate(progFD: progFD, ifindex: ifindex, skb: skb)
-            } catch where error.errno == .invalidArgument || error.errno == .notSupportedOnSocket {
+            } catch where !linkOnly && (error.errno == .invalidArgument || error.errno == .notSupportedOnSocket) {
                 // No XDP links here (before 5.9), or the driver refuses one
                 // in this mode; netlink may still work, and then it is the
                 // fallback. A driver with no native XDP refuses both, and the
@@ -89,6 +94,7 @@ struct XDPProgram: ~Copyable {
             case EEXIST, EBUSY: hint = "\(ifname) already has an XDP program (one per interface here); if a killed wirepath left it, `wirepath topo down` removes it from the tool's interfaces, or run `ip link set dev \(ifname) xdp off`"
             case EOPNOTSUPP: hint = "the driver of \(ifname) has no native XDP; run with `--xdp-attach skb`"
             case EPERM, EACCES: hint = "loading XDP programs needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN: run as root"
+            case EINVAL where linkOnly: hint = "a threaded xdp run attaches its program through a BPF link only (Linux 5.9+), so that no exit leaves it behind; this kernel or driver refused one"
             default: hint = "attaching in \(attach) mode failed"
             }
             throw Sys.error("\(error.operation) (\(ifname), \(attach))", err, hint: hint + XDPLibrary.logSuffix())
@@ -100,6 +106,7 @@ struct XDPProgram: ~Copyable {
         linkFD = link
         xskMapFD = xsks
         countersFD = counters
+        queueCountersFD = queueCounters
         cpus = max(Int(libbpf_num_possible_cpus()), 1)
         values = .allocate(capacity: cpus)
         values.initialize(repeating: 0, count: cpus)
@@ -120,14 +127,42 @@ struct XDPProgram: ~Copyable {
         values.deallocate()
     }
 
-    /// The program's counters, summed over CPUs (four map lookups).
+    /// The counter maps, for reading (`XDPProgramCounters`).
+    var counters: XDPProgramCounters {
+        XDPProgramCounters(countersFD: countersFD, queueCountersFD: queueCountersFD, cpus: cpus)
+    }
+
+    /// The program's counters through its own scratch (the one thread that owns it).
     func read() -> (redirected: UInt64, passed: UInt64, passedNoSocket: UInt64, dropped: UInt64) {
-        func sum(_ key: wp_xdp_counter) -> UInt64 {
-            guard (try? Sys.bpfLookupPerCPU(countersFD, key: key.rawValue, values)) != nil else { return 0 }
-            var s: UInt64 = 0
-            for i in 0..<cpus { s &+= values[i] }
-            return s
-        }
-        return (sum(WP_XDP_REDIRECTED), sum(WP_XDP_PASSED), sum(WP_XDP_PASSED_NO_SOCKET), sum(WP_XDP_DROPPED))
+        counters.read(scratch: values)
+    }
+}
+
+/// The program's counter maps, valid while the program (`XDPProgram`, or a
+/// threaded run's `XDPQueueGroup`) is: a copyable view, so each thread
+/// reads through scratch of its own.
+struct XDPProgramCounters {
+    let countersFD: CInt
+    let queueCountersFD: CInt
+    let cpus: Int
+
+    /// The program's counters, summed over CPUs (four map lookups), through
+    /// `scratch` (one u64 per possible CPU).
+    func read(scratch v: UnsafeMutablePointer<UInt64>) -> (redirected: UInt64, passed: UInt64, passedNoSocket: UInt64, dropped: UInt64) {
+        (sum(countersFD, WP_XDP_REDIRECTED.rawValue, v), sum(countersFD, WP_XDP_PASSED.rawValue, v),
+         sum(countersFD, WP_XDP_PASSED_NO_SOCKET.rawValue, v), sum(countersFD, WP_XDP_DROPPED.rawValue, v))
+    }
+
+    /// Test-flow packets redirected from RX queue `queue` (one map lookup),
+    /// summed over CPUs through `scratch`.
+    func redirected(queue: UInt32, scratch: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        sum(queueCountersFD, queue, scratch)
+    }
+
+    private func sum(_ fd: CInt, _ key: UInt32, _ v: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        guard (try? Sys.bpfLookupPerCPU(fd, key: key, v)) != nil else { return 0 }
+        var s: UInt64 = 0
+        for i in 0..<cpus { s &+= v[i] }
+        return s
     }
 }
