@@ -82,6 +82,18 @@ public struct XDPPath: PacketPath, ~Copyable {
     let deferKickToPoll: Bool
     var own = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
+    /// `--stages`: the program stamps each redirected frame (struct
+    /// wp_xdp_meta before the packet) and receive reads the stamp.
+    let stamped: Bool
+
+    /// The XDP program's bpf_ktime_get_ns(): CLOCK_MONOTONIC. No transmit
+    /// stamps: a copy-mode XSK's frames go out through the generic xmit
+    /// (veth_xmit here) with no SO_TIMESTAMPING flags on them and no error
+    /// queue to read; AF_XDP TX metadata's XDP_TXMD_FLAGS_TIMESTAMP gets, in
+    /// copy mode, only a software completion stamp from xsk_destruct_skb
+    /// (when the skb is freed: on veth after the peer took it), which is
+    /// not a transmit point; see docs/stages.md.
+    public static var stampSupport: StampSupport { StampSupport(rxClock: .monotonic, transmit: false) }
 
     public init(_ config: PathConfig) throws(PathError) {
         XDPLibrary.prepare()
@@ -129,6 +141,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         flow.queue_id = settings.queue
         // Ceiling mode applies to the receiving end only (no peer: a reflector).
         flow.drop_flood = settings.dropFlood && config.peer == nil ? 1 : 0
+        flow.stamp = config.stamping != .off ? 1 : 0
         if flow.drop_flood != 0 {
             notes.append("ceiling mode: the reflector's XDP program drops flood packets (XDP_DROP) instead of redirecting them; its received count is 0 by design")
         }
@@ -219,6 +232,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.notes = notes
         self.txFree = half
         self.deferKickToPoll = deferKick
+        stamped = config.stamping != .off
     }
 
     /// The path's own tally plus, read now (two syscalls: a map lookup and
