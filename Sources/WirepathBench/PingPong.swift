@@ -41,7 +41,9 @@ extension ClientEnd where P: ~Copyable {
         // --stages: this datagram's OPT_ID key is the count of datagrams
         // the socket sent before it. Read only with --stages: a path's
         // `counters` may be computed (xdp's reads its BPF map and socket).
-        let key = stagesOn ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
+        // A path with no transmit stamps (xdp, whose `counters` costs a map
+        // lookup and a getsockopt) has no key to read.
+        let key = stagesOn && P.stampSupport.transmit ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
         let t0 = Sys.monotonicNanos()
         tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0, op: stagesOn ? StageBlock.requestOp : 0) }
         tx.count = 1
@@ -58,7 +60,7 @@ extension ClientEnd where P: ~Copyable {
                 // now; read them after the receive, off the measured interval.
                 var sched: UInt64 = 0
                 var driver: UInt64 = 0
-                if stagesOn { drainTxStamps(key: key, sched: &sched, driver: &driver) }
+                if stagesOn && P.stampSupport.transmit { drainTxStamps(key: key, sched: &sched, driver: &driver) }
                 for i in 0..<n {
                     // The tally takes realtime receive stamps; an XDP
                     // program's monotonic one goes through the exact
