@@ -129,7 +129,7 @@ final class XDPStagesTests: XCTestCase {
             let d = Int64(bitPattern: p50(slow, stage) &- p50(base, stage))
             XCTAssertLessThan(d, Int64(delay) / 2, "\(stage) p50 \(p50(base, stage)) -> \(p50(slow, stage)) ns: only the turnaround should grow")
         }
-        XCTAssertTrue(slow.withinTolerance, "residual \(slow.residualNs) ns, tolerance \(slow.toleranceNs)")
+        XCTAssertTrue(slow.withinTolerance, "residual \(slow.residualNs) ns, tolerance \(slow.toleranceNs); RTT p50 \(base.rttP50Ns) -> \(slow.rttP50Ns), stage p50s \(Self.xdpStages.map { "\($0): \(p50(slow, $0))" })")
     }
 
     /// With --capture, every sampled ping's stamps fall in order with the
