@@ -39,7 +39,7 @@ printf '%-12s %-28s %-28s %s\n' path "calls at $N1 RTT/pkt" "calls at $N2 RTT/pk
 # spin): the eight stage .hgrm texts of the result get longer as the
 # histograms fill, which this two-point rule cannot tell from a per-packet
 # allocation, so those rows are opt-in until the rule takes three points.
-STAGE_ROWS=""; [[ ${STAGES:-0} == 1 ]] && STAGE_ROWS="socket:stages mmsg:stages uring:stages"
+STAGE_ROWS=""; [[ ${STAGES:-0} == 1 ]] && STAGE_ROWS="socket:stages mmsg:stages uring:stages xdp:stages"
 for path in socket mmsg uring xdp socket:spin mmsg:spin uring:spin xdp:spin \
             socket:flood mmsg:flood uring:flood xdp:flood socket:gso mmsg:gso uring:gso $STAGE_ROWS; do
     wait=block; [[ $path == *:spin ]] && wait=spin

@@ -15,7 +15,7 @@
 #   ROUNDS      rounds (default 5; 1-20)
 #   DURATION    ping-pong seconds per path (default 2; 1-60)
 #   WAIT        wait mode (default block)
-#   PATHS       paths (default socket,mmsg,uring; xdp does not stamp yet)
+#   PATHS       paths (default socket,mmsg,uring,xdp)
 #   OUT         output directory (default: <repo>/bench/out/stages)
 # Exit status: 0 when the comparison ran, 2 on errors.
 set -uo pipefail
@@ -24,7 +24,7 @@ WIREPATH=${WIREPATH:-$SCRIPT_DIR/../.build/release/wirepath}
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-2}
 WAIT=${WAIT:-block}
-PATHS=${PATHS:-socket,mmsg,uring}
+PATHS=${PATHS:-socket,mmsg,uring,xdp}
 [[ $PATHS =~ ^(socket|mmsg|uring|xdp)(,(socket|mmsg|uring|xdp))*$ ]] || { echo "error: bad PATHS '$PATHS'" >&2; exit 2; }
 OUT=${OUT:-$SCRIPT_DIR/out/stages}
 [[ -x $WIREPATH ]] || { echo "error: $WIREPATH not found; run \`make build\`" >&2; exit 2; }

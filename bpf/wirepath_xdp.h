@@ -72,6 +72,23 @@ struct wp_xdp_config {
 	__u32 ipv6;
 	/* Destination IPv6 address to match, network order; all zero matches any. */
 	__u8 dst_addr6[16];
+	/* 1 (--stages): each redirected frame carries struct wp_xdp_meta in its
+	 * XDP metadata area, just before the packet. 0: frames are untouched. */
+	__u32 stamp;
 };
+
+/* What the program writes before a redirected packet with wp_config.stamp
+ * (bpf_xdp_adjust_meta), and AF_XDP copies into the UMEM frame ahead of
+ * the packet (copy mode too: xsk_copy_xdp copies from data_meta). The
+ * magic tells a stamped frame from stale headroom bytes; the reader
+ * clears it after reading. */
+struct wp_xdp_meta {
+	/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) when the program redirected
+	 * the frame: the kernel's receive stamp for --stages. */
+	__u64 rx_ns;
+	__u32 magic;
+	__u32 reserved;
+};
+#define WP_XDP_META_MAGIC 0x54535057 /* "WPST", little-endian */
 
 #endif

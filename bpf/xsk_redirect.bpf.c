@@ -61,6 +61,27 @@ static __always_inline int verdict(__u32 counter, int action)
 	return action;
 }
 
+/* --stages: the receive stamp, in the frame's metadata area (struct
+ * wp_xdp_meta). After the redirect decision: the redirect itself happens
+ * when the program returns, and carries data_meta with it. A frame whose
+ * headroom has no room for it goes unstamped; the reader then finds no
+ * magic and counts the stamp missing. */
+static __always_inline void stamp(struct xdp_md *ctx)
+{
+	struct wp_xdp_meta *meta;
+	void *data;
+
+	if (bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return;
+	meta = (void *)(long)ctx->data_meta;
+	data = (void *)(long)ctx->data;
+	if ((void *)(meta + 1) > data)
+		return;
+	meta->rx_ns = bpf_ktime_get_ns();
+	meta->magic = WP_XDP_META_MAGIC;
+	meta->reserved = 0;
+}
+
 SEC("xdp")
 int wp_xsk_redirect(struct xdp_md *ctx)
 {
@@ -125,6 +146,8 @@ port:
 
 		if (n)
 			*n += 1;
+		if (wp_config.stamp)
+			stamp(ctx);
 		return verdict(WP_XDP_REDIRECTED, XDP_REDIRECT);
 	}
 	return verdict(WP_XDP_PASSED_NO_SOCKET, XDP_PASS);

@@ -15,6 +15,10 @@ public struct MeasurementPlan: Sendable, Equatable {
     public var maxDurationNs: UInt64 = 600_000_000_000
     /// The key of `--key-file`: control packets carry its HMAC (nil: none).
     public var controlKey: ControlKey?
+    /// Test hook (`--stages` with `--capture`): skews the client's sampled
+    /// send stamps by this much, so that a test sees the capture
+    /// cross-check fail. 0 in every real run; no option sets it.
+    var stampSkewNs: Int64 = 0
 
     public init(durationNs: UInt64?, count: UInt64?, warmupNs: UInt64 = 1_000_000_000,
                 timeoutNs: UInt64 = 100_000_000, runID: UInt64 = MeasurementPlan.newRunID()) {

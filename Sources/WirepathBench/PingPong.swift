@@ -41,7 +41,9 @@ extension ClientEnd where P: ~Copyable {
         // --stages: this datagram's OPT_ID key is the count of datagrams
         // the socket sent before it. Read only with --stages: a path's
         // `counters` may be computed (xdp's reads its BPF map and socket).
-        let key = stagesOn ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
+        // A path with no transmit stamps (xdp, whose `counters` costs a map
+        // lookup and a getsockopt) has no key to read.
+        let key = stagesOn && P.stampSupport.transmit ? UInt32(truncatingIfNeeded: path.counters.txPackets) : 0
         let t0 = Sys.monotonicNanos()
         tx.withMutableBytes(0) { stamper.stamp($0, kind: .ping, seq: seq, timestamp: t0, op: stagesOn ? StageBlock.requestOp : 0) }
         tx.count = 1
@@ -58,9 +60,13 @@ extension ClientEnd where P: ~Copyable {
                 // now; read them after the receive, off the measured interval.
                 var sched: UInt64 = 0
                 var driver: UInt64 = 0
-                if stagesOn { drainTxStamps(key: key, sched: &sched, driver: &driver) }
+                if stagesOn && P.stampSupport.transmit { drainTxStamps(key: key, sched: &sched, driver: &driver) }
                 for i in 0..<n {
-                    let rxStamp = rx.rxStamp(i)
+                    // The tally takes realtime receive stamps; an XDP
+                    // program's monotonic one goes through the exact
+                    // inverse of its conversion (no error added).
+                    let raw = rx.rxStamp(i)
+                    let rxStamp = P.stampSupport.rxClock == .monotonic && raw != 0 ? tally.stages.clock.realtime(raw) : raw
                     rx.withBytes(i) { bytes in
                         if record {
                             if tally.account(bytes, awaiting: seq, at: t1) {
@@ -95,7 +101,8 @@ extension ClientEnd where P: ~Copyable {
     }
 
     mutating func pingpong(keep: HistogramKeeper? = nil) throws(PathError) -> PingPongResult {
-        var tally = ReplyTally(runID: plan.runID, stages: config.stamping != .off)
+        var tally = ReplyTally(runID: plan.runID, stages: config.stamping != .off, transmitStamps: P.stampSupport.transmit)
+        tally.stages.sampleSkewNs = plan.stampSkewNs
         // Warm-up: same exchanges, nothing recorded (ARP, caches, frequency).
         let warmEnd = Sys.monotonicNanos() + plan.warmupNs
         var seq = SequenceSpace.warmup // never collides with the window's sequence numbers
@@ -153,6 +160,7 @@ extension ClientEnd where P: ~Copyable {
         if tally.stagesOn {
             result.stages = tally.stages.report(rtt: result.latency, path: config.path, unavailable: StagesCoverage.unavailable(config.path),
                                                 notes: StagesCoverage.notes(config.path))
+            result.stages?.cost = StagesCoverage.cost(config.path)
         }
         if let w = kernelWindow {
             result.kernelLoss = .pingpong(lost: result.lost, late: result.reordered, corrupted: result.integrityFailures, client: w.0.client, reflector: w.0.reflector, hop: w.0.hop,
@@ -178,10 +186,11 @@ struct ReplyTally: StrayData, ~Copyable {
     let stagesOn: Bool
     var stages: StageTally
 
-    init(runID: UInt64, stages: Bool = false) {
+    init(runID: UInt64, stages: Bool = false, transmitStamps: Bool = true) {
         self.runID = runID
         stagesOn = stages
-        self.stages = StageTally(clock: stages ? ClockOffset.measure() : ClockOffset(realtimeMinusMonotonicNs: 0, uncertaintyNs: 0))
+        self.stages = StageTally(clock: stages ? ClockOffset.measure() : ClockOffset(realtimeMinusMonotonicNs: 0, uncertaintyNs: 0),
+                                 transmitStamps: transmitStamps)
     }
 
     /// Accounts one received packet; true when it is the in-order reply to

@@ -69,7 +69,8 @@ extension Reflector where P: ~Copyable {
         let rxStamp = rx.rxStamp(0)
         var block = StageBlock()
         if rxStamp != 0 {
-            let wake = Int64(bitPattern: now &- stages.clock.monotonic(rxStamp))
+            let rxMono = P.stampSupport.rxClock == .monotonic ? rxStamp : stages.clock.monotonic(rxStamp)
+            let wake = Int64(bitPattern: now &- rxMono)
             block.wakeNs = StageBlock.clamp(wake < 0 ? 0 : UInt64(wake))
         }
         if h.runID == stages.lastRunID { block.prev = stages.last }
@@ -79,7 +80,8 @@ extension Reflector where P: ~Copyable {
         let wrote = rx.withMutableBytes(0) { block.write(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<length])) }
         let sendAt = Sys.monotonicNanos()
         try sendAll(&path, &rx, stop)
-        if wrote { stages.pending = .init(active: true, seq: h.seq, runID: h.runID, sendAt: sendAt) }
+        // A path with no transmit stamps (xdp) leaves nothing to await.
+        if wrote && P.stampSupport.transmit { stages.pending = .init(active: true, seq: h.seq, runID: h.runID, sendAt: sendAt) }
         drainTxStamps()
     }
 

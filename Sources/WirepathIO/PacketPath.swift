@@ -49,11 +49,36 @@ public protocol PacketPath: ~Copyable {
     /// Never blocks; called after a send, off the measured interval. The
     /// default (a path that cannot stamp) returns nil.
     mutating func nextTxStamp() -> TxStamp?
+
+    /// What the path's stamps are, with `PathConfig.stamping` on: the clock
+    /// of `PacketBatch.rxStamp` and whether `nextTxStamp` ever gives one.
+    /// The default is a kernel socket's (SO_TIMESTAMPING).
+    static var stampSupport: StampSupport { get }
 }
 
 extension PacketPath where Self: ~Copyable {
     public mutating func expect(_ traffic: ReceiveTraffic) {}
     public mutating func nextTxStamp() -> TxStamp? { nil }
+    public static var stampSupport: StampSupport { .socket }
+}
+
+/// What a path can stamp (`--stages`).
+public struct StampSupport: Sendable, Equatable {
+    /// The clock of the receive stamps.
+    public enum Clock: Sendable, Equatable {
+        /// CLOCK_REALTIME: the kernel's software stamps (SO_TIMESTAMPING).
+        case realtime
+        /// CLOCK_MONOTONIC: an XDP program's bpf_ktime_get_ns(), the
+        /// application's own clock (no conversion).
+        case monotonic
+    }
+    public var rxClock: Clock
+    /// Whether the path reports transmit stamps (TX_SCHED, driver TX).
+    public var transmit: Bool
+    public init(rxClock: Clock, transmit: Bool) { self.rxClock = rxClock; self.transmit = transmit }
+    /// SO_TIMESTAMPING on a kernel socket: realtime receive stamps, both
+    /// transmit points from the error queue.
+    public static let socket = StampSupport(rxClock: .realtime, transmit: true)
 }
 
 /// What a receiver is fed.

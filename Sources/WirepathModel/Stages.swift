@@ -80,10 +80,31 @@ public struct StageTally: ~Copyable {
         var outerNs: Int64 = 0
     }
     var pending = Pending()
+    /// Whether the path reports transmit stamps. Without them (xdp) the
+    /// client's and the reflector's send stages cannot be seen, and the
+    /// wire stage spans both send calls: send call -> peer RX stamp, both
+    /// ways, less the reflector's wake-up and turnaround.
+    public let transmitStamps: Bool
+    /// The first `sampleLimit` complete pings' absolute stamps, for the
+    /// capture cross-check (`StageCaptureCheck`). Capacity reserved at
+    /// init: appending never allocates.
+    public var samples: [StampSample] = []
+    public static let sampleLimit = 1024
+    /// Test hook: added to every sample's send stamp, so that a test can
+    /// see the capture cross-check fail. 0 in every real run.
+    public var sampleSkewNs: Int64 = 0
 
-    public init(clock: ClockOffset) {
+    public init(clock: ClockOffset, transmitStamps: Bool = true) {
         self.clock = clock
+        self.transmitStamps = transmitStamps
         histograms = Stage.allCases.map { _ in LatencyHistogram.make() }
+        samples.reserveCapacity(Self.sampleLimit)
+    }
+
+    @inline(__always)
+    mutating func keep(seq: UInt64, sentRT: UInt64, rxRT: UInt64, reflectorNs: UInt64) {
+        guard samples.count < Self.sampleLimit else { return }
+        samples.append(StampSample(seq: seq, sentRT: sentRT &+ UInt64(bitPattern: sampleSkewNs), receivedRT: rxRT, reflectorNs: reflectorNs))
     }
 
     @inline(__always)
@@ -115,6 +136,14 @@ public struct StageTally: ~Copyable {
         guard rxRT != 0 else { rxStampMissing &+= 1; return }
         let rx = Int64(bitPattern: clock.monotonic(rxRT))
         add(.clientWake, Int64(bitPattern: t1) &- rx)
+        guard transmitStamps else {
+            if let w = block?.wakeNs, let t = block?.turnNs {
+                add(.wire, (rx &- Int64(bitPattern: t0)) &- Int64(w) &- Int64(t))
+                complete &+= 1
+                keep(seq: seq, sentRT: clock.realtime(t0), rxRT: rxRT, reflectorNs: UInt64(w) &+ UInt64(t))
+            }
+            return
+        }
         guard schedRT != 0, driverRT != 0 else { txStampMissing &+= 1; return }
         let sched = Int64(bitPattern: clock.monotonic(schedRT))
         let driver = Int64(bitPattern: clock.monotonic(driverRT))
@@ -123,6 +152,7 @@ public struct StageTally: ~Copyable {
         complete &+= 1
         if let w = block?.wakeNs, let t = block?.turnNs {
             pending = Pending(valid: true, seq: seq, outerNs: (rx &- driver) &- Int64(w) &- Int64(t))
+            keep(seq: seq, sentRT: driverRT, rxRT: rxRT, reflectorNs: UInt64(w) &+ UInt64(t))
         }
     }
 
@@ -135,8 +165,10 @@ public struct StageTally: ~Copyable {
                                         hgrm: h.totalCount > 0 ? h.percentileDistribution : nil,
                                         unavailable: h.totalCount == 0 ? (unavailable[stage] ?? "no stamps arrived for it") : nil))
         }
-        return StageReport(rows: rows, rttP50Ns: rtt.p50Ns, clock: clock, complete: complete, rxStampMissing: rxStampMissing,
-                           txStampMissing: txStampMissing, reflectorMissing: reflectorMissing, negative: negative, notes: notes)
+        var r = StageReport(rows: rows, rttP50Ns: rtt.p50Ns, clock: clock, complete: complete, rxStampMissing: rxStampMissing,
+                            txStampMissing: txStampMissing, reflectorMissing: reflectorMissing, negative: negative, notes: notes)
+        r.samples = samples
+        return r
     }
 }
 
@@ -160,6 +192,24 @@ public struct StageReport: Codable, Sendable, Equatable {
     public var reflectorMissing: UInt64
     public var negative: UInt64
     public var notes: [String]
+    /// What `--stages` changed in the measured path, and where its cost
+    /// is measured: the RTT above is of the stamped path, not the plain one.
+    public var cost: String?
+    /// With --capture: the stamps checked against the capture's own.
+    public var captureCheck: StageCaptureCheck?
+    /// The pings the cross-check uses (not in the JSON: up to 1024 rows).
+    public var samples: [StampSample] = []
+
+    enum CodingKeys: String, CodingKey {
+        case rows, rttP50Ns, clock, complete, rxStampMissing, txStampMissing, reflectorMissing, negative, notes, cost, captureCheck
+    }
+
+    public init(rows: [Row], rttP50Ns: UInt64, clock: ClockOffset, complete: UInt64, rxStampMissing: UInt64, txStampMissing: UInt64,
+                reflectorMissing: UInt64, negative: UInt64, notes: [String]) {
+        self.rows = rows; self.rttP50Ns = rttP50Ns; self.clock = clock; self.complete = complete
+        self.rxStampMissing = rxStampMissing; self.txStampMissing = txStampMissing; self.reflectorMissing = reflectorMissing
+        self.negative = negative; self.notes = notes
+    }
 
     /// The sum of the stage p50s.
     public var sumP50Ns: UInt64 { rows.reduce(0) { $0 &+ ($1.latency?.p50Ns ?? 0) } }
@@ -183,4 +233,21 @@ public struct StageReport: Codable, Sendable, Equatable {
     public var dominant: Row? { rows.filter { $0.latency != nil }.max { ($0.latency?.p50Ns ?? 0) < ($1.latency?.p50Ns ?? 0) } }
     /// Both wake-ups' share of the RTT p50.
     public var wakeShare: Double { rows.filter { $0.stage.isWakeUp }.reduce(0) { $0 + share($1) } }
+}
+
+/// One ping's absolute stamps (CLOCK_REALTIME ns, the capture's clock),
+/// kept for the capture cross-check.
+public struct StampSample: Sendable, Equatable {
+    public var seq: UInt64
+    /// The client's last stamp before the ping left its host: the driver TX
+    /// stamp, or (a path with no transmit stamps: xdp) the send call.
+    public var sentRT: UInt64
+    /// The client's kernel receive stamp of the echo.
+    public var receivedRT: UInt64
+    /// The reflector's own time for the ping (its wake-up and turnaround):
+    /// the capture's ping-to-echo interval can be no shorter.
+    public var reflectorNs: UInt64
+    public init(seq: UInt64, sentRT: UInt64, receivedRT: UInt64, reflectorNs: UInt64) {
+        self.seq = seq; self.sentRT = sentRT; self.receivedRT = receivedRT; self.reflectorNs = reflectorNs
+    }
 }

@@ -9,8 +9,8 @@ public enum CSVReport {
         "sandbox", "reflector_sandbox",
         "target_pps", "count", "lost", "min_us", "p50_us", "p90_us", "p99_us", "p99_9_us", "p99_99_us", "max_us",
         "tx_pps", "rx_pps", "syscalls_per_pkt_client", "syscalls_per_pkt_reflector",
-        "cpu_ns_per_pkt_client", "cpu_ns_per_pkt_reflector", "reason",
-    ]
+        "cpu_ns_per_pkt_client", "cpu_ns_per_pkt_reflector",
+    ] + Stage.allCases.flatMap { ["stage_\($0.rawValue)_p50_us", "stage_\($0.rawValue)_p99_us"] } + ["reason"]
 
     /// One row per path and measurement (pingpong, flood, each open-loop load).
     public static func render(_ report: WirepathReport) -> String {
@@ -24,15 +24,15 @@ public enum CSVReport {
             let opts = [o.payloadSize, o.batchSize].map(String.init) + [o.wait.rawValue, o.busyPollMicros.map(String.init) ?? "", String(o.napiID)]
                 + [o.sandbox?.rawValue ?? "", o.reflectorSandbox?.rawValue ?? ""]
             func row(_ m: String, target: Double?, count: UInt64?, lost: UInt64?, lat: LatencySummary?, tx: Double?, rx: Double?,
-                     client: EndReport?, reflector: EndReport?) -> [String] {
+                     client: EndReport?, reflector: EndReport?, stages: StageReport? = nil) -> [String] {
                 let l: [String] = lat.map { s in [s.minNs, s.p50Ns, s.p90Ns, s.p99Ns, s.p999Ns, s.p9999Ns, s.maxNs].map { us($0) } }
                     ?? [String](repeating: "", count: 7)
                 return common + [m, run.status.rawValue] + opts
                     + [target.map { num($0) } ?? "", count.map(String.init) ?? "", lost.map(String.init) ?? ""] + l
                     + [tx.map { num($0) } ?? "", rx.map { num($0) } ?? "",
                        client?.cost?.syscallsPerPacket.map { num($0) } ?? "", reflector?.cost?.syscallsPerPacket.map { num($0) } ?? "",
-                       client?.cost.map { num($0.cpuNsPerPacket) } ?? "", reflector?.cost.map { num($0.cpuNsPerPacket) } ?? "",
-                       run.reason ?? ""]
+                       client?.cost.map { num($0.cpuNsPerPacket) } ?? "", reflector?.cost.map { num($0.cpuNsPerPacket) } ?? ""]
+                    + stageFields(stages) + [run.reason ?? ""]
             }
             if run.status != .ok {
                 rows.append(row("-", target: nil, count: nil, lost: nil, lat: nil, tx: nil, rx: nil, client: nil, reflector: nil))
@@ -40,7 +40,7 @@ public enum CSVReport {
             }
             if let p = run.pingpong {
                 rows.append(row("pingpong", target: nil, count: p.received, lost: p.lost, lat: p.latency, tx: nil, rx: nil,
-                                client: p.client, reflector: p.reflector))
+                                client: p.client, reflector: p.reflector, stages: p.stages))
             }
             if let f = run.flood {
                 rows.append(row("flood", target: nil, count: f.received, lost: f.lost, lat: nil, tx: f.txPps, rx: f.rxPps,
@@ -53,6 +53,16 @@ public enum CSVReport {
             }
         }
         return rows.map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    /// `--stages`: each stage's p50 and p99 (µs), in `Stage.allCases`
+    /// order; empty where the stage was not measured (no --stages, or a
+    /// stage the path cannot stamp).
+    static func stageFields(_ s: StageReport?) -> [String] {
+        Stage.allCases.flatMap { stage -> [String] in
+            guard let l = s?.rows.first(where: { $0.stage == stage })?.latency else { return ["", ""] }
+            return [us(l.p50Ns), us(l.p99Ns)]
+        }
     }
 
     static func us(_ ns: UInt64) -> String { NumberText.fixed(Double(ns) / 1000, 3) }

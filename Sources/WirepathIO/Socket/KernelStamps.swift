@@ -89,6 +89,14 @@ public struct ClockOffset: Codable, Sendable, Equatable {
     public func monotonic(_ realtimeNs: UInt64) -> UInt64 {
         realtimeNs &- UInt64(bitPattern: realtimeMinusMonotonicNs)
     }
+
+    /// A CLOCK_MONOTONIC stamp on the realtime clock: the exact inverse of
+    /// `monotonic(_:)` (wrapping), so a monotonic stamp passed through it
+    /// and back is unchanged, with no conversion error.
+    @inline(__always)
+    public func realtime(_ monotonicNs: UInt64) -> UInt64 {
+        monotonicNs &+ UInt64(bitPattern: realtimeMinusMonotonicNs)
+    }
 }
 
 /// A cmsg walk over a received control buffer (CMSG_FIRSTHDR/CMSG_NXTHDR

@@ -50,6 +50,7 @@ extension XDPPath {
             batch.slotPointer(k).copyMemory(from: frame + p.payloadOffset, byteCount: length)
             batch.setLength(k, length)
             batch.setEndpoint(k, p.source)
+            if stamped { batch.setRxStamp(k, takeStamp(frame, offset: Int(desc.addr & ~frameMask))) }
             if ipv6 { frames.learn6(p.source.address6, p.sourceMAC, slot: k) } else { frames.learn(p.source.address, p.sourceMAC, slot: k) }
             own.rxBytes &+= UInt64(length)
             k += 1
@@ -69,6 +70,20 @@ extension XDPPath {
             own.rxPackets &+= UInt64(k)
         }
         return k
+    }
+
+    /// The program's receive stamp in the metadata area before the packet
+    /// at `frame` (`offset` bytes into its UMEM frame), 0 when there is
+    /// none: the magic is cleared after reading, so stale headroom of an
+    /// earlier packet is never read as this one's stamp.
+    @inline(__always)
+    func takeStamp(_ frame: UnsafeMutableRawPointer, offset: Int) -> UInt64 {
+        let size = MemoryLayout<wp_xdp_meta>.size
+        guard offset >= size else { return 0 }
+        let meta = frame - size
+        guard meta.loadUnaligned(fromByteOffset: 8, as: UInt32.self) == UInt32(WP_XDP_META_MAGIC) else { return 0 }
+        meta.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+        return meta.loadUnaligned(as: UInt64.self)
     }
 
     /// recvfrom kick: the fill ring asked for a wake-up (or busy polling

@@ -98,6 +98,18 @@ public struct XDPPath: PacketPath, ~Copyable {
     let deferKickToPoll: Bool
     var own = PathCounters()
     public var sendFailurePolicy = SendFailurePolicy.throw
+    /// `--stages`: the program stamps each redirected frame (struct
+    /// wp_xdp_meta before the packet) and receive reads the stamp.
+    let stamped: Bool
+
+    /// The XDP program's bpf_ktime_get_ns(): CLOCK_MONOTONIC. No transmit
+    /// stamps: a copy-mode XSK's frames go out through the generic xmit
+    /// (veth_xmit here) with no SO_TIMESTAMPING flags on them and no error
+    /// queue to read; AF_XDP TX metadata's XDP_TXMD_FLAGS_TIMESTAMP gets, in
+    /// copy mode, only a software completion stamp from xsk_destruct_skb
+    /// (when the skb is freed: on veth after the peer took it), which is
+    /// not a transmit point; see docs/stages.md.
+    public static var stampSupport: StampSupport { StampSupport(rxClock: .monotonic, transmit: false) }
 
     /// A path on its own: it attaches the program, holds the port and binds
     /// one socket to `config.xdp.queue`.
@@ -234,6 +246,7 @@ public struct XDPPath: PacketPath, ~Copyable {
         self.notes = notes
         self.txFree = half
         self.deferKickToPoll = deferKick
+        stamped = config.stamping != .off
     }
 
     /// This path's socket: on a shared UMEM, thread 0's is the one the group
@@ -295,6 +308,8 @@ public struct XDPPath: PacketPath, ~Copyable {
         flow.queue_id = queue
         // Ceiling mode applies to the receiving end only (no peer: a reflector).
         flow.drop_flood = config.xdp.dropFlood && config.peer == nil ? 1 : 0
+        // --stages: the program stamps each frame it redirects (metadata).
+        flow.stamp = config.stamping != .off ? 1 : 0
         if flow.drop_flood != 0 {
             notes.append("ceiling mode: the reflector's XDP program drops flood packets (XDP_DROP) instead of redirecting them; its received count is 0 by design")
         }
