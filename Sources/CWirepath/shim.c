@@ -298,17 +298,42 @@ int wp_sandbox_install(const int *allowed, int count, int log_only) {
     return 0;
 }
 
-int wp_caps_limit(uint64_t keep) {
+int wp_caps_limit(uint64_t keep, uint64_t effective) {
     struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
     struct __user_cap_data_struct d[2];
     memset(d, 0, sizeof(d));
     if (syscall(SYS_capget, &h, d) != 0) return -errno;
     uint64_t permitted = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
     uint64_t want = permitted & keep;
+    uint64_t eff = want & effective;
     for (int i = 0; i < 2; i++) {
-        d[i].effective = d[i].permitted = (uint32_t)(want >> (32 * i));
+        d[i].permitted = (uint32_t)(want >> (32 * i));
+        d[i].effective = (uint32_t)(eff >> (32 * i));
         d[i].inheritable = 0;
     }
+    h.pid = 0; // this thread
+    if (syscall(SYS_capset, &h, d) != 0) return -errno;
+    return 0;
+}
+
+int wp_caps_get(uint64_t *effective, uint64_t *permitted) {
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &h, d) != 0) return -errno;
+    *effective = (uint64_t)d[0].effective | ((uint64_t)d[1].effective << 32);
+    *permitted = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+    return 0;
+}
+
+int wp_caps_set_effective(uint64_t effective) {
+    struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+    struct __user_cap_data_struct d[2];
+    memset(d, 0, sizeof(d));
+    if (syscall(SYS_capget, &h, d) != 0) return -errno;
+    uint64_t permitted = (uint64_t)d[0].permitted | ((uint64_t)d[1].permitted << 32);
+    uint64_t eff = permitted & effective;
+    for (int i = 0; i < 2; i++) d[i].effective = (uint32_t)(eff >> (32 * i));
     h.pid = 0; // this thread
     if (syscall(SYS_capset, &h, d) != 0) return -errno;
     return 0;

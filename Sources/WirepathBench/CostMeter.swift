@@ -50,12 +50,36 @@ struct CostMeter: ~Copyable {
     private mutating func openCounter() {
         switch SyscallTracepoint.enabled ? SyscallTracepoint.id : .failure(ConfigError("syscall counting turned off (WIREPATH_NO_SYSCALL_COUNT)")) {
         case .success(let id):
-            do throws(PathError) { perfFD = try Sys.perfTracepointOpen(id: id) } catch {
+            do throws(PathError) { perfFD = try Self.withPerfmon { () throws(PathError) in try Sys.perfTracepointOpen(id: id) } } catch {
                 unavailable = "perf_event_open(raw_syscalls:sys_enter): \(Sys.errnoName(error.errno)); needs root or CAP_PERFMON, or kernel.perf_event_paranoid <= 1"
             }
         case .failure(let reason):
             unavailable = reason.message
         }
+    }
+
+    /// Runs `body` (the perf_event_open) with CAP_PERFMON effective. On a
+    /// sandboxed data thread it is permitted but not effective (issue 12):
+    /// raised for this one call and lowered at once, so the thread runs its
+    /// measured window without it. Enabling, reading and closing an open
+    /// counter need no capability (perf_ioctl and perf_read check none:
+    /// verified on Linux 6.18 with an empty CapEff, while a second
+    /// perf_event_open there fails with EACCES). Where the thread holds it
+    /// effective already (`--sandbox off`) or not at all (an ordinary user),
+    /// its sets are left alone.
+    private static func withPerfmon<T>(_ body: () throws(PathError) -> T) throws(PathError) -> T {
+        let perfmon = DataSandbox.capPerfmon
+        guard let caps = try? Sys.threadCapabilities(), caps.effective & perfmon == 0, caps.permitted & perfmon != 0,
+              (try? Sys.setEffectiveCapabilities(caps.effective | perfmon)) != nil
+        else { return try body() }
+        defer {
+            // Lowering within the permitted set cannot fail but for a bug;
+            // were it to, the window would run with CAP_PERFMON.
+            do throws(PathError) { try Sys.setEffectiveCapabilities(caps.effective) } catch {
+                preconditionFailure("lowering CAP_PERFMON after perf_event_open: \(error)")
+            }
+        }
+        return try body()
     }
 
     /// True while the tracepoint counter is open.

@@ -15,8 +15,12 @@ struct DataSandbox {
     let path: PathKind
     /// The calls allowed, by name (what errors name).
     let allowed: [String]
-    /// The capabilities kept (bit n = capability n).
+    /// The capabilities kept, permitted (bit n = capability n).
     let keep: UInt64
+    /// Those of them effective once the sandbox is in: all but CAP_PERFMON,
+    /// which `CostMeter` raises only for the perf_event_open of a counted
+    /// window and lowers at once (issue 12).
+    var effective: UInt64 { keep & ~Self.capPerfmon }
 
     // Capability numbers from <linux/capability.h>.
     static let capNetAdmin: UInt64 = 1 << 12
@@ -72,8 +76,10 @@ struct DataSandbox {
     }
 
     /// The capabilities each path's data thread keeps: none to move
-    /// packets on a socket, mmsg or uring path; CAP_PERFMON while syscalls
-    /// are counted (perf_event_open of a tracepoint); xdp: CAP_BPF for the
+    /// packets on a socket, mmsg or uring path; CAP_PERFMON, permitted but
+    /// not effective, while syscalls are counted (perf_event_open of a
+    /// tracepoint, raised for that call only: enabling, reading and closing
+    /// the open counter need no capability); xdp: CAP_BPF for the
     /// program's counters (bpf() map lookups, refused without it while
     /// kernel.unprivileged_bpf_disabled is set) and, after a netlink
     /// fallback, CAP_NET_ADMIN to detach the program.
@@ -90,12 +96,19 @@ struct DataSandbox {
     /// stamps are both recvmsg (MSG_ERRQUEUE is a flag, not a call).
     static let stampCalls = ["recvmsg"]
 
+    /// Counting syscalls: capget and capset, with which `CostMeter` raises
+    /// CAP_PERFMON around each perf_event_open and lowers it again. They
+    /// can only move capabilities within the permitted set, which
+    /// no_new_privs and the drop above keep to `keep`.
+    static let perfmonCalls = ["capget", "capset"]
+
     init(mode: SandboxMode, path kind: PathKind, info: PathInfo, stamping: Bool = false) {
         let netlink = info.xdp?.attachment == "netlink"
         self.mode = mode
         path = kind
-        allowed = Self.common + Self.pathCalls(kind, netlinkTeardown: netlink) + (stamping ? Self.stampCalls : [])
         keep = Self.capabilities(kind, countsSyscalls: SyscallTracepoint.enabled, netlinkTeardown: netlink)
+        allowed = Self.common + Self.pathCalls(kind, netlinkTeardown: netlink) + (stamping ? Self.stampCalls : [])
+            + (keep & Self.capPerfmon != 0 ? Self.perfmonCalls : [])
     }
 
     /// Confines the calling thread. Before the filter: the tracepoint's id is
@@ -103,7 +116,7 @@ struct DataSandbox {
     func enter() throws(PathError) {
         guard mode != .off else { return }
         if SyscallTracepoint.enabled { _ = SyscallTracepoint.id }
-        try Sys.limitCapabilities(keep: keep)
+        try Sys.limitCapabilities(keep: keep, effective: effective)
         var numbers: [Int32] = []
         for name in allowed { if let n = Sys.syscallNumber(name), !numbers.contains(n) { numbers.append(n) } }
         try Sys.installSeccomp(allowing: numbers, logOnly: mode == .log)

@@ -50,6 +50,7 @@ public enum Doctor {
         var probe: DeviceProbe?
         var probeFailure: String?
         var offload: [DoctorReport.Check]?
+        var ipv6: [DoctorReport.Check]?
         // Read while the device exists (the probe veth goes at once).
         var scaling: [DoctorReport.Check] = []
         let dev: String
@@ -57,6 +58,7 @@ public enum Doctor {
             dev = interface
             probe = DeviceProbe.run(interface: interface, captureInterface: interface, namespace: nil)
             offload = offloadChecks(interface: interface, namespace: nil)
+            ipv6 = ipv6Checks(interface: interface, namespace: nil)
             scaling = scalingChecks(interface, namespace: nil)
         } else {
             let started = Sys.monotonicNanos()
@@ -68,6 +70,7 @@ public enum Doctor {
                     probe = DeviceProbe.run(interface: DoctorVeth.interface, captureInterface: DoctorVeth.capturePort,
                                             namespace: veth.namespace, dispatcher: true)
                     offload = offloadChecks(interface: DoctorVeth.interface, namespace: veth.namespace)
+                    ipv6 = ipv6Checks(interface: DoctorVeth.interface, namespace: veth.namespace)
                     scaling = scalingChecks(DoctorVeth.interface, namespace: veth.namespace)
                 }
                 let probed = Sys.monotonicNanos()
@@ -85,6 +88,7 @@ public enum Doctor {
         }
         checks += deviceChecks(probe, failure: probeFailure)
         checks += offload ?? offloadChecks(interface: nil, namespace: nil)
+        checks += ipv6 ?? ipv6Checks(interface: nil, namespace: nil)
         checks += scaling
 
         var paths: [DoctorReport.PathState] = []

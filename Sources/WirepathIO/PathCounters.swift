@@ -16,7 +16,7 @@ public struct PathCounters: Sendable, Equatable {
     /// and buffers dropped whole for a bad segment size or truncation.
     public var groCoalesced: UInt64 = 0
     public var groDropped: UInt64 = 0
-    public var errnos = ErrnoTally()
+    public var errnos = ErrnoTally<ExpectedErrno>()
     /// Packets dropped because their send failed for their destination
     /// (`SendFailurePolicy.countAndSkip`; a throwing path never counts here).
     public var sendFailures = SendFailureTally()
@@ -52,11 +52,7 @@ public struct PathCounters: Sendable, Equatable {
         d.groDropped = groDropped &- start.groDropped
         d.uring = uring.since(start.uring)
         d.xdp = xdp.since(start.xdp)
-        var e = ErrnoTally()
-        for k in ExpectedErrno.allCases {
-            e.addMany(k, errnos[k] &- start.errnos[k])
-        }
-        d.errnos = e
+        d.errnos = errnos.since(start.errnos)
         d.sendFailures = sendFailures.since(start.sendFailures)
         return d
     }

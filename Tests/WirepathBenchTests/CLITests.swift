@@ -784,6 +784,37 @@ final class DoctorTests: XCTestCase {
         XCTAssertFalse(links.stdout.contains("prog/xdp"), links.stdout)
     }
 
+    /// IPv6 (issue 17): the doctor says IPv6 is there, that an AF_INET6
+    /// socket takes UDP_SEGMENT and UDP_GRO, and reads the interface's own
+    /// disable_ipv6 in its namespace: off, with the sysctl that turns it on;
+    /// on, ok.
+    func testDoctorChecksIPv6AndTheInterfacesSwitch() throws {
+        try requireRoot()
+        let ns = "wirepath-\(getpid())-doc6"
+        defer { _ = try? ip("netns", "del", ns) }
+        for args in [["netns", "add", ns], ["-n", ns, "link", "set", "lo", "up"],
+                     ["-n", ns, "link", "add", "wpd6a", "type", "veth", "peer", "name", "wpd6b"]] {
+            let r = try runProgram("/usr/sbin/ip", args, timeout: 10)
+            XCTAssertEqual(r.status, 0, "ip \(args): \(r.stderr)")
+        }
+        let off = try runProgram("/usr/sbin/ip", ["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.wpd6a.disable_ipv6=1"], timeout: 10)
+        XCTAssertEqual(off.status, 0, off.stderr)
+        let a = try doctorJSON(["--interface", "wpd6a"], in: ns)
+        XCTAssertEqual(check(a, "IPv6")?["ok"] as? Bool, true, "\(check(a, "IPv6") ?? [:])")
+        XCTAssertEqual(check(a, "net.ipv6.conf.all.disable_ipv6")?["value"] as? String, "0")
+        XCTAssertEqual(check(a, "UDP_SEGMENT on IPv6 (--gso)")?["value"] as? String, "yes")
+        XCTAssertEqual(check(a, "UDP_GRO on IPv6 (--gro)")?["value"] as? String, "yes")
+        let switched = try XCTUnwrap(check(a, "wpd6a disable_ipv6"))
+        XCTAssertEqual(switched["value"] as? String, "1")
+        XCTAssertEqual(switched["ok"] as? Bool, false)
+        XCTAssertTrue((switched["note"] as? String ?? "").contains("sysctl -w net.ipv6.conf.wpd6a.disable_ipv6=0"), "\(switched)")
+        let b = try doctorJSON(["--interface", "wpd6b"], in: ns)
+        XCTAssertEqual(check(b, "wpd6b disable_ipv6")?["value"] as? String, "0")
+        XCTAssertEqual(check(b, "wpd6b disable_ipv6")?["ok"] as? Bool, true)
+        let table = try runProgram("/usr/sbin/ip", ["netns", "exec", ns, try wirepathBinary(), "doctor", "--interface", "wpd6a"], timeout: 60)
+        XCTAssertTrue(table.stdout.contains("wpd6a disable_ipv6"), table.stdout)
+    }
+
     /// SIGINT while the doctor holds its temporary namespace: it exits 130
     /// within 2 s and the namespace is gone.
     func testDoctorRemovesItsNamespaceOnSIGINT() throws {

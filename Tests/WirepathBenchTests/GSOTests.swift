@@ -181,6 +181,31 @@ final class GSOTests: XCTestCase {
         XCTAssertTrue(ran.stderr.contains("--gso 44"), ran.stderr)
     }
 
+    /// `--stages` with `--gro` is refused on every receiving path, the
+    /// command line saying which flag to drop (issue 17: uring's stamp walk
+    /// read 64 bytes of control data, which the GRO cmsg could fill first;
+    /// and one stamp for a coalesced buffer is no packet's stamp).
+    func testStagesWithGRORefusedWithTheFix() throws {
+        for path in [PathKind.socket, .mmsg, .uring] {
+            var c = PathConfig(path: path, local: .any, payloadSize: PathConfig.minStagesPayload)
+            c.stamping = .software
+            XCTAssertNoThrow(try c.validate(), "\(path): --stages alone")
+            c.socket.gro = true
+            XCTAssertThrowsError(try c.validate(), "\(path)") { e in
+                XCTAssertTrue("\(e)".contains("--stages with --gro") && "\(e)".contains("drop --gro"), "\(e)")
+            }
+            c.stamping = .off
+            XCTAssertNoThrow(try c.validate(), "\(path): --gro alone")
+        }
+        let exe = try wirepathBinary()
+        let ran = try runProgram(exe, ["pingpong", "--path", "uring", "--stages", "--gro", "--size", "\(PathConfig.minStagesPayload)", "--count", "10"], timeout: 30)
+        XCTAssertNotEqual(ran.status, 0)
+        XCTAssertTrue(ran.stderr.contains("--stages with --gro") && ran.stderr.contains("drop --gro"), ran.stderr)
+        let serve = try runProgram(exe, ["serve", "--path", "uring", "--stages", "--gro", "--bind", "198.18.0.2:7000", "--duration", "1"], timeout: 30)
+        XCTAssertNotEqual(serve.status, 0)
+        XCTAssertTrue(serve.stderr.contains("drop --gro"), serve.stderr)
+    }
+
     /// The split of a coalesced buffer, with the segment size as hostile
     /// input: a batch smaller than the buffer gets the rest on the next call;
     /// a size of 0 means one datagram; a size larger than a slot is dropped

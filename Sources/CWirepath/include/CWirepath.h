@@ -99,10 +99,16 @@ const char *wp_syscall_name(int nr);
 /// filter requires. Returns 0 or -errno (-E2BIG past 200 calls).
 int wp_sandbox_install(const int *allowed, int count, int log_only);
 /// Limits the calling thread's capabilities (capset(2) acts on one thread)
-/// to `keep` (bit n = capability n): effective and permitted become
-/// `keep & permitted`, inheritable none, so a dropped one cannot come back.
-/// Returns 0 or -errno.
-int wp_caps_limit(uint64_t keep);
+/// to `keep` (bit n = capability n): permitted becomes `keep & permitted`,
+/// effective `effective & keep & permitted`, inheritable none, so a dropped
+/// one cannot come back; one permitted but not effective can be raised by
+/// `wp_caps_set_effective`. Returns 0 or -errno.
+int wp_caps_limit(uint64_t keep, uint64_t effective);
+/// The calling thread's capability sets (capget(2)). Returns 0 or -errno.
+int wp_caps_get(uint64_t *effective, uint64_t *permitted);
+/// Sets the calling thread's effective capabilities to `effective &
+/// permitted` (capset(2)), permitted and inheritable unchanged. Returns 0 or -errno.
+int wp_caps_set_effective(uint64_t effective);
 /// Whether this kernel has seccomp filters (prctl PR_GET_SECCOMP answers)
 /// and no_new_privs (PR_GET_NO_NEW_PRIVS answers): 1, 0.
 int wp_seccomp_available(void);

@@ -140,6 +140,12 @@ public struct PathConfig: Sendable, Codable, Equatable {
         }
         try uring.validate()
         if let interface { try Self.checkInterfaceName(interface) }
+        // A GRO receive is one buffer of coalesced datagrams under one
+        // kernel stamp, and no path stamps the segments it splits off: the
+        // receive stages of each packet cannot be had (issue 17).
+        if stamping != .off && socket.gro {
+            throw ConfigError("--stages with --gro: a GRO receive coalesces datagrams under one kernel timestamp, so the per-packet receive stages cannot be measured; drop --gro for the --stages run (measure GRO in a run of its own)")
+        }
 
     }
 

@@ -205,9 +205,7 @@ public struct MmsgPath: PacketPath, ~Copyable {
             gro.record(i, length: Int(msgs[i].msg_len), source: Endpoint(addrs[i]),
                        controlLength: Int(msgs[i].msg_hdr.msg_controllen), flags: msgs[i].msg_hdr.msg_flags, counters: &counters)
         }
-        gro.begin()
-        if gro.drain(into: &batch, counters: &counters) > 0 { counters.rxNonEmptyCalls &+= 1 }
-        return batch.count
+        return gro.deliverReceived(into: &batch, counters: &counters)
     }
 
     /// `--gso`: one message per run of equal packets to one endpoint (up to

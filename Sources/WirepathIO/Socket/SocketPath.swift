@@ -148,9 +148,7 @@ public struct SocketPath: PacketPath, ~Copyable {
         guard let r = try counted(Sys.recvmsg(socket.fd, msg, flags: 0), &counters, "recvmsg") else { return 0 }
         gro.record(0, length: r, source: Endpoint(address.pointee), controlLength: Int(msg.pointee.msg_controllen),
                    flags: msg.pointee.msg_flags, counters: &counters)
-        gro.begin()
-        if gro.drain(into: &batch, counters: &counters) > 0 { counters.rxNonEmptyCalls &+= 1 }
-        return batch.count
+        return gro.deliverReceived(into: &batch, counters: &counters)
     }
 
     /// `--gso`: each run of equal packets to one endpoint (up to `gso`) is

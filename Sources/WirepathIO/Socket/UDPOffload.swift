@@ -109,6 +109,17 @@ package struct GROBuffers: ~Copyable {
     /// Starts handing out buffers `0..<filled` (after `record`).
     @inline(__always) package mutating func begin() { next = 0; offset = 0 }
 
+    /// The end of a receive, after `record` of each buffer it filled: starts
+    /// handing them out, drains the first segments into `batch`, and counts
+    /// the call as non-empty (`rxNonEmptyCalls`) when it yielded one. Shared
+    /// by the socket and mmsg paths. Returns `batch.count`.
+    @inline(__always)
+    package mutating func deliverReceived(into batch: inout PacketBatch, counters: inout PathCounters) -> Int {
+        begin()
+        if drain(into: &batch, counters: &counters) > 0 { counters.rxNonEmptyCalls &+= 1 }
+        return batch.count
+    }
+
     /// Points batch slots `batch.count...` at the next segments, up to the
     /// batch's capacity; returns how many it added. A buffer whose segment
     /// size is 0 or larger than a slot is dropped whole and counted.

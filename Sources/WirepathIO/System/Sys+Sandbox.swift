@@ -23,11 +23,27 @@ extension Sys {
         }
     }
 
-    /// capset(2) on this thread: effective and permitted become `keep`
-    /// (bit n = capability n) and what it held of them; the rest is gone for good.
-    package static func limitCapabilities(keep: UInt64) throws(PathError) {
-        let r = wp_caps_limit(keep)
+    /// capset(2) on this thread: permitted becomes `keep` (bit n =
+    /// capability n) and what it held of them, the rest gone for good;
+    /// effective becomes `effective` of those (by default all of them).
+    package static func limitCapabilities(keep: UInt64, effective: UInt64 = ~0) throws(PathError) {
+        let r = wp_caps_limit(keep, effective)
         if r < 0 { throw error("capset", Errno(rawValue: -r), hint: "run with --sandbox off to keep every capability") }
+    }
+
+    /// capget(2) of this thread: its effective and permitted sets.
+    package static func threadCapabilities() throws(PathError) -> (effective: UInt64, permitted: UInt64) {
+        var e: UInt64 = 0, p: UInt64 = 0
+        let r = wp_caps_get(&e, &p)
+        if r < 0 { throw error("capget", Errno(rawValue: -r)) }
+        return (e, p)
+    }
+
+    /// capset(2) on this thread: the effective set becomes `effective`, within
+    /// the permitted set (which is unchanged).
+    package static func setEffectiveCapabilities(_ effective: UInt64) throws(PathError) {
+        let r = wp_caps_set_effective(effective)
+        if r < 0 { throw error("capset", Errno(rawValue: -r)) }
     }
 
     /// Whether this kernel has seccomp filters and no_new_privs (prctl answers).

@@ -32,9 +32,10 @@ extension Sys {
     package static var udpSegmentLimit: Int? { UDPSegmentProbe.limit }
 
     /// Whether this kernel accepts `setsockopt(SOL_UDP, option, 1)` on a UDP
-    /// socket (UDP_SEGMENT: 4.18+, UDP_GRO: 5.0+). For the doctor.
-    package static func udpOptionAvailable(_ option: CInt) -> Bool {
-        guard case .success(let fd) = retryEINTR({ Int(Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)) }) else { return false }
+    /// socket of `family` (UDP_SEGMENT: 4.18+, UDP_GRO: 5.0+; AF_INET6: false
+    /// where the kernel or namespace has no IPv6). For the doctor.
+    package static func udpOptionAvailable(_ option: CInt, family: CInt = AF_INET) -> Bool {
+        guard case .success(let fd) = retryEINTR({ Int(Glibc.socket(family, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)) }) else { return false }
         defer { Sys.close(CInt(fd)) }
         var v: CInt = option == WP_UDP_SEGMENT ? 1400 : 1
         let r = retryEINTR { Int(setsockopt(CInt(fd), WP_SOL_UDP, option, &v, socklen_t(MemoryLayout<CInt>.size))) }

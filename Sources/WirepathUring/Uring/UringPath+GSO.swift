@@ -36,24 +36,7 @@ extension UringPath {
             let control = ring.slotControls + slot * ring.slotControlSpace
             ring.slotMsgs[slot].msg_control = control
             ring.slotMsgs[slot].msg_controllen = wp_udp_segment_cmsg(control, UInt16(truncatingIfNeeded: length))
-            if ring.riding {
-                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
-                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)
-                ring.ridingSlots[ridingCount] = UInt32(slot)
-                ridingCount += 1
-            } else {
-                if ring.zeroCopy {
-                    io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-                    sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
-                } else {
-                    io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-                }
-                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
-                let due = ring.zeroCopy ? 2 : 1
-                ring.slotCQEsDue[slot] = UInt8(due)
-                sendCQEsDue += due
-            }
-            io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
+            prepareSend(sqe, slot: slot)
             bytes &+= UInt64(n * length)
             queued += n
         }

@@ -31,28 +31,7 @@ extension UringPath {
             ring.slotIovs[slot].iov_len = length
             ring.slotAddrs[slot] = SocketAddress(batch.endpoint(queued))
             ring.slotMsgs[slot].msg_namelen = ring.slotAddrs[slot].length
-            if ring.riding {
-                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
-                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)
-                ring.ridingSlots[ridingCount] = UInt32(slot)
-                ridingCount += 1
-            } else {
-                // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
-                // room rather than failing a send the caller counts as sent.
-                if ring.zeroCopy {
-                    io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-                    sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
-                } else {
-                    io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
-                }
-                // No IOSQE_CQE_SKIP_SUCCESS: the completions are what free the slot.
-                io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
-                // send_zc: the result, then (normally) the notification.
-                let due = ring.zeroCopy ? 2 : 1
-                ring.slotCQEsDue[slot] = UInt8(due)
-                sendCQEsDue += due
-            }
-            io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
+            prepareSend(sqe, slot: slot)
             bytes &+= UInt64(length)
             queued += 1
         }
@@ -62,6 +41,37 @@ extension UringPath {
         counters.txPackets &+= UInt64(queued)
         counters.txBytes &+= bytes
         return queued
+    }
+
+    /// Prepares `sqe` as the send of `slot`'s msghdr, whose buffer (and, for
+    /// `--gso`, control message) the caller has filled. Riding: a sendmsg with
+    /// MSG_DONTWAIT and IOSQE_CQE_SKIP_SUCCESS, the slot listed for the next
+    /// enter to free. Owned: sendmsg or sendmsg_zc with its completions due.
+    /// Shared by `send` and `sendGSO`.
+    @inline(__always)
+    mutating func prepareSend(_ sqe: UnsafeMutablePointer<io_uring_sqe>, slot: Int) {
+        if ring.riding {
+            io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, UInt32(WP_MSG_DONTWAIT))
+            io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE | WP_IOSQE_CQE_SKIP_SUCCESS)
+            ring.ridingSlots[ridingCount] = UInt32(slot)
+            ridingCount += 1
+        } else {
+            // No MSG_DONTWAIT: on a full socket buffer the kernel waits for
+            // room rather than failing a send the caller counts as sent.
+            if ring.zeroCopy {
+                io_uring_prep_sendmsg_zc(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+                sqe.pointee.ioprio |= WP_IORING_SEND_ZC_REPORT_USAGE
+            } else {
+                io_uring_prep_sendmsg(sqe, Self.fixedSocket, ring.slotMsgs + slot, 0)
+            }
+            // No IOSQE_CQE_SKIP_SUCCESS: the completions are what free the slot.
+            io_uring_sqe_set_flags(sqe, WP_IOSQE_FIXED_FILE)
+            // send_zc: the result, then (normally) the notification.
+            let due = ring.zeroCopy ? 2 : 1
+            ring.slotCQEsDue[slot] = UInt8(due)
+            sendCQEsDue += due
+        }
+        io_uring_sqe_set_data64(sqe, Self.ownedSendTag << Self.tagShift | UInt64(slot))
     }
 
     /// Every owned slot is in flight (or too few are free for the batch): let

@@ -13,9 +13,12 @@ extension UringPath {
     static let stampControlBytes = 64
 
     /// The kernel's receive stamp in a completed recvmsg buffer; 0 if none.
+    /// The walk covers the buffer's whole control space (the ring sizes it
+    /// for every cmsg the socket may add), not one stamp's 64 bytes: another
+    /// cmsg may come first. `--stages` with `--gro` is refused (PathConfig).
     @inline(__always)
     func receiveStamp(_ out: UnsafeMutablePointer<io_uring_recvmsg_out>) -> UInt64 {
-        let length = Int(min(out.pointee.controllen, UInt32(Self.stampControlBytes)))
+        let length = Int(min(out.pointee.controllen, UInt32(ring.recvMsg.pointee.msg_controllen)))
         guard length > 0 else { return 0 }
         let control = UnsafeRawPointer(io_uring_recvmsg_name(out)!) + Int(ring.recvMsg.pointee.msg_namelen)
         return StampBuffers.rxStamp(control, length)

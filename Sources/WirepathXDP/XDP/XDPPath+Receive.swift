@@ -51,7 +51,7 @@ extension XDPPath {
             batch.setLength(k, length)
             batch.setEndpoint(k, p.source)
             if stamped { batch.setRxStamp(k, takeStamp(frame, offset: Int(desc.addr & ~frameMask))) }
-            if ipv6 { frames.learn6(p.source.address6, p.sourceMAC, slot: k) } else { frames.learn(p.source.address, p.sourceMAC, slot: k) }
+            if ipv6 { frames.learn(p.source.address6, p.sourceMAC, slot: k) } else { frames.learn(p.source.address, p.sourceMAC, slot: k) }
             own.rxBytes &+= UInt64(length)
             k += 1
         }

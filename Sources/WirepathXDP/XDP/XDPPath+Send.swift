@@ -29,7 +29,7 @@ extension XDPPath {
             // packet it cannot (EHOSTUNREACH), never failing the batch.
             for i in 0..<n {
                 let dst = batch.endpoint(done + i)
-                guard let mac = (ipv6 ? frames.mac6(for: dst.address6) : frames.mac(for: dst.address)) ?? nextHopMAC else {
+                guard let mac = (ipv6 ? frames.mac(for: dst.address6) : frames.mac(for: dst.address)) ?? nextHopMAC else {
                     if sendFailurePolicy == .countAndSkip { n = i; break }
                     throw PathError(operation: "AF_XDP send to \(batch.endpoint(done + i))", errno: .noRouteToHost,
                                     hint: "no MAC address for it: it has not sent to this socket and there is no neighbour entry; pass --peer-mac")
