@@ -11,14 +11,28 @@
 
 _Static_assert(sizeof(struct wp_mmsghdr) == sizeof(struct mmsghdr), "mmsghdr layout");
 
+// The data path's calls go through syscall(2) rather than glibc's
+// wrappers, which are cancellation points: in a multi-threaded process each
+// wrapper call enables and disables asynchronous cancellation around the
+// syscall (two atomic read-modify-writes). Wirepath never cancels a thread.
+// Every argument is widened to long: syscall(2) is variadic, and a 32-bit
+// variadic argument leaves its register's upper half undefined.
 int wp_sendmmsg(int fd, struct wp_mmsghdr *msgs, unsigned int vlen, int flags) {
-    return sendmmsg(fd, (struct mmsghdr *)msgs, vlen, flags);
+    return (int)syscall(SYS_sendmmsg, (long)fd, (struct mmsghdr *)msgs, (unsigned long)vlen, (long)flags);
 }
 
 int wp_recvmmsg(int fd, struct wp_mmsghdr *msgs, unsigned int vlen, int flags) {
     // The timeout argument of recvmmsg is only checked between datagrams;
     // callers bound their waits with SO_RCVTIMEO or poll instead.
-    return recvmmsg(fd, (struct mmsghdr *)msgs, vlen, flags, NULL);
+    return (int)syscall(SYS_recvmmsg, (long)fd, (struct mmsghdr *)msgs, (unsigned long)vlen, (long)flags, (void *)NULL);
+}
+
+long wp_sendto(int fd, const void *buf, size_t len, int flags, const struct sockaddr *addr, socklen_t addrlen) {
+    return syscall(SYS_sendto, (long)fd, buf, len, (long)flags, addr, (unsigned long)addrlen);
+}
+
+long wp_recvfrom(int fd, void *buf, size_t len, int flags, struct sockaddr *addr, socklen_t *addrlen) {
+    return syscall(SYS_recvfrom, (long)fd, buf, len, (long)flags, addr, addrlen);
 }
 
 int wp_setns(int fd, int nstype) { return setns(fd, nstype); }

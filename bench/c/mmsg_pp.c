@@ -14,12 +14,19 @@ static struct sockaddr_in from;
 static struct iovec riov = { rbuf, sizeof rbuf };
 static struct mmsghdr rmsg = { .msg_hdr = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &riov, .msg_iovlen = 1 } };
 
+/* WP_VLEN=N: receive with room for N messages (as a batch-N receiver does;
+ * the extra entries point at the same buffer), to measure what offering
+ * more than one slot costs when one packet is in flight. */
+#define VLEN_MAX 64
+static struct mmsghdr rmsgs[VLEN_MAX];
+static unsigned vlen = 1;
+
 static long wait_recv(int fd, int spin, uint64_t deadline)
 {
 	for (;;) {
-		rmsg.msg_hdr.msg_namelen = sizeof from;
-		int n = recvmmsg(fd, &rmsg, 1, spin ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
-		if (n == 1) return rmsg.msg_len;
+		for (unsigned i = 0; i < vlen; i++) rmsgs[i] = rmsg;
+		int n = recvmmsg(fd, rmsgs, vlen, spin ? MSG_DONTWAIT : MSG_WAITFORONE, NULL);
+		if (n >= 1) { rmsg.msg_len = rmsgs[0].msg_len; return rmsg.msg_len; }
 		if (n < 0 && errno != EAGAIN && errno != EINTR) WP_DIE("recvmmsg");
 		if (wp_stop || wp_now() > deadline) return -1;
 	}
@@ -70,6 +77,7 @@ int main(int argc, char **argv)
 {
 	struct wp_args a; wp_parse(argc, argv, &a, MODES);
 	int spin = !strcmp(a.mode, "spin");
+	if (getenv("WP_VLEN")) { vlen = (unsigned)atoi(getenv("WP_VLEN")); if (vlen < 1 || vlen > VLEN_MAX) { fprintf(stderr, "WP_VLEN must be 1-%d\n", VLEN_MAX); return 2; } }
 	int fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0) WP_DIE("socket");
 	struct timeval tv = { .tv_usec = 100000 };

@@ -60,14 +60,20 @@ int main(int argc, char **argv)
 		wp_sink_report(&k, "socket", a.mode);
 		return 0;
 	}
+	/* WP_SENDTO=1: the client (or sender) leaves its socket unconnected and
+	 * sends with sendto to the reflector's address, as an unconnected
+	 * sender does (a route look-up per packet), to measure what a connected
+	 * socket saves. */
+	int unconnected = getenv("WP_SENDTO") != NULL;
 	if (a.flood) {
-		if (connect(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("connect");
+		if (!unconnected && connect(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("connect");
 		struct wp_stamper st; wp_prepare(&st, buf, a.size);
 		struct wp_clock c; wp_clock_init(&c, &a);
 		uint64_t warm = 0, measured = 0, sent = 0;
 		for (uint64_t now = wp_now(); now < c.until && !wp_stop; now = wp_now()) {
 			wp_stamp_kind(&st, buf, WP_KIND_FLOOD, wp_flood_seq(now, c.measure_from, &warm, &measured), now);
-			long n = send(fd, buf, (size_t)a.size, 0);
+			long n = unconnected ? sendto(fd, buf, (size_t)a.size, 0, (struct sockaddr *)&a.addr, sizeof a.addr)
+					     : send(fd, buf, (size_t)a.size, 0);
 			if (n < 0 && errno != EAGAIN && errno != ENOBUFS && errno != EINTR) WP_DIE("send");
 			sent += n > 0 && now >= c.measure_from;
 		}
@@ -88,14 +94,15 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	if (connect(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("connect");
+	if (!unconnected && connect(fd, (struct sockaddr *)&a.addr, sizeof a.addr)) WP_DIE("connect");
 	struct wp_stamper st; wp_prepare(&st, buf, a.size);
 	struct wp_samples s; wp_samples_init(&s);
 	struct wp_clock c; wp_clock_init(&c, &a);
 	uint64_t seq = 0;
 	for (uint64_t t0 = wp_now(); t0 < c.until && !wp_stop; t0 = wp_now()) {
 		wp_stamp(&st, buf, seq, t0);
-		if (send(fd, buf, (size_t)a.size, 0) != a.size) WP_DIE("send");
+		if ((unconnected ? sendto(fd, buf, (size_t)a.size, 0, (struct sockaddr *)&a.addr, sizeof a.addr)
+				 : send(fd, buf, (size_t)a.size, 0)) != a.size) WP_DIE("send");
 		int measured = t0 >= c.measure_from;
 		s.sent += measured;
 		long n;

@@ -154,7 +154,11 @@ int main(int argc, char **argv)
 	if (sqpoll) {
 		p.flags = IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER;
 		p.sq_thread_idle = 50;
-		if (a.cpu >= 0) { p.flags |= IORING_SETUP_SQ_AFF; p.sq_thread_cpu = (unsigned)a.cpu; }
+		/* WP_SQ_NOAFF=1: no SQ_AFF, as Wirepath's ring (pinned by taskset
+		 * instead). On Linux 6.18 the SQ thread then inherits the creating
+		 * thread's affinity (`taskset -p` of iou-sqp-N shows the loop's CPU),
+		 * so both place it alike; the knob checks that. */
+		if (a.cpu >= 0 && !getenv("WP_SQ_NOAFF")) { p.flags |= IORING_SETUP_SQ_AFF; p.sq_thread_cpu = (unsigned)a.cpu; }
 	} else {
 		p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG;
 	}

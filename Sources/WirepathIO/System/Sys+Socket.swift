@@ -123,7 +123,8 @@ extension Sys {
         let len = sa.pointee.length
         return retryEINTR {
             sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.sendto(fd, buf, n, flags, $0, len)
+                // Not Glibc.sendto: see wp_sendto (no cancellation point).
+                wp_sendto(fd, buf, n, flags, $0, len)
             }
         }
     }
@@ -134,7 +135,8 @@ extension Sys {
         var len = socklen_t(MemoryLayout<SocketAddress>.size)
         return retryEINTR {
             sa.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.recvfrom(fd, buf, n, flags, $0, &len)
+                // Not Glibc.recvfrom: see wp_recvfrom (no cancellation point).
+                wp_recvfrom(fd, buf, n, flags, $0, &len)
             }
         }
     }
