@@ -148,12 +148,16 @@ final class HostileInputTests: XCTestCase {
                                                           "--bind", "0.0.0.0:\(port)", "--duration", "60", "--idle-exit", "5"], timeout: 90)
             serveDone.signal()
         }
-        let until = Date().addingTimeInterval(10)
-        while Date() < until {
+        // Polled up to 60 s: on a loaded host serve took more than 10 s to
+        // bind, and a client started before it timed out on its begin.
+        let until = Date().addingTimeInterval(60)
+        var bound = false
+        while Date() < until && !bound {
             let ss = try runProgram("/usr/sbin/ip", ["netns", "exec", b, "ss", "-Hunl", "sport", "= :\(port)"], timeout: 10)
-            if !ss.stdout.isEmpty { break }
-            usleep(50_000)
+            bound = !ss.stdout.isEmpty
+            if !bound { usleep(50_000) }
         }
+        XCTAssertTrue(bound, "serve did not bind :\(port) within 60 s")
 
         let client = Box()
         let clientDone = DispatchSemaphore(value: 0)

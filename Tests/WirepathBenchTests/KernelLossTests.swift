@@ -111,8 +111,13 @@ final class KernelLossTests: XCTestCase {
             let nft = try XCTUnwrap(nftDrops.value, "\(path): the nft counter could not be read")
             XCTAssertGreaterThan(nft, 0, "\(path)")
             XCTAssertEqual(try count(k, "Udp SndbufErrors less the device's tx_dropped", end: "sender"), nft, "\(path): \(TextReport.kernelLoss(k))")
-            XCTAssertEqual(f.lost, nft, "\(path): the program's loss is the nft counter")
-            XCTAssertEqual(k.located, nft, "\(path): nothing else dropped: \(TextReport.kernelLoss(k))")
+            // On a loaded host a starved receiver may also overflow its
+            // socket buffer (the stress run saw 9,165 RcvbufErrors beside
+            // 756 nft drops): the kernel locates those too, so the program's
+            // loss is the nft counter plus the receiver's counted drops.
+            let receiverDrops = k.counts.first { $0.counter == "Udp RcvbufErrors" && $0.end == "receiver" }?.packets ?? 0
+            XCTAssertEqual(f.lost, nft + receiverDrops, "\(path): the program's loss is the nft counter (and any receive-buffer drops): \(TextReport.kernelLoss(k))")
+            XCTAssertEqual(k.located, f.lost, "\(path): nothing else dropped: \(TextReport.kernelLoss(k))")
             XCTAssertEqual(k.verdict, .accounted)
             // The text names the place with the nft counter's number (read
             // back from the text, not formatted by the report's own code).

@@ -90,7 +90,10 @@ final class UringTests: XCTestCase {
                 XCTAssertLessThan(p.latency.p50Ns, 5_000_000, "woken by the eventfd, not by the 10 ms tick")
                 for (end, cost) in [("client", p.client.cost), ("reflector", p.reflector?.cost)] {
                     let spp = try XCTUnwrap(cost?.syscallsPerPacket, end)
-                    XCTAssertEqual(spp, 3.0, accuracy: 0.2, end)
+                    // Three on a quiet host; fewer when the reply is already
+                    // there by the time the end looks (a loaded host: the
+                    // stress run measured 2.5 and 2.7), never more.
+                    XCTAssertTrue((2.0...3.2).contains(spp), "\(end): \(spp) syscalls per round trip")
                 }
             } else {
                 // Spinning never sleeps in the kernel.
