@@ -18,11 +18,20 @@ N2=${N2:-12000}
 command -v perf >/dev/null || { echo "error: perf not found; run \`make deps\` (linux-perf)" >&2; exit 2; }
 LIBC=$(ldd "$WIREPATH" | grep -o '/[^ ]*libc.so.6' | head -1)
 SWIFTCORE=$(ldd "$WIREPATH" | grep -o '/[^ ]*libswiftCore.so' | head -1)
+# perf mounts tracefs at /sys/kernel/tracing for its probes when it is not
+# mounted, and leaves it: take it down again if it was not there before.
+TRACEFS_WAS_MOUNTED=0
+findmnt -n /sys/kernel/tracing >/dev/null 2>&1 && TRACEFS_WAS_MOUNTED=1
+cleanup() {
+    perf probe -q -d 'probe_libc:malloc' -d 'probe_libswiftCore:*' 2>/dev/null || true
+    if [[ $TRACEFS_WAS_MOUNTED == 0 ]] && findmnt -n /sys/kernel/tracing >/dev/null 2>&1; then
+        umount /sys/kernel/tracing 2>/dev/null || umount -l /sys/kernel/tracing 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
 perf probe -q -x "$LIBC" malloc 2>/dev/null || true
 perf probe -q -x "$SWIFTCORE" swift_retain 2>/dev/null || true
 perf probe -q -x "$SWIFTCORE" swift_release 2>/dev/null || true
-cleanup() { perf probe -q -d 'probe_libc:malloc' -d 'probe_libswiftCore:*' 2>/dev/null || true; }
-trap cleanup EXIT
 EVENTS=probe_libc:malloc,probe_libswiftCore:swift_retain,probe_libswiftCore:swift_release
 
 count() { # path n wait measurement [flags...] -> "malloc retain release"
