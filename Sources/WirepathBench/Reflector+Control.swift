@@ -140,7 +140,7 @@ extension Reflector where P: ~Copyable {
     private mutating func open(_ s: Int, runID: UInt64, owner: Endpoint, countSyscalls: Bool, now: UInt64, counters: PathCounters) {
         if countingSlot == s { countingSlot = -1 }
         sessions.slots[s].runID = runID
-        summary.lastOpenedRunID = runID
+        summary.noteOpened(runID)
         sessions.slots[s].owner = owner
         sessions.slots[s].state = SessionTable.open
         sessions.slots[s].openedNs = now

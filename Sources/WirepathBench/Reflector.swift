@@ -28,9 +28,18 @@ public struct ServeSummary: Sendable {
     /// What became of control packets: refused, rate-limited, foreign.
     public var control = ControlTally()
     public var lastReport: PeerReport?
-    /// The run id of the last window opened here: in a threaded run, which
-    /// reflector thread served which flow.
-    public var lastOpenedRunID: UInt64?
+    /// The run ids of the windows opened here, oldest first, at most
+    /// `openedRunIDLimit` (the oldest go): in a threaded run, which
+    /// reflector thread served which flow. All of them, not the last: a
+    /// thread that served two flows (one mis-steered to it) must be
+    /// found for both, whichever `begin` came first.
+    public var openedRunIDs: [UInt64] = []
+    public static let openedRunIDLimit = 64
+
+    mutating func noteOpened(_ runID: UInt64) {
+        if openedRunIDs.count >= Self.openedRunIDLimit { openedRunIDs.removeFirst() }
+        openedRunIDs.append(runID)
+    }
     /// The socket's SO_INCOMING_CPU and SO_INCOMING_NAPI_ID when it stopped.
     public var incomingCPU: Int?
     public var napiID: UInt32 = 0

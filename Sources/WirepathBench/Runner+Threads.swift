@@ -82,7 +82,7 @@ extension Runner {
                 for info in outcome.clientInfo { run.merge(notes: info.notes) }
                 if let x = outcome.clientInfo.first?.xdp { run.options.xdp = x }
                 // Which reflector thread opened each flow's window.
-                let servedBy: [Int?] = outcome.runIDs.map { id in outcome.served.firstIndex { $0.lastOpenedRunID == id } }
+                let servedBy: [Int?] = outcome.runIDs.map { id in outcome.served.firstIndex { $0.openedRunIDs.contains(id) } }
                 // A flood's packets as the reflector counted them: veth drops
                 // what its ring cannot take before the queue counter sees it.
                 let packets: [UInt64] = m == .flood ? outcome.floods.map(\.received) : outcome.pings.map(\.sent)

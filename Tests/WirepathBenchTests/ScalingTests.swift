@@ -290,6 +290,20 @@ final class ScalingTests: XCTestCase {
 
 /// The pure parts of the threaded run: CPU shares, masks, counter parsing.
 final class ScalingUnitTests: XCTestCase {
+    /// A reflector thread that served two flows (one mis-steered to it)
+    /// is found for both, whichever `begin` it saw last: CI once saw flow
+    /// 0 reported unserved because only the last window opened was kept.
+    func testAThreadThatOpenedTwoWindowsServedBoth() {
+        var s = ServeSummary()
+        s.noteOpened(7)
+        s.noteOpened(9)
+        XCTAssertEqual(s.openedRunIDs, [7, 9])
+        for id: UInt64 in 100..<200 { s.noteOpened(id) }
+        XCTAssertEqual(s.openedRunIDs.count, ServeSummary.openedRunIDLimit, "bounded")
+        XCTAssertEqual(s.openedRunIDs.last, 199)
+        XCTAssertFalse(s.openedRunIDs.contains(7), "the oldest go first")
+    }
+
     func testCPUSharesAndContention() throws {
         var s = ScalingRequest()
         s.threads = 2
