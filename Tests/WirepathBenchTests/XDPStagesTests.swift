@@ -119,9 +119,12 @@ final class XDPStagesTests: XCTestCase {
     /// bounds: a loaded 2-core host).
     func testReflectorDelayShowsInTheTurnaroundOnlyOnXDP() throws {
         try requireXDP()
-        let delay: UInt64 = 2_000_000
+        // 20 ms: on a loaded 2-core host a woken thread can wait a
+        // scheduler slice (a few ms) for its CPU, which a 2 ms delay did
+        // not stand above (the client's wake-up grew 1.6 ms under four builds).
+        let delay: UInt64 = 20_000_000
         let base = try stages(Runner.run(request([.xdp], count: 400)).runs[0])
-        let slow = try stages(Runner.run(request([.xdp], count: 400, delayNs: delay)).runs[0])
+        let slow = try stages(Runner.run(request([.xdp], count: 100, delayNs: delay)).runs[0])
         let grew = Int64(bitPattern: p50(slow, .reflectorTurnaround) &- p50(base, .reflectorTurnaround))
         XCTAssertGreaterThan(grew, Int64(delay) * 9 / 10, "turnaround p50 \(p50(base, .reflectorTurnaround)) -> \(p50(slow, .reflectorTurnaround)) ns")
         XCTAssertLessThan(grew, Int64(delay) * 3, "turnaround p50 \(p50(base, .reflectorTurnaround)) -> \(p50(slow, .reflectorTurnaround)) ns")
@@ -135,7 +138,7 @@ final class XDPStagesTests: XCTestCase {
     /// With --capture, every sampled ping's stamps fall in order with the
     /// capture's times of it (socket: driver TX stamp; xdp: the send call),
     /// and the check is one of the verification's; a test hook that skews
-    /// the client's send stamps by 1 ms breaks it, and --verify strict
+    /// the client's send stamps by 50 ms breaks it, and --verify strict
     /// fails on it.
     func testCaptureCrossCheckAgreesAndFailsOnASkewedStamp() throws {
         try requireRoot()
@@ -157,7 +160,9 @@ final class XDPStagesTests: XCTestCase {
         }
         XCTAssertNil(clean.strictVerificationFailure, clean.strictVerificationFailure ?? "")
 
-        let skewed = try Runner.run(request(paths, count: 300, capture: dir + "/skewed.pcap", skewNs: 1_000_000))
+        // 50 ms: far beyond any send-to-wire delay of a loaded host (with
+        // 1 ms, one ping of 300 once left its thread preempted longer).
+        let skewed = try Runner.run(request(paths, count: 300, capture: dir + "/skewed.pcap", skewNs: 50_000_000))
         for run in skewed.runs {
             let c = try XCTUnwrap(try stages(run).captureCheck, "\(run.path): no cross-check")
             XCTAssertGreaterThan(c.checked, 0)
